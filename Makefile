@@ -1,0 +1,68 @@
+# Two commands from a fresh clone: `make run` and `make test`. Everything they need is
+# installed here: uv (into .tools), the Python environment (.venv, from uv.lock) and the
+# Neo4j Community jars (Maven, into .neo4j/lib). Nothing is downloaded at run time.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+NEO4J_JARS := .neo4j/lib/.resolved
+# The throwaway Neo4j of the test suite: its own folder and port, never the one of `make run`.
+TEST_NEO4J_HOME := .neo4j/test
+TEST_NEO4J_PORT ?= 7697
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: neo4j install run stop test check lint typecheck schema clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+# Resolved afresh when the descriptor changes, so an upgrade never mixes two versions' jars.
+$(NEO4J_JARS): neo4j/pom.xml
+	rm -rf .neo4j/lib
+	mvn --batch-mode --quiet -f neo4j/pom.xml dependency:copy-dependencies
+	touch $@
+
+neo4j: $(NEO4J_JARS)
+
+install: $(BIN)/.installed $(NEO4J_JARS)
+
+run: install
+	$(BIN)/homeward db start
+	$(BIN)/homeward migrate
+	$(BIN)/homeward seed
+	$(BIN)/homeward serve
+
+stop: install
+	$(BIN)/homeward db stop
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck
+
+# pytest's session fixture starts and stops the throwaway Neo4j; the `db stop` after it is
+# for a run that was killed before its teardown. The recipe exits with pytest's status.
+test: check
+	status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	HOMEWARD_NEO4J_HOME=$(TEST_NEO4J_HOME) HOMEWARD_NEO4J_PORT=$(TEST_NEO4J_PORT) \
+		$(BIN)/homeward db stop >/dev/null; \
+	exit $$status
+
+schema: install
+	$(BIN)/strawberry export-schema api.graphql.schema:schema --output schema.graphql
+
+clean:
+	rm -rf .venv .tools .neo4j/lib .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""GraphQL schema: one module per domain concept, merged in `schema.py`. No Cypher here."""

@@ -1,0 +1,66 @@
+"""The typed per-request context, with DataLoaders so that lists cost a fixed number of
+round trips to Neo4j however many items they hold."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import strawberry
+from fastapi import Request
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from api.deps import GraphDep
+from graph.areas import Area, areas_by_ids
+from graph.driver import Graph
+from graph.organisations import Organisation, organisations_by_ids
+
+T = TypeVar("T")
+
+
+def _batch_by_id(
+    graph: Graph, fetch: Callable[..., Awaitable[Mapping[str, T]]]
+) -> Callable[[list[str]], Awaitable[Sequence[T | None]]]:
+    async def load(ids: list[str]) -> Sequence[T | None]:
+        found = await graph.read(fetch, ids=list(ids))
+        return [found.get(i) for i in ids]
+
+    return load
+
+
+@dataclass
+class Loaders:
+    area: DataLoader[str, Area | None]
+    organisation: DataLoader[str, Organisation | None]
+
+    @classmethod
+    def for_request(cls, graph: Graph) -> Loaders:
+        return cls(
+            area=DataLoader(load_fn=_batch_by_id(graph, areas_by_ids)),
+            organisation=DataLoader(load_fn=_batch_by_id(graph, organisations_by_ids)),
+        )
+
+
+class Context(BaseContext):
+    def __init__(self, graph: Graph, lang: str | None) -> None:
+        super().__init__()
+        self.graph = graph
+        self.lang = lang
+        self.loaders = Loaders.for_request(graph)
+
+
+def preferred_language(request: Request) -> str | None:
+    """The first tag of Accept-Language (`de-AT,de;q=0.9` -> `de-AT`); quality is ignored
+    because every field falls back along the language anyway."""
+    header = request.headers.get("accept-language", "")
+    first = header.split(",")[0].split(";")[0].strip()
+    return first or None
+
+
+async def get_context(request: Request, graph: GraphDep) -> Context:
+    return Context(graph=graph, lang=preferred_language(request))
+
+
+Info = strawberry.Info[Context, None]

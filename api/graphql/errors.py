@@ -1,0 +1,101 @@
+"""Expected failures as typed members of each mutation's result union.
+
+Translation from the domain's exceptions happens here and only here.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import strawberry
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.alias_generators import to_camel
+
+from homeward.errors import (
+    FieldProblem,
+    Forbidden,
+    HomewardError,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@strawberry.type
+class FieldError:
+    field: str = strawberry.field(description="Path of the input field, e.g. `input.name`.")
+    message: str
+
+
+@strawberry.type
+class ValidationError:
+    message: str
+    fields: list[FieldError]
+
+
+@strawberry.type
+class NotFoundError:
+    message: str
+    entity: str
+    id: str
+
+
+@strawberry.type
+class ForbiddenError:
+    message: str
+
+
+@strawberry.type
+class VersionConflictError:
+    message: str
+    current_version: int
+
+
+MutationError = ValidationError | NotFoundError | ForbiddenError | VersionConflictError
+
+
+def validate_input(model: type[M], data: dict[str, object], *, argument: str = "input") -> M:
+    """Parse GraphQL input into the domain model; field paths use the GraphQL (camelCase)
+    names so that a client can point at the field it sent."""
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        problems = [
+            FieldProblem(
+                field=".".join(
+                    [argument, *(to_camel(p) if isinstance(p, str) else str(p) for p in e["loc"])]
+                ),
+                message=e["msg"],
+            )
+            for e in exc.errors()
+        ]
+        raise ValidationFailed(problems) from exc
+
+
+def to_graphql_error(exc: HomewardError, *, argument: str = "input") -> MutationError:
+    if isinstance(exc, ValidationFailed):
+        return ValidationError(
+            message=exc.message,
+            fields=[
+                FieldError(field=_qualify(p.field, argument), message=p.message)
+                for p in exc.problems
+            ],
+        )
+    if isinstance(exc, NotFound):
+        return NotFoundError(message=exc.message, entity=exc.entity, id=exc.id)
+    if isinstance(exc, Forbidden):
+        return ForbiddenError(message=exc.message)
+    if isinstance(exc, VersionConflict):
+        return VersionConflictError(message=exc.message, current_version=exc.current)
+    # DatabaseUnavailable and the like are not the caller's doing: they surface as errors.
+    raise exc
+
+
+def _qualify(field: str, argument: str) -> str:
+    """Problems raised in graph/ name model fields (`country`); prefix and camelCase them."""
+    if field.startswith(f"{argument}."):
+        return field
+    return ".".join([argument, *(to_camel(part) for part in field.split("."))])

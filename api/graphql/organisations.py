@@ -1,0 +1,124 @@
+"""GraphQL for organisations: the `organisation` query and `registerOrganisation`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from api.graphql.areas import AreaType
+from api.graphql.context import Info
+from api.graphql.errors import (
+    ForbiddenError,
+    NotFoundError,
+    ValidationError,
+    VersionConflictError,
+    to_graphql_error,
+    validate_input,
+)
+from graph.organisations import (
+    Organisation,
+    OrganisationInput,
+    OrganisationKind,
+    register_organisation,
+)
+from homeward.errors import HomewardError
+
+OrganisationKindType = strawberry.enum(OrganisationKind, name="OrganisationKind")
+
+
+@strawberry.type(name="Organisation")
+class OrganisationType:
+    id: strawberry.ID
+    name: str
+    alternate_names: list[str]
+    acronym: str | None
+    kind: OrganisationKindType  # type: ignore[valid-type]
+    description: str | None
+    website: str | None
+    email: str | None
+    phone: str | None
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2; XK is Kosovo.")
+    independent_of_authorities: bool | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field
+    async def country(self, info: Info) -> AreaType | None:
+        area = await info.context.loaders.area.load(self.country_code)
+        return AreaType.from_model(area) if area else None
+
+    @classmethod
+    def from_model(cls, o: Organisation) -> OrganisationType:
+        return cls(
+            id=strawberry.ID(o.id),
+            name=o.name,
+            alternate_names=o.alternate_names,
+            acronym=o.acronym,
+            kind=o.kind,
+            description=o.description,
+            website=o.website,
+            email=o.email,
+            phone=o.phone,
+            country_code=o.country,
+            independent_of_authorities=o.independent_of_authorities,
+            version=o.version,
+            created_at=o.created_at,
+            updated_at=o.updated_at,
+        )
+
+
+@strawberry.input
+class RegisterOrganisationInput:
+    name: str
+    kind: OrganisationKindType  # type: ignore[valid-type]
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code; XK is Kosovo.")
+    alternate_names: list[str] = strawberry.field(default_factory=list)
+    acronym: str | None = None
+    description: str | None = None
+    website: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    independent_of_authorities: bool | None = None
+
+
+@strawberry.type
+class RegisterOrganisationPayload:
+    organisation: OrganisationType
+
+
+RegisterOrganisationResult = Annotated[
+    RegisterOrganisationPayload
+    | ValidationError
+    | NotFoundError
+    | ForbiddenError
+    | VersionConflictError,
+    strawberry.union("RegisterOrganisationResult"),
+]
+
+
+@strawberry.type
+class OrganisationQuery:
+    @strawberry.field
+    async def organisation(self, info: Info, id: strawberry.ID) -> OrganisationType | None:
+        found = await info.context.loaders.organisation.load(str(id))
+        return OrganisationType.from_model(found) if found else None
+
+
+@strawberry.type
+class OrganisationMutation:
+    @strawberry.mutation
+    async def register_organisation(
+        self, info: Info, input: RegisterOrganisationInput
+    ) -> RegisterOrganisationResult:
+        try:
+            data = validate_input(OrganisationInput, strawberry.asdict(input))
+            organisation = await info.context.graph.write(
+                register_organisation, id=str(uuid.uuid4()), data=data
+            )
+        except HomewardError as exc:
+            return to_graphql_error(exc)
+        return RegisterOrganisationPayload(organisation=OrganisationType.from_model(organisation))

@@ -1,0 +1,114 @@
+"""Versioned schema migrations: constraints and indexes, each `IF NOT EXISTS`.
+
+A migration is applied once; its version is recorded as a `(:SchemaMigration)` node. Because
+every statement is idempotent, two processes migrating at the same time are harmless.
+New migrations are appended with the next version; applied ones are never edited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import LiteralString
+
+from pydantic import BaseModel
+
+from graph.driver import Graph
+from neo4j import AsyncManagedTransaction
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[LiteralString, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="unique ids of the directory, referral and identity nodes",
+        statements=(
+            "CREATE CONSTRAINT schema_migration_version IF NOT EXISTS "
+            "FOR (m:SchemaMigration) REQUIRE m.version IS UNIQUE",
+            "CREATE CONSTRAINT organisation_id IF NOT EXISTS "
+            "FOR (o:Organisation) REQUIRE o.id IS UNIQUE",
+            "CREATE CONSTRAINT service_id IF NOT EXISTS FOR (s:Service) REQUIRE s.id IS UNIQUE",
+            "CREATE CONSTRAINT location_id IF NOT EXISTS FOR (l:Location) REQUIRE l.id IS UNIQUE",
+            "CREATE CONSTRAINT area_id IF NOT EXISTS FOR (a:Area) REQUIRE a.id IS UNIQUE",
+            "CREATE CONSTRAINT need_code IF NOT EXISTS FOR (n:Need) REQUIRE n.code IS UNIQUE",
+            "CREATE CONSTRAINT target_group_code IF NOT EXISTS "
+            "FOR (t:TargetGroup) REQUIRE t.code IS UNIQUE",
+            "CREATE CONSTRAINT programme_id IF NOT EXISTS FOR (p:Programme) REQUIRE p.id IS UNIQUE",
+            "CREATE CONSTRAINT user_id IF NOT EXISTS FOR (u:User) REQUIRE u.id IS UNIQUE",
+            "CREATE CONSTRAINT referral_id IF NOT EXISTS FOR (r:Referral) REQUIRE r.id IS UNIQUE",
+        ),
+    ),
+    Migration(
+        version=2,
+        description="lookup indexes for area levels, name keys and organisation names",
+        statements=(
+            "CREATE INDEX area_level IF NOT EXISTS FOR (a:Area) ON (a.level)",
+            "CREATE INDEX area_search_keys IF NOT EXISTS FOR (a:Area) ON (a.search_keys)",
+            "CREATE INDEX organisation_name IF NOT EXISTS FOR (o:Organisation) ON (o.name)",
+            "CREATE INDEX organisation_country IF NOT EXISTS FOR (o:Organisation) ON (o.country)",
+        ),
+    ),
+)
+
+
+class AppliedMigration(BaseModel):
+    version: int
+    description: str
+    applied_at: datetime
+
+
+APPLIED: LiteralString = """
+MATCH (m:SchemaMigration)
+RETURN m.version AS version, m.description AS description, m.applied_at AS applied_at
+ORDER BY m.version
+"""
+
+
+async def applied_migrations(tx: AsyncManagedTransaction) -> list[AppliedMigration]:
+    result = await tx.run(APPLIED)
+    return [
+        AppliedMigration(
+            version=r["version"],
+            description=r["description"],
+            applied_at=r["applied_at"].to_native(),
+        )
+        async for r in result
+    ]
+
+
+RECORD: LiteralString = """
+MERGE (m:SchemaMigration {version: $version})
+ON CREATE SET m.description = $description, m.applied_at = datetime()
+"""
+
+
+async def record_migration(tx: AsyncManagedTransaction, *, version: int, description: str) -> None:
+    await tx.run(RECORD, version=version, description=description)
+
+
+async def migrate(graph: Graph) -> list[int]:
+    """Apply the migrations not yet recorded, in order; return the versions applied now."""
+    # The constraint on SchemaMigration comes with migration 1, so the first read may find
+    # no label at all; that is simply "nothing applied".
+    done = {m.version for m in await graph.read(applied_migrations)}
+    applied_now: list[int] = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements:
+            await graph.run_schema(statement)
+        await graph.write(
+            record_migration, version=migration.version, description=migration.description
+        )
+        applied_now.append(migration.version)
+    return applied_now
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1].version

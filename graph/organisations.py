@@ -1,0 +1,191 @@
+"""Organisations: any actor that sends, receives or coordinates returns.
+
+Field names follow HSDS 3.0's `organization` where HSDS has the concept (name, alternate
+names, description, email, website); the rest (kind, country, independence from authorities)
+is what the return field needs beyond HSDS.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, LiteralString
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from graph.areas import country_exists
+from homeward.errors import NotFound, ValidationFailed
+from neo4j import AsyncManagedTransaction
+
+
+class OrganisationKind(StrEnum):
+    NGO = "ngo"
+    INTERNATIONAL_ORGANISATION = "international_organisation"
+    GOVERNMENT = "government"
+    MUNICIPAL_OFFICE = "municipal_office"
+    LIAISON_OFFICE = "liaison_office"
+    SOCIAL_WORK_CENTRE = "social_work_centre"
+    EMPLOYMENT_AGENCY = "employment_agency"
+    HEALTH_PROVIDER = "health_provider"
+    EMPLOYER = "employer"
+    NETWORK = "network"
+    OTHER = "other"
+
+
+def _strip(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+class OrganisationInput(BaseModel):
+    """What a registration may say about an organisation; the single source of its rules."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    alternate_names: list[str] = Field(default_factory=list, max_length=20)
+    acronym: str | None = Field(default=None, max_length=20)
+    kind: OrganisationKind
+    description: str | None = Field(default=None, max_length=5000)
+    website: HttpUrl | None = None
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9 ()/.-]{5,}$")
+    country: str = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2, XK: Kosovo")
+    independent_of_authorities: bool | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("alternate_names")
+    @classmethod
+    def _clean_names(cls, names: list[str]) -> list[str]:
+        cleaned = [n.strip() for n in names if n.strip()]
+        if any(len(n) > 200 for n in cleaned):
+            raise ValueError("an alternate name is longer than 200 characters")
+        return list(dict.fromkeys(cleaned))
+
+    @field_validator("acronym", "description")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return _strip(value)
+
+
+class Organisation(BaseModel):
+    id: str
+    name: str
+    alternate_names: list[str]
+    acronym: str | None
+    kind: OrganisationKind
+    description: str | None
+    website: str | None
+    email: str | None
+    phone: str | None
+    country: str
+    independent_of_authorities: bool | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def _organisation(node: Any) -> Organisation:
+    props = dict(node)
+    return Organisation(
+        id=props["id"],
+        name=props["name"],
+        alternate_names=list(props.get("alternate_names") or []),
+        acronym=props.get("acronym"),
+        kind=OrganisationKind(props["kind"]),
+        description=props.get("description"),
+        website=props.get("website"),
+        email=props.get("email"),
+        phone=props.get("phone"),
+        country=props["country"],
+        independent_of_authorities=props.get("independent_of_authorities"),
+        version=props["version"],
+        created_at=props["created_at"].to_native(),
+        updated_at=props["updated_at"].to_native(),
+    )
+
+
+def organisation_properties(data: OrganisationInput) -> dict[str, Any]:
+    return {
+        "name": data.name,
+        "alternate_names": data.alternate_names,
+        "acronym": data.acronym,
+        "kind": data.kind.value,
+        "description": data.description,
+        "website": str(data.website) if data.website else None,
+        "email": data.email.lower() if data.email else None,
+        "phone": data.phone,
+        "country": data.country,
+        "independent_of_authorities": data.independent_of_authorities,
+    }
+
+
+# MERGE on the id the caller generated: a retried transaction finds its own node again and
+# changes nothing, instead of creating a second organisation.
+REGISTER: LiteralString = """
+MATCH (country:Area {id: $props.country, level: 'country'})
+MERGE (o:Organisation {id: $id})
+ON CREATE SET o += $props, o.version = 1, o.created_at = datetime(), o.updated_at = datetime()
+MERGE (o)-[:BASED_IN]->(country)
+RETURN o
+"""
+
+
+async def register_organisation(
+    tx: AsyncManagedTransaction, *, id: str, data: OrganisationInput
+) -> Organisation:
+    if not await country_exists(tx, code=data.country):
+        raise ValidationFailed.single("country", f"unknown country code {data.country!r}")
+    result = await tx.run(REGISTER, id=id, props=organisation_properties(data))
+    record = await result.single(strict=True)
+    return _organisation(record["o"])
+
+
+BY_IDS: LiteralString = """
+UNWIND $ids AS id
+MATCH (o:Organisation {id: id})
+RETURN o
+"""
+
+
+async def organisations_by_ids(
+    tx: AsyncManagedTransaction, *, ids: list[str]
+) -> dict[str, Organisation]:
+    result = await tx.run(BY_IDS, ids=ids)
+    return {r["o"]["id"]: _organisation(r["o"]) async for r in result}
+
+
+async def get_organisation(tx: AsyncManagedTransaction, *, id: str) -> Organisation:
+    found = await organisations_by_ids(tx, ids=[id])
+    if id not in found:
+        raise NotFound("organisation", id)
+    return found[id]
+
+
+UPSERT_MANY: LiteralString = """
+UNWIND $rows AS row
+MATCH (country:Area {id: row.props.country, level: 'country'})
+MERGE (o:Organisation {id: row.id})
+ON CREATE SET o.version = 1, o.created_at = datetime(), o.updated_at = datetime()
+SET o += row.props
+MERGE (o)-[:BASED_IN]->(country)
+RETURN count(o) AS written
+"""
+
+
+async def upsert_organisations(
+    tx: AsyncManagedTransaction, *, rows: list[tuple[str, OrganisationInput, dict[str, Any]]]
+) -> int:
+    """Bulk load (seed, import): same id, same node; `extra` holds provenance properties."""
+    params = [
+        {"id": id, "props": {**organisation_properties(data), **extra}} for id, data, extra in rows
+    ]
+    result = await tx.run(UPSERT_MANY, rows=params)
+    record = await result.single(strict=True)
+    return int(record["written"])

@@ -1,0 +1,55 @@
+"""Folding of names so that any spelling a counsellor types finds the same record.
+
+"Peć", "Pec", "Пећ" and "PEĆ" all fold to "pec": Serbian Cyrillic is transliterated to Latin
+first, then diacritics are dropped and case is folded.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Serbian Cyrillic to Gaj's Latin alphabet (the official correspondence, one to one or two).
+_SR_CYRL_TO_LATN = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "ђ": "đ", "е": "e", "ж": "ž", "з": "z",
+    "и": "i", "ј": "j", "к": "k", "л": "l", "љ": "lj", "м": "m", "н": "n", "њ": "nj", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "ћ": "ć", "у": "u", "ф": "f", "х": "h", "ц": "c",
+    "ч": "č", "џ": "dž", "ш": "š",
+}  # fmt: skip
+# Letters that Unicode decomposition leaves whole.
+_SPECIAL = {"đ": "dj", "ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ı": "i", "ł": "l"}
+_SPACES = re.compile(r"[\s\-‐–—_'’`.,/()]+")
+
+
+def sr_cyrillic_to_latin(text: str) -> str:
+    out: list[str] = []
+    for ch in text:
+        lower = ch.lower()
+        latin = _SR_CYRL_TO_LATN.get(lower)
+        if latin is None:
+            out.append(ch)
+        elif ch != lower:
+            out.append(latin[0].upper() + latin[1:])
+        else:
+            out.append(latin)
+    return "".join(out)
+
+
+def fold(text: str) -> str:
+    """The search key of a name: transliterated, without diacritics, lower case, single-spaced."""
+    latin = sr_cyrillic_to_latin(text).casefold()
+    latin = "".join(_SPECIAL.get(ch, ch) for ch in latin)
+    stripped = "".join(
+        ch for ch in unicodedata.normalize("NFKD", latin) if not unicodedata.combining(ch)
+    )
+    return _SPACES.sub(" ", stripped).strip()
+
+
+def search_keys(names: list[str]) -> list[str]:
+    """Distinct folded keys of all given names, in a stable order."""
+    seen: dict[str, None] = {}
+    for name in names:
+        key = fold(name)
+        if key:
+            seen.setdefault(key, None)
+    return list(seen)

@@ -1,0 +1,1 @@
+"""Homeward: referral and partner directory for return and reintegration work."""

@@ -1,0 +1,66 @@
+"""All configuration in one place, read from the environment (and an optional `.env`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+class Settings(BaseSettings):
+    """Settings of one process. Neo4j names follow the variables operators already know."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    environment: Environment = Field(default=Environment.DEVELOPMENT, alias="HOMEWARD_ENV")
+
+    # External Neo4j. When NEO4J_URI is set no local Neo4j is started.
+    neo4j_uri: str | None = Field(default=None, alias="NEO4J_URI")
+    neo4j_user: str = Field(default="neo4j", alias="NEO4J_USER")
+    neo4j_password: SecretStr = Field(default=SecretStr("neo4j"), alias="NEO4J_PASSWORD")
+    neo4j_database: str | None = Field(default=None, alias="NEO4J_DATABASE")
+    # Short, so that /health and requests fail fast with 503 instead of hanging.
+    neo4j_connection_timeout_s: float = Field(default=2.0, alias="NEO4J_CONNECTION_TIMEOUT")
+
+    # The local Neo4j that `make run` starts (ignored when NEO4J_URI is set).
+    local_neo4j_home: Path = Field(
+        default=PROJECT_ROOT / ".neo4j" / "data", alias="HOMEWARD_NEO4J_HOME"
+    )
+    local_neo4j_port: int = Field(default=7687, alias="HOMEWARD_NEO4J_PORT")
+    local_neo4j_heap: str = Field(default="1g", alias="HOMEWARD_NEO4J_HEAP")
+    local_neo4j_pagecache: str = Field(default="512m", alias="HOMEWARD_NEO4J_PAGECACHE")
+    local_neo4j_start_timeout_s: float = Field(default=60.0, alias="HOMEWARD_NEO4J_START_TIMEOUT")
+
+    api_host: str = Field(default="127.0.0.1", alias="HOMEWARD_HOST")
+    api_port: int = Field(default=8000, alias="HOMEWARD_PORT")
+    migrate_on_startup: bool = Field(default=True, alias="HOMEWARD_MIGRATE_ON_STARTUP")
+
+    @property
+    def uses_local_neo4j(self) -> bool:
+        return self.neo4j_uri is None
+
+    @property
+    def effective_neo4j_uri(self) -> str:
+        if self.neo4j_uri is not None:
+            return self.neo4j_uri
+        return f"bolt://127.0.0.1:{self.local_neo4j_port}"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.environment is not Environment.PRODUCTION
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

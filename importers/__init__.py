@@ -1,0 +1,1 @@
+"""Readers and writers of exchange formats (HSDS 3.0, CSV/XLSX, HXL)."""

@@ -1,0 +1,1 @@
+"""Reference and demo data: gazetteer, needs taxonomy, target groups, demo directory."""

@@ -1,0 +1,122 @@
+"""Test fixtures: one throwaway Neo4j per test session, a clean graph per test.
+
+The instance lives in `.neo4j/test` on port 7697 (HOMEWARD_TEST_NEO4J_PORT), never in the
+folder or on the port of `make run`. HOMEWARD_TEST_NEO4J_URI points the suite at an external
+Neo4j instead; it is wiped before every test, so never point it at data you want to keep.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from api.app import create_app
+from graph import runtime
+from graph.areas import AreaLevel, AreaRecord, GeoPoint, area_rows, upsert_areas
+from graph.driver import Graph, create_driver
+from graph.migrations import migrate
+from homeward.settings import PROJECT_ROOT, Environment, Settings
+from neo4j import AsyncDriver
+
+TEST_HOME = PROJECT_ROOT / ".neo4j" / "test"
+TEST_PORT = int(os.environ.get("HOMEWARD_TEST_NEO4J_PORT", "7697"))
+
+
+@pytest.fixture(scope="session")
+def neo4j_uri() -> Iterator[str]:
+    external = os.environ.get("HOMEWARD_TEST_NEO4J_URI")
+    if external:
+        yield external
+        return
+    instance = runtime.LocalNeo4j(home=TEST_HOME, port=TEST_PORT, heap="512m", pagecache="128m")
+    runtime.stop(instance)  # a previous run killed before its teardown
+    shutil.rmtree(TEST_HOME, ignore_errors=True)
+    runtime.start(instance, timeout_s=90)
+    try:
+        yield instance.uri
+    finally:
+        runtime.stop(instance)
+
+
+@pytest.fixture(scope="session")
+def test_settings(neo4j_uri: str) -> Settings:
+    return Settings(
+        HOMEWARD_ENV=Environment.TEST,
+        NEO4J_URI=neo4j_uri,
+        NEO4J_USER=os.environ.get("HOMEWARD_TEST_NEO4J_USER", "neo4j"),
+        NEO4J_PASSWORD=os.environ.get("HOMEWARD_TEST_NEO4J_PASSWORD", "neo4j"),
+        NEO4J_DATABASE=os.environ.get("HOMEWARD_TEST_NEO4J_DATABASE"),
+    )
+
+
+@pytest.fixture(scope="session")
+async def driver(test_settings: Settings) -> AsyncIterator[AsyncDriver]:
+    drv = create_driver(test_settings)
+    try:
+        yield drv
+    finally:
+        await drv.close()
+
+
+@pytest.fixture(scope="session")
+async def migrated(driver: AsyncDriver, test_settings: Settings) -> Graph:
+    graph = Graph(driver, test_settings.neo4j_database)
+    await migrate(graph)
+    return graph
+
+
+@pytest.fixture
+async def graph(migrated: Graph) -> Graph:
+    """An empty directory with the schema in place (migration records survive the wipe)."""
+    async with migrated.driver.session(database=migrated.database) as session:
+        result = await session.run(
+            "MATCH (n) WHERE NOT n:SchemaMigration CALL (n) { DETACH DELETE n } "
+            "IN TRANSACTIONS OF 5000 ROWS"
+        )
+        await result.consume()
+    return migrated
+
+
+COUNTRIES = [
+    AreaRecord(
+        id="XK",
+        level=AreaLevel.COUNTRY,
+        names={"en": "Kosovo", "sq": "Kosova", "sr-Latn": "Kosovo", "sr-Cyrl": "Косово"},
+        centroid=GeoPoint(lat=42.6, lon=20.9),
+    ),
+    AreaRecord(
+        id="DE",
+        level=AreaLevel.COUNTRY,
+        names={"en": "Germany", "de": "Deutschland", "sq": "Gjermania"},
+        centroid=GeoPoint(lat=51.2, lon=10.4),
+    ),
+    AreaRecord(
+        id="XK-prizren",
+        level=AreaLevel.MUNICIPALITY,
+        parent="XK",
+        names={"en": "Prizren", "sq": "Prizren", "sr-Latn": "Prizren", "sr-Cyrl": "Призрен"},
+        alt_names=["Prizreni"],
+        centroid=GeoPoint(lat=42.2139, lon=20.7397),
+    ),
+]
+
+
+@pytest.fixture
+async def countries(graph: Graph) -> Graph:
+    """Kosovo (with Prizren) and Germany: enough gazetteer for registration tests."""
+    await graph.write(upsert_areas, rows=area_rows(COUNTRIES))
+    return graph
+
+
+@pytest.fixture
+async def client(graph: Graph, test_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real application, lifespan included, over in-process ASGI."""
+    app = create_app(test_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
