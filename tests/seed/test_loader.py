@@ -14,7 +14,9 @@ from seed.loader import DATA_DIR, load_area_records, seed
 
 async def _counts(graph: Graph) -> dict[str, int]:
     async with graph.driver.session(database=graph.database) as session:
-        nodes = await (await session.run("MATCH (n) WHERE NOT n:SchemaMigration RETURN count(n) AS c")).single()
+        nodes = await (
+            await session.run("MATCH (n) WHERE NOT n:SchemaMigration RETURN count(n) AS c")
+        ).single()
         rels = await (await session.run("MATCH ()-[r]->() RETURN count(r) AS c")).single()
     assert nodes is not None
     assert rels is not None
