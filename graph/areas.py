@@ -10,11 +10,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, LiteralString
 
+from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, Field, field_validator
 
-from graph.languages import LANGUAGE_TAG, pick, property_suffix, tag_from_suffix
+from graph.languages import from_properties, pick, to_properties, validate_labels
+from graph.pagination import Page, decode_cursor, paginate
 from graph.text import fold, search_keys
-from neo4j import AsyncManagedTransaction
 
 
 class AreaLevel(StrEnum):
@@ -43,14 +44,7 @@ class AreaRecord(BaseModel):
     @field_validator("names")
     @classmethod
     def _names_have_valid_tags(cls, names: dict[str, str]) -> dict[str, str]:
-        for tag, label in names.items():
-            if not LANGUAGE_TAG.match(tag):
-                raise ValueError(f"{tag!r} is not a language tag such as 'sq' or 'sr-Cyrl'")
-            if not label.strip():
-                raise ValueError(f"name in {tag!r} is empty")
-        if "en" not in names:
-            raise ValueError("an English name ('en') is required")
-        return names
+        return validate_labels(names)
 
 
 class Area(BaseModel):
@@ -67,11 +61,7 @@ class Area(BaseModel):
 
 def _area_from_record(node: Any, parent_id: str | None) -> Area:
     props = dict(node)
-    names = {
-        tag_from_suffix(key.removeprefix("name_")): value
-        for key, value in props.items()
-        if key.startswith("name_")
-    }
+    names = from_properties("name", props)
     point = props.get("centroid")
     return Area(
         id=props["id"],
@@ -87,9 +77,7 @@ def area_rows(records: list[AreaRecord]) -> list[dict[str, Any]]:
     """Parameters for `UPSERT_AREAS`: names flattened into `name_<tag>` properties."""
     rows = []
     for record in records:
-        props: dict[str, Any] = {
-            f"name_{property_suffix(tag)}": label for tag, label in record.names.items()
-        }
+        props = to_properties("name", record.names)
         rows.append(
             {
                 "id": record.id,
@@ -98,6 +86,7 @@ def area_rows(records: list[AreaRecord]) -> list[dict[str, Any]]:
                 "names": props,
                 "alt_names": record.alt_names,
                 "search_keys": search_keys([*record.names.values(), *record.alt_names]),
+                "search_text": " ".join(search_keys([*record.names.values(), *record.alt_names])),
                 "lat": record.centroid.lat if record.centroid else None,
                 "lon": record.centroid.lon if record.centroid else None,
                 "source": record.source,
@@ -115,6 +104,7 @@ SET a += row.names,
     a.level = row.level,
     a.alt_names = row.alt_names,
     a.search_keys = row.search_keys,
+    a.search_text = row.search_text,
     a.source = row.source,
     a.centroid = CASE WHEN row.lat IS NULL THEN null
                       ELSE point({latitude: row.lat, longitude: row.lon}) END
@@ -170,3 +160,41 @@ async def country_exists(tx: AsyncManagedTransaction, *, code: str) -> bool:
     result = await tx.run(COUNTRY_EXISTS, id=code)
     record = await result.single(strict=True)
     return bool(record["found"])
+
+
+# Areas by level, parent and name: `name` matches the start of any folded name or alternate
+# name, so "Pej", "Peć" and "Пећ" all suggest the municipality of Pejë.
+LIST: LiteralString = """
+MATCH (a:Area)
+WHERE ($level IS NULL OR a.level = $level)
+  AND ($parent IS NULL OR EXISTS { MATCH (a)-[:PART_OF]->(:Area {id: $parent}) })
+  AND ($key IS NULL OR any(k IN a.search_keys WHERE k STARTS WITH $key))
+  AND (a.name > $after_name OR (a.name = $after_name AND a.id > $after_id))
+WITH a ORDER BY a.name, a.id LIMIT $limit
+OPTIONAL MATCH (a)-[:PART_OF]->(p:Area)
+RETURN a, p.id AS parent_id
+"""
+
+
+async def list_areas(
+    tx: AsyncManagedTransaction,
+    *,
+    level: AreaLevel | None,
+    parent_id: str | None,
+    name: str | None,
+    first: int,
+    after: str | None,
+) -> Page[Area]:
+    after_name, after_id = decode_cursor(after)
+    key = fold(name) if name is not None else None
+    result = await tx.run(
+        LIST,
+        level=level.value if level else None,
+        parent=parent_id,
+        key=key or None,
+        after_name=after_name,
+        after_id=after_id,
+        limit=first + 1,
+    )
+    areas = [_area_from_record(r["a"], r["parent_id"]) async for r in result]
+    return paginate([(a.names["en"], a.id, a) for a in areas], first)

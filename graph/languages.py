@@ -1,12 +1,34 @@
-"""Language tags used for multilingual labels, and how they map onto node properties."""
+"""Language tags of multilingual labels, and how labels map onto node properties.
+
+Labels per language are stored as one property per tag (`label_sq`, `name_sr_Cyrl`) rather
+than as a map, because Neo4j properties cannot hold maps and a full-text index must name the
+properties it covers.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
 
-# BCP 47 tags: an ISO 639 language, optionally a script ("sr-Latn", "sr-Cyrl").
+import pycountry
+
+# BCP 47 tags as used here: an ISO 639 language, optionally a script ("sr-Latn", "sr-Cyrl").
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?$")
 DEFAULT_LANGUAGE = "en"
+# The languages the seed and the full-text indexes cover.
+INDEXED_LANGUAGES = ("en", "de", "sq", "sr-Latn", "sr-Cyrl", "ar", "fa", "ps", "tr")
+
+
+@lru_cache(maxsize=4096)
+def is_iso639(code: str) -> bool:
+    """True for ISO 639-1 (`sq`) and ISO 639-2/3 (`rom`, `sqi`) language codes."""
+    if len(code) == 2:
+        return pycountry.languages.get(alpha_2=code) is not None
+    if len(code) == 3:
+        return pycountry.languages.get(alpha_3=code) is not None
+    return False
 
 
 def property_suffix(tag: str) -> str:
@@ -18,7 +40,32 @@ def tag_from_suffix(suffix: str) -> str:
     return suffix.replace("_", "-")
 
 
-def pick(labels: dict[str, str], lang: str | None) -> str:
+def to_properties(prefix: str, labels: Mapping[str, str]) -> dict[str, str]:
+    return {f"{prefix}_{property_suffix(tag)}": label for tag, label in labels.items()}
+
+
+def from_properties(prefix: str, props: Mapping[str, Any]) -> dict[str, str]:
+    start = f"{prefix}_"
+    return {
+        tag_from_suffix(key.removeprefix(start)): value
+        for key, value in props.items()
+        if key.startswith(start) and isinstance(value, str)
+    }
+
+
+def validate_labels(labels: dict[str, str], *, require_english: bool = True) -> dict[str, str]:
+    """Shared rule of every multilingual label set; raises ValueError for pydantic."""
+    for tag, label in labels.items():
+        if not LANGUAGE_TAG.match(tag) or not is_iso639(tag.split("-")[0]):
+            raise ValueError(f"{tag!r} is not a language tag such as 'sq' or 'sr-Cyrl'")
+        if not label.strip():
+            raise ValueError(f"label in {tag!r} is empty")
+    if require_english and DEFAULT_LANGUAGE not in labels:
+        raise ValueError("an English label ('en') is required")
+    return labels
+
+
+def pick(labels: Mapping[str, str], lang: str | None) -> str:
     """The label in `lang`, falling back to the same language in another script, then English,
     then whatever exists, so that a field never comes back empty."""
     if lang:

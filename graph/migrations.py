@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import LiteralString
 
+from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
 from graph.driver import Graph
-from neo4j import AsyncManagedTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX area_search_keys IF NOT EXISTS FOR (a:Area) ON (a.search_keys)",
             "CREATE INDEX organisation_name IF NOT EXISTS FOR (o:Organisation) ON (o.name)",
             "CREATE INDEX organisation_country IF NOT EXISTS FOR (o:Organisation) ON (o.country)",
+        ),
+    ),
+    Migration(
+        version=3,
+        description="point indexes for sites and centroids; folding full-text indexes",
+        statements=(
+            "CREATE POINT INDEX location_point IF NOT EXISTS FOR (l:Location) ON (l.point)",
+            "CREATE POINT INDEX area_centroid IF NOT EXISTS FOR (a:Area) ON (a.centroid)",
+            "CREATE INDEX service_status IF NOT EXISTS FOR (s:Service) ON (s.status)",
+            "CREATE INDEX service_name IF NOT EXISTS FOR (s:Service) ON (s.name)",
+            "CREATE INDEX need_search_keys IF NOT EXISTS FOR (n:Need) ON (n.search_keys)",
+            # `search_text` holds the folded, Cyrillic-to-Latin form written by graph/text.py;
+            # the standard-folding analyzer also folds diacritics of the original fields.
+            "CREATE FULLTEXT INDEX directory_text IF NOT EXISTS "
+            "FOR (n:Organisation|Service) ON EACH [n.name, n.description, n.search_text] "
+            "OPTIONS {indexConfig: {`fulltext.analyzer`: 'standard-folding'}}",
+            "CREATE FULLTEXT INDEX taxonomy_text IF NOT EXISTS FOR (n:Need|TargetGroup) "
+            "ON EACH [n.label_en, n.label_de, n.label_sq, n.label_sr_Latn, n.label_sr_Cyrl, "
+            "n.label_ar, n.label_fa, n.description_en, n.description_de, n.search_text] "
+            "OPTIONS {indexConfig: {`fulltext.analyzer`: 'standard-folding'}}",
+            "CREATE FULLTEXT INDEX area_text IF NOT EXISTS FOR (a:Area) "
+            "ON EACH [a.name_en, a.name_de, a.name_sq, a.name_sr_Latn, a.name_sr_Cyrl, "
+            "a.name_ar, a.name_fa, a.search_text] "
+            "OPTIONS {indexConfig: {`fulltext.analyzer`: 'standard-folding'}}",
         ),
     ),
 )

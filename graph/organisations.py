@@ -11,11 +11,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, LiteralString
 
+from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from graph.areas import country_exists
+from graph.pagination import Page, decode_cursor, paginate
+from graph.text import search_keys
 from homeward.errors import NotFound, ValidationFailed
-from neo4j import AsyncManagedTransaction
 
 
 class OrganisationKind(StrEnum):
@@ -54,6 +56,9 @@ class OrganisationInput(BaseModel):
     phone: str | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9 ()/.-]{5,}$")
     country: str = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2, XK: Kosovo")
     independent_of_authorities: bool | None = None
+    based_in: str | None = Field(
+        default=None, max_length=64, description="Area id of the town or region of its office."
+    )
 
     @field_validator("country")
     @classmethod
@@ -86,12 +91,13 @@ class Organisation(BaseModel):
     phone: str | None
     country: str
     independent_of_authorities: bool | None
+    based_in: str | None
     version: int
     created_at: datetime
     updated_at: datetime
 
 
-def _organisation(node: Any) -> Organisation:
+def _organisation(node: Any, based_in: str | None) -> Organisation:
     props = dict(node)
     return Organisation(
         id=props["id"],
@@ -105,6 +111,7 @@ def _organisation(node: Any) -> Organisation:
         phone=props.get("phone"),
         country=props["country"],
         independent_of_authorities=props.get("independent_of_authorities"),
+        based_in=based_in,
         version=props["version"],
         created_at=props["created_at"].to_native(),
         updated_at=props["updated_at"].to_native(),
@@ -123,17 +130,28 @@ def organisation_properties(data: OrganisationInput) -> dict[str, Any]:
         "phone": data.phone,
         "country": data.country,
         "independent_of_authorities": data.independent_of_authorities,
+        "search_text": " ".join(
+            search_keys([data.name, *data.alternate_names, data.acronym or ""])
+        ),
     }
 
 
 # MERGE on the id the caller generated: a retried transaction finds its own node again and
 # changes nothing, instead of creating a second organisation.
+# The organisation is BASED_IN its most specific known area: the town if given, else the
+# country (whose code is also kept as a property for cheap filtering).
 REGISTER: LiteralString = """
 MATCH (country:Area {id: $props.country, level: 'country'})
+OPTIONAL MATCH (town:Area {id: $based_in})-[:PART_OF*]->(country)
 MERGE (o:Organisation {id: $id})
 ON CREATE SET o += $props, o.version = 1, o.created_at = datetime(), o.updated_at = datetime()
-MERGE (o)-[:BASED_IN]->(country)
-RETURN o
+WITH o, coalesce(town, country) AS home
+MERGE (o)-[:BASED_IN]->(home)
+RETURN o, home.id AS based_in
+"""
+
+BASED_IN_VALID: LiteralString = """
+RETURN EXISTS { MATCH (:Area {id: $based_in})-[:PART_OF*]->(:Area {id: $country}) } AS ok
 """
 
 
@@ -142,23 +160,31 @@ async def register_organisation(
 ) -> Organisation:
     if not await country_exists(tx, code=data.country):
         raise ValidationFailed.single("country", f"unknown country code {data.country!r}")
-    result = await tx.run(REGISTER, id=id, props=organisation_properties(data))
+    if data.based_in is not None:
+        check = await tx.run(BASED_IN_VALID, based_in=data.based_in, country=data.country)
+        if not (await check.single(strict=True))["ok"]:
+            raise ValidationFailed.single(
+                "based_in", f"{data.based_in!r} is not an area of {data.country}"
+            )
+    result = await tx.run(
+        REGISTER, id=id, props=organisation_properties(data), based_in=data.based_in
+    )
     record = await result.single(strict=True)
-    return _organisation(record["o"])
+    return _organisation(record["o"], record["based_in"])
 
 
-BY_IDS: LiteralString = """
-UNWIND $ids AS id
-MATCH (o:Organisation {id: id})
-RETURN o
+RETURN_ORGANISATION: LiteralString = """
+RETURN o, COLLECT { MATCH (o)-[:BASED_IN]->(a:Area) RETURN a.id }[0] AS based_in
 """
+
+BY_IDS: LiteralString = "UNWIND $ids AS id MATCH (o:Organisation {id: id}) " + RETURN_ORGANISATION
 
 
 async def organisations_by_ids(
     tx: AsyncManagedTransaction, *, ids: list[str]
 ) -> dict[str, Organisation]:
     result = await tx.run(BY_IDS, ids=ids)
-    return {r["o"]["id"]: _organisation(r["o"]) async for r in result}
+    return {r["o"]["id"]: _organisation(r["o"], r["based_in"]) async for r in result}
 
 
 async def get_organisation(tx: AsyncManagedTransaction, *, id: str) -> Organisation:
@@ -171,11 +197,15 @@ async def get_organisation(tx: AsyncManagedTransaction, *, id: str) -> Organisat
 UPSERT_MANY: LiteralString = """
 UNWIND $rows AS row
 MATCH (country:Area {id: row.props.country, level: 'country'})
+OPTIONAL MATCH (town:Area {id: row.based_in})-[:PART_OF*]->(country)
 MERGE (o:Organisation {id: row.id})
 ON CREATE SET o.version = 1, o.created_at = datetime(), o.updated_at = datetime()
 SET o += row.props
-MERGE (o)-[:BASED_IN]->(country)
-RETURN count(o) AS written
+WITH o, coalesce(town, country) AS home
+OPTIONAL MATCH (o)-[old:BASED_IN]->(other:Area) WHERE other <> home
+DELETE old
+MERGE (o)-[:BASED_IN]->(home)
+RETURN count(DISTINCT o) AS written
 """
 
 
@@ -184,8 +214,43 @@ async def upsert_organisations(
 ) -> int:
     """Bulk load (seed, import): same id, same node; `extra` holds provenance properties."""
     params = [
-        {"id": id, "props": {**organisation_properties(data), **extra}} for id, data, extra in rows
+        {"id": id, "props": {**organisation_properties(data), **extra}, "based_in": data.based_in}
+        for id, data, extra in rows
     ]
     result = await tx.run(UPSERT_MANY, rows=params)
     record = await result.single(strict=True)
     return int(record["written"])
+
+
+# Organisations based in an area or anywhere below it, by name.
+IN_AREA: LiteralString = (
+    """
+MATCH (a:Area {id: $area})<-[:PART_OF*0..]-(:Area)<-[:BASED_IN]-(o:Organisation)
+WITH DISTINCT o
+WHERE o.name > $after_name OR (o.name = $after_name AND o.id > $after_id)
+WITH o ORDER BY o.name, o.id LIMIT $limit
+"""
+    + RETURN_ORGANISATION
+)
+
+ALL: LiteralString = (
+    """
+MATCH (o:Organisation)
+WHERE o.name > $after_name OR (o.name = $after_name AND o.id > $after_id)
+WITH o ORDER BY o.name, o.id LIMIT $limit
+"""
+    + RETURN_ORGANISATION
+)
+
+
+async def list_organisations(
+    tx: AsyncManagedTransaction, *, area_id: str | None, first: int, after: str | None
+) -> Page[Organisation]:
+    name, last_id = decode_cursor(after)
+    params = {"after_name": name, "after_id": last_id, "limit": first + 1}
+    if area_id is None:
+        result = await tx.run(ALL, params)
+    else:
+        result = await tx.run(IN_AREA, params, area=area_id)
+    orgs = [_organisation(r["o"], r["based_in"]) async for r in result]
+    return paginate([(o.name, o.id, o) for o in orgs], first)

@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from neo4j import GraphDatabase
 from neo4j.exceptions import DriverError, Neo4jError
 
 from homeward.errors import LocalNeo4jError
 from homeward.settings import PROJECT_ROOT
-from neo4j import GraphDatabase
 
 LIB_DIR = PROJECT_ROOT / ".neo4j" / "lib"
 LAUNCHER = PROJECT_ROOT / "neo4j" / "Launcher.java"

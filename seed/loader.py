@@ -11,11 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from neo4j import AsyncManagedTransaction
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from graph.areas import AreaRecord, area_rows, upsert_areas
 from graph.driver import Graph
+from graph.needs import NeedRecord, Term, upsert_needs
 from graph.organisations import OrganisationInput, upsert_organisations
+from graph.programmes import ProgrammeRecord, upsert_programmes
+from graph.services import ServiceInput, reference_problems, upsert_row, upsert_services
+from graph.target_groups import upsert_target_groups
 from homeward.errors import FieldProblem, ValidationFailed
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -28,6 +33,32 @@ class SeedOrganisation(OrganisationInput):
     # Which fields hold invented, illustrative values rather than public facts.
     illustrative: list[str] = Field(default_factory=list)
     source: str | None = None
+    # Why a deliberately imperfect entry (a duplicate, an overlap) is in the demo data.
+    seed_note: str | None = None
+
+
+# The seed files use the short names of the field's spreadsheets; the model uses HSDS's.
+_SERVICE_ALIASES = {
+    "organisation": "organisation_id",
+    "eligibility": "eligibility_description",
+    "min_age": "minimum_age",
+    "max_age": "maximum_age",
+    "fees": "fees_description",
+}
+
+
+class SeedService(ServiceInput):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$", max_length=120)
+    illustrative: list[str] = Field(default_factory=list)
+    source: str | None = None
+    seed_note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {_SERVICE_ALIASES.get(k, k): v for k, v in data.items()}
+        return data
 
 
 @dataclass
@@ -105,40 +136,98 @@ def load_area_records(data_dir: Path = DATA_DIR) -> list[AreaRecord]:
     return parents_first(records)
 
 
-def load_organisations(data_dir: Path = DATA_DIR) -> list[SeedOrganisation]:
-    path = data_dir / "organisations.json"
-    return _parse(SeedOrganisation, path) if path.exists() else []
+def _optional(model: type[M], path: Path) -> list[M]:
+    return _parse(model, path) if path.exists() else []
 
 
-async def seed(graph: Graph, *, data_dir: Path = DATA_DIR) -> SeedReport:
-    areas = load_area_records(data_dir)
-    organisations = load_organisations(data_dir)
-    unknown_countries = [
-        FieldProblem(f"organisations.json:{o.id}.country", f"unknown country {o.country!r}")
-        for o in organisations
-        if o.country not in {a.id for a in areas}
+def broader_first(records: list[NeedRecord]) -> list[NeedRecord]:
+    known = {r.code for r in records}
+    problems = [
+        FieldProblem(f"needs.json:{r.code}.broader", f"unknown need {r.broader!r}")
+        for r in records
+        if r.broader and r.broader not in known
     ]
-    if unknown_countries:
-        raise ValidationFailed(unknown_countries)
+    if problems:
+        raise ValidationFailed(problems)
+    # Codes are dotted paths, so fewer dots means nearer the top of the tree.
+    return sorted(records, key=lambda r: (r.code.count("."), r.code))
 
+
+@dataclass
+class SeedData:
+    areas: list[AreaRecord]
+    needs: list[NeedRecord]
+    target_groups: list[Term]
+    programmes: list[ProgrammeRecord]
+    organisations: list[SeedOrganisation]
+    services: list[SeedService]
+
+
+def read_seed(data_dir: Path = DATA_DIR) -> SeedData:
+    """Parse and check every seed file; raises ValidationFailed naming file, entry and field."""
+    return SeedData(
+        areas=load_area_records(data_dir),
+        needs=broader_first(_optional(NeedRecord, data_dir / "needs.json")),
+        target_groups=_optional(Term, data_dir / "target_groups.json"),
+        programmes=_optional(ProgrammeRecord, data_dir / "programmes.json"),
+        organisations=_optional(SeedOrganisation, data_dir / "organisations.json"),
+        services=_optional(SeedService, data_dir / "services.json"),
+    )
+
+
+def _provenance(entry: SeedOrganisation | SeedService) -> dict[str, Any]:
+    return {
+        "illustrative_fields": entry.illustrative,
+        "source": entry.source,
+        "seed_note": entry.seed_note,
+    }
+
+
+async def write_seed(tx: AsyncManagedTransaction, *, data: SeedData) -> SeedReport:
+    """One transaction: a service that names something missing rolls back the whole seed."""
     report = SeedReport()
-    rows = area_rows(areas)
-    # Parents come first in `rows`, and batches run in order, so every PART_OF finds its parent.
-    written = 0
-    for start in range(0, len(rows), 500):
-        written += await graph.write(upsert_areas, rows=rows[start : start + 500])
-    report.counts["areas"] = written
-    report.counts["organisations"] = await graph.write(
-        upsert_organisations,
+    report.counts["areas"] = await upsert_areas(tx, rows=area_rows(data.areas))
+    report.counts["needs"] = await upsert_needs(tx, records=data.needs)
+    report.counts["target groups"] = await upsert_target_groups(tx, records=data.target_groups)
+    report.counts["programmes"] = await upsert_programmes(tx, records=data.programmes)
+
+    known_areas = {a.id for a in data.areas}
+    problems = [
+        FieldProblem(f"organisations.json:{o.id}.{field}", f"unknown area {value!r}")
+        for o in data.organisations
+        for field, value in (("country", o.country), ("based_in", o.based_in))
+        if value is not None and value not in known_areas
+    ]
+    if problems:
+        raise ValidationFailed(problems)
+    report.counts["organisations"] = await upsert_organisations(
+        tx,
         rows=[
             (
                 o.id,
-                OrganisationInput.model_validate(
-                    o.model_dump(exclude={"id", "illustrative", "source"})
-                ),
-                {"illustrative_fields": o.illustrative, "source": o.source},
+                OrganisationInput.model_validate(o.model_dump(include=_ORG_FIELDS)),
+                _provenance(o),
             )
-            for o in organisations
+            for o in data.organisations
         ],
     )
+
+    rows = []
+    for service in data.services:
+        found = await reference_problems(tx, data=service)
+        problems += [
+            FieldProblem(f"services.json:{service.id}.{p.field}", p.message) for p in found
+        ]
+        rows.append(upsert_row(service.id, service, _provenance(service)))
+    if problems:
+        raise ValidationFailed(problems)
+    report.counts["services"] = await upsert_services(tx, rows=rows)
     return report
+
+
+_ORG_FIELDS = set(OrganisationInput.model_fields)
+
+
+async def seed(graph: Graph, *, data_dir: Path = DATA_DIR) -> SeedReport:
+    data = read_seed(data_dir)
+    return await graph.write(write_seed, data=data)

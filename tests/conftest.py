@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from neo4j import AsyncDriver
 
 from api.app import create_app
 from graph import runtime
@@ -20,7 +22,6 @@ from graph.areas import AreaLevel, AreaRecord, GeoPoint, area_rows, upsert_areas
 from graph.driver import Graph, create_driver
 from graph.migrations import migrate
 from homeward.settings import PROJECT_ROOT, Environment, Settings
-from neo4j import AsyncDriver
 
 TEST_HOME = PROJECT_ROOT / ".neo4j" / "test"
 TEST_PORT = int(os.environ.get("HOMEWARD_TEST_NEO4J_PORT", "7697"))
@@ -113,10 +114,16 @@ async def countries(graph: Graph) -> Graph:
 
 
 @pytest.fixture
-async def client(graph: Graph, test_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The real application, lifespan included, over in-process ASGI."""
-    app = create_app(test_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
+async def app(graph: Graph, test_settings: Settings) -> AsyncIterator[FastAPI]:
+    """The real application with its lifespan running (its own driver, like production)."""
+    application = create_app(test_settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP to the application over in-process ASGI."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 
 from api.graphql.context import Info
-from graph.areas import Area, AreaLevel
+from api.graphql.pagination import Connection, to_connection
+from graph.areas import Area, AreaLevel, list_areas
+from graph.organisations import list_organisations
+from graph.pagination import page_size
+from graph.services import services_in_area
+
+if TYPE_CHECKING:
+    from api.graphql.organisations import OrganisationType
+    from api.graphql.services import ServiceType
 
 AreaLevelType = strawberry.enum(AreaLevel, name="AreaLevel")
 
@@ -16,7 +26,7 @@ class LocalizedName:
     value: str
 
 
-@strawberry.type
+@strawberry.type(name="GeoPoint")
 class GeoPointType:
     lat: float
     lon: float
@@ -49,6 +59,46 @@ class AreaType:
         parent = await info.context.loaders.area.load(self._area.parent_id)
         return AreaType.from_model(parent) if parent else None
 
+    @strawberry.field(
+        description="Services that cover this area (or an area containing it) or have a "
+        "site in it or below it, by name."
+    )
+    async def services(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[ServiceType, strawberry.lazy("api.graphql.services")]]:
+        from api.graphql.services import ServiceType
+
+        page = await info.context.graph.read(
+            services_in_area, area_id=self._area.id, first=page_size(first), after=after
+        )
+        info.context.loaders.service.prime_many({e.node.id: e.node for e in page.edges})
+        return to_connection(page, ServiceType.from_model)
+
+    @strawberry.field(description="Organisations based in this area or below it, by name.")
+    async def organisations(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[OrganisationType, strawberry.lazy("api.graphql.organisations")]]:
+        from api.graphql.organisations import OrganisationType
+
+        page = await info.context.graph.read(
+            list_organisations, area_id=self._area.id, first=page_size(first), after=after
+        )
+        return to_connection(page, OrganisationType.from_model)
+
+    @strawberry.field(description="Areas directly PART_OF this one, by English name.")
+    async def children(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[AreaType]:
+        page = await info.context.graph.read(
+            list_areas,
+            level=None,
+            parent_id=self._area.id,
+            name=None,
+            first=page_size(first),
+            after=after,
+        )
+        return to_connection(page, AreaType.from_model)
+
     @classmethod
     def from_model(cls, area: Area) -> AreaType:
         return cls(
@@ -57,3 +107,36 @@ class AreaType:
             alt_names=area.alt_names,
             _area=area,
         )
+
+
+@strawberry.type
+class AreaQuery:
+    @strawberry.field
+    async def area(self, info: Info, id: strawberry.ID) -> AreaType | None:
+        found = await info.context.loaders.area.load(str(id))
+        return AreaType.from_model(found) if found else None
+
+    @strawberry.field(
+        description="Areas by level, parent and name. `name` matches the beginning of any "
+        "name or alternate name in any language or script, ignoring case and diacritics: "
+        "'Peja', 'Peć', 'Pec' and 'Пећ' all find the municipality of Pejë."
+    )
+    async def areas(
+        self,
+        info: Info,
+        level: AreaLevelType | None = None,  # type: ignore[valid-type]
+        parent_id: strawberry.ID | None = None,
+        name: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AreaType]:
+        page = await info.context.graph.read(
+            list_areas,
+            level=level,
+            parent_id=str(parent_id) if parent_id is not None else None,
+            name=name,
+            first=page_size(first),
+            after=after,
+        )
+        info.context.loaders.area.prime_many({e.node.id: e.node for e in page.edges})
+        return to_connection(page, AreaType.from_model)

@@ -15,16 +15,20 @@ from strawberry.fastapi import BaseContext
 from api.deps import GraphDep
 from graph.areas import Area, areas_by_ids
 from graph.driver import Graph
+from graph.needs import Need, needs_by_codes
 from graph.organisations import Organisation, organisations_by_ids
+from graph.programmes import Programme, programmes_by_ids
+from graph.services import Service, services_by_ids
+from graph.target_groups import TargetGroup, target_groups_by_codes
 
 T = TypeVar("T")
 
 
 def _batch_by_id(
-    graph: Graph, fetch: Callable[..., Awaitable[Mapping[str, T]]]
+    graph: Graph, fetch: Callable[..., Awaitable[Mapping[str, T]]], key: str = "ids"
 ) -> Callable[[list[str]], Awaitable[Sequence[T | None]]]:
     async def load(ids: list[str]) -> Sequence[T | None]:
-        found = await graph.read(fetch, ids=list(ids))
+        found = await graph.read(fetch, **{key: list(ids)})
         return [found.get(i) for i in ids]
 
     return load
@@ -34,12 +38,20 @@ def _batch_by_id(
 class Loaders:
     area: DataLoader[str, Area | None]
     organisation: DataLoader[str, Organisation | None]
+    service: DataLoader[str, Service | None]
+    need: DataLoader[str, Need | None]
+    target_group: DataLoader[str, TargetGroup | None]
+    programme: DataLoader[str, Programme | None]
 
     @classmethod
     def for_request(cls, graph: Graph) -> Loaders:
         return cls(
             area=DataLoader(load_fn=_batch_by_id(graph, areas_by_ids)),
             organisation=DataLoader(load_fn=_batch_by_id(graph, organisations_by_ids)),
+            service=DataLoader(load_fn=_batch_by_id(graph, services_by_ids)),
+            need=DataLoader(load_fn=_batch_by_id(graph, needs_by_codes, "codes")),
+            target_group=DataLoader(load_fn=_batch_by_id(graph, target_groups_by_codes, "codes")),
+            programme=DataLoader(load_fn=_batch_by_id(graph, programmes_by_ids)),
         )
 
 

@@ -18,12 +18,17 @@ from api.graphql.errors import (
     to_graphql_error,
     validate_input,
 )
+from api.graphql.pagination import Connection, to_connection
+from api.graphql.services import ServiceType
 from graph.organisations import (
     Organisation,
     OrganisationInput,
     OrganisationKind,
+    list_organisations,
     register_organisation,
 )
+from graph.pagination import page_size
+from graph.services import services_of_organisation
 from homeward.errors import HomewardError
 
 OrganisationKindType = strawberry.enum(OrganisationKind, name="OrganisationKind")
@@ -45,11 +50,32 @@ class OrganisationType:
     version: int
     created_at: datetime
     updated_at: datetime
+    _based_in: strawberry.Private[str | None]
 
     @strawberry.field
     async def country(self, info: Info) -> AreaType | None:
         area = await info.context.loaders.area.load(self.country_code)
         return AreaType.from_model(area) if area else None
+
+    @strawberry.field(description="The town or region of its office, else its country.")
+    async def based_in(self, info: Info) -> AreaType | None:
+        if self._based_in is None:
+            return None
+        area = await info.context.loaders.area.load(self._based_in)
+        return AreaType.from_model(area) if area else None
+
+    @strawberry.field
+    async def services(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ServiceType]:
+        page = await info.context.graph.read(
+            services_of_organisation,
+            organisation_id=str(self.id),
+            first=page_size(first),
+            after=after,
+        )
+        info.context.loaders.service.prime_many({e.node.id: e.node for e in page.edges})
+        return to_connection(page, ServiceType.from_model)
 
     @classmethod
     def from_model(cls, o: Organisation) -> OrganisationType:
@@ -68,6 +94,7 @@ class OrganisationType:
             version=o.version,
             created_at=o.created_at,
             updated_at=o.updated_at,
+            _based_in=o.based_in,
         )
 
 
@@ -83,6 +110,9 @@ class RegisterOrganisationInput:
     email: str | None = None
     phone: str | None = None
     independent_of_authorities: bool | None = None
+    based_in: str | None = strawberry.field(
+        default=None, description="Area id of the town or region of its office."
+    )
 
 
 @strawberry.type
@@ -106,6 +136,23 @@ class OrganisationQuery:
     async def organisation(self, info: Info, id: strawberry.ID) -> OrganisationType | None:
         found = await info.context.loaders.organisation.load(str(id))
         return OrganisationType.from_model(found) if found else None
+
+    @strawberry.field(description="Organisations by name, optionally those based in an area.")
+    async def organisations(
+        self,
+        info: Info,
+        area_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[OrganisationType]:
+        page = await info.context.graph.read(
+            list_organisations,
+            area_id=str(area_id) if area_id is not None else None,
+            first=page_size(first),
+            after=after,
+        )
+        info.context.loaders.organisation.prime_many({e.node.id: e.node for e in page.edges})
+        return to_connection(page, OrganisationType.from_model)
 
 
 @strawberry.type

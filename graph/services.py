@@ -1,0 +1,490 @@
+"""Services: one offer of an organisation, where and for whom it is delivered.
+
+Field names follow HSDS 3.0's `service` where HSDS has the concept (name, description,
+status, eligibility_description, minimum_age, maximum_age, fees_description); the rest is
+what referral work needs (needs, coverage, languages, sending countries, response time,
+capacity, verification).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, LiteralString
+
+from neo4j import AsyncManagedTransaction
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from graph.areas import GeoPoint
+from graph.languages import is_iso639
+from graph.pagination import Page, decode_cursor, paginate
+from graph.text import fold
+from homeward.errors import FieldProblem, NotFound, ValidationFailed
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class ServiceStatus(StrEnum):
+    ACTIVE = "active"
+    TEMPORARILY_CLOSED = "temporarily_closed"
+    INACTIVE = "inactive"
+    DEFUNCT = "defunct"
+
+
+class DeliveryMode(StrEnum):
+    IN_PERSON = "in_person"
+    REMOTE = "remote"
+    OUTREACH = "outreach"
+
+
+class Capacity(StrEnum):
+    AVAILABLE = "available"
+    LIMITED = "limited"
+    FULL = "full"
+    UNKNOWN = "unknown"
+
+
+class ReturnType(StrEnum):
+    VOLUNTARY = "voluntary"
+    MANDATORY = "mandatory"
+    FORCED = "forced"
+
+
+class LocationInput(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    id: str | None = Field(default=None, pattern=ID_PATTERN, max_length=80)
+    name: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=300)
+    area: str = Field(min_length=1, max_length=64, description="Area the site lies in.")
+    point: GeoPoint | None = None
+
+
+class Location(BaseModel):
+    id: str
+    name: str | None
+    address: str | None
+    area_id: str | None
+    point: GeoPoint | None
+
+
+def _distinct(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(v.strip() for v in values if v.strip()))
+
+
+class ServiceInput(BaseModel):
+    """Everything a registration or an import may say about a service; the single source of
+    the rules that every entry path (GraphQL, seed, importers) applies."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    organisation_id: str = Field(min_length=1, max_length=80)
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    status: ServiceStatus = ServiceStatus.ACTIVE
+    delivery: list[DeliveryMode] = Field(min_length=1)
+    needs: list[str] = Field(min_length=1, max_length=30)
+    target_groups: list[str] = Field(default_factory=list, max_length=30)
+    covers: list[str] = Field(default_factory=list, max_length=200)
+    locations: list[LocationInput] = Field(
+        default_factory=list, max_length=50, validate_default=True
+    )
+    languages: list[str] = Field(default_factory=list, max_length=20)
+    eligibility_description: str | None = Field(default=None, max_length=2000)
+    minimum_age: int | None = Field(default=None, ge=0, le=120)
+    maximum_age: int | None = Field(default=None, ge=0, le=120)
+    sending_countries: list[str] = Field(default_factory=list)
+    programmes: list[str] = Field(default_factory=list)
+    return_types: list[ReturnType] = Field(default_factory=list)
+    fees_description: str | None = Field(default=None, max_length=1000)
+    referral_method: str | None = Field(default=None, max_length=1000)
+    expected_response_days: int | None = Field(default=None, ge=0, le=365)
+    capacity: Capacity = Capacity.UNKNOWN
+    capacity_note: str | None = Field(default=None, max_length=500)
+    capacity_date: date | None = None
+    last_verified_at: datetime | None = None
+    last_verified_by: str | None = Field(default=None, max_length=200)
+
+    @field_validator("needs", "target_groups", "covers", "programmes")
+    @classmethod
+    def _distinct_codes(cls, values: list[str]) -> list[str]:
+        return _distinct(values)
+
+    @field_validator("languages")
+    @classmethod
+    def _iso639(cls, values: list[str]) -> list[str]:
+        codes = _distinct([v.lower() for v in values])
+        for code in codes:
+            if not is_iso639(code):
+                raise ValueError(f"{code!r} is not an ISO 639 language code")
+        return codes
+
+    @field_validator("sending_countries")
+    @classmethod
+    def _countries(cls, values: list[str]) -> list[str]:
+        codes = _distinct([v.upper() for v in values])
+        for code in codes:
+            if len(code) != 2 or not code.isalpha():
+                raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+        return codes
+
+    # Field validators (not a model validator) so that the error names the field at fault.
+    @field_validator("maximum_age")
+    @classmethod
+    def _age_range(cls, maximum: int | None, info: ValidationInfo) -> int | None:
+        minimum = info.data.get("minimum_age")
+        if maximum is not None and minimum is not None and minimum > maximum:
+            raise ValueError(f"minimum_age {minimum} is above maximum_age {maximum}")
+        return maximum
+
+    @field_validator("locations")
+    @classmethod
+    def _in_person_has_a_place(
+        cls, locations: list[LocationInput], info: ValidationInfo
+    ) -> list[LocationInput]:
+        delivery = info.data.get("delivery") or []
+        if DeliveryMode.IN_PERSON in delivery and not (locations or info.data.get("covers")):
+            raise ValueError("an in-person service needs a location or a covered area")
+        return locations
+
+
+class Service(BaseModel):
+    id: str
+    organisation_id: str
+    name: str
+    description: str | None
+    status: ServiceStatus
+    delivery: list[DeliveryMode]
+    need_codes: list[str]
+    target_group_codes: list[str]
+    covered_area_ids: list[str]
+    locations: list[Location]
+    programme_ids: list[str]
+    languages: list[str]
+    eligibility_description: str | None
+    minimum_age: int | None
+    maximum_age: int | None
+    sending_countries: list[str]
+    return_types: list[ReturnType]
+    fees_description: str | None
+    referral_method: str | None
+    expected_response_days: int | None
+    capacity: Capacity
+    capacity_note: str | None
+    capacity_date: date | None
+    last_verified_at: datetime | None
+    last_verified_by: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- validation against the graph --------------------------------------------------------
+
+REFERENCES: LiteralString = """
+RETURN
+  EXISTS { MATCH (:Organisation {id: $organisation}) } AS organisation_found,
+  [i IN range(0, size($needs) - 1) WHERE NOT EXISTS { MATCH (:Need {code: $needs[i]}) }]
+    AS bad_needs,
+  [i IN range(0, size($groups) - 1) WHERE NOT EXISTS { MATCH (:TargetGroup {code: $groups[i]}) }]
+    AS bad_groups,
+  [i IN range(0, size($covers) - 1) WHERE NOT EXISTS { MATCH (:Area {id: $covers[i]}) }]
+    AS bad_covers,
+  [i IN range(0, size($sites) - 1) WHERE NOT EXISTS { MATCH (:Area {id: $sites[i]}) }]
+    AS bad_sites,
+  [i IN range(0, size($countries) - 1)
+     WHERE NOT EXISTS { MATCH (:Area {id: $countries[i], level: 'country'}) }] AS bad_countries,
+  [i IN range(0, size($programmes) - 1)
+     WHERE NOT EXISTS { MATCH (:Programme {id: $programmes[i]}) }] AS bad_programmes
+"""
+
+
+async def reference_problems(
+    tx: AsyncManagedTransaction, *, data: ServiceInput
+) -> list[FieldProblem]:
+    """Every reference in `data` that names nothing in the graph, with its field path."""
+    result = await tx.run(
+        REFERENCES,
+        organisation=data.organisation_id,
+        needs=data.needs,
+        groups=data.target_groups,
+        covers=data.covers,
+        sites=[loc.area for loc in data.locations],
+        countries=data.sending_countries,
+        programmes=data.programmes,
+    )
+    r = await result.single(strict=True)
+    problems: list[FieldProblem] = []
+    if not r["organisation_found"]:
+        problems.append(
+            FieldProblem("organisation_id", f"unknown organisation {data.organisation_id!r}")
+        )
+    checks: list[tuple[str, str, str, list[str]]] = [
+        ("bad_needs", "needs", "unknown need code", data.needs),
+        ("bad_groups", "target_groups", "unknown target group code", data.target_groups),
+        ("bad_covers", "covers", "unknown area", data.covers),
+        ("bad_countries", "sending_countries", "unknown country", data.sending_countries),
+        ("bad_programmes", "programmes", "unknown programme", data.programmes),
+    ]
+    for key, field, message, values in checks:
+        problems += [FieldProblem(f"{field}.{i}", f"{message} {values[i]!r}") for i in r[key]]
+    problems += [
+        FieldProblem(f"locations.{i}.area", f"unknown area {data.locations[i].area!r}")
+        for i in r["bad_sites"]
+    ]
+    return problems
+
+
+# --- writes ------------------------------------------------------------------------------
+
+
+def service_properties(data: ServiceInput) -> dict[str, Any]:
+    return {
+        "name": data.name,
+        "description": data.description,
+        "status": data.status.value,
+        "delivery": [d.value for d in data.delivery],
+        "languages": data.languages,
+        "eligibility_description": data.eligibility_description,
+        "minimum_age": data.minimum_age,
+        "maximum_age": data.maximum_age,
+        "sending_countries": data.sending_countries,
+        "return_types": [t.value for t in data.return_types],
+        "fees_description": data.fees_description,
+        "referral_method": data.referral_method,
+        "expected_response_days": data.expected_response_days,
+        "capacity": data.capacity.value,
+        "capacity_note": data.capacity_note,
+        "capacity_date": data.capacity_date,
+        "last_verified_at": data.last_verified_at,
+        "last_verified_by": data.last_verified_by,
+        "search_text": fold(f"{data.name} {data.description or ''}"),
+    }
+
+
+def location_rows(service_id: str, data: ServiceInput) -> list[dict[str, Any]]:
+    return [
+        {
+            # A site without an id gets a stable one, so that writing the same service twice
+            # finds the same Location again.
+            "id": loc.id or f"{service_id}.site-{index}",
+            "name": loc.name,
+            "address": loc.address,
+            "area": loc.area,
+            "lat": loc.point.lat if loc.point else None,
+            "lon": loc.point.lon if loc.point else None,
+        }
+        for index, loc in enumerate(data.locations)
+    ]
+
+
+# Relationships are replaced wholesale: the input is the full description of the service.
+# A site without coordinates is placed at its area's centroid and says so (point_source).
+UPSERT: LiteralString = """
+UNWIND $rows AS row
+MATCH (o:Organisation {id: row.organisation})
+MERGE (s:Service {id: row.id})
+ON CREATE SET s.version = 1, s.created_at = datetime(), s.updated_at = datetime()
+SET s += row.props
+MERGE (o)-[:PROVIDES]->(s)
+WITH s, row
+CALL (s, row) {
+  OPTIONAL MATCH (s)-[old:ADDRESSES|SERVES|COVERS|FUNDED_BY|DELIVERED_AT]->()
+  DELETE old
+}
+CALL (s, row) {
+  UNWIND row.needs AS code
+  MATCH (n:Need {code: code})
+  MERGE (s)-[:ADDRESSES]->(n)
+}
+CALL (s, row) {
+  UNWIND row.groups AS code
+  MATCH (t:TargetGroup {code: code})
+  MERGE (s)-[:SERVES]->(t)
+}
+CALL (s, row) {
+  UNWIND row.covers AS id
+  MATCH (a:Area {id: id})
+  MERGE (s)-[:COVERS]->(a)
+}
+CALL (s, row) {
+  UNWIND row.programmes AS id
+  MATCH (p:Programme {id: id})
+  MERGE (s)-[:FUNDED_BY]->(p)
+}
+CALL (s, row) {
+  UNWIND row.locations AS site
+  MATCH (a:Area {id: site.area})
+  MERGE (l:Location {id: site.id})
+  SET l.name = site.name, l.address = site.address,
+      l.point = CASE WHEN site.lat IS NULL THEN a.centroid
+                     ELSE point({latitude: site.lat, longitude: site.lon}) END,
+      l.point_source = CASE WHEN site.lat IS NULL THEN 'area centroid' ELSE 'given' END
+  MERGE (s)-[:DELIVERED_AT]->(l)
+  WITH l, a
+  OPTIONAL MATCH (l)-[oldIn:IN]->(other:Area) WHERE other <> a
+  DELETE oldIn
+  MERGE (l)-[:IN]->(a)
+}
+RETURN count(s) AS written
+"""
+
+
+def upsert_row(service_id: str, data: ServiceInput, extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": service_id,
+        "organisation": data.organisation_id,
+        "props": service_properties(data) | extra,
+        "needs": data.needs,
+        "groups": data.target_groups,
+        "covers": data.covers,
+        "programmes": data.programmes,
+        "locations": location_rows(service_id, data),
+    }
+
+
+async def upsert_services(tx: AsyncManagedTransaction, *, rows: list[dict[str, Any]]) -> int:
+    """Bulk write of rows made by `upsert_row`; references must have been checked."""
+    result = await tx.run(UPSERT, rows=rows)
+    record = await result.single(strict=True)
+    return int(record["written"])
+
+
+async def register_service(tx: AsyncManagedTransaction, *, id: str, data: ServiceInput) -> Service:
+    """Check every reference, then write the service, all in one transaction."""
+    problems = await reference_problems(tx, data=data)
+    if problems:
+        raise ValidationFailed(problems)
+    await upsert_services(tx, rows=[upsert_row(id, data, {})])
+    return await get_service(tx, id=id)
+
+
+# --- reads -------------------------------------------------------------------------------
+
+# One query per page or batch: related ids are collected here and resolved by DataLoaders.
+RETURN_SERVICE: LiteralString = """
+RETURN s,
+  COLLECT { MATCH (o:Organisation)-[:PROVIDES]->(s) RETURN o.id }[0] AS organisation_id,
+  COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) RETURN n.code ORDER BY n.code } AS needs,
+  COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) RETURN t.code ORDER BY t.code } AS groups,
+  COLLECT { MATCH (s)-[:COVERS]->(a:Area) RETURN a.id ORDER BY a.id } AS covers,
+  COLLECT { MATCH (s)-[:FUNDED_BY]->(p:Programme) RETURN p.id ORDER BY p.id } AS programmes,
+  COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location)
+            OPTIONAL MATCH (l)-[:IN]->(a:Area)
+            RETURN {location: l, area: a.id} ORDER BY l.id } AS locations
+"""
+
+
+def _native(value: Any) -> Any:
+    return value.to_native() if value is not None and hasattr(value, "to_native") else value
+
+
+def _location(entry: dict[str, Any]) -> Location:
+    props = dict(entry["location"])
+    point = props.get("point")
+    return Location(
+        id=props["id"],
+        name=props.get("name"),
+        address=props.get("address"),
+        area_id=entry["area"],
+        point=GeoPoint(lat=point.y, lon=point.x) if point is not None else None,
+    )
+
+
+def _service(record: Any) -> Service:
+    props = dict(record["s"])
+    return Service(
+        id=props["id"],
+        organisation_id=record["organisation_id"],
+        name=props["name"],
+        description=props.get("description"),
+        status=ServiceStatus(props["status"]),
+        delivery=[DeliveryMode(d) for d in props.get("delivery") or []],
+        need_codes=record["needs"],
+        target_group_codes=record["groups"],
+        covered_area_ids=record["covers"],
+        locations=[_location(e) for e in record["locations"]],
+        programme_ids=record["programmes"],
+        languages=list(props.get("languages") or []),
+        eligibility_description=props.get("eligibility_description"),
+        minimum_age=props.get("minimum_age"),
+        maximum_age=props.get("maximum_age"),
+        sending_countries=list(props.get("sending_countries") or []),
+        return_types=[ReturnType(t) for t in props.get("return_types") or []],
+        fees_description=props.get("fees_description"),
+        referral_method=props.get("referral_method"),
+        expected_response_days=props.get("expected_response_days"),
+        capacity=Capacity(props.get("capacity") or "unknown"),
+        capacity_note=props.get("capacity_note"),
+        capacity_date=_native(props.get("capacity_date")),
+        last_verified_at=_native(props.get("last_verified_at")),
+        last_verified_by=props.get("last_verified_by"),
+        version=props["version"],
+        created_at=_native(props["created_at"]),
+        updated_at=_native(props["updated_at"]),
+    )
+
+
+BY_IDS: LiteralString = "UNWIND $ids AS id MATCH (s:Service {id: id}) " + RETURN_SERVICE
+
+
+async def services_by_ids(tx: AsyncManagedTransaction, *, ids: list[str]) -> dict[str, Service]:
+    result = await tx.run(BY_IDS, ids=ids)
+    return {s.id: s for s in [_service(r) async for r in result]}
+
+
+async def get_service(tx: AsyncManagedTransaction, *, id: str) -> Service:
+    found = await services_by_ids(tx, ids=[id])
+    if id not in found:
+        raise NotFound("service", id)
+    return found[id]
+
+
+OF_ORGANISATION: LiteralString = (
+    """
+MATCH (:Organisation {id: $organisation})-[:PROVIDES]->(s:Service)
+WHERE s.name > $after_name OR (s.name = $after_name AND s.id > $after_id)
+WITH s ORDER BY s.name, s.id LIMIT $limit
+"""
+    + RETURN_SERVICE
+)
+
+
+async def services_of_organisation(
+    tx: AsyncManagedTransaction, *, organisation_id: str, first: int, after: str | None
+) -> Page[Service]:
+    name, id = decode_cursor(after)
+    result = await tx.run(
+        OF_ORGANISATION,
+        organisation=organisation_id,
+        after_name=name,
+        after_id=id,
+        limit=first + 1,
+    )
+    rows = [(s.name, s.id, s) for s in [_service(r) async for r in result]]
+    return paginate(rows, first)
+
+
+# Covering an area covers everything PART_OF it; a site in an area or below it also counts.
+IN_AREA: LiteralString = (
+    """
+MATCH (a:Area {id: $area})
+WITH COLLECT { MATCH (a)-[:PART_OF*0..]->(:Area)<-[:COVERS]-(s:Service) RETURN s }
+   + COLLECT { MATCH (a)<-[:PART_OF*0..]-(:Area)<-[:IN]-(:Location)<-[:DELIVERED_AT]-(s:Service)
+               RETURN s } AS found
+UNWIND found AS s
+WITH DISTINCT s
+WHERE s.name > $after_name OR (s.name = $after_name AND s.id > $after_id)
+WITH s ORDER BY s.name, s.id LIMIT $limit
+"""
+    + RETURN_SERVICE
+)
+
+
+async def services_in_area(
+    tx: AsyncManagedTransaction, *, area_id: str, first: int, after: str | None
+) -> Page[Service]:
+    name, id = decode_cursor(after)
+    result = await tx.run(IN_AREA, area=area_id, after_name=name, after_id=id, limit=first + 1)
+    rows = [(s.name, s.id, s) for s in [_service(r) async for r in result]]
+    return paginate(rows, first)
