@@ -39,6 +39,7 @@ run: install
 	$(BIN)/homeward db start
 	$(BIN)/homeward migrate
 	$(BIN)/homeward seed
+	$(BIN)/homeward demo-users
 	$(BIN)/homeward serve
 
 stop: install

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
 from api import health
+from api.auth import JwtVerifier
 from api.graphql.context import get_context
 from api.graphql.schema import schema
 from graph.driver import Graph, create_driver
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graph = Graph(driver, settings.neo4j_database)
         app.state.settings = settings
         app.state.graph = graph
+        app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
         if settings.migrate_on_startup:
             try:
                 applied = await migrate(graph)

@@ -15,8 +15,10 @@ from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from graph.areas import country_exists
+from graph.audit import diff, record_event
 from graph.pagination import Page, decode_cursor, paginate
 from graph.text import search_keys
+from graph.users import Actor
 from homeward.errors import NotFound, ValidationFailed
 
 
@@ -156,8 +158,11 @@ RETURN EXISTS { MATCH (:Area {id: $based_in})-[:PART_OF*]->(:Area {id: $country}
 
 
 async def register_organisation(
-    tx: AsyncManagedTransaction, *, id: str, data: OrganisationInput
+    tx: AsyncManagedTransaction, *, id: str, data: OrganisationInput, actor: Actor
 ) -> Organisation:
+    existing = await organisations_by_ids(tx, ids=[id])
+    if id in existing:
+        return existing[id]  # a retried registration: already done, nothing more to record
     if not await country_exists(tx, code=data.country):
         raise ValidationFailed.single("country", f"unknown country code {data.country!r}")
     if data.based_in is not None:
@@ -170,7 +175,20 @@ async def register_organisation(
         REGISTER, id=id, props=organisation_properties(data), based_in=data.based_in
     )
     record = await result.single(strict=True)
-    return _organisation(record["o"], record["based_in"])
+    organisation = _organisation(record["o"], record["based_in"])
+    await record_event(
+        tx,
+        actor=actor,
+        action="register",
+        entity="organisation",
+        entity_id=id,
+        organisation_id=id,
+        changes=diff(None, organisation.model_dump(exclude=_UNAUDITED)),
+    )
+    return organisation
+
+
+_UNAUDITED = {"id", "version", "created_at", "updated_at"}
 
 
 RETURN_ORGANISATION: LiteralString = """

@@ -16,10 +16,12 @@ from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from graph.areas import GeoPoint
+from graph.audit import diff, record_event
 from graph.languages import is_iso639
 from graph.pagination import Page, decode_cursor, paginate
 from graph.text import fold
-from homeward.errors import FieldProblem, NotFound, ValidationFailed
+from graph.users import Actor
+from homeward.errors import FieldProblem, Forbidden, NotFound, ValidationFailed, VersionConflict
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
@@ -350,13 +352,95 @@ async def upsert_services(tx: AsyncManagedTransaction, *, rows: list[dict[str, A
     return int(record["written"])
 
 
-async def register_service(tx: AsyncManagedTransaction, *, id: str, data: ServiceInput) -> Service:
-    """Check every reference, then write the service, all in one transaction."""
+def _check_scope(organisation_id: str, allowed: set[str] | None) -> None:
+    """`allowed` comes from the access policy: None is every organisation (admins)."""
+    if allowed is not None and organisation_id not in allowed:
+        raise Forbidden(f"you may not change the services of organisation {organisation_id!r}")
+
+
+_UNAUDITED = {"id", "version", "created_at", "updated_at"}
+
+
+async def register_service(
+    tx: AsyncManagedTransaction,
+    *,
+    id: str,
+    data: ServiceInput,
+    actor: Actor,
+    allowed_organisations: set[str] | None,
+) -> Service:
+    """Check scope and every reference, then write the service and its audit event, all in
+    one transaction. Registering an id that exists already returns it unchanged (a retry)."""
+    _check_scope(data.organisation_id, allowed_organisations)
+    existing = await services_by_ids(tx, ids=[id])
+    if id in existing:
+        return existing[id]
     problems = await reference_problems(tx, data=data)
     if problems:
         raise ValidationFailed(problems)
     await upsert_services(tx, rows=[upsert_row(id, data, {})])
-    return await get_service(tx, id=id)
+    created = await get_service(tx, id=id)
+    await record_event(
+        tx,
+        actor=actor,
+        action="register",
+        entity="service",
+        entity_id=id,
+        organisation_id=data.organisation_id,
+        changes=diff(None, created.model_dump(exclude=_UNAUDITED)),
+    )
+    return created
+
+
+# Taking the write lock first (by bumping the version) serialises concurrent updates: the
+# second waits, then sees a version it did not expect and is refused instead of overwriting.
+BUMP_VERSION: LiteralString = """
+MATCH (s:Service {id: $id})
+SET s.version = s.version + 1, s.updated_at = datetime()
+RETURN s.version - 1 AS previous
+"""
+
+MOVE_SERVICE: LiteralString = "MATCH (:Organisation)-[p:PROVIDES]->(:Service {id: $id}) DELETE p"
+
+
+async def update_service(
+    tx: AsyncManagedTransaction,
+    *,
+    id: str,
+    expected_version: int,
+    data: ServiceInput,
+    actor: Actor,
+    allowed_organisations: set[str] | None,
+) -> Service:
+    """Replace a service's description if the caller saw its current version."""
+    record = await (await tx.run(BUMP_VERSION, id=id)).single()
+    if record is None:
+        raise NotFound("service", id)
+    before = await get_service(tx, id=id)
+    _check_scope(before.organisation_id, allowed_organisations)
+    _check_scope(data.organisation_id, allowed_organisations)
+    if record["previous"] != expected_version:
+        raise VersionConflict("service", id, expected_version, record["previous"])
+    problems = await reference_problems(tx, data=data)
+    if problems:
+        raise ValidationFailed(problems)
+    if data.organisation_id != before.organisation_id:
+        await tx.run(MOVE_SERVICE, id=id)
+    await upsert_services(tx, rows=[upsert_row(id, data, {})])
+    after = await get_service(tx, id=id)
+    await record_event(
+        tx,
+        actor=actor,
+        action="update",
+        entity="service",
+        entity_id=id,
+        organisation_id=after.organisation_id,
+        changes=diff(
+            before.model_dump(exclude=_UNAUDITED),
+            after.model_dump(exclude=_UNAUDITED),
+        ),
+    )
+    return after
 
 
 # --- reads -------------------------------------------------------------------------------

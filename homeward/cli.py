@@ -3,25 +3,47 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from datetime import timedelta
+from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from rich.console import Console
+from rich.table import Table
 
 from graph import runtime
 from graph.driver import Graph, create_driver
 from graph.migrations import migrate as run_migrations
+from graph.users import (
+    Role,
+    User,
+    UserInput,
+    create_user,
+    issue_token,
+    list_users,
+    new_token,
+    revoke_token,
+    set_user_disabled,
+    utcnow,
+)
 from homeward.errors import HomewardError, ValidationFailed
 from homeward.settings import Settings, get_settings
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 app = typer.Typer(
     help="Homeward: referral and partner directory for return work.", no_args_is_help=True
 )
 db_app = typer.Typer(help="The local Neo4j (not used when NEO4J_URI is set).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+users_app = typer.Typer(help="Accounts and their memberships.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
 console = Console()
 err = Console(stderr=True)
 
@@ -145,3 +167,117 @@ def serve(
         "stops Neo4j."
     )
     uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+
+
+@app.command("demo-users")
+def demo_users() -> None:
+    """Create the demo user of each role (idempotent) and print their tokens."""
+    from seed.identities import create_demo_identities
+
+    settings = get_settings()
+    if not settings.demo_users_enabled:
+        console.print("demo users are switched off (HOMEWARD_DEMO_USERS, HOMEWARD_ENV)")
+        return
+    identities = _with_graph(settings, lambda g: g.write(create_demo_identities))
+    console.print(
+        "Demo identities (invented, for trying the API; HOMEWARD_DEMO_USERS=false "
+        "switches them off). In GraphiQL, set the header"
+    )
+    for identity in identities:
+        console.print(
+            f"  {identity.role.value:<12} Authorization: Bearer {identity.token}",
+            highlight=False,
+        )
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    organisation: Annotated[str, typer.Option(help="Organisation id the user belongs to.")],
+    role: Annotated[Role, typer.Option(help="counsellor, partner, coordinator or admin.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+) -> None:
+    """Create a user with one membership."""
+    data = _validated(
+        UserInput,
+        {"email": email, "organisation_id": organisation, "role": role, "display_name": name},
+    )
+    user = _with_graph(
+        get_settings(), lambda g: g.write(create_user, id=str(uuid.uuid4()), data=data)
+    )
+    console.print(f"created {user.email} ({user.id})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """All users with their memberships."""
+
+    async def all_users(graph: Graph) -> list[User]:
+        users: list[User] = []
+        after: str | None = None
+        while True:
+            page = await graph.read(list_users, first=100, after=after)
+            users += [e.node for e in page.edges]
+            if not page.has_next_page:
+                return users
+            after = page.end_cursor
+
+    table = Table("id", "email", "name", "memberships", "state")
+    for user in _with_graph(get_settings(), all_users):
+        table.add_row(
+            user.id,
+            user.email,
+            user.display_name,
+            ", ".join(f"{m.role.value}@{m.organisation_id}" for m in user.memberships),
+            ("disabled" if user.disabled else "active") + (" (demo)" if user.demo else ""),
+        )
+    console.print(table)
+
+
+@users_app.command("disable")
+def users_disable(user_id: str) -> None:
+    """Disable an account: its tokens stop working at once."""
+    user = _with_graph(
+        get_settings(), lambda g: g.write(set_user_disabled, id=user_id, disabled=True)
+    )
+    console.print(f"disabled {user.email}")
+
+
+@tokens_app.command("issue")
+def tokens_issue(
+    user_id: str,
+    days: int = typer.Option(90, min=1, max=366, help="Days until it expires."),
+    label: str | None = typer.Option(None, help="What the token is for."),
+) -> None:
+    """Issue an API token; it is printed once and only its hash is stored."""
+    token, token_id, secret_hash = new_token()
+    _with_graph(
+        get_settings(),
+        lambda g: g.write(
+            issue_token,
+            user_id=user_id,
+            token_id=token_id,
+            secret_hash=secret_hash,
+            label=label,
+            expires_at=utcnow() + timedelta(days=days),
+        ),
+    )
+    console.print(f"token {token_id} (shown once, keep it safe):")
+    console.print(token, highlight=False, soft_wrap=True)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke a token by its id (the part after `hwt_`)."""
+    _with_graph(get_settings(), lambda g: g.write(revoke_token, token_id=token_id))
+    console.print(f"revoked {token_id}")
+
+
+def _validated(model: type[M], data: dict[str, object]) -> M:
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            err.print(f"[red]error[/red] {where}: {error['msg']}")
+        raise typer.Exit(code=1) from exc

@@ -44,7 +44,11 @@ class NotFound(HomewardError):
 
 
 class Forbidden(HomewardError):
-    pass
+    """The caller is known but may not do this."""
+
+
+class Unauthenticated(HomewardError):
+    """No valid credentials: a wrong, expired or revoked token, or none where one is needed."""
 
 
 class VersionConflict(HomewardError):

@@ -46,6 +46,20 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, alias="HOMEWARD_PORT")
     migrate_on_startup: bool = Field(default=True, alias="HOMEWARD_MIGRATE_ON_STARTUP")
 
+    # Anonymous callers may read the public directory (organisations, services, areas,
+    # needs) when this is on; everything else always needs a token.
+    allow_anonymous_read: bool = Field(default=True, alias="HOMEWARD_ALLOW_ANONYMOUS_READ")
+    # One demo user per role with well-known tokens, for trying the API. Never in production.
+    demo_users: bool = Field(default=True, alias="HOMEWARD_DEMO_USERS")
+
+    # OIDC / JWT access tokens from an identity provider (all unset: API tokens only).
+    oidc_issuer: str | None = Field(default=None, alias="HOMEWARD_OIDC_ISSUER")
+    oidc_audience: str | None = Field(default=None, alias="HOMEWARD_OIDC_AUDIENCE")
+    oidc_jwks_url: str | None = Field(default=None, alias="HOMEWARD_OIDC_JWKS_URL")
+    # The provider's keys inline (a JWKS JSON document), for deployments without a JWKS URL.
+    oidc_jwks: str | None = Field(default=None, alias="HOMEWARD_OIDC_JWKS")
+    oidc_email_claim: str = Field(default="email", alias="HOMEWARD_OIDC_EMAIL_CLAIM")
+
     @property
     def uses_local_neo4j(self) -> bool:
         return self.neo4j_uri is None
@@ -55,6 +69,16 @@ class Settings(BaseSettings):
         if self.neo4j_uri is not None:
             return self.neo4j_uri
         return f"bolt://127.0.0.1:{self.local_neo4j_port}"
+
+    @property
+    def demo_users_enabled(self) -> bool:
+        return self.demo_users and self.environment is not Environment.PRODUCTION
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_issuer is not None and (
+            self.oidc_jwks_url is not None or self.oidc_jwks is not None
+        )
 
     @property
     def graphiql_enabled(self) -> bool:

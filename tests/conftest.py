@@ -21,6 +21,8 @@ from graph import runtime
 from graph.areas import AreaLevel, AreaRecord, GeoPoint, area_rows, upsert_areas
 from graph.driver import Graph, create_driver
 from graph.migrations import migrate
+from graph.organisations import OrganisationInput, OrganisationKind, upsert_organisations
+from graph.users import Role, UserInput, create_user, issue_token, new_token
 from homeward.settings import PROJECT_ROOT, Environment, Settings
 
 TEST_HOME = PROJECT_ROOT / ".neo4j" / "test"
@@ -127,3 +129,46 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+PEOPLE_ORGANISATIONS = {
+    "org-a": OrganisationInput(name="Organisation A", kind=OrganisationKind.NGO, country="XK"),
+    "org-b": OrganisationInput(name="Organisation B", kind=OrganisationKind.NGO, country="XK"),
+}
+# name -> (organisation, role); one user per role in A, and a partner of B.
+PEOPLE = {
+    "counsellor": ("org-a", Role.COUNSELLOR),
+    "partner": ("org-a", Role.PARTNER),
+    "coordinator": ("org-a", Role.COORDINATOR),
+    "admin": ("org-a", Role.ADMIN),
+    "partner_b": ("org-b", Role.PARTNER),
+}
+
+
+@pytest.fixture
+async def people(countries: Graph) -> dict[str, str]:
+    """Bearer tokens by person name; organisations A and B exist in Kosovo."""
+    await countries.write(
+        upsert_organisations,
+        rows=[(i, data, {}) for i, data in PEOPLE_ORGANISATIONS.items()],
+    )
+    tokens: dict[str, str] = {}
+    for name, (organisation, role) in PEOPLE.items():
+        user = UserInput(
+            email=f"{name}@example.org",
+            display_name=name,
+            organisation_id=organisation,
+            role=role,
+        )
+        await countries.write(create_user, id=f"user-{name}", data=user)
+        token, token_id, secret_hash = new_token()
+        await countries.write(
+            issue_token,
+            user_id=f"user-{name}",
+            token_id=token_id,
+            secret_hash=secret_hash,
+            label=None,
+            expires_at=None,
+        )
+        tokens[name] = token
+    return tokens

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import strawberry
-from fastapi import Request
+from fastapi import HTTPException, Request
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from api.deps import GraphDep
+from api.auth import authenticate
+from api.deps import GraphDep, SettingsDep
 from graph.areas import Area, areas_by_ids
 from graph.driver import Graph
 from graph.needs import Need, needs_by_codes
@@ -20,6 +21,9 @@ from graph.organisations import Organisation, organisations_by_ids
 from graph.programmes import Programme, programmes_by_ids
 from graph.services import Service, services_by_ids
 from graph.target_groups import TargetGroup, target_groups_by_codes
+from graph.users import Actor
+from homeward.errors import Unauthenticated
+from homeward.settings import Settings
 
 T = TypeVar("T")
 
@@ -56,10 +60,12 @@ class Loaders:
 
 
 class Context(BaseContext):
-    def __init__(self, graph: Graph, lang: str | None) -> None:
+    def __init__(self, graph: Graph, lang: str | None, actor: Actor, settings: Settings) -> None:
         super().__init__()
         self.graph = graph
         self.lang = lang
+        self.actor = actor
+        self.settings = settings
         self.loaders = Loaders.for_request(graph)
 
 
@@ -71,8 +77,20 @@ def preferred_language(request: Request) -> str | None:
     return first or None
 
 
-async def get_context(request: Request, graph: GraphDep) -> Context:
-    return Context(graph=graph, lang=preferred_language(request))
+async def get_context(request: Request, graph: GraphDep, settings: SettingsDep) -> Context:
+    try:
+        actor = await authenticate(
+            request.headers.get("authorization"),
+            graph=graph,
+            settings=settings,
+            verifier=request.app.state.jwt_verifier,
+        )
+    except Unauthenticated as exc:
+        challenge = f'Bearer error="invalid_token", error_description="{exc.message}"'
+        raise HTTPException(
+            status_code=401, detail=exc.message, headers={"WWW-Authenticate": challenge}
+        ) from exc
+    return Context(graph=graph, lang=preferred_language(request), actor=actor, settings=settings)
 
 
 Info = strawberry.Info[Context, None]

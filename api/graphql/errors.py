@@ -96,6 +96,7 @@ def to_graphql_error(exc: HomewardError, *, argument: str = "input") -> Mutation
 
 def _qualify(field: str, argument: str) -> str:
     """Problems raised in graph/ name model fields (`country`); prefix and camelCase them."""
-    if field.startswith(f"{argument}."):
+    if argument and field.startswith(f"{argument}."):
         return field
-    return ".".join([argument, *(to_camel(part) for part in field.split("."))])
+    parts = [to_camel(part) for part in field.split(".")]
+    return ".".join([argument, *parts] if argument else parts)

@@ -164,7 +164,7 @@ class OrganisationMutation:
         try:
             data = validate_input(OrganisationInput, strawberry.asdict(input))
             organisation = await info.context.graph.write(
-                register_organisation, id=str(uuid.uuid4()), data=data
+                register_organisation, id=str(uuid.uuid4()), data=data, actor=info.context.actor
             )
         except HomewardError as exc:
             return to_graphql_error(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -9,9 +10,29 @@ import strawberry
 
 from api.graphql.areas import AreaType, GeoPointType
 from api.graphql.context import Info
+from api.graphql.errors import (
+    ForbiddenError,
+    NotFoundError,
+    ValidationError,
+    VersionConflictError,
+    to_graphql_error,
+    validate_input,
+)
 from api.graphql.needs import NeedType, TargetGroupType
 from api.graphql.programmes import ProgrammeType
-from graph.services import Capacity, DeliveryMode, Location, ReturnType, Service, ServiceStatus
+from api.policy import service_scope
+from graph.services import (
+    Capacity,
+    DeliveryMode,
+    Location,
+    ReturnType,
+    Service,
+    ServiceInput,
+    ServiceStatus,
+    register_service,
+    update_service,
+)
+from homeward.errors import HomewardError
 
 if TYPE_CHECKING:
     from api.graphql.organisations import OrganisationType
@@ -143,3 +164,102 @@ class ServiceQuery:
     async def service(self, info: Info, id: strawberry.ID) -> ServiceType | None:
         found = await info.context.loaders.service.load(str(id))
         return ServiceType.from_model(found) if found else None
+
+
+@strawberry.input
+class GeoPointInput:
+    lat: float
+    lon: float
+
+
+@strawberry.input(name="LocationInput")
+class LocationInputType:
+    area: strawberry.ID = strawberry.field(description="Area the site lies in.")
+    id: strawberry.ID | None = None
+    name: str | None = None
+    address: str | None = None
+    point: GeoPointInput | None = strawberry.field(
+        default=None, description="Without coordinates the site is placed at its area's centroid."
+    )
+
+
+@strawberry.input
+class ServiceInputType:
+    organisation_id: strawberry.ID
+    name: str
+    delivery: list[DeliveryModeType]  # type: ignore[valid-type]
+    needs: list[str] = strawberry.field(
+        description="Need codes, e.g. `psychosocial.trauma-therapy`."
+    )
+    description: str | None = None
+    status: ServiceStatusType = ServiceStatus.ACTIVE  # type: ignore[valid-type]
+    target_groups: list[str] = strawberry.field(default_factory=list)
+    covers: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="Area ids; covering an area covers all within it."
+    )
+    locations: list[LocationInputType] = strawberry.field(default_factory=list)
+    languages: list[str] = strawberry.field(default_factory=list, description="ISO 639 codes.")
+    eligibility_description: str | None = None
+    minimum_age: int | None = None
+    maximum_age: int | None = None
+    sending_countries: list[str] = strawberry.field(default_factory=list)
+    programmes: list[strawberry.ID] = strawberry.field(default_factory=list)
+    return_types: list[ReturnTypeType] = strawberry.field(default_factory=list)  # type: ignore[valid-type]
+    fees_description: str | None = None
+    referral_method: str | None = None
+    expected_response_days: int | None = None
+    capacity: CapacityType = Capacity.UNKNOWN  # type: ignore[valid-type]
+    capacity_note: str | None = None
+
+
+@strawberry.type
+class ServicePayload:
+    service: ServiceType
+
+
+ServiceResult = Annotated[
+    ServicePayload | ValidationError | NotFoundError | ForbiddenError | VersionConflictError,
+    strawberry.union("ServiceResult"),
+]
+
+
+@strawberry.type
+class ServiceMutation:
+    @strawberry.mutation(
+        description="Register a service of an organisation the caller is a partner of."
+    )
+    async def register_service(self, info: Info, input: ServiceInputType) -> ServiceResult:
+        try:
+            data = validate_input(ServiceInput, strawberry.asdict(input))
+            service = await info.context.graph.write(
+                register_service,
+                id=str(uuid.uuid4()),
+                data=data,
+                actor=info.context.actor,
+                allowed_organisations=service_scope(info.context.actor),
+            )
+        except HomewardError as exc:
+            return to_graphql_error(exc)
+        return ServicePayload(service=ServiceType.from_model(service))
+
+    @strawberry.mutation(
+        description="Replace a service's description. `expectedVersion` is the version the "
+        "caller last saw; if the service changed since, the result is a VersionConflictError "
+        "with the current version and nothing is written."
+    )
+    async def update_service(
+        self, info: Info, id: strawberry.ID, expected_version: int, input: ServiceInputType
+    ) -> ServiceResult:
+        try:
+            data = validate_input(ServiceInput, strawberry.asdict(input))
+            service = await info.context.graph.write(
+                update_service,
+                id=str(id),
+                expected_version=expected_version,
+                data=data,
+                actor=info.context.actor,
+                allowed_organisations=service_scope(info.context.actor),
+            )
+        except HomewardError as exc:
+            return to_graphql_error(exc)
+        return ServicePayload(service=ServiceType.from_model(service))

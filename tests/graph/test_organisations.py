@@ -7,6 +7,7 @@ from graph.organisations import (
     get_organisation,
     register_organisation,
 )
+from graph.users import SYSTEM
 from homeward.errors import NotFound, ValidationFailed
 
 
@@ -36,7 +37,7 @@ def test_input_is_normalised() -> None:
 
 
 async def test_registered_organisation_reads_back(countries: Graph) -> None:
-    created = await countries.write(register_organisation, id="org-1", data=_krct())
+    created = await countries.write(register_organisation, id="org-1", data=_krct(), actor=SYSTEM)
     assert created.version == 1
     assert created.created_at == created.updated_at
 
@@ -51,15 +52,17 @@ async def test_registered_organisation_reads_back(countries: Graph) -> None:
 
 
 async def test_a_retried_registration_does_not_duplicate(countries: Graph) -> None:
-    first = await countries.write(register_organisation, id="org-1", data=_krct())
-    again = await countries.write(register_organisation, id="org-1", data=_krct())
+    first = await countries.write(register_organisation, id="org-1", data=_krct(), actor=SYSTEM)
+    again = await countries.write(register_organisation, id="org-1", data=_krct(), actor=SYSTEM)
     assert again == first
     assert await _count(countries, "Organisation") == 1
 
 
 async def test_unknown_country_is_refused_and_nothing_is_written(countries: Graph) -> None:
     with pytest.raises(ValidationFailed) as failure:
-        await countries.write(register_organisation, id="org-2", data=_krct(country="ZZ"))
+        await countries.write(
+            register_organisation, id="org-2", data=_krct(country="ZZ"), actor=SYSTEM
+        )
     assert [(p.field, p.message) for p in failure.value.problems] == [
         ("country", "unknown country code 'ZZ'")
     ]
@@ -70,7 +73,7 @@ async def test_a_municipality_is_not_a_country(countries: Graph) -> None:
     # Bypass the input pattern to show that the graph itself checks the level of the area.
     data = _krct().model_copy(update={"country": "XK-prizren"})
     with pytest.raises(ValidationFailed, match="unknown country code 'XK-prizren'"):
-        await countries.write(register_organisation, id="org-3", data=data)
+        await countries.write(register_organisation, id="org-3", data=data, actor=SYSTEM)
     assert await _count(countries, "Organisation") == 0
 
 

@@ -12,6 +12,7 @@ from graph.services import (
     services_in_area,
     services_of_organisation,
 )
+from graph.users import SYSTEM
 from homeward.errors import ValidationFailed
 from tests import directory
 
@@ -35,7 +36,9 @@ async def test_registered_service_reads_back_with_its_relations(directory_graph:
         minimum_age=6,
         maximum_age=17,
     )
-    created = await directory_graph.write(register_service, id="svc-1", data=data)
+    created = await directory_graph.write(
+        register_service, id="svc-1", data=data, actor=SYSTEM, allowed_organisations=None
+    )
     assert created.organisation_id == "org-krct"
     assert created.need_codes == ["psychosocial.trauma-therapy"]
     assert created.target_group_codes == ["rae"]
@@ -49,9 +52,13 @@ async def test_registered_service_reads_back_with_its_relations(directory_graph:
 
 async def test_writing_the_same_service_twice_changes_nothing(directory_graph: Graph) -> None:
     data = directory.service(locations=[{"area": "XK-prizren"}])
-    await directory_graph.write(register_service, id="svc-1", data=data)
+    await directory_graph.write(
+        register_service, id="svc-1", data=data, actor=SYSTEM, allowed_organisations=None
+    )
     before = await _count(directory_graph, "MATCH ()-[r]->() RETURN count(r)")
-    await directory_graph.write(register_service, id="svc-1", data=data)
+    await directory_graph.write(
+        register_service, id="svc-1", data=data, actor=SYSTEM, allowed_organisations=None
+    )
     assert await _count(directory_graph, "MATCH ()-[r]->() RETURN count(r)") == before
     assert await _count(directory_graph, "MATCH (l:Location) RETURN count(l)") == 1
 
@@ -66,7 +73,9 @@ async def test_every_unknown_reference_is_named(directory_graph: Graph) -> None:
         sending_countries=["DE", "QQ"],
     )
     with pytest.raises(ValidationFailed) as failure:
-        await directory_graph.write(register_service, id="svc-2", data=data)
+        await directory_graph.write(
+            register_service, id="svc-2", data=data, actor=SYSTEM, allowed_organisations=None
+        )
     assert sorted(p.field for p in failure.value.problems) == [
         "covers.0",
         "locations.1.area",

@@ -11,9 +11,16 @@ class GraphQLClient:
         self.http = http
 
     async def __call__(
-        self, query: str, variables: dict[str, Any] | None = None, *, lang: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        lang: str | None = None,
+        token: str | None = None,
     ) -> dict[str, Any]:
         headers = {"Accept-Language": lang} if lang else {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         response = await self.http.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
         )

@@ -1,0 +1,132 @@
+"""Authentication: who is calling, from the Authorization header.
+
+Two kinds of bearer token: Homeward's own API tokens (`hwt_...`), and, when an identity
+provider is configured, its signed JWT access tokens, whose e-mail claim names the account.
+Failures are 401s with a message that says what is wrong, never which part of a secret was.
+Tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import jwt
+from jwt import PyJWK, PyJWKClient, PyJWKSet
+
+from graph.driver import Graph
+from graph.users import (
+    ANONYMOUS,
+    LAST_USED_RESOLUTION,
+    Actor,
+    User,
+    secret_matches,
+    split_token,
+    token_with_user,
+    touch_token,
+    user_by_email,
+    utcnow,
+)
+from homeward.errors import Unauthenticated
+from homeward.settings import Settings
+
+JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+
+
+class JwtVerifier:
+    """Verifies access tokens of the configured OIDC provider with PyJWT."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.issuer = settings.oidc_issuer
+        self.audience = settings.oidc_audience
+        self.email_claim = settings.oidc_email_claim
+        self._client = PyJWKClient(settings.oidc_jwks_url) if settings.oidc_jwks_url else None
+        self._keys = PyJWKSet.from_json(settings.oidc_jwks) if settings.oidc_jwks else None
+
+    def _key(self, token: str) -> PyJWK:
+        if self._client is not None:
+            return self._client.get_signing_key_from_jwt(token)
+        assert self._keys is not None
+        kid = jwt.get_unverified_header(token).get("kid")
+        for key in self._keys.keys:
+            if kid is None or key.key_id == kid:
+                return key
+        raise jwt.InvalidTokenError("signed with a key the identity provider does not list")
+
+    async def email_of(self, token: str) -> str:
+        try:
+            # Fetching the provider's keys is blocking I/O (cached by PyJWKClient).
+            key = await asyncio.to_thread(self._key, token)
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=JWT_ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("the access token has expired") from exc
+        except (jwt.PyJWTError, json.JSONDecodeError) as exc:
+            raise Unauthenticated(f"the access token is not valid: {exc}") from exc
+        email = claims.get(self.email_claim)
+        if not isinstance(email, str) or "@" not in email:
+            raise Unauthenticated(f"the access token has no {self.email_claim!r} claim")
+        return email
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of `Authorization: Bearer <token>`; None when there is no header."""
+    if header is None or not header.strip():
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthenticated("use 'Authorization: Bearer <token>'")
+    token = token.strip()
+    if not token or " " in token:
+        raise Unauthenticated("the Authorization header holds no single bearer token")
+    return token
+
+
+def _actor(user: User) -> Actor:
+    return Actor(user_id=user.id, email=user.email, memberships=user.memberships)
+
+
+async def authenticate(
+    header: str | None, *, graph: Graph, settings: Settings, verifier: JwtVerifier | None
+) -> Actor:
+    token = bearer_token(header)
+    if token is None:
+        return ANONYMOUS
+    parts = split_token(token)
+    if parts is not None:
+        return await _api_token_actor(parts, graph=graph, settings=settings)
+    if token.count(".") == 2 and verifier is not None:
+        email = await verifier.email_of(token)
+        user = await graph.read(user_by_email, email=email)
+        if user is None or user.disabled:
+            raise Unauthenticated("no active Homeward account for this identity")
+        return _actor(user)
+    raise Unauthenticated("the bearer token is not a Homeward token")
+
+
+async def _api_token_actor(parts: tuple[str, str], *, graph: Graph, settings: Settings) -> Actor:
+    token_id, secret = parts
+    found = await graph.read(token_with_user, token_id=token_id)
+    # Compare even when no token was found, so the time taken does not tell which ids exist.
+    stored_hash = found[1] if found is not None else "0" * 64
+    if not secret_matches(secret, stored_hash) or found is None:
+        raise Unauthenticated("unknown token")
+    token, _, user = found
+    now = utcnow()
+    if token.revoked_at is not None:
+        raise Unauthenticated("the token has been revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthenticated("the token has expired")
+    if user.disabled:
+        raise Unauthenticated("the account is disabled")
+    if user.demo and not settings.demo_users_enabled:
+        raise Unauthenticated("demo accounts are switched off in this deployment")
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        await graph.write(touch_token, token_id=token.id, now=now)
+    return _actor(user)

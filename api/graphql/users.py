@@ -1,0 +1,188 @@
+"""GraphQL for accounts: `me`, and user and token management for admins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import strawberry
+
+from api.graphql.context import Info
+from api.graphql.errors import (
+    ForbiddenError,
+    NotFoundError,
+    ValidationError,
+    VersionConflictError,
+    to_graphql_error,
+    validate_input,
+)
+from api.graphql.pagination import Connection, to_connection
+from graph.pagination import page_size
+from graph.users import (
+    ApiToken,
+    Role,
+    User,
+    UserInput,
+    create_user,
+    get_user,
+    issue_token,
+    list_users,
+    new_token,
+    revoke_token,
+    set_user_disabled,
+    utcnow,
+)
+from homeward.errors import HomewardError, ValidationFailed
+
+RoleType = strawberry.enum(Role, name="Role")
+MAX_TOKEN_DAYS = 366
+
+
+@strawberry.type(name="Membership")
+class MembershipType:
+    organisation_id: strawberry.ID
+    role: RoleType  # type: ignore[valid-type]
+
+
+@strawberry.type(name="User")
+class UserType:
+    id: strawberry.ID
+    email: str
+    display_name: str
+    disabled: bool
+    demo: bool = strawberry.field(description="A demo identity with a published token.")
+    memberships: list[MembershipType]
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, u: User) -> UserType:
+        return cls(
+            id=strawberry.ID(u.id),
+            email=u.email,
+            display_name=u.display_name,
+            disabled=u.disabled,
+            demo=u.demo,
+            memberships=[
+                MembershipType(organisation_id=strawberry.ID(m.organisation_id), role=m.role)
+                for m in u.memberships
+            ],
+            created_at=u.created_at,
+        )
+
+
+@strawberry.type(name="ApiToken")
+class ApiTokenType:
+    id: strawberry.ID
+    user_id: strawberry.ID
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, t: ApiToken) -> ApiTokenType:
+        return cls(
+            id=strawberry.ID(t.id),
+            user_id=strawberry.ID(t.user_id),
+            label=t.label,
+            created_at=t.created_at,
+            expires_at=t.expires_at,
+            last_used_at=t.last_used_at,
+            revoked_at=t.revoked_at,
+        )
+
+
+@strawberry.input
+class CreateUserInput:
+    email: str
+    display_name: str
+    organisation_id: strawberry.ID
+    role: RoleType  # type: ignore[valid-type]
+
+
+@strawberry.type
+class UserPayload:
+    user: UserType
+
+
+@strawberry.type
+class IssuedToken:
+    token: str = strawberry.field(description="Shown only now; only its hash is stored.")
+    api_token: ApiTokenType
+
+
+@strawberry.type
+class TokenPayload:
+    api_token: ApiTokenType
+
+
+_ERRORS = ValidationError | NotFoundError | ForbiddenError | VersionConflictError
+UserResult = Annotated[UserPayload | _ERRORS, strawberry.union("UserResult")]
+IssueTokenResult = Annotated[IssuedToken | _ERRORS, strawberry.union("IssueTokenResult")]
+TokenResult = Annotated[TokenPayload | _ERRORS, strawberry.union("TokenResult")]
+
+
+@strawberry.type
+class UserQuery:
+    @strawberry.field(description="The signed-in user.")
+    async def me(self, info: Info) -> UserType:
+        user_id = info.context.actor.user_id
+        assert user_id is not None  # the access policy admits signed-in users only
+        return UserType.from_model(await info.context.graph.read(get_user, id=user_id))
+
+    @strawberry.field
+    async def users(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[UserType]:
+        page = await info.context.graph.read(list_users, first=page_size(first), after=after)
+        return to_connection(page, UserType.from_model)
+
+
+@strawberry.type
+class UserMutation:
+    @strawberry.mutation
+    async def create_user(self, info: Info, input: CreateUserInput) -> UserResult:
+        try:
+            data = validate_input(UserInput, strawberry.asdict(input))
+            user = await info.context.graph.write(create_user, id=str(uuid.uuid4()), data=data)
+        except HomewardError as exc:
+            return to_graphql_error(exc)
+        return UserPayload(user=UserType.from_model(user))
+
+    @strawberry.mutation(description="Disable (or re-enable) an account; its tokens stop working.")
+    async def set_user_disabled(self, info: Info, id: strawberry.ID, disabled: bool) -> UserResult:
+        try:
+            user = await info.context.graph.write(set_user_disabled, id=str(id), disabled=disabled)
+        except HomewardError as exc:
+            return to_graphql_error(exc)
+        return UserPayload(user=UserType.from_model(user))
+
+    @strawberry.mutation(description="A new API token for a user, valid for `days` days.")
+    async def issue_token(
+        self, info: Info, user_id: strawberry.ID, days: int = 90, label: str | None = None
+    ) -> IssueTokenResult:
+        try:
+            if not 1 <= days <= MAX_TOKEN_DAYS:
+                raise ValidationFailed.single("days", f"must be between 1 and {MAX_TOKEN_DAYS}")
+            token, token_id, secret_hash = new_token()
+            stored = await info.context.graph.write(
+                issue_token,
+                user_id=str(user_id),
+                token_id=token_id,
+                secret_hash=secret_hash,
+                label=label,
+                expires_at=utcnow() + timedelta(days=days),
+            )
+        except HomewardError as exc:
+            return to_graphql_error(exc, argument="")
+        return IssuedToken(token=token, api_token=ApiTokenType.from_model(stored))
+
+    @strawberry.mutation
+    async def revoke_token(self, info: Info, id: strawberry.ID) -> TokenResult:
+        try:
+            revoked = await info.context.graph.write(revoke_token, token_id=str(id))
+        except HomewardError as exc:
+            return to_graphql_error(exc)
+        return TokenPayload(api_token=ApiTokenType.from_model(revoked))

@@ -1,0 +1,89 @@
+"""Who may do what: the one place where access is decided.
+
+`RULES` names every root field of the GraphQL schema (a test fails when one is missing) and
+says which roles may call it. Rules about *which* records (own organisation's services, audit
+of own organisation) are the scope functions below; graph/ applies the scope they return
+inside the same transaction as the write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graph.users import Actor, Role
+from homeward.errors import Forbidden, Unauthenticated
+from homeward.settings import Settings
+
+ALL_ROLES = frozenset(Role)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    roles: frozenset[Role]
+    # The public directory: anonymous callers too, where the deployment allows it.
+    public: bool = False
+    description: str = ""
+
+
+DIRECTORY = Rule(ALL_ROLES, public=True, description="the public directory")
+SIGNED_IN = Rule(ALL_ROLES, description="any signed-in user")
+ADMIN = Rule(frozenset({Role.ADMIN}), description="admins")
+MAINTAIN_SERVICES = Rule(
+    frozenset({Role.PARTNER, Role.ADMIN}), description="partners (own organisation) and admins"
+)
+REGISTER_ORGANISATIONS = Rule(
+    frozenset({Role.COORDINATOR, Role.ADMIN}), description="coordinators and admins"
+)
+
+RULES: dict[str, Rule] = {
+    "Query.organisation": DIRECTORY,
+    "Query.organisations": DIRECTORY,
+    "Query.service": DIRECTORY,
+    "Query.area": DIRECTORY,
+    "Query.areas": DIRECTORY,
+    "Query.needs": DIRECTORY,
+    "Query.targetGroups": DIRECTORY,
+    "Query.me": SIGNED_IN,
+    "Query.users": ADMIN,
+    "Query.auditEvents": SIGNED_IN,  # scoped: admins all, others their organisations' data
+    "Mutation.registerOrganisation": REGISTER_ORGANISATIONS,
+    "Mutation.registerService": MAINTAIN_SERVICES,
+    "Mutation.updateService": MAINTAIN_SERVICES,
+    "Mutation.createUser": ADMIN,
+    "Mutation.setUserDisabled": ADMIN,
+    "Mutation.issueToken": ADMIN,
+    "Mutation.revokeToken": ADMIN,
+}
+
+# Fields every GraphQL server answers; they expose no data of ours.
+INTROSPECTION = frozenset({"__typename", "__schema", "__type"})
+
+
+def check(operation: str, actor: Actor, settings: Settings) -> None:
+    """Raise Unauthenticated or Forbidden unless `actor` may call `operation`
+    ("Query.organisation", "Mutation.updateService"). An operation without a rule is
+    refused: a new field is closed until someone decides who may use it."""
+    rule = RULES.get(operation)
+    if rule is None:
+        raise Forbidden(f"{operation} has no access rule")
+    if not actor.authenticated:
+        if rule.public and settings.allow_anonymous_read:
+            return
+        raise Unauthenticated(f"{operation} needs a bearer token")
+    if actor.system or actor.roles & rule.roles:
+        return
+    raise Forbidden(f"{operation} is for {rule.description}")
+
+
+def service_scope(actor: Actor) -> set[str] | None:
+    """Organisations whose services `actor` may change; None means all of them."""
+    if actor.system or Role.ADMIN in actor.roles:
+        return None
+    return actor.organisations_with(Role.PARTNER)
+
+
+def audit_scope(actor: Actor) -> list[str] | None:
+    """Organisations whose audit trail `actor` may read; None means all of them."""
+    if actor.system or Role.ADMIN in actor.roles:
+        return None
+    return sorted({m.organisation_id for m in actor.memberships})

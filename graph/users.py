@@ -1,0 +1,336 @@
+"""People with accounts, their memberships (role per organisation) and API tokens.
+
+A token is `hwt_<id>_<secret>`: the id finds the stored record, the secret is kept only as
+its SHA-256 hash and compared in constant time. Tokens are random with 256 bits of entropy, so
+a fast hash is the right tool (a slow password hash protects low-entropy secrets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, LiteralString
+
+from neo4j import AsyncManagedTransaction
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from graph.pagination import Page, decode_cursor, paginate
+from homeward.errors import NotFound, ValidationFailed
+
+TOKEN_PREFIX = "hwt"  # noqa: S105 - a public marker, not a secret
+# last_used_at is written at most this often, so that authentication stays a read.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class Role(StrEnum):
+    COUNSELLOR = "counsellor"
+    PARTNER = "partner"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+
+class Membership(BaseModel):
+    organisation_id: str
+    role: Role
+
+
+class User(BaseModel):
+    id: str
+    email: str
+    display_name: str
+    disabled: bool
+    demo: bool
+    memberships: list[Membership]
+    created_at: datetime
+
+
+class UserInput(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    display_name: str = Field(min_length=1, max_length=120)
+    organisation_id: str = Field(min_length=1, max_length=80)
+    role: Role
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, email: str) -> str:
+        return email.lower()
+
+
+class Actor(BaseModel):
+    """Who is calling: a user with memberships, or an anonymous caller, or the system."""
+
+    user_id: str | None
+    email: str | None = None
+    memberships: list[Membership] = Field(default_factory=list)
+    system: bool = False
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def roles(self) -> set[Role]:
+        return {m.role for m in self.memberships}
+
+    def organisations_with(self, *roles: Role) -> set[str]:
+        return {m.organisation_id for m in self.memberships if m.role in roles}
+
+    @property
+    def label(self) -> str:
+        return "system" if self.system else (self.user_id or "anonymous")
+
+
+ANONYMOUS = Actor(user_id=None)
+SYSTEM = Actor(user_id="system", system=True)
+
+
+# --- users -------------------------------------------------------------------------------
+
+RETURN_USER: LiteralString = """
+RETURN u, COLLECT { MATCH (u)-[m:MEMBER_OF]->(o:Organisation)
+                    RETURN {organisation_id: o.id, role: m.role} ORDER BY o.id } AS memberships
+"""
+
+
+def _user(record: Any) -> User:
+    props = dict(record["u"])
+    return User(
+        id=props["id"],
+        email=props["email"],
+        display_name=props["display_name"],
+        disabled=bool(props.get("disabled", False)),
+        demo=bool(props.get("demo", False)),
+        memberships=[Membership(**m) for m in record["memberships"]],
+        created_at=props["created_at"].to_native(),
+    )
+
+
+CREATE_USER: LiteralString = (
+    """
+MATCH (o:Organisation {id: $organisation})
+MERGE (u:User {email: $email})
+ON CREATE SET u.id = $id, u.display_name = $display_name, u.disabled = false,
+              u.demo = $demo, u.created_at = datetime()
+MERGE (u)-[m:MEMBER_OF]->(o)
+SET m.role = $role
+WITH u
+"""
+    + RETURN_USER
+)
+
+EMAIL_TAKEN: LiteralString = "MATCH (u:User {email: $email}) RETURN u.id AS id"
+ORGANISATION_EXISTS: LiteralString = "RETURN EXISTS { MATCH (:Organisation {id: $id}) } AS ok"
+
+
+async def create_user(
+    tx: AsyncManagedTransaction, *, id: str, data: UserInput, demo: bool = False
+) -> User:
+    """Create a user with one membership; an e-mail already registered is refused."""
+    found = await (await tx.run(EMAIL_TAKEN, email=data.email)).single()
+    if found is not None and found["id"] != id:
+        raise ValidationFailed.single("email", f"{data.email} already has an account")
+    exists = await (await tx.run(ORGANISATION_EXISTS, id=data.organisation_id)).single(strict=True)
+    if not exists["ok"]:
+        raise ValidationFailed.single(
+            "organisation_id", f"unknown organisation {data.organisation_id!r}"
+        )
+    result = await tx.run(
+        CREATE_USER,
+        id=id,
+        email=data.email,
+        display_name=data.display_name,
+        organisation=data.organisation_id,
+        role=data.role.value,
+        demo=demo,
+    )
+    return _user(await result.single(strict=True))
+
+
+BY_IDS: LiteralString = "UNWIND $ids AS id MATCH (u:User {id: id}) " + RETURN_USER
+BY_EMAIL: LiteralString = "MATCH (u:User {email: $email}) " + RETURN_USER
+
+
+async def get_user(tx: AsyncManagedTransaction, *, id: str) -> User:
+    record = await (await tx.run(BY_IDS, ids=[id])).single()
+    if record is None:
+        raise NotFound("user", id)
+    return _user(record)
+
+
+async def user_by_email(tx: AsyncManagedTransaction, *, email: str) -> User | None:
+    record = await (await tx.run(BY_EMAIL, email=email.lower())).single()
+    return _user(record) if record is not None else None
+
+
+SET_DISABLED: LiteralString = (
+    "MATCH (u:User {id: $id}) SET u.disabled = $disabled WITH u " + RETURN_USER
+)
+
+
+async def set_user_disabled(tx: AsyncManagedTransaction, *, id: str, disabled: bool) -> User:
+    record = await (await tx.run(SET_DISABLED, id=id, disabled=disabled)).single()
+    if record is None:
+        raise NotFound("user", id)
+    return _user(record)
+
+
+LIST: LiteralString = (
+    """
+MATCH (u:User)
+WHERE u.email > $after_name OR (u.email = $after_name AND u.id > $after_id)
+WITH u ORDER BY u.email, u.id LIMIT $limit
+"""
+    + RETURN_USER
+)
+
+
+async def list_users(tx: AsyncManagedTransaction, *, first: int, after: str | None) -> Page[User]:
+    name, last = decode_cursor(after)
+    result = await tx.run(LIST, after_name=name, after_id=last, limit=first + 1)
+    users = [_user(r) async for r in result]
+    return paginate([(u.email, u.id, u) for u in users], first)
+
+
+# --- tokens ------------------------------------------------------------------------------
+
+
+class ApiToken(BaseModel):
+    id: str
+    user_id: str
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def usable_at(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_token(token_id: str | None = None) -> tuple[str, str, str]:
+    """(token shown once, token id, hash of its secret)."""
+    token_id = token_id or secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    return f"{TOKEN_PREFIX}_{token_id}_{secret}", token_id, hash_secret(secret)
+
+
+def split_token(token: str) -> tuple[str, str] | None:
+    """(id, secret) of a well-formed token, else None."""
+    prefix, sep, rest = token.partition("_")
+    token_id, sep2, secret = rest.partition("_")
+    if prefix != TOKEN_PREFIX or not sep or not sep2 or not token_id or not secret:
+        return None
+    return token_id, secret
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def _token(props: dict[str, Any], user_id: str) -> ApiToken:
+    def native(key: str) -> datetime | None:
+        value = props.get(key)
+        return value.to_native() if value is not None else None
+
+    created = native("created_at")
+    assert created is not None
+    return ApiToken(
+        id=props["id"],
+        user_id=user_id,
+        label=props.get("label"),
+        created_at=created,
+        expires_at=native("expires_at"),
+        last_used_at=native("last_used_at"),
+        revoked_at=native("revoked_at"),
+    )
+
+
+ISSUE: LiteralString = """
+MATCH (u:User {id: $user})
+MERGE (t:ApiToken {id: $id})
+ON CREATE SET t.created_at = datetime()
+SET t.secret_hash = $hash, t.label = $label, t.expires_at = $expires_at, t.revoked_at = null
+MERGE (u)-[:HAS_TOKEN]->(t)
+RETURN t, u.id AS user_id
+"""
+
+
+async def issue_token(
+    tx: AsyncManagedTransaction,
+    *,
+    user_id: str,
+    token_id: str,
+    secret_hash: str,
+    label: str | None,
+    expires_at: datetime | None,
+) -> ApiToken:
+    record = await (
+        await tx.run(
+            ISSUE,
+            user=user_id,
+            id=token_id,
+            hash=secret_hash,
+            label=label,
+            expires_at=expires_at,
+        )
+    ).single()
+    if record is None:
+        raise NotFound("user", user_id)
+    return _token(dict(record["t"]), record["user_id"])
+
+
+FOR_AUTH: LiteralString = """
+MATCH (u:User)-[:HAS_TOKEN]->(t:ApiToken {id: $id})
+RETURN u, t, COLLECT { MATCH (u)-[m:MEMBER_OF]->(o:Organisation)
+                       RETURN {organisation_id: o.id, role: m.role} ORDER BY o.id } AS memberships
+"""
+
+
+async def token_with_user(
+    tx: AsyncManagedTransaction, *, token_id: str
+) -> tuple[ApiToken, str, User] | None:
+    """The token, its stored secret hash and its user, for authentication."""
+    record = await (await tx.run(FOR_AUTH, id=token_id)).single()
+    if record is None:
+        return None
+    props = dict(record["t"])
+    user = _user(record)
+    return _token(props, user.id), props["secret_hash"], user
+
+
+TOUCH: LiteralString = """
+MATCH (t:ApiToken {id: $id})
+WHERE t.last_used_at IS NULL OR t.last_used_at < $stale_before
+SET t.last_used_at = $now
+"""
+
+
+async def touch_token(tx: AsyncManagedTransaction, *, token_id: str, now: datetime) -> None:
+    await tx.run(TOUCH, id=token_id, now=now, stale_before=now - LAST_USED_RESOLUTION)
+
+
+REVOKE: LiteralString = """
+MATCH (u:User)-[:HAS_TOKEN]->(t:ApiToken {id: $id})
+SET t.revoked_at = coalesce(t.revoked_at, datetime())
+RETURN t, u.id AS user_id
+"""
+
+
+async def revoke_token(tx: AsyncManagedTransaction, *, token_id: str) -> ApiToken:
+    record = await (await tx.run(REVOKE, id=token_id)).single()
+    if record is None:
+        raise NotFound("token", token_id)
+    return _token(dict(record["t"]), record["user_id"])
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
