@@ -183,7 +183,7 @@ class LocationInputType:
     )
 
 
-@strawberry.input
+@strawberry.input(name="ServiceInput")
 class ServiceInputType:
     organisation_id: strawberry.ID
     name: str

@@ -1,0 +1,102 @@
+"""The whole access matrix, role by operation, for every root field of the schema.
+
+A field added to the schema without a row here (and a rule in api/policy.py) fails
+`test_every_root_field_has_a_rule_and_a_row`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from api import policy
+from api.graphql.schema import schema
+from graph.users import ANONYMOUS, Actor, Membership, Role
+from homeward.errors import Forbidden, Unauthenticated
+from homeward.settings import Settings
+
+C, P, K, A = Role.COUNSELLOR, Role.PARTNER, Role.COORDINATOR, Role.ADMIN
+EVERYONE = {C, P, K, A}
+
+# operation -> (anonymous may call it where anonymous reading is allowed, roles allowed)
+MATRIX: dict[str, tuple[bool, set[Role]]] = {
+    "Query.organisation": (True, EVERYONE),
+    "Query.organisations": (True, EVERYONE),
+    "Query.service": (True, EVERYONE),
+    "Query.area": (True, EVERYONE),
+    "Query.areas": (True, EVERYONE),
+    "Query.needs": (True, EVERYONE),
+    "Query.targetGroups": (True, EVERYONE),
+    "Query.me": (False, EVERYONE),
+    "Query.users": (False, {A}),
+    "Query.auditEvents": (False, EVERYONE),
+    "Mutation.registerOrganisation": (False, {K, A}),
+    "Mutation.registerService": (False, {P, A}),
+    "Mutation.updateService": (False, {P, A}),
+    "Mutation.createUser": (False, {A}),
+    "Mutation.setUserDisabled": (False, {A}),
+    "Mutation.issueToken": (False, {A}),
+    "Mutation.revokeToken": (False, {A}),
+}
+
+
+def _root_fields() -> set[str]:
+    graphql_schema = schema._schema
+    fields = set()
+    for root in (graphql_schema.query_type, graphql_schema.mutation_type):
+        assert root is not None
+        fields |= {f"{root.name}.{name}" for name in root.fields}
+    return fields
+
+
+def test_every_root_field_has_a_rule_and_a_row() -> None:
+    assert set(policy.RULES) == _root_fields()
+    assert set(MATRIX) == _root_fields()
+
+
+def _actor(role: Role) -> Actor:
+    return Actor(
+        user_id=f"u-{role.value}", memberships=[Membership(organisation_id="o", role=role)]
+    )
+
+
+@pytest.mark.parametrize("operation", sorted(MATRIX))
+@pytest.mark.parametrize("role", list(Role))
+def test_role_matrix(operation: str, role: Role) -> None:
+    settings = Settings()
+    allowed = role in MATRIX[operation][1]
+    if allowed:
+        policy.check(operation, _actor(role), settings)
+    else:
+        with pytest.raises(Forbidden):
+            policy.check(operation, _actor(role), settings)
+
+
+@pytest.mark.parametrize("operation", sorted(MATRIX))
+@pytest.mark.parametrize("anonymous_read", [True, False])
+def test_anonymous_matrix(operation: str, anonymous_read: bool) -> None:
+    settings = Settings(HOMEWARD_ALLOW_ANONYMOUS_READ=anonymous_read)
+    if MATRIX[operation][0] and anonymous_read:
+        policy.check(operation, ANONYMOUS, settings)
+    else:
+        with pytest.raises(Unauthenticated):
+            policy.check(operation, ANONYMOUS, settings)
+
+
+def test_an_operation_without_a_rule_is_refused() -> None:
+    with pytest.raises(Forbidden, match="has no access rule"):
+        policy.check("Query.somethingNew", _actor(Role.ADMIN), Settings())
+
+
+def test_scopes() -> None:
+    partner = Actor(
+        user_id="u",
+        memberships=[
+            Membership(organisation_id="a", role=Role.PARTNER),
+            Membership(organisation_id="b", role=Role.COUNSELLOR),
+        ],
+    )
+    assert policy.service_scope(partner) == {"a"}
+    assert policy.audit_scope(partner) == ["a", "b"]
+    assert policy.service_scope(_actor(Role.ADMIN)) is None
+    assert policy.audit_scope(_actor(Role.ADMIN)) is None
+    assert policy.service_scope(_actor(Role.COORDINATOR)) == set()
