@@ -187,6 +187,7 @@ def demo_users() -> None:
         console.print(
             f"  {identity.role.value:<12} Authorization: Bearer {identity.token}",
             highlight=False,
+            soft_wrap=True,  # a token cut in two cannot be copied
         )
 
 

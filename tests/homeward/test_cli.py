@@ -1,0 +1,77 @@
+"""The operator's command line against the test Neo4j."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from graph.driver import Graph
+from graph.users import token_with_user
+from homeward import cli
+from homeward.settings import get_settings
+
+
+@pytest.fixture
+def cli_env(neo4j_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("NEO4J_URI", neo4j_uri)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def _run(*args: str) -> Result:
+    # The command line runs its own event loop, so it must not share the test's thread.
+    runner = CliRunner(env={"COLUMNS": "200"})  # wide enough that tables are not cut
+    return await asyncio.to_thread(runner.invoke, cli.app, list(args))
+
+
+async def test_users_and_tokens_lifecycle(
+    cli_env: None, people: dict[str, str], graph: Graph
+) -> None:
+    created = await _run(
+        "users", "create", "new.partner@example.org",
+        "--organisation", "org-b", "--role", "partner", "--name", "New partner",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    listed = await _run("users", "list")
+    assert "new.partner@example.org" in listed.output
+    assert "partner@org-b" in listed.output
+
+    user_id = created.output.strip().rsplit("(", 1)[1].rstrip(")")
+    issued = await _run("tokens", "issue", user_id, "--days", "30", "--label", "ci")
+    assert issued.exit_code == 0, issued.output
+    token = issued.output.strip().splitlines()[-1]
+    token_id = token.split("_")[1]
+    found = await graph.read(token_with_user, token_id=token_id)
+    assert found is not None
+    assert found[2].email == "new.partner@example.org"
+    assert found[0].expires_at is not None
+
+    assert (await _run("tokens", "revoke", token_id)).exit_code == 0
+    revoked = await graph.read(token_with_user, token_id=token_id)
+    assert revoked is not None
+    assert revoked[0].revoked_at is not None
+
+    assert (await _run("users", "disable", user_id)).exit_code == 0
+    assert "disabled" in (await _run("users", "list")).output
+
+
+async def test_bad_input_is_named_and_exits_1(cli_env: None, people: dict[str, str]) -> None:
+    bad = await _run(
+        "users", "create", "not-an-email", "--organisation", "org-a",
+        "--role", "partner", "--name", "X",
+    )  # fmt: skip
+    assert bad.exit_code == 1
+    assert "email:" in bad.output
+    unknown = await _run(
+        "users", "create", "x@example.org", "--organisation", "org-zz",
+        "--role", "partner", "--name", "X",
+    )  # fmt: skip
+    assert unknown.exit_code == 1
+    assert "unknown organisation 'org-zz'" in unknown.output
+    missing = await _run("tokens", "revoke", "nosuchtoken")
+    assert missing.exit_code == 1
+    assert "token 'nosuchtoken' not found" in missing.output
