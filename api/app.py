@@ -15,6 +15,7 @@ from api.graphql.context import get_context
 from api.graphql.schema import schema
 from graph.driver import Graph, create_driver
 from graph.migrations import migrate
+from graph.users import utcnow
 from homeward.errors import DatabaseUnavailable
 from homeward.settings import Settings, get_settings
 
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graph = Graph(driver, settings.neo4j_database)
         app.state.settings = settings
         app.state.graph = graph
+        # Tests replace the clock to see entries age; everything else reads it from here.
+        app.state.clock = utcnow
         app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
         if settings.migrate_on_startup:
             try:

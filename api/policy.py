@@ -49,6 +49,8 @@ RULES: dict[str, Rule] = {
     "Mutation.registerOrganisation": REGISTER_ORGANISATIONS,
     "Mutation.registerService": MAINTAIN_SERVICES,
     "Mutation.updateService": MAINTAIN_SERVICES,
+    "Mutation.verifyService": MAINTAIN_SERVICES,
+    "Mutation.setServiceCapacity": MAINTAIN_SERVICES,
     "Mutation.createUser": ADMIN,
     "Mutation.setUserDisabled": ADMIN,
     "Mutation.issueToken": ADMIN,

@@ -78,6 +78,25 @@ MIGRATIONS: tuple[Migration, ...] = (
             "OPTIONS {indexConfig: {`fulltext.analyzer`: 'standard-folding'}}",
         ),
     ),
+    Migration(
+        version=4,
+        description="accounts, tokens and audit; keys of the duplicate check",
+        statements=(
+            "CREATE CONSTRAINT user_email IF NOT EXISTS FOR (u:User) REQUIRE u.email IS UNIQUE",
+            "CREATE CONSTRAINT api_token_id IF NOT EXISTS FOR (t:ApiToken) REQUIRE t.id IS UNIQUE",
+            "CREATE CONSTRAINT audit_event_id IF NOT EXISTS "
+            "FOR (e:AuditEvent) REQUIRE e.id IS UNIQUE",
+            "CREATE INDEX audit_entity IF NOT EXISTS FOR (e:AuditEvent) ON (e.entity_id, e.at)",
+            "CREATE INDEX audit_organisation IF NOT EXISTS "
+            "FOR (e:AuditEvent) ON (e.organisation_id, e.at)",
+            "CREATE INDEX service_name_key IF NOT EXISTS FOR (s:Service) ON (s.name_key)",
+            "CREATE INDEX organisation_domain IF NOT EXISTS "
+            "FOR (o:Organisation) ON (o.website_domain)",
+            "CREATE INDEX organisation_phone IF NOT EXISTS "
+            "FOR (o:Organisation) ON (o.phone_digits)",
+            "CREATE INDEX organisation_email IF NOT EXISTS FOR (o:Organisation) ON (o.email)",
+        ),
+    ),
 )
 
 

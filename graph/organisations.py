@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from graph.areas import country_exists
 from graph.audit import diff, record_event
+from graph.duplicates import PossibleDuplicates, organisation_candidates, organisation_keys
 from graph.pagination import Page, decode_cursor, paginate
 from graph.text import search_keys
 from graph.users import Actor
@@ -135,7 +136,14 @@ def organisation_properties(data: OrganisationInput) -> dict[str, Any]:
         "search_text": " ".join(
             search_keys([data.name, *data.alternate_names, data.acronym or ""])
         ),
-    }
+    } | organisation_keys(
+        name=data.name,
+        alternate_names=data.alternate_names,
+        acronym=data.acronym,
+        website=str(data.website) if data.website else None,
+        phone=data.phone,
+        email=data.email,
+    )
 
 
 # MERGE on the id the caller generated: a retried transaction finds its own node again and
@@ -158,7 +166,12 @@ RETURN EXISTS { MATCH (:Area {id: $based_in})-[:PART_OF*]->(:Area {id: $country}
 
 
 async def register_organisation(
-    tx: AsyncManagedTransaction, *, id: str, data: OrganisationInput, actor: Actor
+    tx: AsyncManagedTransaction,
+    *,
+    id: str,
+    data: OrganisationInput,
+    actor: Actor,
+    confirm_not_duplicate: bool = False,
 ) -> Organisation:
     existing = await organisations_by_ids(tx, ids=[id])
     if id in existing:
@@ -171,9 +184,12 @@ async def register_organisation(
             raise ValidationFailed.single(
                 "based_in", f"{data.based_in!r} is not an area of {data.country}"
             )
-    result = await tx.run(
-        REGISTER, id=id, props=organisation_properties(data), based_in=data.based_in
-    )
+    props = organisation_properties(data)
+    if not confirm_not_duplicate:
+        candidates = await organisation_candidates(tx, keys=props)
+        if candidates:
+            raise PossibleDuplicates("organisation", candidates)
+    result = await tx.run(REGISTER, id=id, props=props, based_in=data.based_in)
     record = await result.single(strict=True)
     organisation = _organisation(record["o"], record["based_in"])
     await record_event(

@@ -8,7 +8,7 @@ capacity, verification).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, LiteralString
 
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from graph.areas import GeoPoint
 from graph.audit import diff, record_event
+from graph.duplicates import PossibleDuplicates, service_candidates
 from graph.languages import is_iso639
 from graph.pagination import Page, decode_cursor, paginate
 from graph.text import fold
@@ -101,11 +102,11 @@ class ServiceInput(BaseModel):
     fees_description: str | None = Field(default=None, max_length=1000)
     referral_method: str | None = Field(default=None, max_length=1000)
     expected_response_days: int | None = Field(default=None, ge=0, le=365)
-    capacity: Capacity = Capacity.UNKNOWN
+    # Capacity has its own mutation; on an edit, None leaves the current capacity as it is.
+    # Verification is never part of an edit (an edit is not a confirmation that all is true).
+    capacity: Capacity | None = None
     capacity_note: str | None = Field(default=None, max_length=500)
     capacity_date: date | None = None
-    last_verified_at: datetime | None = None
-    last_verified_by: str | None = Field(default=None, max_length=200)
 
     @field_validator("needs", "target_groups", "covers", "programmes")
     @classmethod
@@ -176,6 +177,7 @@ class Service(BaseModel):
     capacity_date: date | None
     last_verified_at: datetime | None
     last_verified_by: str | None
+    reverification_reason: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -241,7 +243,16 @@ async def reference_problems(
 
 
 def service_properties(data: ServiceInput) -> dict[str, Any]:
-    return {
+    capacity = (
+        {
+            "capacity": data.capacity.value,
+            "capacity_note": data.capacity_note,
+            "capacity_date": data.capacity_date,
+        }
+        if data.capacity is not None
+        else {}
+    )
+    return capacity | {
         "name": data.name,
         "description": data.description,
         "status": data.status.value,
@@ -255,12 +266,8 @@ def service_properties(data: ServiceInput) -> dict[str, Any]:
         "fees_description": data.fees_description,
         "referral_method": data.referral_method,
         "expected_response_days": data.expected_response_days,
-        "capacity": data.capacity.value,
-        "capacity_note": data.capacity_note,
-        "capacity_date": data.capacity_date,
-        "last_verified_at": data.last_verified_at,
-        "last_verified_by": data.last_verified_by,
         "search_text": fold(f"{data.name} {data.description or ''}"),
+        "name_key": fold(data.name),
     }
 
 
@@ -368,9 +375,11 @@ async def register_service(
     data: ServiceInput,
     actor: Actor,
     allowed_organisations: set[str] | None,
+    confirm_not_duplicate: bool = False,
 ) -> Service:
-    """Check scope and every reference, then write the service and its audit event, all in
-    one transaction. Registering an id that exists already returns it unchanged (a retry)."""
+    """Check scope, every reference and probable duplicates, then write the service and its
+    audit event, all in one transaction. An id that exists already is returned unchanged
+    (a retried registration)."""
     _check_scope(data.organisation_id, allowed_organisations)
     existing = await services_by_ids(tx, ids=[id])
     if id in existing:
@@ -378,6 +387,15 @@ async def register_service(
     problems = await reference_problems(tx, data=data)
     if problems:
         raise ValidationFailed(problems)
+    if not confirm_not_duplicate:
+        candidates = await service_candidates(
+            tx,
+            name=data.name,
+            organisation_id=data.organisation_id,
+            area_ids=[*data.covers, *(loc.area for loc in data.locations)],
+        )
+        if candidates:
+            raise PossibleDuplicates("service", candidates)
     await upsert_services(tx, rows=[upsert_row(id, data, {})])
     created = await get_service(tx, id=id)
     await record_event(
@@ -503,6 +521,7 @@ def _service(record: Any) -> Service:
         capacity_date=_native(props.get("capacity_date")),
         last_verified_at=_native(props.get("last_verified_at")),
         last_verified_by=props.get("last_verified_by"),
+        reverification_reason=props.get("reverification_reason"),
         version=props["version"],
         created_at=_native(props["created_at"]),
         updated_at=_native(props["updated_at"]),
@@ -572,3 +591,149 @@ async def services_in_area(
     result = await tx.run(IN_AREA, area=area_id, after_name=name, after_id=id, limit=first + 1)
     rows = [(s.name, s.id, s) for s in [_service(r) async for r in result]]
     return paginate(rows, first)
+
+
+# --- verification, freshness and capacity --------------------------------------------------
+
+
+class Freshness(StrEnum):
+    FRESH = "fresh"
+    AGEING = "ageing"
+    STALE = "stale"
+    UNVERIFIED = "unverified"
+
+
+def freshness(
+    last_verified_at: datetime | None,
+    *,
+    now: datetime,
+    ageing_after_days: int,
+    stale_after_days: int,
+) -> Freshness:
+    """How much to trust an entry, from the time since someone confirmed it."""
+    if last_verified_at is None:
+        return Freshness.UNVERIFIED
+    age = now - last_verified_at
+    if age > timedelta(days=stale_after_days):
+        return Freshness.STALE
+    if age > timedelta(days=ageing_after_days):
+        return Freshness.AGEING
+    return Freshness.FRESH
+
+
+ORGANISATION_OF: LiteralString = """
+MATCH (o:Organisation)-[:PROVIDES]->(s:Service {id: $id}) RETURN o.id AS organisation
+"""
+
+
+async def _organisation_of(tx: AsyncManagedTransaction, id: str) -> str:
+    record = await (await tx.run(ORGANISATION_OF, id=id)).single()
+    if record is None:
+        raise NotFound("service", id)
+    return str(record["organisation"])
+
+
+VERIFY: LiteralString = """
+MATCH (s:Service {id: $id})
+SET s.last_verified_at = $at, s.last_verified_by = $by,
+    s.reverification_reason = null, s.reverification_flagged_at = null
+"""
+
+
+async def verify_service(
+    tx: AsyncManagedTransaction,
+    *,
+    id: str,
+    at: datetime,
+    actor: Actor,
+    allowed_organisations: set[str] | None,
+) -> Service:
+    """Someone confirmed that the entry is correct as it stands. Not an edit: the version
+    and `updated_at` stay, so a verification never conflicts with a pending edit."""
+    organisation = await _organisation_of(tx, id)
+    _check_scope(organisation, allowed_organisations)
+    before = await get_service(tx, id=id)
+    await tx.run(VERIFY, id=id, at=at, by=actor.email or actor.label)
+    after = await get_service(tx, id=id)
+    await record_event(
+        tx,
+        actor=actor,
+        action="verify",
+        entity="service",
+        entity_id=id,
+        organisation_id=organisation,
+        changes=diff(before.model_dump(exclude=_UNAUDITED), after.model_dump(exclude=_UNAUDITED)),
+    )
+    return after
+
+
+FLAG: LiteralString = """
+MATCH (s:Service {id: $id})
+SET s.reverification_reason = $reason, s.reverification_flagged_at = $at
+"""
+
+
+async def flag_for_reverification(
+    tx: AsyncManagedTransaction, *, id: str, reason: str, at: datetime
+) -> None:
+    """Ask for the entry to be confirmed again, e.g. after a referral came back with
+    "could not contact" or "no capacity". The next verification clears the flag."""
+    await tx.run(FLAG, id=id, reason=reason, at=at)
+
+
+CAPACITY: LiteralString = """
+MATCH (s:Service {id: $id})
+SET s.capacity = $capacity, s.capacity_note = $note, s.capacity_date = $as_of,
+    s.updated_at = datetime()
+"""
+
+
+async def set_service_capacity(
+    tx: AsyncManagedTransaction,
+    *,
+    id: str,
+    capacity: Capacity,
+    note: str | None,
+    as_of: date,
+    actor: Actor,
+    allowed_organisations: set[str] | None,
+) -> Service:
+    """Capacity changes often and stands apart from the description, so it does not bump the
+    version that edits are checked against."""
+    organisation = await _organisation_of(tx, id)
+    _check_scope(organisation, allowed_organisations)
+    before = await get_service(tx, id=id)
+    await tx.run(CAPACITY, id=id, capacity=capacity.value, note=note, as_of=as_of)
+    after = await get_service(tx, id=id)
+    await record_event(
+        tx,
+        actor=actor,
+        action="set capacity",
+        entity="service",
+        entity_id=id,
+        organisation_id=organisation,
+        changes=diff(before.model_dump(exclude=_UNAUDITED), after.model_dump(exclude=_UNAUDITED)),
+    )
+    return after
+
+
+# Active and temporarily closed services whose confirmation is older than the ageing
+# threshold, never given, or asked for again.
+DUE: LiteralString = (
+    """
+MATCH (o:Organisation)-[:PROVIDES]->(s:Service)
+WHERE s.status IN ['active', 'temporarily_closed']
+  AND ($organisation IS NULL OR o.id = $organisation)
+  AND (s.last_verified_at IS NULL OR s.last_verified_at < $due_before
+       OR s.reverification_reason IS NOT NULL)
+WITH s, o ORDER BY o.name, s.last_verified_at, s.name
+"""
+    + RETURN_SERVICE
+)
+
+
+async def verification_due(
+    tx: AsyncManagedTransaction, *, due_before: datetime, organisation_id: str | None
+) -> list[Service]:
+    result = await tx.run(DUE, due_before=due_before, organisation=organisation_id)
+    return [_service(r) async for r in result]

@@ -17,6 +17,7 @@ from rich.table import Table
 from graph import runtime
 from graph.driver import Graph, create_driver
 from graph.migrations import migrate as run_migrations
+from graph.services import freshness, verification_due
 from graph.users import (
     Role,
     User,
@@ -44,6 +45,8 @@ users_app = typer.Typer(help="Accounts and their memberships.", no_args_is_help=
 app.add_typer(users_app, name="users")
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
+verification_app = typer.Typer(help="Keeping entries current.", no_args_is_help=True)
+app.add_typer(verification_app, name="verification")
 console = Console()
 err = Console(stderr=True)
 
@@ -282,3 +285,43 @@ def _validated(model: type[M], data: dict[str, object]) -> M:
             where = ".".join(str(p) for p in error["loc"])
             err.print(f"[red]error[/red] {where}: {error['msg']}")
         raise typer.Exit(code=1) from exc
+
+
+@verification_app.command("due")
+def verification_due_command(
+    organisation: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+) -> None:
+    """Services to confirm again, per organisation: never verified, past the ageing
+    threshold (HOMEWARD_VERIFICATION_AGEING_DAYS), or flagged by referral outcomes."""
+    settings = get_settings()
+    now = utcnow()
+    due = _with_graph(
+        settings,
+        lambda g: g.read(
+            verification_due,
+            due_before=now - timedelta(days=settings.verification_ageing_days),
+            organisation_id=organisation,
+        ),
+    )
+    if not due:
+        console.print("nothing is due")
+        return
+    table = Table("organisation", "service", "id", "freshness", "last verified", "flagged")
+    for service in due:
+        state = freshness(
+            service.last_verified_at,
+            now=now,
+            ageing_after_days=settings.verification_ageing_days,
+            stale_after_days=settings.verification_stale_days,
+        )
+        verified = service.last_verified_at.date().isoformat() if service.last_verified_at else "-"
+        table.add_row(
+            service.organisation_id,
+            service.name,
+            service.id,
+            state.value,
+            verified,
+            service.reverification_reason or "",
+        )
+    console.print(table)
+    console.print(f"{len(due)} services due")

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     # One demo user per role with well-known tokens, for trying the API. Never in production.
     demo_users: bool = Field(default=True, alias="HOMEWARD_DEMO_USERS")
 
+    # Freshness of a service: fresh until `ageing` days after its last verification, ageing
+    # until `stale` days, stale after; never verified is "unverified".
+    verification_ageing_days: int = Field(
+        default=180, ge=1, alias="HOMEWARD_VERIFICATION_AGEING_DAYS"
+    )
+    verification_stale_days: int = Field(
+        default=365, ge=1, alias="HOMEWARD_VERIFICATION_STALE_DAYS"
+    )
+
     # OIDC / JWT access tokens from an identity provider (all unset: API tokens only).
     oidc_issuer: str | None = Field(default=None, alias="HOMEWARD_OIDC_ISSUER")
     oidc_audience: str | None = Field(default=None, alias="HOMEWARD_OIDC_AUDIENCE")

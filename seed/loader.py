@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from neo4j import AsyncManagedTransaction
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from graph.areas import AreaRecord, area_rows, upsert_areas
 from graph.driver import Graph
@@ -49,6 +50,15 @@ _SERVICE_ALIASES = {
 
 class SeedService(ServiceInput):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$", max_length=120)
+    last_verified_at: datetime | None = None
+    last_verified_by: str | None = None
+
+    @field_validator("last_verified_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # The files give dates; a moment without a zone is read as UTC.
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+
     illustrative: list[str] = Field(default_factory=list)
     source: str | None = None
     seed_note: str | None = None
@@ -176,11 +186,18 @@ def read_seed(data_dir: Path = DATA_DIR) -> SeedData:
 
 
 def _provenance(entry: SeedOrganisation | SeedService) -> dict[str, Any]:
-    return {
+    provenance: dict[str, Any] = {
         "illustrative_fields": entry.illustrative,
         "source": entry.source,
         "seed_note": entry.seed_note,
     }
+    if isinstance(entry, SeedService):
+        # Verification dates are part of the demo data; edits never carry them.
+        provenance |= {
+            "last_verified_at": entry.last_verified_at,
+            "last_verified_by": entry.last_verified_by,
+        }
+    return provenance
 
 
 async def write_seed(tx: AsyncManagedTransaction, *, data: SeedData) -> SeedReport:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 import strawberry
@@ -21,7 +22,7 @@ from graph.organisations import Organisation, organisations_by_ids
 from graph.programmes import Programme, programmes_by_ids
 from graph.services import Service, services_by_ids
 from graph.target_groups import TargetGroup, target_groups_by_codes
-from graph.users import Actor
+from graph.users import Actor, utcnow
 from homeward.errors import Unauthenticated
 from homeward.settings import Settings
 
@@ -60,8 +61,17 @@ class Loaders:
 
 
 class Context(BaseContext):
-    def __init__(self, graph: Graph, lang: str | None, actor: Actor, settings: Settings) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        lang: str | None,
+        actor: Actor,
+        settings: Settings,
+        now: datetime | None = None,
+    ) -> None:
         super().__init__()
+        # One moment per request, so that every freshness in a response agrees.
+        self.now = now or utcnow()
         self.graph = graph
         self.lang = lang
         self.actor = actor
@@ -90,7 +100,13 @@ async def get_context(request: Request, graph: GraphDep, settings: SettingsDep) 
         raise HTTPException(
             status_code=401, detail=exc.message, headers={"WWW-Authenticate": challenge}
         ) from exc
-    return Context(graph=graph, lang=preferred_language(request), actor=actor, settings=settings)
+    return Context(
+        graph=graph,
+        lang=preferred_language(request),
+        actor=actor,
+        settings=settings,
+        now=request.app.state.clock(),
+    )
 
 
 Info = strawberry.Info[Context, None]

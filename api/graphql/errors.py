@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
+from graph.duplicates import PossibleDuplicates
 from homeward.errors import (
     FieldProblem,
     Forbidden,
@@ -54,7 +55,36 @@ class VersionConflictError:
     current_version: int
 
 
-MutationError = ValidationError | NotFoundError | ForbiddenError | VersionConflictError
+@strawberry.type
+class EvidenceType:
+    field: str
+    value: str
+
+
+@strawberry.type
+class DuplicateCandidateType:
+    entity: str
+    id: strawberry.ID
+    name: str
+    evidence: list[EvidenceType]
+
+
+@strawberry.type
+class PossibleDuplicatesError:
+    """Nothing was registered: the record probably exists. Repeat with
+    `confirmNotDuplicate: true` if it is really a different one."""
+
+    message: str
+    candidates: list[DuplicateCandidateType]
+
+
+MutationError = (
+    ValidationError
+    | NotFoundError
+    | ForbiddenError
+    | VersionConflictError
+    | PossibleDuplicatesError
+)
 
 
 def validate_input(model: type[M], data: dict[str, object], *, argument: str = "input") -> M:
@@ -90,6 +120,19 @@ def to_graphql_error(exc: HomewardError, *, argument: str = "input") -> Mutation
         return ForbiddenError(message=exc.message)
     if isinstance(exc, VersionConflict):
         return VersionConflictError(message=exc.message, current_version=exc.current)
+    if isinstance(exc, PossibleDuplicates):
+        return PossibleDuplicatesError(
+            message=exc.message,
+            candidates=[
+                DuplicateCandidateType(
+                    entity=c.entity,
+                    id=strawberry.ID(c.id),
+                    name=c.name,
+                    evidence=[EvidenceType(field=e.field, value=e.value) for e in c.evidence],
+                )
+                for c in exc.candidates
+            ],
+        )
     # DatabaseUnavailable and the like are not the caller's doing: they surface as errors.
     raise exc
 

@@ -13,6 +13,7 @@ from api.graphql.context import Info
 from api.graphql.errors import (
     ForbiddenError,
     NotFoundError,
+    PossibleDuplicatesError,
     ValidationError,
     VersionConflictError,
     to_graphql_error,
@@ -125,7 +126,8 @@ RegisterOrganisationResult = Annotated[
     | ValidationError
     | NotFoundError
     | ForbiddenError
-    | VersionConflictError,
+    | VersionConflictError
+    | PossibleDuplicatesError,
     strawberry.union("RegisterOrganisationResult"),
 ]
 
@@ -159,12 +161,16 @@ class OrganisationQuery:
 class OrganisationMutation:
     @strawberry.mutation
     async def register_organisation(
-        self, info: Info, input: RegisterOrganisationInput
+        self, info: Info, input: RegisterOrganisationInput, confirm_not_duplicate: bool = False
     ) -> RegisterOrganisationResult:
         try:
             data = validate_input(OrganisationInput, strawberry.asdict(input))
             organisation = await info.context.graph.write(
-                register_organisation, id=str(uuid.uuid4()), data=data, actor=info.context.actor
+                register_organisation,
+                id=str(uuid.uuid4()),
+                data=data,
+                actor=info.context.actor,
+                confirm_not_duplicate=confirm_not_duplicate,
             )
         except HomewardError as exc:
             return to_graphql_error(exc)

@@ -13,6 +13,7 @@ from api.graphql.context import Info
 from api.graphql.errors import (
     ForbiddenError,
     NotFoundError,
+    PossibleDuplicatesError,
     ValidationError,
     VersionConflictError,
     to_graphql_error,
@@ -24,15 +25,19 @@ from api.policy import service_scope
 from graph.services import (
     Capacity,
     DeliveryMode,
+    Freshness,
     Location,
     ReturnType,
     Service,
     ServiceInput,
     ServiceStatus,
+    freshness,
     register_service,
+    set_service_capacity,
     update_service,
+    verify_service,
 )
-from homeward.errors import HomewardError
+from homeward.errors import HomewardError, ValidationFailed
 
 if TYPE_CHECKING:
     from api.graphql.organisations import OrganisationType
@@ -41,6 +46,7 @@ ServiceStatusType = strawberry.enum(ServiceStatus, name="ServiceStatus")
 DeliveryModeType = strawberry.enum(DeliveryMode, name="DeliveryMode")
 CapacityType = strawberry.enum(Capacity, name="Capacity")
 ReturnTypeType = strawberry.enum(ReturnType, name="ReturnType")
+FreshnessType = strawberry.enum(Freshness, name="Freshness")
 
 
 @strawberry.type(name="Location")
@@ -99,6 +105,20 @@ class ServiceType:
     locations: list[LocationType]
     _service: strawberry.Private[Service]
 
+    reverification_reason: str | None = strawberry.field(
+        description="Why the entry was flagged for re-verification, if it was."
+    )
+
+    @strawberry.field(description="From the last verification and the deployment's thresholds.")
+    def freshness(self, info: Info) -> FreshnessType:  # type: ignore[valid-type]
+        settings = info.context.settings
+        return freshness(
+            self.last_verified_at,
+            now=info.context.now,
+            ageing_after_days=settings.verification_ageing_days,
+            stale_after_days=settings.verification_stale_days,
+        )
+
     @strawberry.field
     async def organisation(
         self, info: Info
@@ -154,6 +174,7 @@ class ServiceType:
             created_at=s.created_at,
             updated_at=s.updated_at,
             locations=[LocationType.from_model(loc) for loc in s.locations],
+            reverification_reason=s.reverification_reason,
             _service=s,
         )
 
@@ -208,7 +229,9 @@ class ServiceInputType:
     fees_description: str | None = None
     referral_method: str | None = None
     expected_response_days: int | None = None
-    capacity: CapacityType = Capacity.UNKNOWN  # type: ignore[valid-type]
+    capacity: CapacityType | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Initial capacity; on an update, null keeps the current one."
+    )
     capacity_note: str | None = None
 
 
@@ -218,7 +241,12 @@ class ServicePayload:
 
 
 ServiceResult = Annotated[
-    ServicePayload | ValidationError | NotFoundError | ForbiddenError | VersionConflictError,
+    ServicePayload
+    | ValidationError
+    | NotFoundError
+    | ForbiddenError
+    | VersionConflictError
+    | PossibleDuplicatesError,
     strawberry.union("ServiceResult"),
 ]
 
@@ -228,7 +256,9 @@ class ServiceMutation:
     @strawberry.mutation(
         description="Register a service of an organisation the caller is a partner of."
     )
-    async def register_service(self, info: Info, input: ServiceInputType) -> ServiceResult:
+    async def register_service(
+        self, info: Info, input: ServiceInputType, confirm_not_duplicate: bool = False
+    ) -> ServiceResult:
         try:
             data = validate_input(ServiceInput, strawberry.asdict(input))
             service = await info.context.graph.write(
@@ -237,6 +267,7 @@ class ServiceMutation:
                 data=data,
                 actor=info.context.actor,
                 allowed_organisations=service_scope(info.context.actor),
+                confirm_not_duplicate=confirm_not_duplicate,
             )
         except HomewardError as exc:
             return to_graphql_error(exc)
@@ -262,4 +293,46 @@ class ServiceMutation:
             )
         except HomewardError as exc:
             return to_graphql_error(exc)
+        return ServicePayload(service=ServiceType.from_model(service))
+
+    @strawberry.mutation(
+        description="Confirm that the entry is correct as it stands. Not an edit: the "
+        "version stays, the freshness starts again."
+    )
+    async def verify_service(self, info: Info, id: strawberry.ID) -> ServiceResult:
+        try:
+            service = await info.context.graph.write(
+                verify_service,
+                id=str(id),
+                at=info.context.now,
+                actor=info.context.actor,
+                allowed_organisations=service_scope(info.context.actor),
+            )
+        except HomewardError as exc:
+            return to_graphql_error(exc)
+        return ServicePayload(service=ServiceType.from_model(service))
+
+    @strawberry.mutation(description="How much the service can take on now; full stays findable.")
+    async def set_service_capacity(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        capacity: CapacityType,  # type: ignore[valid-type]
+        note: str | None = None,
+        as_of: date | None = None,
+    ) -> ServiceResult:
+        try:
+            if note is not None and len(note) > 500:
+                raise ValidationFailed.single("note", "at most 500 characters")
+            service = await info.context.graph.write(
+                set_service_capacity,
+                id=str(id),
+                capacity=capacity,
+                note=note.strip() or None if note else None,
+                as_of=as_of or info.context.now.date(),
+                actor=info.context.actor,
+                allowed_organisations=service_scope(info.context.actor),
+            )
+        except HomewardError as exc:
+            return to_graphql_error(exc, argument="")
         return ServicePayload(service=ServiceType.from_model(service))

@@ -9,14 +9,7 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.errors import (
-    ForbiddenError,
-    NotFoundError,
-    ValidationError,
-    VersionConflictError,
-    to_graphql_error,
-    validate_input,
-)
+from api.graphql.errors import MutationError, to_graphql_error, validate_input
 from api.graphql.pagination import Connection, to_connection
 from graph.pagination import page_size
 from graph.users import (
@@ -118,7 +111,7 @@ class TokenPayload:
     api_token: ApiTokenType
 
 
-_ERRORS = ValidationError | NotFoundError | ForbiddenError | VersionConflictError
+_ERRORS = MutationError
 UserResult = Annotated[UserPayload | _ERRORS, strawberry.union("UserResult")]
 IssueTokenResult = Annotated[IssuedToken | _ERRORS, strawberry.union("IssueTokenResult")]
 TokenResult = Annotated[TokenPayload | _ERRORS, strawberry.union("TokenResult")]

@@ -32,6 +32,8 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Mutation.registerOrganisation": (False, {K, A}),
     "Mutation.registerService": (False, {P, A}),
     "Mutation.updateService": (False, {P, A}),
+    "Mutation.verifyService": (False, {P, A}),
+    "Mutation.setServiceCapacity": (False, {P, A}),
     "Mutation.createUser": (False, {A}),
     "Mutation.setUserDisabled": (False, {A}),
     "Mutation.issueToken": (False, {A}),
