@@ -14,12 +14,23 @@ from api.auth import JwtVerifier
 from api.graphql.context import get_context
 from api.graphql.schema import schema
 from graph.driver import Graph, create_driver
+from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
 from graph.users import utcnow
 from homeward.errors import DatabaseUnavailable
 from homeward.settings import Settings, get_settings
 
 log = logging.getLogger("homeward.api")
+
+
+def make_geocoder(settings: Settings, graph: Graph) -> Geocoder:
+    if settings.geocoder == "nominatim":
+        return NominatimGeocoder(
+            user_agent=settings.nominatim_user_agent,
+            domain=settings.nominatim_domain,
+            scheme=settings.nominatim_scheme,
+        )
+    return GazetteerGeocoder(graph)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.graph = graph
         # Tests replace the clock to see entries age; everything else reads it from here.
         app.state.clock = utcnow
+        app.state.geocoder = make_geocoder(settings, graph)
         app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
         if settings.migrate_on_startup:
             try:

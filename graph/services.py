@@ -223,17 +223,31 @@ async def reference_problems(
         problems.append(
             FieldProblem("organisation_id", f"unknown organisation {data.organisation_id!r}")
         )
+    # Each message says where the valid values are listed.
     checks: list[tuple[str, str, str, list[str]]] = [
-        ("bad_needs", "needs", "unknown need code", data.needs),
-        ("bad_groups", "target_groups", "unknown target group code", data.target_groups),
-        ("bad_covers", "covers", "unknown area", data.covers),
-        ("bad_countries", "sending_countries", "unknown country", data.sending_countries),
-        ("bad_programmes", "programmes", "unknown programme", data.programmes),
+        ("bad_needs", "needs", "unknown need code {!r}; the needs query lists them", data.needs),
+        (
+            "bad_groups",
+            "target_groups",
+            "unknown target group code {!r}; the targetGroups query lists them",
+            data.target_groups,
+        ),
+        ("bad_covers", "covers", "unknown area {!r}; the areas query finds ids", data.covers),
+        (
+            "bad_countries",
+            "sending_countries",
+            "unknown country {!r}; use ISO 3166-1 alpha-2 codes, XK for Kosovo",
+            data.sending_countries,
+        ),
+        ("bad_programmes", "programmes", "unknown programme {!r}", data.programmes),
     ]
     for key, field, message, values in checks:
-        problems += [FieldProblem(f"{field}.{i}", f"{message} {values[i]!r}") for i in r[key]]
+        problems += [FieldProblem(f"{field}.{i}", message.format(values[i])) for i in r[key]]
     problems += [
-        FieldProblem(f"locations.{i}.area", f"unknown area {data.locations[i].area!r}")
+        FieldProblem(
+            f"locations.{i}.area",
+            f"unknown area {data.locations[i].area!r}; the areas query finds ids",
+        )
         for i in r["bad_sites"]
     ]
     return problems

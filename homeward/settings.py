@@ -61,6 +61,18 @@ class Settings(BaseSettings):
         default=365, ge=1, alias="HOMEWARD_VERIFICATION_STALE_DAYS"
     )
 
+    # How addresses without coordinates are placed: the offline gazetteer, or Nominatim.
+    geocoder: str = Field(
+        default="gazetteer", pattern="^(gazetteer|nominatim)$", alias="HOMEWARD_GEOCODER"
+    )
+    nominatim_user_agent: str = Field(
+        default="homeward-directory", alias="HOMEWARD_NOMINATIM_USER_AGENT"
+    )
+    nominatim_domain: str = Field(
+        default="nominatim.openstreetmap.org", alias="HOMEWARD_NOMINATIM_DOMAIN"
+    )
+    nominatim_scheme: str = Field(default="https", alias="HOMEWARD_NOMINATIM_SCHEME")
+
     # OIDC / JWT access tokens from an identity provider (all unset: API tokens only).
     oidc_issuer: str | None = Field(default=None, alias="HOMEWARD_OIDC_ISSUER")
     oidc_audience: str | None = Field(default=None, alias="HOMEWARD_OIDC_AUDIENCE")

@@ -17,6 +17,7 @@ from api.auth import authenticate
 from api.deps import GraphDep, SettingsDep
 from graph.areas import Area, areas_by_ids
 from graph.driver import Graph
+from graph.geocoding import GazetteerGeocoder, Geocoder
 from graph.needs import Need, needs_by_codes
 from graph.organisations import Organisation, organisations_by_ids
 from graph.programmes import Programme, programmes_by_ids
@@ -68,8 +69,10 @@ class Context(BaseContext):
         actor: Actor,
         settings: Settings,
         now: datetime | None = None,
+        geocoder: Geocoder | None = None,
     ) -> None:
         super().__init__()
+        self.geocoder: Geocoder = geocoder or GazetteerGeocoder(graph)
         # One moment per request, so that every freshness in a response agrees.
         self.now = now or utcnow()
         self.graph = graph
@@ -106,6 +109,7 @@ async def get_context(request: Request, graph: GraphDep, settings: SettingsDep) 
         actor=actor,
         settings=settings,
         now=request.app.state.clock(),
+        geocoder=request.app.state.geocoder,
     )
 
 

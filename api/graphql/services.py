@@ -22,6 +22,7 @@ from api.graphql.errors import (
 from api.graphql.needs import NeedType, TargetGroupType
 from api.graphql.programmes import ProgrammeType
 from api.policy import service_scope
+from graph.geocoding import place_sites
 from graph.services import (
     Capacity,
     DeliveryMode,
@@ -261,6 +262,7 @@ class ServiceMutation:
     ) -> ServiceResult:
         try:
             data = validate_input(ServiceInput, strawberry.asdict(input))
+            data = await place_sites(data, info.context.geocoder)
             service = await info.context.graph.write(
                 register_service,
                 id=str(uuid.uuid4()),
@@ -283,6 +285,7 @@ class ServiceMutation:
     ) -> ServiceResult:
         try:
             data = validate_input(ServiceInput, strawberry.asdict(input))
+            data = await place_sites(data, info.context.geocoder)
             service = await info.context.graph.write(
                 update_service,
                 id=str(id),
