@@ -36,6 +36,7 @@ REGISTER_ORGANISATIONS = Rule(
 )
 
 RULES: dict[str, Rule] = {
+    "Query.searchPartners": DIRECTORY,
     "Query.organisation": DIRECTORY,
     "Query.organisations": DIRECTORY,
     "Query.service": DIRECTORY,

@@ -59,7 +59,7 @@ class Area(BaseModel):
         return pick(self.names, lang)
 
 
-def _area_from_record(node: Any, parent_id: str | None) -> Area:
+def area_from_record(node: Any, parent_id: str | None) -> Area:
     props = dict(node)
     names = from_properties("name", props)
     point = props.get("centroid")
@@ -134,7 +134,7 @@ RETURN a, p.id AS parent_id
 
 async def areas_by_ids(tx: AsyncManagedTransaction, *, ids: list[str]) -> dict[str, Area]:
     result = await tx.run(AREAS_BY_IDS, ids=ids)
-    return {r["a"]["id"]: _area_from_record(r["a"], r["parent_id"]) async for r in result}
+    return {r["a"]["id"]: area_from_record(r["a"], r["parent_id"]) async for r in result}
 
 
 AREAS_BY_KEY: LiteralString = """
@@ -148,7 +148,7 @@ ORDER BY a.level, a.id
 async def find_areas_by_name(tx: AsyncManagedTransaction, *, name: str) -> list[Area]:
     """Areas whose name or alternate name, folded, equals the folded query."""
     result = await tx.run(AREAS_BY_KEY, key=fold(name))
-    return [_area_from_record(r["a"], r["parent_id"]) async for r in result]
+    return [area_from_record(r["a"], r["parent_id"]) async for r in result]
 
 
 COUNTRY_EXISTS: LiteralString = """
@@ -196,5 +196,5 @@ async def list_areas(
         after_id=after_id,
         limit=first + 1,
     )
-    areas = [_area_from_record(r["a"], r["parent_id"]) async for r in result]
+    areas = [area_from_record(r["a"], r["parent_id"]) async for r in result]
     return paginate([(a.names["en"], a.id, a) for a in areas], first)

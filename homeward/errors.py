@@ -23,6 +23,8 @@ class FieldProblem:
 
     field: str
     message: str
+    # Close matches for a value that names nothing ("did you mean ...").
+    suggestions: tuple[str, ...] = ()
 
 
 class ValidationFailed(HomewardError):

@@ -29,6 +29,9 @@ M = TypeVar("M", bound=BaseModel)
 class FieldError:
     field: str = strawberry.field(description="Path of the input field, e.g. `input.name`.")
     message: str
+    suggestions: list[str] = strawberry.field(
+        default_factory=list, description="Close matches when the value names nothing known."
+    )
 
 
 @strawberry.type
@@ -110,7 +113,11 @@ def to_graphql_error(exc: HomewardError, *, argument: str = "input") -> Mutation
         return ValidationError(
             message=exc.message,
             fields=[
-                FieldError(field=_qualify(p.field, argument), message=p.message)
+                FieldError(
+                    field=_qualify(p.field, argument),
+                    message=p.message,
+                    suggestions=list(p.suggestions),
+                )
                 for p in exc.problems
             ],
         )

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 
 from api.graphql.access import AccessControl
 from api.graphql.areas import AreaQuery
 from api.graphql.audit import AuditQuery
 from api.graphql.needs import TaxonomyQuery
 from api.graphql.organisations import OrganisationMutation, OrganisationQuery
+from api.graphql.search import SearchQuery
 from api.graphql.services import ServiceMutation, ServiceQuery
 from api.graphql.users import UserMutation, UserQuery
 
 
 @strawberry.type
-class Query(OrganisationQuery, ServiceQuery, AreaQuery, TaxonomyQuery, UserQuery, AuditQuery):
+class Query(
+    SearchQuery, OrganisationQuery, ServiceQuery, AreaQuery, TaxonomyQuery, UserQuery, AuditQuery
+):
     pass
 
 
@@ -23,4 +33,21 @@ class Mutation(OrganisationMutation, ServiceMutation, UserMutation):
     pass
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[AccessControl])
+# Parsing and validation are cached (the same few queries come again and again); depth,
+# token and alias limits keep one request from costing what a thousand should.
+MAX_DEPTH = 12
+MAX_TOKENS = 3000
+MAX_ALIASES = 20
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        AccessControl,
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+    ],
+)

@@ -19,6 +19,7 @@ EVERYONE = {C, P, K, A}
 
 # operation -> (anonymous may call it where anonymous reading is allowed, roles allowed)
 MATRIX: dict[str, tuple[bool, set[Role]]] = {
+    "Query.searchPartners": (True, EVERYONE),
     "Query.organisation": (True, EVERYONE),
     "Query.organisations": (True, EVERYONE),
     "Query.service": (True, EVERYONE),

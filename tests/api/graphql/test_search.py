@@ -1,0 +1,222 @@
+"""Partner search as a counsellor asks it, on the seeded demo directory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from graph.driver import Graph
+from seed.loader import seed
+from tests.api.graphql.conftest import GraphQLClient
+
+SEARCH = """
+query S($q: PartnerSearchInput!, $first: Int, $after: String, $lang: String) {
+  searchPartners(query: $q, first: $first, after: $after, lang: $lang) {
+    __typename
+    ... on PartnerSearchResults {
+      totalCount
+      destination { id name }
+      unmatchedNeeds { code }
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node {
+        score distanceKm reasons
+        service { id name sendingCountries needs { code } }
+        organisation { id name }
+        matchedAreas { id }
+        matchedNeeds { code }
+      } }
+    }
+    ... on ValidationError { fields { field message suggestions } }
+  }
+}
+"""
+
+
+@pytest.fixture
+async def seeded(graph: Graph) -> Graph:
+    await seed(graph)
+    return graph
+
+
+async def _search(gql: GraphQLClient, **query: Any) -> dict[str, Any]:
+    first = query.pop("first", 50)
+    after = query.pop("after", None)
+    lang = query.pop("lang", None)
+    body = await gql(SEARCH, {"q": query, "first": first, "after": after, "lang": lang})
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["searchPartners"]
+    return result
+
+
+FAMILY = {
+    "place": "Prizren",
+    "needs": ["psychosocial.trauma-therapy", "education.language-classes", "employment"],
+    "targetGroups": ["families-small-children", "trauma-torture-survivors"],
+    "languages": ["sq", "de"],
+    "sendingCountry": "DE",
+}
+
+
+async def test_a_family_returning_from_germany_to_prizren(
+    gql: GraphQLClient, seeded: Graph
+) -> None:
+    result = await _search(gql, **FAMILY)
+    assert result["__typename"] == "PartnerSearchResults"
+    assert result["destination"]["id"] == "XK-prizren"
+    nodes = [e["node"] for e in result["edges"]]
+    assert result["totalCount"] == len(nodes) > 0
+    answered = {n["code"] for node in nodes for n in node["matchedNeeds"]}
+    unmatched = {n["code"] for n in result["unmatchedNeeds"]}
+    assert answered | unmatched == set(FAMILY["needs"])
+    assert not answered & unmatched
+    # Trauma care in Prizren exists in the demo directory (KRCT), so does employment.
+    assert {"psychosocial.trauma-therapy", "employment"} <= answered
+    for node in nodes:
+        assert node["reasons"], node
+        # Every match covers Prizren (or what contains it), lies within the radius, or is
+        # remote help for Kosovo.
+        assert node["matchedAreas"] or (node["distanceKm"] is not None and node["distanceKm"] <= 25)
+        countries = node["service"]["sendingCountries"]
+        assert not countries or "DE" in countries
+    scores = [n["score"] for n in nodes]
+    assert scores == sorted(scores, reverse=True)
+    trauma = next(
+        n for n in nodes
+        if any(m["code"] == "psychosocial.trauma-therapy" for m in n["matchedNeeds"])
+    )  # fmt: skip
+    assert any(r.startswith("covers Prizren") or "km from Prizren" in r for r in trauma["reasons"])
+
+
+async def test_the_same_family_from_denmark_differs_where_eligibility_says_so(
+    gql: GraphQLClient, seeded: Graph
+) -> None:
+    germany = await _search(gql, **FAMILY)
+    denmark = await _search(gql, **(FAMILY | {"sendingCountry": "DK"}))
+    from_de = {e["node"]["service"]["id"]: e["node"] for e in germany["edges"]}
+    from_dk = {e["node"]["service"]["id"]: e["node"] for e in denmark["edges"]}
+    only_de = {i for i, n in from_de.items() if n["service"]["sendingCountries"] == ["DE"]}
+    assert only_de, "the demo directory has services for returnees from Germany only"
+    assert not only_de & set(from_dk)
+    assert set(from_de) - only_de <= set(from_dk) | _dk_only(from_dk)
+
+
+def _dk_only(nodes: dict[str, Any]) -> set[str]:
+    return {i for i, n in nodes.items() if n["service"]["sendingCountries"] == ["DK"]}
+
+
+async def test_a_need_nobody_offers_there_is_named(gql: GraphQLClient, seeded: Graph) -> None:
+    # The demo directory has no trauma care in Ferizaj (a planted gap).
+    result = await _search(gql, place="Ferizaj", needs=["psychosocial.trauma-therapy"], radiusKm=5)
+    assert result["totalCount"] == 0
+    assert [n["code"] for n in result["unmatchedNeeds"]] == ["psychosocial.trauma-therapy"]
+
+
+@pytest.mark.parametrize("spelling", ["Prizren", "Prizreni", "Призрен"])
+async def test_the_destination_in_any_spelling(
+    gql: GraphQLClient, seeded: Graph, spelling: str
+) -> None:
+    result = await _search(gql, place=spelling, needs=["employment"])
+    assert result["destination"]["id"] == "XK-prizren"
+
+
+async def test_a_point_destination(gql: GraphQLClient, seeded: Graph) -> None:
+    result = await _search(gql, lat=42.215, lon=20.741, needs=["employment"])
+    assert result["destination"]["id"] == "XK-prizren"
+    assert result["totalCount"] > 0
+
+
+async def test_reasons_in_the_callers_language(gql: GraphQLClient, seeded: Graph) -> None:
+    english = await _search(gql, place="Prizren", needs=["employment"], languages=["sq"])
+    german = await _search(gql, place="Prizren", needs=["employment"], languages=["sq"], lang="de")
+    first_en = english["edges"][0]["node"]["reasons"]
+    first_de = german["edges"][0]["node"]["reasons"]
+    assert any(r.startswith("speaks Albanian") for r in first_en), first_en
+    assert any(r.startswith("spricht Albanisch") for r in first_de), first_de
+
+
+async def test_pages_never_repeat_or_skip(gql: GraphQLClient, seeded: Graph) -> None:
+    everything = await _search(gql, place="Prishtina", needs=["employment"], radiusKm=100)
+    ids = [e["node"]["service"]["id"] for e in everything["edges"]]
+    assert len(ids) > 6
+    paged: list[str] = []
+    after = None
+    while True:
+        page = await _search(
+            gql, place="Prishtina", needs=["employment"], radiusKm=100, first=4, after=after
+        )
+        paged += [e["node"]["service"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert paged == ids
+
+
+async def test_free_text_with_lucene_operators_is_harmless(
+    gql: GraphQLClient, seeded: Graph
+) -> None:
+    for text in ['trauma" OR *:*', "AND (", "\\", "Траума", "rehabilitation~"]:
+        result = await _search(gql, place="Prizren", needs=["psychosocial"], text=text)
+        assert result["__typename"] == "PartnerSearchResults", text
+    found = await _search(gql, place="Prizren", needs=["psychosocial"], text="Rehabilitation")
+    orgs = {e["node"]["organisation"]["id"] for e in found["edges"]}
+    assert orgs == {"xk-krct"}
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "suggestion"),
+    [
+        ({"place": "Prizrenn", "needs": ["employment"]}, "query.place", "XK-prizren"),
+        ({"areaId": "XK-prizrem", "needs": ["employment"]}, "query.areaId", "XK-prizren"),
+        ({"place": "Prizren", "needs": ["employmnt"]}, "query.needs.0", "employment"),
+    ],
+)
+async def test_unknown_names_suggest_close_matches(
+    gql: GraphQLClient, seeded: Graph, query: dict[str, Any], field: str, suggestion: str
+) -> None:
+    result = await _search(gql, **query)
+    assert result["__typename"] == "ValidationError"
+    problem = result["fields"][0]
+    assert problem["field"] == field
+    assert suggestion in problem["suggestions"]
+    assert "did you mean" in problem["message"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"radiusKm": 0}, "query.radiusKm"),
+        ({"radiusKm": -5}, "query.radiusKm"),
+        ({"radiusKm": 500}, "query.radiusKm"),
+        ({"needs": []}, "query.needs"),
+        ({"place": None, "lat": 95.0, "lon": 20.0}, "query.lat"),
+        ({"languages": ["xq"]}, "query.languages"),
+        ({"first": 500}, "first"),
+    ],
+)
+async def test_bad_input_names_the_field(
+    gql: GraphQLClient, seeded: Graph, query: dict[str, Any], field: str
+) -> None:
+    result = await _search(gql, **({"place": "Prizren", "needs": ["employment"]} | query))
+    assert result["__typename"] == "ValidationError"
+    assert field in [f["field"] for f in result["fields"]]
+
+
+async def test_one_search_is_a_bounded_number_of_queries(
+    gql: GraphQLClient, seeded: Graph, app: FastAPI
+) -> None:
+    api_graph: Graph = app.state.graph
+
+    async def transactions(first: int) -> int:
+        before = api_graph.transactions
+        result = await _search(gql, **FAMILY, first=first)
+        assert len(result["edges"]) == min(first, result["totalCount"])
+        return api_graph.transactions - before
+
+    small, large = await transactions(2), await transactions(50)
+    # One read transaction for the search itself (destination, needs, candidates), one batch
+    # for the page's services, one per kind of object the reasons name (areas, needs, target
+    # groups, programmes, organisations), and one per further kind the query selects.
+    assert small == large
+    assert large <= 10
