@@ -1,0 +1,232 @@
+"""Search benchmark: `searchPartners` over HTTP with concurrent clients, and the same searches
+run directly through the driver (the Cypher the search runs, plus its scoring), in one run.
+
+    python -m bench.search --clients 8 --requests 800
+
+Needs data set M loaded in the benchmark Neo4j (`python -m bench.dataset load`); starts that
+Neo4j if it is not running, serves the API on 127.0.0.1 in a child process, and stops both
+child processes it started when done. Requests go to loopback only and their number is
+bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from graph import runtime
+from graph.driver import Graph, create_driver
+from graph.search import PartnerSearch, search_partners
+from graph.users import utcnow
+from homeward.settings import PROJECT_ROOT, Settings
+
+BENCH_HOME = PROJECT_ROOT / ".neo4j" / "bench"
+BENCH_PORT = 7698
+API_PORT = 8765
+console = Console()
+app = typer.Typer(add_completion=False)
+
+QUERY = """
+query S($q: PartnerSearchInput!) {
+  searchPartners(query: $q, first: 20) {
+    __typename
+    ... on PartnerSearchResults {
+      totalCount
+      edges { node { score distanceKm reasons service { id name } organisation { name } } }
+    }
+    ... on ValidationError { message }
+  }
+}
+"""
+
+DESTINATIONS = [
+    "XK-prishtine", "XK-prizren", "XK-peje", "XK-ferizaj", "XK-gjakove", "XK-gjilan",
+    "XK-mitrovice-e-jugut", "XK-podujeve", "XK-vushtrri", "XK-suhareke", "XK-rahovec",
+    "XK-fushe-kosove", "XK-lipjan", "XK-drenas", "XK-skenderaj", "XK-dragash",
+]  # fmt: skip
+NEEDS = [
+    "employment", "employment.job-placement", "employment.vocational-training",
+    "psychosocial.trauma-therapy", "psychosocial", "housing", "housing.reconstruction",
+    "documents", "education.language-classes", "health.medical-care", "social-assistance",
+    "legal-counselling",
+]  # fmt: skip
+SENDING = ["DE", "DE", "DE", "AT", "DK", "SE", "CH", None]
+LANGUAGES = [["sq"], ["sq", "de"], ["sr"], ["rom", "sq"], []]
+
+
+def workload(count: int, seed: int) -> list[dict[str, Any]]:
+    """A reproducible mix of counsellors' searches (GraphQL input, camelCase)."""
+    rng = random.Random(seed)
+    queries = []
+    for _ in range(count):
+        query: dict[str, Any] = {
+            "areaId": rng.choice(DESTINATIONS),
+            "needs": rng.sample(NEEDS, rng.choice([1, 1, 2, 3])),
+            "languages": rng.choice(LANGUAGES),
+            "radiusKm": rng.choice([10, 25, 25, 50]),
+        }
+        sending = rng.choice(SENDING)
+        if sending:
+            query["sendingCountry"] = sending
+        queries.append(query)
+    return queries
+
+
+def _to_model(query: dict[str, Any]) -> PartnerSearch:
+    return PartnerSearch(
+        area_id=query["areaId"],
+        needs=query["needs"],
+        languages=query["languages"],
+        radius_km=query["radiusKm"],
+        sending_country=query.get("sendingCountry"),
+    )
+
+
+async def _run_concurrently(
+    clients: int, queries: list[Any], call: Callable[[Any], Awaitable[None]]
+) -> list[float]:
+    """Each client takes the next query until none are left; returns latencies in ms."""
+    latencies: list[float] = []
+    pending = list(reversed(queries))
+
+    async def client() -> None:
+        while pending:
+            query = pending.pop()
+            started = time.perf_counter()
+            await call(query)
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies
+
+
+def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "n": len(ordered),
+        "p50": statistics.median(ordered),
+        "p95": ordered[int(0.95 * (len(ordered) - 1))],
+        "p99": ordered[int(0.99 * (len(ordered) - 1))],
+        "rps": len(ordered) / seconds,
+    }
+
+
+async def _http_phase(queries: list[dict[str, Any]], clients: int) -> tuple[dict[str, float], int]:
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{API_PORT}", limits=limits, timeout=30
+    ) as http:
+
+        async def call(query: dict[str, Any]) -> None:
+            nonlocal errors
+            response = await http.post("/graphql", json={"query": QUERY, "variables": {"q": query}})
+            body = response.json()
+            result = (body.get("data") or {}).get("searchPartners") or {}
+            if response.status_code != 200 or result.get("__typename") != "PartnerSearchResults":
+                errors += 1
+
+        await _run_concurrently(clients, queries[: clients * 5], call)  # warm-up
+        started = time.perf_counter()
+        latencies = await _run_concurrently(clients, queries, call)
+        return _summary(latencies, time.perf_counter() - started), errors
+
+
+async def _bare_phase(
+    queries: list[dict[str, Any]], clients: int, settings: Settings
+) -> dict[str, float]:
+    driver = create_driver(settings)
+    graph = Graph(driver, settings.neo4j_database)
+    now = utcnow()
+
+    async def call(query: dict[str, Any]) -> None:
+        await graph.read(
+            search_partners,
+            search=_to_model(query),
+            first=20,
+            after=None,
+            now=now,
+            ageing_after_days=settings.verification_ageing_days,
+            stale_after_days=settings.verification_stale_days,
+        )
+
+    try:
+        await _run_concurrently(clients, queries[: clients * 5], call)  # warm-up
+        started = time.perf_counter()
+        latencies = await _run_concurrently(clients, queries, call)
+        return _summary(latencies, time.perf_counter() - started)
+    finally:
+        await driver.close()
+
+
+def _wait_for_api(deadline_s: float = 60.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{API_PORT}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("the API did not become healthy within 60 s")
+
+
+@app.command()
+def main(
+    clients: int = typer.Option(8, min=1, max=64),
+    requests: int = typer.Option(800, min=10, max=20000),
+    seed: int = typer.Option(7),
+) -> None:
+    instance = runtime.LocalNeo4j(home=BENCH_HOME, port=BENCH_PORT, heap="2g", pagecache="2g")
+    started_neo4j = runtime.running_pid(instance) is None
+    runtime.start(instance, timeout_s=120)
+    env = os.environ | {
+        "NEO4J_URI": instance.uri,
+        "HOMEWARD_ENV": "production",  # no GraphiQL, no demo identities
+        "HOMEWARD_MIGRATE_ON_STARTUP": "false",
+    }
+    api = subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+         "--port", str(API_PORT), "--log-level", "warning", "--no-access-log"],
+        env=env,
+        cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    try:
+        _wait_for_api()
+        queries = workload(requests, seed)
+        settings = Settings(NEO4J_URI=instance.uri)
+        http, errors = asyncio.run(_http_phase(queries, clients))
+        bare = asyncio.run(_bare_phase(queries, clients, settings))
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+        if started_neo4j:
+            runtime.stop(instance)
+
+    table = Table("path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s")
+    for name, row in (("HTTP searchPartners", http), ("driver: search_partners", bare)):
+        table.add_row(
+            name, f"{row['n']:.0f}", f"{row['p50']:.1f}", f"{row['p95']:.1f}",
+            f"{row['p99']:.1f}", f"{row['rps']:.0f}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"clients {clients}, errors {errors}; ratio HTTP/driver: "
+        f"p50 {http['p50'] / bare['p50']:.2f}x, p95 {http['p95'] / bare['p95']:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    app()
