@@ -1,0 +1,58 @@
+"""The search's queries use the indexes they were written for (checked with EXPLAIN)."""
+
+from __future__ import annotations
+
+from typing import Any, LiteralString
+
+from neo4j.spatial import WGS84Point
+
+from graph.driver import Graph
+from graph.search import CANDIDATES, TEXT
+
+
+def _details(plan: dict[str, Any]) -> list[str]:
+    found = [f"{plan['operatorType']} {plan.get('args', {}).get('Details', '')}"]
+    for child in plan.get("children", []):
+        found += _details(child)
+    return found
+
+
+async def _explain(graph: Graph, query: LiteralString, **params: Any) -> list[str]:
+    async with graph.driver.session(database=graph.database) as session:
+        result = await session.run("EXPLAIN " + query, params)
+        summary = await result.consume()
+    assert summary.plan is not None
+    return _details(summary.plan)
+
+
+async def test_candidates_use_the_point_index_and_id_lookups(graph: Graph) -> None:
+    point = WGS84Point((20.74, 42.21))
+    plan = await _explain(
+        graph,
+        CANDIDATES,
+        chain=["XK-prizren", "XK"],
+        point=point,
+        south_west=WGS84Point((20.4, 42.0)),
+        north_east=WGS84Point((21.0, 42.4)),
+        radius_m=25000.0,
+        statuses=["active"],
+        include_full=True,
+        sending_country=None,
+        return_type=None,
+        text_ids=None,
+        need_codes=["employment"],
+        target_groups=[],
+        programme=None,
+    )
+    text = "\n".join(plan)
+    assert "POINT INDEX" in text, text
+    assert "Location(point)" in text, text
+    assert "UNIQUE a:Area(id)" in text, text
+    assert "AllNodesScan" not in text, text
+    assert "NodeByLabelScan" not in text, text
+
+
+async def test_free_text_uses_the_full_text_index(graph: Graph) -> None:
+    plan = await _explain(graph, TEXT, terms="trauma")
+    assert any(line.startswith("ProcedureCall") for line in plan), plan
+    assert any("db.index.fulltext.queryNodes" in line for line in plan), plan
