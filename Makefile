@@ -15,7 +15,7 @@ TEST_NEO4J_PORT ?= 7697
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: neo4j install run stop test check lint typecheck schema clean
+.PHONY: neo4j install run stop test check lint typecheck schema clean bench-data bench-search bench-stop
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -61,6 +61,16 @@ test: check
 	HOMEWARD_NEO4J_HOME=$(TEST_NEO4J_HOME) HOMEWARD_NEO4J_PORT=$(TEST_NEO4J_PORT) \
 		$(BIN)/homeward db stop >/dev/null; \
 	exit $$status
+
+# Benchmarks (a separate Neo4j in .neo4j/bench on port 7698; see docs/benchmarks.md).
+bench-data: install
+	$(BIN)/python -m bench.dataset load $(if $(SCALE),--scale $(SCALE)) --max-minutes 15
+
+bench-search: install
+	$(BIN)/python -m bench.search --clients 8 --requests 800
+
+bench-stop: install
+	$(BIN)/python -m bench.dataset stop
 
 schema: install
 	$(BIN)/strawberry export-schema api.graphql.schema:schema --output schema.graphql

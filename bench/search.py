@@ -26,14 +26,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bench.neo4j import bench_instance, start_bench, stop_bench
 from graph import runtime
 from graph.driver import Graph, create_driver
 from graph.search import PartnerSearch, search_partners
 from graph.users import utcnow
 from homeward.settings import PROJECT_ROOT, Settings
 
-BENCH_HOME = PROJECT_ROOT / ".neo4j" / "bench"
-BENCH_PORT = 7698
 API_PORT = 8765
 console = Console()
 app = typer.Typer(add_completion=False)
@@ -189,9 +188,9 @@ def main(
     requests: int = typer.Option(800, min=10, max=20000),
     seed: int = typer.Option(7),
 ) -> None:
-    instance = runtime.LocalNeo4j(home=BENCH_HOME, port=BENCH_PORT, heap="2g", pagecache="2g")
+    instance = bench_instance()
     started_neo4j = runtime.running_pid(instance) is None
-    runtime.start(instance, timeout_s=120)
+    start_bench()
     env = os.environ | {
         "NEO4J_URI": instance.uri,
         "HOMEWARD_ENV": "production",  # no GraphiQL, no demo identities
@@ -213,7 +212,7 @@ def main(
         api.terminate()
         api.wait(timeout=30)
         if started_neo4j:
-            runtime.stop(instance)
+            stop_bench()
 
     table = Table("path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s")
     for name, row in (("HTTP searchPartners", http), ("driver: search_partners", bare)):

@@ -148,11 +148,14 @@ def organisation_properties(data: OrganisationInput) -> dict[str, Any]:
 
 # MERGE on the id the caller generated: a retried transaction finds its own node again and
 # changes nothing, instead of creating a second organisation.
+# The walk starts at the town, which has one chain of PART_OF upwards; starting from the
+# country would expand every area below it.
 # The organisation is BASED_IN its most specific known area: the town if given, else the
 # country (whose code is also kept as a property for cheap filtering).
 REGISTER: LiteralString = """
 MATCH (country:Area {id: $props.country, level: 'country'})
-OPTIONAL MATCH (town:Area {id: $based_in})-[:PART_OF*]->(country)
+OPTIONAL MATCH (town:Area {id: $based_in})
+WHERE country IN COLLECT { MATCH (town)-[:PART_OF*]->(up:Area) RETURN up }
 MERGE (o:Organisation {id: $id})
 ON CREATE SET o += $props, o.version = 1, o.created_at = datetime(), o.updated_at = datetime()
 WITH o, coalesce(town, country) AS home
@@ -161,7 +164,9 @@ RETURN o, home.id AS based_in
 """
 
 BASED_IN_VALID: LiteralString = """
-RETURN EXISTS { MATCH (:Area {id: $based_in})-[:PART_OF*]->(:Area {id: $country}) } AS ok
+OPTIONAL MATCH (town:Area {id: $based_in})
+RETURN town IS NOT NULL
+       AND $country IN COLLECT { MATCH (town)-[:PART_OF*]->(up:Area) RETURN up.id } AS ok
 """
 
 
@@ -231,7 +236,8 @@ async def get_organisation(tx: AsyncManagedTransaction, *, id: str) -> Organisat
 UPSERT_MANY: LiteralString = """
 UNWIND $rows AS row
 MATCH (country:Area {id: row.props.country, level: 'country'})
-OPTIONAL MATCH (town:Area {id: row.based_in})-[:PART_OF*]->(country)
+OPTIONAL MATCH (town:Area {id: row.based_in})
+WHERE country IN COLLECT { MATCH (town)-[:PART_OF*]->(up:Area) RETURN up }
 MERGE (o:Organisation {id: row.id})
 ON CREATE SET o.version = 1, o.created_at = datetime(), o.updated_at = datetime()
 SET o += row.props

@@ -80,3 +80,14 @@ async def test_a_municipality_is_not_a_country(countries: Graph) -> None:
 async def test_missing_organisation_is_not_found(graph: Graph) -> None:
     with pytest.raises(NotFound, match="organisation 'nope' not found"):
         await graph.read(get_organisation, id="nope")
+
+
+async def test_based_in_must_lie_in_the_country(countries: Graph) -> None:
+    inside = _krct(based_in="XK-prizren")
+    created = await countries.write(register_organisation, id="org-4", data=inside, actor=SYSTEM)
+    assert created.based_in == "XK-prizren"
+    for wrong in ("XK-nowhere", "DE"):
+        with pytest.raises(ValidationFailed, match="is not an area of XK"):
+            await countries.write(
+                register_organisation, id="org-5", data=_krct(based_in=wrong), actor=SYSTEM
+            )

@@ -1,0 +1,73 @@
+"""The benchmark's own local Neo4j: `.neo4j/bench` on port 7698.
+
+Separate from the instance of `make run` (`.neo4j/data`, 7687) and of `make test`
+(`.neo4j/test`, 7697), so that loading data set M never touches either, and bigger (2 GB heap,
+2 GB page cache) so that M fits in memory. Starting and stopping go through `graph.runtime`,
+whose pid file makes `stop` signal only the process started here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from neo4j import AsyncGraphDatabase
+
+from graph import runtime
+from graph.driver import Graph
+from homeward.errors import LocalNeo4jError
+from homeward.settings import PROJECT_ROOT
+
+BENCH_HOME = PROJECT_ROOT / ".neo4j" / "bench"
+BENCH_PORT = 7698
+BENCH_HEAP = "2g"
+BENCH_PAGECACHE = "2g"
+# A 2 GB heap and the launcher compiled from source take longer to come up than the defaults.
+START_TIMEOUT_S = 120.0
+
+
+def bench_instance() -> runtime.LocalNeo4j:
+    return runtime.LocalNeo4j(
+        home=BENCH_HOME, port=BENCH_PORT, heap=BENCH_HEAP, pagecache=BENCH_PAGECACHE
+    )
+
+
+def start_bench() -> int:
+    """Start the benchmark Neo4j unless it runs already; return its pid once Bolt answers."""
+    return runtime.start(bench_instance(), timeout_s=START_TIMEOUT_S)
+
+
+def stop_bench() -> bool:
+    """Stop it cleanly; False if it was not running."""
+    return runtime.stop(bench_instance(), grace_s=60.0)
+
+
+def wipe_bench() -> None:
+    """Stop the benchmark Neo4j and delete its folder, and nothing else."""
+    home = BENCH_HOME.resolve()
+    # A guard against a changed constant: this must only ever remove .neo4j/bench.
+    if home.name != "bench" or home.parent != (PROJECT_ROOT / ".neo4j").resolve():
+        raise LocalNeo4jError(f"refusing to delete {home}: not the benchmark folder")
+    stop_bench()
+    if runtime.running_pid(bench_instance()) is not None:
+        raise LocalNeo4jError(f"the Neo4j in {home} is still running; not deleting it")
+    if home.exists():
+        shutil.rmtree(home)
+
+
+@asynccontextmanager
+async def bench_graph() -> AsyncIterator[Graph]:
+    """A `Graph` on the benchmark Neo4j, with timeouts meant for bulk loads rather than for
+    requests that must fail fast (those of `graph.driver.create_driver`)."""
+    driver = AsyncGraphDatabase.driver(
+        bench_instance().uri,
+        auth=None,
+        connection_timeout=10.0,
+        max_transaction_retry_time=60.0,
+        notifications_min_severity="OFF",
+    )
+    try:
+        yield Graph(driver, None)
+    finally:
+        await driver.close()
