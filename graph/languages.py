@@ -17,8 +17,6 @@ import pycountry
 # BCP 47 tags as used here: an ISO 639 language, optionally a script ("sr-Latn", "sr-Cyrl").
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?$")
 DEFAULT_LANGUAGE = "en"
-# The languages the seed and the full-text indexes cover.
-INDEXED_LANGUAGES = ("en", "de", "sq", "sr-Latn", "sr-Cyrl", "ar", "fa", "ps", "tr")
 
 
 @lru_cache(maxsize=4096)
@@ -29,6 +27,15 @@ def is_iso639(code: str) -> bool:
     if len(code) == 3:
         return pycountry.languages.get(alpha_3=code) is not None
     return False
+
+
+def iso639_codes(values: list[str]) -> list[str]:
+    """Distinct lower-case ISO 639 codes; raises ValueError (for pydantic) on any other."""
+    codes = list(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
+    for code in codes:
+        if not is_iso639(code):
+            raise ValueError(f"{code!r} is not an ISO 639 language code")
+    return codes
 
 
 def property_suffix(tag: str) -> str:

@@ -27,8 +27,8 @@ from neo4j import AsyncManagedTransaction
 from neo4j.spatial import WGS84Point
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from graph.areas import Area, AreaLevel, GeoPoint, area_from_record
-from graph.languages import is_iso639
+from graph.areas import Area, AreaLevel, GeoPoint, area_from_record, find_areas_by_name
+from graph.languages import iso639_codes
 from graph.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from graph.services import Capacity, Freshness, ReturnType, ServiceStatus, freshness
 from graph.text import fold
@@ -68,11 +68,7 @@ class PartnerSearch(BaseModel):
     @field_validator("languages")
     @classmethod
     def _iso639(cls, values: list[str]) -> list[str]:
-        codes = list(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
-        for code in codes:
-            if not is_iso639(code):
-                raise ValueError(f"{code!r} is not an ISO 639 language code")
-        return codes
+        return iso639_codes(values)
 
     @field_validator("sending_country")
     @classmethod
@@ -102,10 +98,6 @@ class Destination:
     chain: list[Area]  # the area and every area containing it, smallest first
     point: GeoPoint
 
-    @property
-    def country(self) -> Area | None:
-        return next((a for a in self.chain if a.level is AreaLevel.COUNTRY), None)
-
 
 CHAIN: LiteralString = """
 MATCH (dest:Area {id: $id})
@@ -113,11 +105,6 @@ MATCH path = (dest)-[:PART_OF*0..]->(a:Area)
 WITH a, length(path) AS depth ORDER BY depth
 OPTIONAL MATCH (a)-[:PART_OF]->(p:Area)
 RETURN a, p.id AS parent_id
-"""
-
-BY_NAME: LiteralString = """
-MATCH (a:Area) WHERE $key IN a.search_keys
-RETURN a.id AS id, a.level AS level ORDER BY a.id
 """
 
 ALL_NAMES: LiteralString = "MATCH (a:Area) UNWIND a.search_keys AS key RETURN key, a.id AS id"
@@ -130,10 +117,10 @@ RETURN a.id AS id ORDER BY point.distance(a.centroid, $point), a.id LIMIT 1
 """
 
 _LEVEL_ORDER = {
-    AreaLevel.SETTLEMENT.value: 0,
-    AreaLevel.MUNICIPALITY.value: 1,
-    AreaLevel.REGION.value: 2,
-    AreaLevel.COUNTRY.value: 3,
+    AreaLevel.SETTLEMENT: 0,
+    AreaLevel.MUNICIPALITY: 1,
+    AreaLevel.REGION: 2,
+    AreaLevel.COUNTRY: 3,
 }
 
 
@@ -170,10 +157,10 @@ async def resolve_destination(tx: AsyncManagedTransaction, *, search: PartnerSea
         field, wanted = "areaId", search.area_id
     else:
         assert search.place is not None
-        found = [(r["id"], r["level"]) async for r in await tx.run(BY_NAME, key=fold(search.place))]
+        found = await find_areas_by_name(tx, name=search.place)
         # The most local reading of a name wins: "Prizren" the municipality, not the region.
-        found.sort(key=lambda f: (_LEVEL_ORDER.get(f[1], 9), f[0]))
-        chain = await _chain(tx, found[0][0]) if found else []
+        found.sort(key=lambda a: (_LEVEL_ORDER[a.level], a.id))
+        chain = await _chain(tx, found[0].id) if found else []
         field, wanted = "place", search.place
     if not chain:
         suggestions = await _suggest_places(tx, wanted)

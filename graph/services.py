@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from graph.areas import GeoPoint
 from graph.audit import diff, record_event
 from graph.duplicates import PossibleDuplicates, service_candidates
-from graph.languages import is_iso639
+from graph.languages import iso639_codes
 from graph.pagination import Page, decode_cursor, paginate
 from graph.text import fold
 from graph.users import Actor
@@ -116,11 +116,7 @@ class ServiceInput(BaseModel):
     @field_validator("languages")
     @classmethod
     def _iso639(cls, values: list[str]) -> list[str]:
-        codes = _distinct([v.lower() for v in values])
-        for code in codes:
-            if not is_iso639(code):
-                raise ValueError(f"{code!r} is not an ISO 639 language code")
-        return codes
+        return iso639_codes(values)
 
     @field_validator("sending_countries")
     @classmethod
@@ -664,15 +660,38 @@ async def verify_service(
 ) -> Service:
     """Someone confirmed that the entry is correct as it stands. Not an edit: the version
     and `updated_at` stay, so a verification never conflicts with a pending edit."""
+    return await _audited_change(
+        tx,
+        id=id,
+        action="verify",
+        statement=VERIFY,
+        params={"at": at, "by": actor.email or actor.label},
+        actor=actor,
+        allowed_organisations=allowed_organisations,
+    )
+
+
+async def _audited_change(
+    tx: AsyncManagedTransaction,
+    *,
+    id: str,
+    action: str,
+    statement: LiteralString,
+    params: dict[str, Any],
+    actor: Actor,
+    allowed_organisations: set[str] | None,
+) -> Service:
+    """A change outside the versioned description (verification, capacity): scope check,
+    the statement, and an audit event with the fields it changed."""
     organisation = await _organisation_of(tx, id)
     _check_scope(organisation, allowed_organisations)
     before = await get_service(tx, id=id)
-    await tx.run(VERIFY, id=id, at=at, by=actor.email or actor.label)
+    await tx.run(statement, params, id=id)
     after = await get_service(tx, id=id)
     await record_event(
         tx,
         actor=actor,
-        action="verify",
+        action=action,
         entity="service",
         entity_id=id,
         organisation_id=organisation,
@@ -714,21 +733,15 @@ async def set_service_capacity(
 ) -> Service:
     """Capacity changes often and stands apart from the description, so it does not bump the
     version that edits are checked against."""
-    organisation = await _organisation_of(tx, id)
-    _check_scope(organisation, allowed_organisations)
-    before = await get_service(tx, id=id)
-    await tx.run(CAPACITY, id=id, capacity=capacity.value, note=note, as_of=as_of)
-    after = await get_service(tx, id=id)
-    await record_event(
+    return await _audited_change(
         tx,
-        actor=actor,
+        id=id,
         action="set capacity",
-        entity="service",
-        entity_id=id,
-        organisation_id=organisation,
-        changes=diff(before.model_dump(exclude=_UNAUDITED), after.model_dump(exclude=_UNAUDITED)),
+        statement=CAPACITY,
+        params={"capacity": capacity.value, "note": note, "as_of": as_of},
+        actor=actor,
+        allowed_organisations=allowed_organisations,
     )
-    return after
 
 
 # Active and temporarily closed services whose confirmation is older than the ageing

@@ -17,13 +17,13 @@ from api.auth import authenticate
 from api.deps import GraphDep, SettingsDep
 from graph.areas import Area, areas_by_ids
 from graph.driver import Graph
-from graph.geocoding import GazetteerGeocoder, Geocoder
+from graph.geocoding import Geocoder
 from graph.needs import Need, needs_by_codes
 from graph.organisations import Organisation, organisations_by_ids
 from graph.programmes import Programme, programmes_by_ids
 from graph.services import Service, services_by_ids
 from graph.target_groups import TargetGroup, target_groups_by_codes
-from graph.users import Actor, utcnow
+from graph.users import Actor
 from homeward.errors import Unauthenticated
 from homeward.settings import Settings
 
@@ -68,13 +68,13 @@ class Context(BaseContext):
         lang: str | None,
         actor: Actor,
         settings: Settings,
-        now: datetime | None = None,
-        geocoder: Geocoder | None = None,
+        now: datetime,
+        geocoder: Geocoder,
     ) -> None:
         super().__init__()
-        self.geocoder: Geocoder = geocoder or GazetteerGeocoder(graph)
+        self.geocoder = geocoder
         # One moment per request, so that every freshness in a response agrees.
-        self.now = now or utcnow()
+        self.now = now
         self.graph = graph
         self.lang = lang
         self.actor = actor
