@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from neo4j import AsyncDriver
 
@@ -53,6 +54,7 @@ def test_settings(neo4j_uri: str) -> Settings:
         NEO4J_USER=os.environ.get("HOMEWARD_TEST_NEO4J_USER", "neo4j"),
         NEO4J_PASSWORD=os.environ.get("HOMEWARD_TEST_NEO4J_PASSWORD", "neo4j"),
         NEO4J_DATABASE=os.environ.get("HOMEWARD_TEST_NEO4J_DATABASE"),
+        HOMEWARD_DATA_KEYS=Fernet.generate_key().decode("ascii"),
     )
 
 
