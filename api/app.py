@@ -13,6 +13,7 @@ from api import health
 from api.auth import JwtVerifier
 from api.graphql.context import get_context
 from api.graphql.schema import schema
+from graph.crypto import cipher_from_settings
 from graph.driver import Graph, create_driver
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
@@ -35,6 +36,8 @@ def make_geocoder(settings: Settings, graph: Graph) -> Geocoder:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # Before anything listens: a deployment without its data keys must not start at all.
+    cipher = cipher_from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Tests replace the clock to see entries age; everything else reads it from here.
         app.state.clock = utcnow
         app.state.geocoder = make_geocoder(settings, graph)
+        app.state.cipher = cipher
         app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
         if settings.migrate_on_startup:
             try:

@@ -35,6 +35,18 @@ REGISTER_ORGANISATIONS = Rule(
     frozenset({Role.COORDINATOR, Role.ADMIN}), description="coordinators and admins"
 )
 
+# Referrals: the sending side sends, cancels and records consent; the receiving side answers.
+# Who stands on which side of a given referral is decided in graph/referrals.py.
+SEND_REFERRALS = Rule(frozenset({Role.COUNSELLOR}), description="counsellors")
+ANSWER_REFERRALS = Rule(frozenset({Role.PARTNER}), description="partners")
+REFERRAL_PARTIES = Rule(
+    frozenset({Role.COUNSELLOR, Role.PARTNER}),
+    description="counsellors and partners of the organisations involved",
+)
+REFERRAL_COUNTS = Rule(
+    frozenset({Role.COORDINATOR, Role.ADMIN}), description="coordinators and admins"
+)
+
 RULES: dict[str, Rule] = {
     "Query.searchPartners": DIRECTORY,
     "Query.organisation": DIRECTORY,
@@ -56,6 +68,20 @@ RULES: dict[str, Rule] = {
     "Mutation.setUserDisabled": ADMIN,
     "Mutation.issueToken": ADMIN,
     "Mutation.revokeToken": ADMIN,
+    "Query.referral": REFERRAL_PARTIES,
+    "Query.referrals": REFERRAL_PARTIES,
+    "Query.referralStatistics": REFERRAL_COUNTS,
+    "Mutation.createReferral": SEND_REFERRALS,
+    "Mutation.sendReferral": SEND_REFERRALS,
+    "Mutation.cancelReferral": SEND_REFERRALS,
+    "Mutation.grantConsent": SEND_REFERRALS,
+    "Mutation.revokeConsent": SEND_REFERRALS,
+    "Mutation.acknowledgeReferral": ANSWER_REFERRALS,
+    "Mutation.acceptReferral": ANSWER_REFERRALS,
+    "Mutation.declineReferral": ANSWER_REFERRALS,
+    "Mutation.startReferral": ANSWER_REFERRALS,
+    "Mutation.completeReferral": ANSWER_REFERRALS,
+    "Mutation.recordFollowUp": REFERRAL_PARTIES,
 }
 
 # Fields every GraphQL server answers; they expose no data of ours.

@@ -97,6 +97,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX organisation_email IF NOT EXISTS FOR (o:Organisation) ON (o.email)",
         ),
     ),
+    Migration(
+        version=5,
+        description="referrals: events, consent, follow-up; lookups for lists and retention",
+        statements=(
+            "CREATE CONSTRAINT referral_event_id IF NOT EXISTS "
+            "FOR (e:ReferralEvent) REQUIRE e.id IS UNIQUE",
+            "CREATE CONSTRAINT consent_id IF NOT EXISTS FOR (c:Consent) REQUIRE c.id IS UNIQUE",
+            "CREATE CONSTRAINT follow_up_id IF NOT EXISTS FOR (f:FollowUp) REQUIRE f.id IS UNIQUE",
+            "CREATE CONSTRAINT referral_reference IF NOT EXISTS "
+            "FOR (r:Referral) REQUIRE r.reference IS UNIQUE",
+            "CREATE INDEX referral_case IF NOT EXISTS FOR (r:Referral) ON (r.case_reference)",
+            "CREATE INDEX referral_status IF NOT EXISTS FOR (r:Referral) ON (r.status)",
+            "CREATE INDEX referral_closed IF NOT EXISTS FOR (r:Referral) ON (r.closed_at)",
+            "CREATE INDEX referral_sent IF NOT EXISTS FOR (r:Referral) ON (r.sent_at)",
+            "CREATE INDEX consent_case IF NOT EXISTS FOR (c:Consent) ON (c.case_reference)",
+        ),
+    ),
 )
 
 

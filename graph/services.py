@@ -20,7 +20,7 @@ from graph.audit import diff, record_event
 from graph.duplicates import PossibleDuplicates, service_candidates
 from graph.languages import iso639_codes
 from graph.pagination import Page, decode_cursor, paginate
-from graph.text import fold
+from graph.text import distinct, fold
 from graph.users import Actor
 from homeward.errors import FieldProblem, Forbidden, NotFound, ValidationFailed, VersionConflict
 
@@ -71,10 +71,6 @@ class Location(BaseModel):
     point: GeoPoint | None
 
 
-def _distinct(values: list[str]) -> list[str]:
-    return list(dict.fromkeys(v.strip() for v in values if v.strip()))
-
-
 class ServiceInput(BaseModel):
     """Everything a registration or an import may say about a service; the single source of
     the rules that every entry path (GraphQL, seed, importers) applies."""
@@ -111,7 +107,7 @@ class ServiceInput(BaseModel):
     @field_validator("needs", "target_groups", "covers", "programmes")
     @classmethod
     def _distinct_codes(cls, values: list[str]) -> list[str]:
-        return _distinct(values)
+        return distinct(values)
 
     @field_validator("languages")
     @classmethod
@@ -121,7 +117,7 @@ class ServiceInput(BaseModel):
     @field_validator("sending_countries")
     @classmethod
     def _countries(cls, values: list[str]) -> list[str]:
-        codes = _distinct([v.upper() for v in values])
+        codes = distinct([v.upper() for v in values])
         for code in codes:
             if len(code) != 2 or not code.isalpha():
                 raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")

@@ -53,3 +53,8 @@ def search_keys(names: list[str]) -> list[str]:
         if key:
             seen.setdefault(key, None)
     return list(seen)
+
+
+def distinct(values: list[str]) -> list[str]:
+    """Stripped, without blanks and repeats, in the order given."""
+    return list(dict.fromkeys(v.strip() for v in values if v.strip()))

@@ -71,3 +71,28 @@ class DatabaseUnavailable(HomewardError):
 
 class LocalNeo4jError(HomewardError):
     """The local Neo4j could not be started or stopped."""
+
+
+class IllegalTransition(HomewardError):
+    """A referral cannot take this step from the state it is in."""
+
+    def __init__(self, action: str, current: str, allowed: list[str]) -> None:
+        allowed_text = ", ".join(allowed) if allowed else "none (the referral is closed)"
+        super().__init__(
+            f"cannot {action} a referral that is {current}; allowed now: {allowed_text}"
+        )
+        self.action = action
+        self.current = current
+        self.allowed = allowed
+
+
+class ConsentMissing(HomewardError):
+    """The returnee's consent does not cover the data a referral would share."""
+
+    def __init__(self, recipient: str, missing: list[str]) -> None:
+        super().__init__(
+            f"no valid consent for sharing {', '.join(missing)} with organisation "
+            f"{recipient!r}; record it with grantConsent first"
+        )
+        self.recipient = recipient
+        self.missing = missing

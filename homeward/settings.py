@@ -88,6 +88,22 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / ".homeward" / "data.key", alias="HOMEWARD_DATA_KEY_FILE"
     )
 
+    # Referrals. A sent referral is overdue when not acknowledged within the service's
+    # expected response days, or this many days when the service does not say.
+    referral_default_response_days: int = Field(
+        default=5, ge=1, le=90, alias="HOMEWARD_REFERRAL_RESPONSE_DAYS"
+    )
+    # Months after arrival at which a monitoring visit is due.
+    follow_up_months: list[int] = Field(default=[1, 3, 6, 12], alias="HOMEWARD_FOLLOW_UP_MONTHS")
+    # Personal categories of a closed referral are erased this many days after it closed.
+    referral_retention_days: int = Field(
+        default=365, ge=1, alias="HOMEWARD_REFERRAL_RETENTION_DAYS"
+    )
+    # Coordinators' counts below this are suppressed: small cells identify families.
+    statistics_minimum_count: int = Field(
+        default=3, ge=1, alias="HOMEWARD_STATISTICS_MINIMUM_COUNT"
+    )
+
     @property
     def uses_local_neo4j(self) -> bool:
         return self.neo4j_uri is None

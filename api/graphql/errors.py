@@ -14,9 +14,11 @@ from pydantic.alias_generators import to_camel
 
 from graph.duplicates import PossibleDuplicates
 from homeward.errors import (
+    ConsentMissing,
     FieldProblem,
     Forbidden,
     HomewardError,
+    IllegalTransition,
     NotFound,
     ValidationFailed,
     VersionConflict,
@@ -81,12 +83,37 @@ class PossibleDuplicatesError:
     candidates: list[DuplicateCandidateType]
 
 
+@strawberry.type
+class IllegalTransitionError:
+    """The referral is not in a state that allows this step; nothing was written."""
+
+    message: str
+    current_status: str
+    allowed_actions: list[str]
+
+
+@strawberry.type
+class ConsentMissingError:
+    """Sending would share data no valid consent covers; nothing was sent."""
+
+    message: str
+    missing_categories: list[str]
+
+
 MutationError = (
     ValidationError
     | NotFoundError
     | ForbiddenError
     | VersionConflictError
     | PossibleDuplicatesError
+)
+ReferralError = (
+    ValidationError
+    | NotFoundError
+    | ForbiddenError
+    | VersionConflictError
+    | IllegalTransitionError
+    | ConsentMissingError
 )
 
 
@@ -142,6 +169,20 @@ def to_graphql_error(exc: HomewardError, *, argument: str = "input") -> Mutation
         )
     # DatabaseUnavailable and the like are not the caller's doing: they surface as errors.
     raise exc
+
+
+def to_referral_error(exc: HomewardError, *, argument: str = "input") -> ReferralError:
+    """The referral mutations' failures: the common ones and the lifecycle's own."""
+    if isinstance(exc, IllegalTransition):
+        return IllegalTransitionError(
+            message=exc.message, current_status=exc.current, allowed_actions=exc.allowed
+        )
+    if isinstance(exc, ConsentMissing):
+        return ConsentMissingError(message=exc.message, missing_categories=exc.missing)
+    error = to_graphql_error(exc, argument=argument)
+    if isinstance(error, PossibleDuplicatesError):
+        raise exc  # referrals have no duplicate check; this would be a bug
+    return error
 
 
 def _qualify(field: str, argument: str) -> str:

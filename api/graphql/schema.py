@@ -16,6 +16,7 @@ from api.graphql.areas import AreaQuery
 from api.graphql.audit import AuditQuery
 from api.graphql.needs import TaxonomyQuery
 from api.graphql.organisations import OrganisationMutation, OrganisationQuery
+from api.graphql.referrals import ReferralMutation, ReferralQuery
 from api.graphql.search import SearchQuery
 from api.graphql.services import ServiceMutation, ServiceQuery
 from api.graphql.users import UserMutation, UserQuery
@@ -23,13 +24,20 @@ from api.graphql.users import UserMutation, UserQuery
 
 @strawberry.type
 class Query(
-    SearchQuery, OrganisationQuery, ServiceQuery, AreaQuery, TaxonomyQuery, UserQuery, AuditQuery
+    SearchQuery,
+    OrganisationQuery,
+    ServiceQuery,
+    AreaQuery,
+    TaxonomyQuery,
+    UserQuery,
+    AuditQuery,
+    ReferralQuery,
 ):
     pass
 
 
 @strawberry.type
-class Mutation(OrganisationMutation, ServiceMutation, UserMutation):
+class Mutation(OrganisationMutation, ServiceMutation, UserMutation, ReferralMutation):
     pass
 
 

@@ -39,6 +39,20 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Mutation.setUserDisabled": (False, {A}),
     "Mutation.issueToken": (False, {A}),
     "Mutation.revokeToken": (False, {A}),
+    "Query.referral": (False, {C, P}),
+    "Query.referrals": (False, {C, P}),
+    "Query.referralStatistics": (False, {K, A}),
+    "Mutation.createReferral": (False, {C}),
+    "Mutation.sendReferral": (False, {C}),
+    "Mutation.cancelReferral": (False, {C}),
+    "Mutation.grantConsent": (False, {C}),
+    "Mutation.revokeConsent": (False, {C}),
+    "Mutation.acknowledgeReferral": (False, {P}),
+    "Mutation.acceptReferral": (False, {P}),
+    "Mutation.declineReferral": (False, {P}),
+    "Mutation.startReferral": (False, {P}),
+    "Mutation.completeReferral": (False, {P}),
+    "Mutation.recordFollowUp": (False, {C, P}),
 }
 
 

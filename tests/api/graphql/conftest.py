@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 
 class GraphQLClient:
@@ -32,3 +34,23 @@ class GraphQLClient:
 @pytest.fixture
 def gql(client: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(client)
+
+
+START = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    """The application's clock, moved by hand so that entries age and referrals go overdue."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def clock(app: FastAPI) -> Clock:
+    c = Clock()
+    app.state.clock = c
+    return c

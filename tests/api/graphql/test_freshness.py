@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
 from graph.driver import Graph
 from graph.services import flag_for_reverification, verification_due
 from tests import directory
-from tests.api.graphql.conftest import GraphQLClient
+from tests.api.graphql.conftest import START, Clock, GraphQLClient
 
 FIELDS = (
     "id version freshness lastVerifiedAt lastVerifiedBy capacity capacityNote reverificationReason"
@@ -39,8 +38,6 @@ CAPACITY = (
 )
 READ = "query($id: ID!) { service(id: $id) { " + FIELDS + " } }"
 
-START = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
-
 
 def _input(**overrides: Any) -> dict[str, Any]:
     return {
@@ -51,21 +48,6 @@ def _input(**overrides: Any) -> dict[str, Any]:
         "covers": ["XK-prizren"],
         **overrides,
     }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-async def clock(app: FastAPI) -> Clock:
-    c = Clock()
-    app.state.clock = c
-    return c
 
 
 @pytest.fixture

@@ -1,0 +1,661 @@
+"""GraphQL for referrals: creation, the lifecycle, consent, follow-up and the counts that
+coordinators see. What each person may read of a referral is decided in graph/referrals.py;
+this module only shapes it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from api.graphql.areas import AreaType
+from api.graphql.context import Info
+from api.graphql.errors import (
+    ConsentMissingError,
+    ForbiddenError,
+    IllegalTransitionError,
+    NotFoundError,
+    ValidationError,
+    VersionConflictError,
+    to_referral_error,
+    validate_input,
+)
+from api.graphql.needs import NeedType, TargetGroupType
+from api.graphql.pagination import Connection, to_connection
+from api.graphql.programmes import ProgrammeType
+from api.graphql.services import ReturnTypeType, ServiceType
+from graph.pagination import decode_cursor, page_size
+from graph.referrals import (
+    Access,
+    Action,
+    AgeBand,
+    Consent,
+    ConsentInput,
+    DataCategory,
+    DeclineReason,
+    DocumentKind,
+    Employment,
+    FollowUp,
+    FollowUpInput,
+    Housing,
+    Intention,
+    Outcome,
+    Policy,
+    Referral,
+    ReferralEvent,
+    ReferralFilter,
+    ReferralInput,
+    ReferralStatus,
+    Schooling,
+    Side,
+    allowed_actions,
+    create_referral,
+    get_referral,
+    grant_consent,
+    list_referrals,
+    record_follow_up,
+    referral_statistics,
+    revoke_consent,
+    transition,
+)
+from homeward.errors import HomewardError, NotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from api.graphql.organisations import OrganisationType
+
+ReferralStatusType = strawberry.enum(ReferralStatus, name="ReferralStatus")
+ReferralActionType = strawberry.enum(Action, name="ReferralAction")
+ReferralSideType = strawberry.enum(Side, name="ReferralSide")
+DataCategoryType = strawberry.enum(DataCategory, name="DataCategory")
+AgeBandType = strawberry.enum(AgeBand, name="AgeBand")
+DocumentKindType = strawberry.enum(DocumentKind, name="DocumentKind")
+DeclineReasonType = strawberry.enum(DeclineReason, name="DeclineReason")
+OutcomeType = strawberry.enum(Outcome, name="Outcome")
+EmploymentType = strawberry.enum(Employment, name="Employment")
+SchoolingType = strawberry.enum(Schooling, name="Schooling")
+AccessLevelType = strawberry.enum(Access, name="AccessLevel")
+HousingType = strawberry.enum(Housing, name="Housing")
+IntentionType = strawberry.enum(Intention, name="Intention")
+
+OrganisationRef = Annotated["OrganisationType", strawberry.lazy("api.graphql.organisations")]
+
+
+async def _organisation(info: Info, id: str) -> OrganisationType | None:
+    from api.graphql.organisations import OrganisationType
+
+    found = await info.context.loaders.organisation.load(id)
+    return OrganisationType.from_model(found) if found else None
+
+
+def referral_policy(info: Info) -> Policy:
+    s = info.context.settings
+    return Policy(
+        default_response_days=s.referral_default_response_days,
+        follow_up_months=tuple(s.follow_up_months),
+        retention_days=s.referral_retention_days,
+    )
+
+
+@strawberry.type(name="Household")
+class HouseholdType:
+    adults: int
+    children: list[AgeBandType]  # type: ignore[valid-type]
+
+
+@strawberry.type(name="ReferralEvent")
+class ReferralEventType:
+    at: datetime
+    actor: str
+    action: str
+    from_status: ReferralStatusType | None  # type: ignore[valid-type]
+    to_status: ReferralStatusType  # type: ignore[valid-type]
+    note: str | None
+    reason: DeclineReasonType | None  # type: ignore[valid-type]
+    outcome: OutcomeType | None  # type: ignore[valid-type]
+
+    @classmethod
+    def from_model(cls, e: ReferralEvent) -> ReferralEventType:
+        return cls(**e.model_dump())
+
+
+@strawberry.type(name="FollowUp")
+class FollowUpType:
+    id: strawberry.ID
+    months_after_arrival: int
+    visited_on: date
+    employment: EmploymentType | None  # type: ignore[valid-type]
+    schooling: SchoolingType | None  # type: ignore[valid-type]
+    health_care_access: AccessLevelType | None  # type: ignore[valid-type]
+    housing: HousingType | None  # type: ignore[valid-type]
+    feels_safe: AccessLevelType | None  # type: ignore[valid-type]
+    intends_to_leave: IntentionType | None  # type: ignore[valid-type]
+    note: str | None
+    recorded_at: datetime
+    recorded_by: str
+    recorded_by_organisation_id: strawberry.ID
+
+    @classmethod
+    def from_model(cls, f: FollowUp) -> FollowUpType:
+        return cls(**f.model_dump())
+
+
+@strawberry.type(name="Consent")
+class ConsentType:
+    id: strawberry.ID
+    case_reference: str
+    categories: list[DataCategoryType]  # type: ignore[valid-type]
+    purpose: str
+    evidence_reference: str
+    expires_on: date
+    recorded_at: datetime
+    recorded_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+    _consent: strawberry.Private[Consent]
+
+    @strawberry.field(description="Neither revoked nor expired.")
+    def valid(self, info: Info) -> bool:
+        return self._consent.valid_at(info.context.now)
+
+    @strawberry.field
+    async def recipient(self, info: Info) -> OrganisationRef | None:
+        return await _organisation(info, self._consent.recipient_organisation_id)
+
+    @classmethod
+    def from_model(cls, c: Consent) -> ConsentType:
+        return cls(
+            id=strawberry.ID(c.id),
+            case_reference=c.case_reference,
+            categories=list(c.categories),
+            purpose=c.purpose,
+            evidence_reference=c.evidence_reference,
+            expires_on=c.expires_on,
+            recorded_at=c.recorded_at,
+            recorded_by=c.recorded_by,
+            revoked_at=c.revoked_at,
+            revoked_by=c.revoked_by,
+            _consent=c,
+        )
+
+
+@strawberry.type(name="Referral")
+class ReferralType:
+    id: strawberry.ID
+    reference: str = strawberry.field(description="Generated; no names or birth dates exist.")
+    case_reference: str = strawberry.field(description="Shared by a household's referrals.")
+    status: ReferralStatusType  # type: ignore[valid-type]
+    viewer_side: ReferralSideType  # type: ignore[valid-type]
+    return_type: ReturnTypeType  # type: ignore[valid-type]
+    planned_arrival: date | None
+    household: HouseholdType | None
+    languages: list[str]
+    documents: list[DocumentKindType]  # type: ignore[valid-type]
+    note: str | None
+    contact: str | None
+    health: str | None
+    withheld_categories: list[DataCategoryType] = strawberry.field(  # type: ignore[valid-type]
+        description="Personal categories hidden from the viewer: no valid consent covers them."
+    )
+    decline_reason: DeclineReasonType | None  # type: ignore[valid-type]
+    outcome: OutcomeType | None  # type: ignore[valid-type]
+    response_due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    acknowledged_at: datetime | None
+    accepted_at: datetime | None
+    closed_at: datetime | None
+    purged_at: datetime | None = strawberry.field(
+        description="When the personal categories were erased after the retention period."
+    )
+    version: int
+    events: list[ReferralEventType]
+    follow_ups: list[FollowUpType]
+    consents: list[ConsentType]
+    follow_ups_due: list[int] = strawberry.field(
+        description="Months after arrival whose monitoring visit is due and not recorded."
+    )
+    _referral: strawberry.Private[Referral]
+
+    @strawberry.field(description="Sent and not acknowledged within the expected time.")
+    def overdue(self, info: Info) -> bool:
+        return self._referral.overdue_at(info.context.now)
+
+    @strawberry.field(description="What the viewer may do next.")
+    def allowed_actions(self) -> list[ReferralActionType]:  # type: ignore[valid-type]
+        r = self._referral
+        return allowed_actions(r.status, r.viewer_side)
+
+    @strawberry.field
+    async def service(self, info: Info) -> ServiceType | None:
+        found = await info.context.loaders.service.load(self._referral.service_id)
+        return ServiceType.from_model(found) if found else None
+
+    @strawberry.field
+    async def from_organisation(self, info: Info) -> OrganisationRef | None:
+        return await _organisation(info, self._referral.from_organisation_id)
+
+    @strawberry.field
+    async def receiving_organisation(self, info: Info) -> OrganisationRef | None:
+        return await _organisation(info, self._referral.receiving_organisation_id)
+
+    @strawberry.field
+    async def destination(self, info: Info) -> AreaType | None:
+        found = await info.context.loaders.area.load(self._referral.destination_id)
+        return AreaType.from_model(found) if found else None
+
+    @strawberry.field
+    async def needs(self, info: Info) -> list[NeedType]:
+        found = await info.context.loaders.need.load_many(self._referral.need_codes)
+        return [NeedType.from_model(n) for n in found if n is not None]
+
+    @strawberry.field
+    async def target_groups(self, info: Info) -> list[TargetGroupType]:
+        found = await info.context.loaders.target_group.load_many(self._referral.target_group_codes)
+        return [TargetGroupType.from_model(g) for g in found if g is not None]
+
+    @strawberry.field
+    async def programme(self, info: Info) -> ProgrammeType | None:
+        if self._referral.programme_id is None:
+            return None
+        found = await info.context.loaders.programme.load(self._referral.programme_id)
+        return ProgrammeType.from_model(found) if found else None
+
+    @classmethod
+    def from_model(cls, r: Referral) -> ReferralType:
+        return cls(
+            id=strawberry.ID(r.id),
+            reference=r.reference,
+            case_reference=r.case_reference,
+            status=r.status,
+            viewer_side=r.viewer_side,
+            return_type=r.return_type,
+            planned_arrival=r.planned_arrival,
+            household=HouseholdType(adults=r.household.adults, children=list(r.household.children))
+            if r.household
+            else None,
+            languages=r.languages,
+            documents=list(r.documents),
+            note=r.note,
+            contact=r.contact,
+            health=r.health,
+            withheld_categories=list(r.withheld_categories),
+            decline_reason=r.decline_reason,
+            outcome=r.outcome,
+            response_due_at=r.response_due_at,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            sent_at=r.sent_at,
+            acknowledged_at=r.acknowledged_at,
+            accepted_at=r.accepted_at,
+            closed_at=r.closed_at,
+            purged_at=r.purged_at,
+            version=r.version,
+            events=[ReferralEventType.from_model(e) for e in r.events],
+            follow_ups=[FollowUpType.from_model(f) for f in r.follow_ups],
+            consents=[ConsentType.from_model(c) for c in r.consents],
+            follow_ups_due=r.follow_ups_due,
+            _referral=r,
+        )
+
+
+@strawberry.type(name="Count")
+class CountType:
+    key: str
+    count: int | None = strawberry.field(
+        description="Null when fewer than the deployment's minimum: small counts identify people."
+    )
+
+
+@strawberry.type(name="ReferralStatistics")
+class ReferralStatisticsType:
+    total: int
+    by_status: list[CountType]
+    by_destination: list[CountType]
+    by_need: list[CountType]
+
+
+@strawberry.type
+class ReferralQuery:
+    @strawberry.field(description="A referral of the caller's organisations.")
+    async def referral(self, info: Info, id: strawberry.ID) -> ReferralType | None:
+        try:
+            found = await info.context.graph.read(
+                get_referral,
+                id=str(id),
+                actor=info.context.actor,
+                cipher=info.context.cipher,
+                now=info.context.now,
+                policy=referral_policy(info),
+            )
+        except NotFound:
+            return None
+        return ReferralType.from_model(found)
+
+    @strawberry.field(description="Referrals sent or received by the caller's organisations.")
+    async def referrals(
+        self,
+        info: Info,
+        side: ReferralSideType | None = None,  # type: ignore[valid-type]
+        status: list[ReferralStatusType] | None = None,  # type: ignore[valid-type]
+        case_reference: str | None = None,
+        overdue: bool | None = None,
+        follow_ups_due: bool | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ReferralType]:
+        at, last_id = decode_cursor(after)
+        position: tuple[str, str] | None = None
+        if after is not None:
+            try:
+                datetime.fromisoformat(at)
+            except ValueError as exc:
+                raise ValidationFailed.single("after", "not a cursor returned by this API") from exc
+            position = (at, last_id)
+        page = await info.context.graph.read(
+            list_referrals,
+            actor=info.context.actor,
+            filter=ReferralFilter(
+                side=side,
+                status=status or [],
+                case_reference=case_reference,
+                overdue=overdue,
+                follow_ups_due=follow_ups_due,
+            ),
+            first=page_size(first),
+            after=position,
+            cipher=info.context.cipher,
+            now=info.context.now,
+            policy=referral_policy(info),
+        )
+        return to_connection(page, ReferralType.from_model)
+
+    @strawberry.field(
+        description="Counts of sent referrals by status, destination and need (coordinators)."
+    )
+    async def referral_statistics(
+        self,
+        info: Info,
+        since: date,
+        until: date,
+        area_id: strawberry.ID | None = None,
+    ) -> ReferralStatisticsType:
+        if until <= since:
+            raise ValidationFailed.single("until", "must be after since")
+        stats = await info.context.graph.read(
+            referral_statistics,
+            area_id=str(area_id) if area_id is not None else None,
+            since=datetime.combine(since, time(), UTC),
+            until=datetime.combine(until, time(), UTC),
+            minimum_count=info.context.settings.statistics_minimum_count,
+        )
+        return ReferralStatisticsType(
+            total=stats.total,
+            by_status=[CountType(key=c.key, count=c.count) for c in stats.by_status],
+            by_destination=[CountType(key=c.key, count=c.count) for c in stats.by_destination],
+            by_need=[CountType(key=c.key, count=c.count) for c in stats.by_need],
+        )
+
+
+@strawberry.input(name="HouseholdInput")
+class HouseholdInputType:
+    adults: int
+    children: list[AgeBandType] = strawberry.field(default_factory=list)  # type: ignore[valid-type]
+
+
+@strawberry.input(name="ReferralInput")
+class ReferralInputType:
+    service_id: strawberry.ID
+    destination: strawberry.ID = strawberry.field(description="Area id of the place of return.")
+    needs: list[str]
+    return_type: ReturnTypeType  # type: ignore[valid-type]
+    from_organisation_id: strawberry.ID | None = None
+    case_reference: str | None = strawberry.field(
+        default=None, description="Add to an existing case (another need of the same household)."
+    )
+    target_groups: list[str] = strawberry.field(default_factory=list)
+    household: HouseholdInputType | None = None
+    languages: list[str] = strawberry.field(default_factory=list, description="ISO 639 codes.")
+    planned_arrival: date | None = None
+    programme: strawberry.ID | None = None
+    documents: list[DocumentKindType] = strawberry.field(default_factory=list)  # type: ignore[valid-type]
+    note: str | None = None
+    contact: str | None = strawberry.field(
+        default=None, description="How to reach the household; encrypted at rest."
+    )
+    health: str | None = strawberry.field(
+        default=None, description="Health information; encrypted at rest."
+    )
+
+
+@strawberry.input(name="ConsentInput")
+class ConsentInputType:
+    referral_id: strawberry.ID = strawberry.field(
+        description="The consent covers this referral's case and receiving organisation."
+    )
+    categories: list[DataCategoryType]  # type: ignore[valid-type]
+    purpose: str
+    evidence_reference: str = strawberry.field(description="e.g. the signed form's number.")
+    expires_on: date
+
+
+@strawberry.input(name="FollowUpInput")
+class FollowUpInputType:
+    referral_id: strawberry.ID
+    months_after_arrival: int
+    visited_on: date
+    employment: EmploymentType | None = None  # type: ignore[valid-type]
+    schooling: SchoolingType | None = None  # type: ignore[valid-type]
+    health_care_access: AccessLevelType | None = None  # type: ignore[valid-type]
+    housing: HousingType | None = None  # type: ignore[valid-type]
+    feels_safe: AccessLevelType | None = None  # type: ignore[valid-type]
+    intends_to_leave: IntentionType | None = None  # type: ignore[valid-type]
+    note: str | None = None
+
+
+@strawberry.type
+class ReferralPayload:
+    referral: ReferralType
+
+
+@strawberry.type
+class ConsentPayload:
+    consent: ConsentType
+
+
+_ERRORS = (
+    ValidationError
+    | NotFoundError
+    | ForbiddenError
+    | VersionConflictError
+    | IllegalTransitionError
+    | ConsentMissingError
+)
+ReferralResult = Annotated[ReferralPayload | _ERRORS, strawberry.union("ReferralResult")]
+ConsentResult = Annotated[ConsentPayload | _ERRORS, strawberry.union("ConsentResult")]
+
+MAX_NOTE = 4000
+
+
+async def _step(
+    info: Info,
+    id: strawberry.ID,
+    action: Action,
+    *,
+    note: str | None,
+    expected_version: int | None,
+    reason: DeclineReason | None = None,
+    outcome: Outcome | None = None,
+) -> ReferralResult:
+    try:
+        if note is not None and len(note) > MAX_NOTE:
+            raise ValidationFailed.single("note", f"at most {MAX_NOTE} characters")
+        referral = await info.context.graph.write(
+            transition,
+            id=str(id),
+            action=action,
+            actor=info.context.actor,
+            cipher=info.context.cipher,
+            now=info.context.now,
+            policy=referral_policy(info),
+            note=(note or "").strip() or None,
+            reason=reason,
+            outcome=outcome,
+            expected_version=expected_version,
+        )
+    except HomewardError as exc:
+        return to_referral_error(exc, argument="")
+    return ReferralPayload(referral=ReferralType.from_model(referral))
+
+
+async def _record(
+    info: Info,
+    work: Callable[..., Awaitable[Referral]],
+    model: type[ReferralInput] | type[FollowUpInput],
+    input: object,
+) -> ReferralResult:
+    """Something new on a referral (the referral itself, a follow-up), under a fresh id."""
+    try:
+        data = validate_input(model, strawberry.asdict(input))
+        referral = await info.context.graph.write(
+            work,
+            id=str(uuid.uuid4()),
+            data=data,
+            actor=info.context.actor,
+            cipher=info.context.cipher,
+            now=info.context.now,
+            policy=referral_policy(info),
+        )
+    except HomewardError as exc:
+        return to_referral_error(exc)
+    return ReferralPayload(referral=ReferralType.from_model(referral))
+
+
+_VERSION = strawberry.argument(
+    description="The version the caller last saw; if it moved on, nothing is written."
+)
+
+
+@strawberry.type
+class ReferralMutation:
+    @strawberry.mutation(description="A draft referral to one service; not shared until sent.")
+    async def create_referral(self, info: Info, input: ReferralInputType) -> ReferralResult:
+        return await _record(info, create_referral, ReferralInput, input)
+
+    @strawberry.mutation(
+        description="Share the referral with the receiving organisation; refused unless a "
+        "valid consent covers every category of data it carries."
+    )
+    async def send_referral(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        note: str | None = None,
+        expected_version: Annotated[int | None, _VERSION] = None,
+    ) -> ReferralResult:
+        return await _step(info, id, Action.SEND, note=note, expected_version=expected_version)
+
+    @strawberry.mutation
+    async def acknowledge_referral(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        note: str | None = None,
+        expected_version: Annotated[int | None, _VERSION] = None,
+    ) -> ReferralResult:
+        return await _step(
+            info, id, Action.ACKNOWLEDGE, note=note, expected_version=expected_version
+        )
+
+    @strawberry.mutation
+    async def accept_referral(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        note: str | None = None,
+        expected_version: Annotated[int | None, _VERSION] = None,
+    ) -> ReferralResult:
+        return await _step(info, id, Action.ACCEPT, note=note, expected_version=expected_version)
+
+    @strawberry.mutation
+    async def decline_referral(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        reason: DeclineReasonType,  # type: ignore[valid-type]
+        note: str | None = None,
+        expected_version: Annotated[int | None, _VERSION] = None,
+    ) -> ReferralResult:
+        return await _step(
+            info, id, Action.DECLINE, note=note, expected_version=expected_version, reason=reason
+        )
+
+    @strawberry.mutation
+    async def start_referral(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        note: str | None = None,
+        expected_version: Annotated[int | None, _VERSION] = None,
+    ) -> ReferralResult:
+        return await _step(info, id, Action.START, note=note, expected_version=expected_version)
+
+    @strawberry.mutation
+    async def complete_referral(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        outcome: OutcomeType,  # type: ignore[valid-type]
+        note: str | None = None,
+        expected_version: Annotated[int | None, _VERSION] = None,
+    ) -> ReferralResult:
+        return await _step(
+            info, id, Action.COMPLETE, note=note, expected_version=expected_version, outcome=outcome
+        )
+
+    @strawberry.mutation(description="Withdraw the referral; the sender may until completion.")
+    async def cancel_referral(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        note: str | None = None,
+        expected_version: Annotated[int | None, _VERSION] = None,
+    ) -> ReferralResult:
+        return await _step(info, id, Action.CANCEL, note=note, expected_version=expected_version)
+
+    @strawberry.mutation(description="A monitoring visit after arrival, with its indicators.")
+    async def record_follow_up(self, info: Info, input: FollowUpInputType) -> ReferralResult:
+        return await _record(info, record_follow_up, FollowUpInput, input)
+
+    @strawberry.mutation(
+        description="Record the returnee's consent to share these categories with the "
+        "referral's receiving organisation (for every referral of the case to it)."
+    )
+    async def grant_consent(self, info: Info, input: ConsentInputType) -> ConsentResult:
+        try:
+            data = validate_input(ConsentInput, strawberry.asdict(input))
+            consent = await info.context.graph.write(
+                grant_consent,
+                id=str(uuid.uuid4()),
+                data=data,
+                actor=info.context.actor,
+                now=info.context.now,
+            )
+        except HomewardError as exc:
+            return to_referral_error(exc)
+        return ConsentPayload(consent=ConsentType.from_model(consent))
+
+    @strawberry.mutation(
+        description="The receiving organisation loses access to the categories at once."
+    )
+    async def revoke_consent(self, info: Info, id: strawberry.ID) -> ConsentResult:
+        try:
+            consent = await info.context.graph.write(
+                revoke_consent, id=str(id), actor=info.context.actor, now=info.context.now
+            )
+        except HomewardError as exc:
+            return to_referral_error(exc, argument="")
+        return ConsentPayload(consent=ConsentType.from_model(consent))

@@ -1,0 +1,477 @@
+"""Referrals through the API: lifecycle, consent, what each side sees, overdue, follow-up,
+closing the loop into the directory, retention and the coordinators' counts.
+
+Organisation A sends (its counsellor), organisation B receives (its partner `partner_b`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from graph.driver import Graph
+from graph.referrals import purge_closed
+from tests import directory
+from tests.api.graphql.conftest import START, Clock, GraphQLClient
+
+REFERRAL_FIELDS = """
+  id reference caseReference status viewerSide version overdue allowedActions
+  note contact health withheldCategories followUpsDue outcome declineReason purgedAt
+  household { adults children } languages documents
+  needs { code } targetGroups { code } destination { id } service { id }
+  fromOrganisation { id } receivingOrganisation { id }
+  events { action fromStatus toStatus note reason outcome actor }
+  followUps { monthsAfterArrival employment schooling note recordedByOrganisationId }
+  consents { id categories valid revokedAt recipient { id } }
+"""
+RESULT = f"""
+  __typename
+  ... on ReferralPayload {{ referral {{ {REFERRAL_FIELDS} }} }}
+  ... on IllegalTransitionError {{ message currentStatus allowedActions }}
+  ... on ConsentMissingError {{ message missingCategories }}
+  ... on ValidationError {{ message fields {{ field message }} }}
+  ... on NotFoundError {{ message }}
+  ... on ForbiddenError {{ message }}
+  ... on VersionConflictError {{ message currentVersion }}
+"""
+CREATE = "mutation C($input: ReferralInput!) { createReferral(input: $input) {" + RESULT + "} }"
+CONSENT = """
+mutation G($input: ConsentInput!) { grantConsent(input: $input) {
+  __typename
+  ... on ConsentPayload { consent { id categories valid recipient { id } } }
+  ... on ValidationError { message fields { field message } }
+  ... on ForbiddenError { message }
+  ... on NotFoundError { message }
+} }
+"""
+REVOKE = """
+mutation R($id: ID!) { revokeConsent(id: $id) {
+  __typename ... on ConsentPayload { consent { id valid revokedAt } }
+} }
+"""
+READ = "query($id: ID!) { referral(id: $id) {" + REFERRAL_FIELDS + "} }"
+LIST = """
+query L($overdue: Boolean, $due: Boolean, $side: ReferralSide) {
+  referrals(overdue: $overdue, followUpsDue: $due, side: $side) { nodes { id status } }
+}
+"""
+FOLLOW_UP = "mutation F($input: FollowUpInput!) { recordFollowUp(input: $input) {" + RESULT + "} }"
+
+HEALTH = "Type 2 diabetes, insulin daily; nightmares since 2019"
+CONTACT = "+383 49 000 000 (illustrative)"
+NOTE = "Family prefers appointments in the afternoon"
+
+
+def step(name: str, argument: str = "", type_: str = "") -> str:
+    """A lifecycle mutation; `argument` is the extra one (reason, outcome) of `type_`."""
+    declared = f", ${argument}: {type_}" if argument else ""
+    passed = f", {argument}: ${argument}" if argument else ""
+    return (
+        f"mutation S($id: ID!, $note: String, $v: Int{declared}) "
+        f"{{ {name}(id: $id, note: $note, expectedVersion: $v{passed}) {{" + RESULT + "} }"
+    )
+
+
+SEND = step("sendReferral")
+ACK = step("acknowledgeReferral")
+ACCEPT = step("acceptReferral")
+DECLINE = step("declineReferral", "reason", "DeclineReason!")
+START_ = step("startReferral")
+COMPLETE = step("completeReferral", "outcome", "Outcome!")
+CANCEL = step("cancelReferral")
+
+
+@pytest.fixture
+async def world(people: dict[str, str], graph: Graph, clock: Clock) -> dict[str, str]:
+    """Tokens; B offers trauma therapy in Prizren and answers within 3 days."""
+    await directory.build(graph)
+    await directory.add_services(
+        graph,
+        [
+            (
+                "svc-b",
+                directory.service(organisation_id="org-b", expected_response_days=3),
+            ),
+        ],
+    )
+    return people
+
+
+def _input(**overrides: Any) -> dict[str, Any]:
+    return {
+        "serviceId": "svc-b",
+        "destination": "XK-prizren",
+        "needs": ["psychosocial.trauma-therapy"],
+        "returnType": "VOLUNTARY",
+        "targetGroups": ["rae"],
+        "household": {"adults": 2, "children": ["AGE_6_14", "AGE_0_2"]},
+        "languages": ["sq", "de"],
+        "plannedArrival": START.date().isoformat(),
+        "documents": ["MEDICAL_RECORDS_TRANSLATED"],
+        "health": HEALTH,
+        "note": NOTE,
+        **overrides,
+    }
+
+
+async def _ok(body: dict[str, Any], field: str) -> dict[str, Any]:
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"][field]
+    assert result["__typename"] == "ReferralPayload", result
+    referral: dict[str, Any] = result["referral"]
+    return referral
+
+
+async def create(gql: GraphQLClient, token: str, **overrides: Any) -> dict[str, Any]:
+    return await _ok(
+        await gql(CREATE, {"input": _input(**overrides)}, token=token), "createReferral"
+    )
+
+
+async def consent(
+    gql: GraphQLClient,
+    token: str,
+    referral_id: str,
+    categories: list[str],
+    expires_on: date | None = None,
+) -> dict[str, Any]:
+    body = await gql(
+        CONSENT,
+        {
+            "input": {
+                "referralId": referral_id,
+                "categories": categories,
+                "purpose": "referral for trauma therapy after return",
+                "evidenceReference": "form 2026-0113 (illustrative)",
+                "expiresOn": (expires_on or START.date() + timedelta(days=365)).isoformat(),
+            }
+        },
+        token=token,
+    )
+    result: dict[str, Any] = body["data"]["grantConsent"]
+    return result
+
+
+ALL = ["NEEDS", "HOUSEHOLD", "HEALTH", "CONTACT", "DOCUMENTS", "NOTES"]
+
+
+async def sent_referral(gql: GraphQLClient, world: dict[str, str], **overrides: Any) -> str:
+    referral = await create(gql, world["counsellor"], **overrides)
+    granted = await consent(gql, world["counsellor"], referral["id"], ALL)
+    assert granted["__typename"] == "ConsentPayload", granted
+    sent = await _ok(
+        await gql(SEND, {"id": referral["id"]}, token=world["counsellor"]), "sendReferral"
+    )
+    assert sent["status"] == "SENT"
+    return str(referral["id"])
+
+
+async def test_the_whole_lifecycle_with_events_and_what_each_side_sees(
+    gql: GraphQLClient, world: dict[str, str], graph: Graph
+) -> None:
+    counsellor, receiver = world["counsellor"], world["partner_b"]
+    draft = await create(gql, counsellor)
+    assert draft["status"] == "DRAFT"
+    assert draft["reference"].startswith(draft["caseReference"] + "-")
+    assert draft["health"] == HEALTH
+    assert draft["allowedActions"] == ["SEND", "CANCEL"]
+    # A draft is not shared yet.
+    assert (await gql(READ, {"id": draft["id"]}, token=receiver))["data"]["referral"] is None
+
+    await consent(gql, counsellor, draft["id"], ALL)
+    await gql(SEND, {"id": draft["id"]}, token=counsellor)
+    seen = (await gql(READ, {"id": draft["id"]}, token=receiver))["data"]["referral"]
+    assert seen["viewerSide"] == "RECEIVER"
+    assert seen["health"] == HEALTH
+    assert seen["household"] == {"adults": 2, "children": ["AGE_6_14", "AGE_0_2"]}
+    assert seen["withheldCategories"] == []
+    assert seen["contact"] is None  # none was given
+    assert seen["allowedActions"] == ["ACKNOWLEDGE", "ACCEPT", "DECLINE"]
+
+    referral_id = draft["id"]
+    await _ok(
+        await gql(ACK, {"id": referral_id, "note": "Call booked"}, token=receiver),
+        "acknowledgeReferral",
+    )
+    await _ok(await gql(ACCEPT, {"id": referral_id}, token=receiver), "acceptReferral")
+    await _ok(await gql(START_, {"id": referral_id}, token=receiver), "startReferral")
+    done = await _ok(
+        await gql(COMPLETE, {"id": referral_id, "outcome": "GOT_HELP"}, token=receiver),
+        "completeReferral",
+    )
+    assert done["status"] == "COMPLETED"
+    assert done["outcome"] == "GOT_HELP"
+    assert [(e["action"], e["fromStatus"], e["toStatus"]) for e in done["events"]] == [
+        ("create", None, "DRAFT"),
+        ("send", "DRAFT", "SENT"),
+        ("acknowledge", "SENT", "ACKNOWLEDGED"),
+        ("accept", "ACKNOWLEDGED", "ACCEPTED"),
+        ("start", "ACCEPTED", "IN_PROGRESS"),
+        ("complete", "IN_PROGRESS", "COMPLETED"),
+    ]
+    assert done["events"][2]["note"] == "Call booked"
+    assert done["events"][2]["actor"] == "user-partner_b"
+    assert done["allowedActions"] == []
+
+    # The sender sees the whole history too.
+    history = (await gql(READ, {"id": referral_id}, token=counsellor))["data"]["referral"]
+    assert [e["toStatus"] for e in history["events"]][-1] == "COMPLETED"
+
+    # Closing the loop: the service's responsiveness is kept on the service.
+    async with graph.driver.session(database=graph.database) as session:
+        record = await (
+            await session.run(
+                "MATCH (s:Service {id: 'svc-b'}) RETURN s.referrals_received AS n, "
+                "s.ack_median_hours AS ack, s.acceptance_rate AS rate, s.feedback_rate AS fb"
+            )
+        ).single()
+    assert record is not None
+    assert (record["n"], record["ack"], record["rate"], record["fb"]) == (1, 0.0, 1.0, 1.0)
+
+
+async def test_sending_needs_consent_for_everything_the_referral_carries(
+    gql: GraphQLClient, world: dict[str, str]
+) -> None:
+    counsellor = world["counsellor"]
+    referral = await create(gql, counsellor, contact=CONTACT)
+    await consent(gql, counsellor, referral["id"], ["NEEDS", "HOUSEHOLD"])
+    refused = (await gql(SEND, {"id": referral["id"]}, token=counsellor))["data"]["sendReferral"]
+    assert refused["__typename"] == "ConsentMissingError"
+    assert refused["missingCategories"] == ["contact", "documents", "health", "notes"]
+    after = (await gql(READ, {"id": referral["id"]}, token=counsellor))["data"]["referral"]
+    assert after["status"] == "DRAFT"
+    assert after["version"] == referral["version"]  # nothing written, not even the lock
+
+    await consent(gql, counsellor, referral["id"], ["CONTACT", "DOCUMENTS", "HEALTH", "NOTES"])
+    sent = (await gql(SEND, {"id": referral["id"]}, token=counsellor))["data"]["sendReferral"]
+    assert sent["__typename"] == "ReferralPayload"
+
+
+async def test_an_expired_consent_does_not_count(
+    gql: GraphQLClient, world: dict[str, str], clock: Clock
+) -> None:
+    counsellor = world["counsellor"]
+    referral = await create(gql, counsellor)
+    past = await consent(gql, counsellor, referral["id"], ALL, START.date())
+    assert past["__typename"] == "ValidationError"
+    assert past["fields"][0]["field"] == "input.expiresOn"
+    await consent(gql, counsellor, referral["id"], ALL, START.date() + timedelta(days=10))
+    clock.now = START + timedelta(days=10)
+    refused = (await gql(SEND, {"id": referral["id"]}, token=counsellor))["data"]["sendReferral"]
+    assert refused["__typename"] == "ConsentMissingError"
+
+
+async def test_revoking_consent_withdraws_the_receivers_access_at_once(
+    gql: GraphQLClient, world: dict[str, str]
+) -> None:
+    referral_id = await sent_referral(gql, world)
+    before = (await gql(READ, {"id": referral_id}, token=world["partner_b"]))["data"]["referral"]
+    assert before["health"] == HEALTH
+    consent_id = before["consents"][0]["id"]
+
+    revoked = await gql(REVOKE, {"id": consent_id}, token=world["counsellor"])
+    assert revoked["data"]["revokeConsent"]["consent"]["valid"] is False
+
+    after = (await gql(READ, {"id": referral_id}, token=world["partner_b"]))["data"]["referral"]
+    assert after["health"] is None
+    assert after["note"] is None
+    assert after["household"] is None
+    assert after["needs"] == []
+    assert after["events"][0]["note"] is None or after["events"][0]["note"] == ""
+    assert set(after["withheldCategories"]) == {
+        "NEEDS",
+        "HOUSEHOLD",
+        "HEALTH",
+        "CONTACT",
+        "DOCUMENTS",
+        "NOTES",
+    }
+    assert after["status"] == "SENT"  # the referral itself stays, without the personal data
+    # The sender still sees what it recorded.
+    own = (await gql(READ, {"id": referral_id}, token=world["counsellor"]))["data"]["referral"]
+    assert own["health"] == HEALTH
+    # The receiver cannot revoke on the returnee's behalf: only the sending side records consent.
+    by_receiver = await gql(REVOKE, {"id": consent_id}, token=world["partner_b"])
+    assert by_receiver["data"]["revokeConsent"]["__typename"] == "ForbiddenError"
+
+
+async def test_only_the_two_organisations_see_a_referral(
+    gql: GraphQLClient, world: dict[str, str]
+) -> None:
+    referral_id = await sent_referral(gql, world)
+    # A partner of the sending organisation is not its counsellor; coordinator and admin see
+    # counts only.
+    for name in ("partner", "coordinator", "admin"):
+        body = await gql(READ, {"id": referral_id}, token=world[name])
+        assert body["data"] is None or body["data"]["referral"] is None, name
+    listed = await gql(LIST, {}, token=world["partner"])
+    assert listed["data"]["referrals"]["nodes"] == []
+    coordinator = await gql(LIST, {}, token=world["coordinator"])
+    assert coordinator["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    # The wrong side of a referral cannot take the other side's steps.
+    by_sender = await gql(ACK, {"id": referral_id}, token=world["counsellor"])
+    assert by_sender["data"]["acknowledgeReferral"]["__typename"] == "ForbiddenError"
+    by_receiver = await gql(CANCEL, {"id": referral_id}, token=world["partner_b"])
+    assert by_receiver["data"]["cancelReferral"]["__typename"] == "ForbiddenError"
+    # A partner of another organisation does not even learn that it exists.
+    outsider = await gql(ACK, {"id": referral_id}, token=world["partner"])
+    assert outsider["data"]["acknowledgeReferral"]["__typename"] == "NotFoundError"
+
+
+async def test_an_illegal_step_names_the_state_and_the_allowed_ones(
+    gql: GraphQLClient, world: dict[str, str]
+) -> None:
+    referral_id = await sent_referral(gql, world)
+    body = await gql(COMPLETE, {"id": referral_id, "outcome": "GOT_HELP"}, token=world["partner_b"])
+    refused = body["data"]["completeReferral"]
+    assert refused["__typename"] == "IllegalTransitionError"
+    assert refused["currentStatus"] == "sent"
+    assert refused["allowedActions"] == ["acknowledge", "accept", "decline", "cancel"]
+    stale = await gql(ACK, {"id": referral_id, "v": 1}, token=world["partner_b"])
+    assert stale["data"]["acknowledgeReferral"]["__typename"] == "VersionConflictError"
+
+
+async def test_overdue_when_not_acknowledged_in_the_services_time(
+    gql: GraphQLClient, world: dict[str, str], clock: Clock
+) -> None:
+    referral_id = await sent_referral(gql, world)
+    clock.now = START + timedelta(days=2)
+    assert (await gql(READ, {"id": referral_id}, token=world["counsellor"]))["data"]["referral"][
+        "overdue"
+    ] is False
+    clock.now = START + timedelta(days=3, minutes=1)
+    overdue = await gql(LIST, {"overdue": True}, token=world["counsellor"])
+    assert [n["id"] for n in overdue["data"]["referrals"]["nodes"]] == [referral_id]
+    await gql(ACK, {"id": referral_id}, token=world["partner_b"])
+    overdue = await gql(LIST, {"overdue": True}, token=world["counsellor"])
+    assert overdue["data"]["referrals"]["nodes"] == []
+
+
+async def test_follow_ups_fall_due_after_arrival_and_are_recorded(
+    gql: GraphQLClient, world: dict[str, str], clock: Clock
+) -> None:
+    referral_id = await sent_referral(gql, world)
+    await gql(ACCEPT, {"id": referral_id}, token=world["partner_b"])
+    clock.now = START + timedelta(days=32)
+    due = await gql(LIST, {"due": True}, token=world["partner_b"])
+    assert [n["id"] for n in due["data"]["referrals"]["nodes"]] == [referral_id]
+
+    visit = {
+        "referralId": referral_id,
+        "monthsAfterArrival": 1,
+        "visitedOn": (START.date() + timedelta(days=31)).isoformat(),
+        "employment": "UNEMPLOYED",
+        "schooling": "ALL_CHILDREN",
+        "healthCareAccess": "YES",
+        "housing": "TEMPORARY",
+        "feelsSafe": "PARTLY",
+        "intendsToLeave": "UNDECIDED",
+        "note": "Children enrolled at the local primary school",
+    }
+    recorded = await _ok(
+        await gql(FOLLOW_UP, {"input": visit}, token=world["partner_b"]), "recordFollowUp"
+    )
+    assert recorded["followUps"][0]["employment"] == "UNEMPLOYED"
+    assert recorded["followUps"][0]["recordedByOrganisationId"] == "org-b"
+    assert recorded["followUpsDue"] == []
+    assert (await gql(LIST, {"due": True}, token=world["partner_b"]))["data"]["referrals"][
+        "nodes"
+    ] == []
+    clock.now = START + timedelta(days=92)
+    seen = (await gql(READ, {"id": referral_id}, token=world["counsellor"]))["data"]["referral"]
+    assert seen["followUpsDue"] == [3]
+    assert seen["followUps"][0]["note"] == "Children enrolled at the local primary school"
+
+
+async def test_a_follow_up_before_acceptance_is_refused(
+    gql: GraphQLClient, world: dict[str, str]
+) -> None:
+    referral_id = await sent_referral(gql, world)
+    visit = {"referralId": referral_id, "monthsAfterArrival": 1, "visitedOn": "2026-01-10"}
+    body = await gql(FOLLOW_UP, {"input": visit}, token=world["counsellor"])
+    assert body["data"]["recordFollowUp"]["__typename"] == "IllegalTransitionError"
+
+
+async def test_could_not_contact_flags_the_service_for_reverification(
+    gql: GraphQLClient, world: dict[str, str]
+) -> None:
+    referral_id = await sent_referral(gql, world)
+    await gql(ACCEPT, {"id": referral_id}, token=world["partner_b"])
+    await gql(
+        COMPLETE, {"id": referral_id, "outcome": "COULD_NOT_CONTACT"}, token=world["partner_b"]
+    )
+    body = await gql('query { service(id: "svc-b") { reverificationReason } }')
+    assert (
+        body["data"]["service"]["reverificationReason"] == "a referral could not reach the service"
+    )
+
+
+async def test_decline_needs_a_reason_and_no_capacity_flags_the_service(
+    gql: GraphQLClient, world: dict[str, str]
+) -> None:
+    referral_id = await sent_referral(gql, world)
+    declined = await _ok(
+        await gql(
+            DECLINE,
+            {"id": referral_id, "reason": "NO_CAPACITY", "note": "Waiting list"},
+            token=world["partner_b"],
+        ),
+        "declineReferral",
+    )
+    assert declined["declineReason"] == "NO_CAPACITY"
+    assert declined["status"] == "DECLINED"
+    body = await gql('query { service(id: "svc-b") { reverificationReason } }')
+    assert "capacity" in body["data"]["service"]["reverificationReason"]
+
+
+async def test_personal_data_is_encrypted_at_rest_and_never_logged(
+    gql: GraphQLClient, world: dict[str, str], graph: Graph, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    referral_id = await sent_referral(gql, world, contact=CONTACT)
+    await gql(ACK, {"id": referral_id, "note": NOTE}, token=world["partner_b"])
+    async with graph.driver.session(database=graph.database) as session:
+        result = await session.run(
+            "MATCH (x) WHERE x:Referral OR x:ReferralEvent RETURN properties(x) AS p"
+        )
+        stored = " ".join([str(r["p"]) async for r in result])
+    for secret in (HEALTH, CONTACT, NOTE, "insulin", "+383"):
+        assert secret not in stored
+        assert secret not in caplog.text
+
+
+async def test_retention_purge_erases_personal_data_and_keeps_the_counts(
+    gql: GraphQLClient, world: dict[str, str], graph: Graph, clock: Clock
+) -> None:
+    referral_id = await sent_referral(gql, world, contact=CONTACT)
+    open_id = await sent_referral(gql, world)
+    await gql(DECLINE, {"id": referral_id, "reason": "NOT_ELIGIBLE"}, token=world["partner_b"])
+
+    assert await graph.write(purge_closed, now=START + timedelta(days=364), retention_days=365) == 0
+    assert await graph.write(purge_closed, now=START + timedelta(days=366), retention_days=365) == 1
+    purged = (await gql(READ, {"id": referral_id}, token=world["counsellor"]))["data"]["referral"]
+    assert (purged["health"], purged["contact"], purged["note"], purged["documents"]) == (
+        None,
+        None,
+        None,
+        [],
+    )
+    assert purged["purgedAt"] is not None
+    assert purged["status"] == "DECLINED"
+    assert purged["needs"] == [{"code": "psychosocial.trauma-therapy"}]
+    still_open = (await gql(READ, {"id": open_id}, token=world["counsellor"]))["data"]["referral"]
+    assert still_open["health"] == HEALTH  # open referrals are never purged
+
+    stats = await gql(
+        'query { referralStatistics(since: "2026-01-01", until: "2026-02-01") '
+        "{ total byStatus { key count } byNeed { key count } } }",
+        token=world["coordinator"],
+    )
+    counts = stats["data"]["referralStatistics"]
+    assert counts["total"] == 2
+    # Two is below the disclosure threshold: the cells are suppressed, the total is not.
+    assert counts["byNeed"] == [{"key": "psychosocial.trauma-therapy", "count": None}]
