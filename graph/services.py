@@ -170,9 +170,19 @@ class Service(BaseModel):
     last_verified_at: datetime | None
     last_verified_by: str | None
     reverification_reason: str | None
+    responsiveness: Responsiveness | None = None
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class Responsiveness(BaseModel):
+    """How the service answers referrals, kept current by graph/referrals.py."""
+
+    referrals_received: int
+    ack_median_hours: float | None
+    acceptance_rate: float | None
+    feedback_rate: float | None
 
 
 # --- validation against the graph --------------------------------------------------------
@@ -528,6 +538,14 @@ def _service(record: Any) -> Service:
         last_verified_at=_native(props.get("last_verified_at")),
         last_verified_by=props.get("last_verified_by"),
         reverification_reason=props.get("reverification_reason"),
+        responsiveness=Responsiveness(
+            referrals_received=props["referrals_received"],
+            ack_median_hours=props.get("ack_median_hours"),
+            acceptance_rate=props.get("acceptance_rate"),
+            feedback_rate=props.get("feedback_rate"),
+        )
+        if props.get("referrals_received")
+        else None,
         version=props["version"],
         created_at=_native(props["created_at"]),
         updated_at=_native(props["updated_at"]),

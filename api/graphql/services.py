@@ -77,6 +77,20 @@ class LocationType:
         )
 
 
+@strawberry.type(name="Responsiveness")
+class ResponsivenessType:
+    referrals_received: int = strawberry.field(description="Referrals sent to the service.")
+    ack_median_hours: float | None = strawberry.field(
+        description="Median hours from sending to acknowledgement."
+    )
+    acceptance_rate: float | None = strawberry.field(
+        description="Share of accepted among accepted and declined referrals (0 to 1)."
+    )
+    feedback_rate: float | None = strawberry.field(
+        description="Share of accepted referrals that came back with an outcome (0 to 1)."
+    )
+
+
 @strawberry.type(name="Service")
 class ServiceType:
     id: strawberry.ID
@@ -108,6 +122,9 @@ class ServiceType:
 
     reverification_reason: str | None = strawberry.field(
         description="Why the entry was flagged for re-verification, if it was."
+    )
+    responsiveness: ResponsivenessType | None = strawberry.field(
+        description="How it answers referrals; null until it has received one."
     )
 
     @strawberry.field(description="From the last verification and the deployment's thresholds.")
@@ -176,6 +193,9 @@ class ServiceType:
             updated_at=s.updated_at,
             locations=[LocationType.from_model(loc) for loc in s.locations],
             reverification_reason=s.reverification_reason,
+            responsiveness=ResponsivenessType(**s.responsiveness.model_dump())
+            if s.responsiveness
+            else None,
             _service=s,
         )
 

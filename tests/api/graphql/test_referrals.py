@@ -170,7 +170,7 @@ async def sent_referral(gql: GraphQLClient, world: dict[str, str], **overrides: 
 
 
 async def test_the_whole_lifecycle_with_events_and_what_each_side_sees(
-    gql: GraphQLClient, world: dict[str, str], graph: Graph
+    gql: GraphQLClient, world: dict[str, str], clock: Clock
 ) -> None:
     counsellor, receiver = world["counsellor"], world["partner_b"]
     draft = await create(gql, counsellor)
@@ -192,6 +192,7 @@ async def test_the_whole_lifecycle_with_events_and_what_each_side_sees(
     assert seen["allowedActions"] == ["ACKNOWLEDGE", "ACCEPT", "DECLINE"]
 
     referral_id = draft["id"]
+    clock.now = START + timedelta(hours=5)
     await _ok(
         await gql(ACK, {"id": referral_id, "note": "Call booked"}, token=receiver),
         "acknowledgeReferral",
@@ -220,16 +221,17 @@ async def test_the_whole_lifecycle_with_events_and_what_each_side_sees(
     history = (await gql(READ, {"id": referral_id}, token=counsellor))["data"]["referral"]
     assert [e["toStatus"] for e in history["events"]][-1] == "COMPLETED"
 
-    # Closing the loop: the service's responsiveness is kept on the service.
-    async with graph.driver.session(database=graph.database) as session:
-        record = await (
-            await session.run(
-                "MATCH (s:Service {id: 'svc-b'}) RETURN s.referrals_received AS n, "
-                "s.ack_median_hours AS ack, s.acceptance_rate AS rate, s.feedback_rate AS fb"
-            )
-        ).single()
-    assert record is not None
-    assert (record["n"], record["ack"], record["rate"], record["fb"]) == (1, 0.0, 1.0, 1.0)
+    # Closing the loop: the service's responsiveness is kept on the service for counsellors.
+    body = await gql(
+        'query { service(id: "svc-b") { responsiveness { referralsReceived ackMedianHours '
+        "acceptanceRate feedbackRate } } }"
+    )
+    assert body["data"]["service"]["responsiveness"] == {
+        "referralsReceived": 1,
+        "ackMedianHours": 5.0,
+        "acceptanceRate": 1.0,
+        "feedbackRate": 1.0,
+    }
 
 
 async def test_sending_needs_consent_for_everything_the_referral_carries(
