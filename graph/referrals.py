@@ -21,6 +21,7 @@ from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from graph.crypto import DataCipher
+from graph.driver import Graph
 from graph.languages import iso639_codes
 from graph.pagination import Page, paginate
 from graph.services import ReturnType, flag_for_reverification
@@ -1202,9 +1203,9 @@ SET x += row.values
 
 async def rotate_batch(
     tx: AsyncManagedTransaction, *, cipher: DataCipher, after: str, batch: int = 500
-) -> str | None:
+) -> tuple[str, int] | None:
     """Re-encrypt one batch of stored personal values under the newest key; returns the
-    position to continue from, or None when done."""
+    position to continue from and the batch's size, or None when done."""
     result = await tx.run(ENCRYPTED, after=after, batch=batch)
     rows = []
     last: str | None = None
@@ -1216,9 +1217,10 @@ async def rotate_batch(
             if r[key] is not None
         }
         rows.append({"ref": r["ref"], "values": values})
-    if rows:
-        await tx.run(REWRITE, rows=rows)
-    return last
+    if not rows or last is None:
+        return None
+    await tx.run(REWRITE, rows=rows)
+    return last, len(rows)
 
 
 # --- statistics for coordinators ---------------------------------------------------------------
@@ -1281,3 +1283,22 @@ async def referral_statistics(
         by_destination=cells(by_destination),
         by_need=cells(by_need),
     )
+
+
+async def purge_expired(graph: Graph, *, now: datetime, retention_days: int) -> int:
+    """Every referral past its retention, in batches (each its own transaction, so a large
+    backlog never becomes one huge transaction). Returns how many were purged."""
+    total = 0
+    while purged := await graph.write(purge_closed, now=now, retention_days=retention_days):
+        total += purged
+    return total
+
+
+async def rotate_all(graph: Graph, *, cipher: DataCipher) -> int:
+    """Re-encrypt every stored personal value under the newest key; batches as above.
+    Returns how many nodes were rewritten (values already under the newest key included)."""
+    position, nodes = "", 0
+    while (done := await graph.write(rotate_batch, cipher=cipher, after=position)) is not None:
+        position, count = done
+        nodes += count
+    return nodes

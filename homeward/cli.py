@@ -15,8 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from graph import runtime
+from graph.crypto import cipher_from_settings
 from graph.driver import Graph, create_driver
 from graph.migrations import migrate as run_migrations
+from graph.referrals import purge_expired, rotate_all
 from graph.services import freshness, verification_due
 from graph.users import (
     Role,
@@ -47,6 +49,8 @@ tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 verification_app = typer.Typer(help="Keeping entries current.", no_args_is_help=True)
 app.add_typer(verification_app, name="verification")
+referrals_app = typer.Typer(help="Personal data of referrals.", no_args_is_help=True)
+app.add_typer(referrals_app, name="referrals")
 console = Console()
 err = Console(stderr=True)
 
@@ -325,3 +329,29 @@ def verification_due_command(
         )
     console.print(table)
     console.print(f"{len(due)} services due")
+
+
+@referrals_app.command("purge")
+def referrals_purge() -> None:
+    """Erase contact, health, notes and documents of referrals closed longer than
+    HOMEWARD_REFERRAL_RETENTION_DAYS; counts and statuses stay. `make run` also does this
+    on a schedule."""
+    settings = get_settings()
+    purged = _with_graph(
+        settings,
+        lambda g: purge_expired(g, now=utcnow(), retention_days=settings.referral_retention_days),
+    )
+    console.print(f"{purged} referrals purged")
+
+
+@referrals_app.command("rotate-key")
+def referrals_rotate_key() -> None:
+    """Re-encrypt every stored personal value under the first key of HOMEWARD_DATA_KEYS.
+    Afterwards the older keys can be removed from the setting."""
+    settings = get_settings()
+    try:
+        cipher = cipher_from_settings(settings)
+    except HomewardError as exc:
+        raise _fail(exc) from exc
+    nodes = _with_graph(settings, lambda g: rotate_all(g, cipher=cipher))
+    console.print(f"{nodes} records re-encrypted under the newest key")

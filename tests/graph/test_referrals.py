@@ -30,7 +30,7 @@ from graph.referrals import (
     get_referral,
     grant_consent,
     next_status,
-    rotate_batch,
+    rotate_all,
     transition,
 )
 from graph.services import ReturnType
@@ -202,12 +202,7 @@ async def test_rotation_moves_every_stored_value_to_the_new_key(world: Graph) ->
     await _step(world, "rot-1", Action.SEND)
     new_key = Fernet.generate_key()
     both = DataCipher([new_key, KEY])
-    position = ""
-    while True:
-        next_position = await world.write(rotate_batch, cipher=both, after=position, batch=1)
-        if next_position is None:
-            break
-        position = next_position
+    assert await rotate_all(world, cipher=both) == 1
     only_new = DataCipher([new_key])
     seen = await world.read(
         get_referral,

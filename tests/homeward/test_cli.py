@@ -75,3 +75,25 @@ async def test_bad_input_is_named_and_exits_1(cli_env: None, people: dict[str, s
     missing = await _run("tokens", "revoke", "nosuchtoken")
     assert missing.exit_code == 1
     assert "token 'nosuchtoken' not found" in missing.output
+
+
+async def test_referral_purge_and_key_rotation_commands(
+    cli_env: None, graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.fernet import Fernet
+
+    purged = await _run("referrals", "purge")
+    assert purged.exit_code == 0, purged.output
+    assert "0 referrals purged" in purged.output
+
+    monkeypatch.setenv("HOMEWARD_DATA_KEYS", "not-a-key")
+    get_settings.cache_clear()
+    refused = await _run("referrals", "rotate-key")
+    assert refused.exit_code == 1
+    assert "Fernet keys" in refused.output
+
+    monkeypatch.setenv("HOMEWARD_DATA_KEYS", Fernet.generate_key().decode())
+    get_settings.cache_clear()
+    rotated = await _run("referrals", "rotate-key")
+    assert rotated.exit_code == 0, rotated.output
+    assert "0 records re-encrypted" in rotated.output
