@@ -25,6 +25,7 @@ from graph.migrations import migrate
 from graph.organisations import OrganisationInput, OrganisationKind, upsert_organisations
 from graph.users import Role, UserInput, create_user, issue_token, new_token
 from homeward.settings import PROJECT_ROOT, Environment, Settings
+from tests.receiver import Receiver
 
 TEST_HOME = PROJECT_ROOT / ".neo4j" / "test"
 TEST_PORT = int(os.environ.get("HOMEWARD_TEST_NEO4J_PORT", "7697"))
@@ -174,3 +175,14 @@ async def people(countries: Graph) -> dict[str, str]:
         )
         tokens[name] = token
     return tokens
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (port chosen by the system), stopped after the test."""
+    r = Receiver()
+    r.start()
+    try:
+        yield r
+    finally:
+        r.stop()
