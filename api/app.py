@@ -13,6 +13,7 @@ from api import health
 from api.auth import JwtVerifier
 from api.graphql.context import get_context
 from api.graphql.schema import schema
+from graph.crypto import cipher_from_settings
 from graph.driver import Graph, create_driver
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.clock = utcnow
         app.state.geocoder = make_geocoder(settings, graph)
         app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
+        app.state.cipher = cipher_from_settings(settings)
         if settings.migrate_on_startup:
             try:
                 applied = await migrate(graph)

@@ -34,6 +34,11 @@ MAINTAIN_SERVICES = Rule(
 REGISTER_ORGANISATIONS = Rule(
     frozenset({Role.COORDINATOR, Role.ADMIN}), description="coordinators and admins"
 )
+# The organisations that send or receive referrals are the ones told about them.
+MANAGE_WEBHOOKS = Rule(
+    frozenset({Role.COUNSELLOR, Role.PARTNER, Role.ADMIN}),
+    description="counsellors and partners (own organisation) and admins",
+)
 
 RULES: dict[str, Rule] = {
     "Query.searchPartners": DIRECTORY,
@@ -47,6 +52,8 @@ RULES: dict[str, Rule] = {
     "Query.me": SIGNED_IN,
     "Query.users": ADMIN,
     "Query.auditEvents": SIGNED_IN,  # scoped: admins all, others their organisations' data
+    "Query.webhookSubscriptions": MANAGE_WEBHOOKS,
+    "Query.webhookDeliveries": MANAGE_WEBHOOKS,
     "Mutation.registerOrganisation": REGISTER_ORGANISATIONS,
     "Mutation.registerService": MAINTAIN_SERVICES,
     "Mutation.updateService": MAINTAIN_SERVICES,
@@ -56,6 +63,8 @@ RULES: dict[str, Rule] = {
     "Mutation.setUserDisabled": ADMIN,
     "Mutation.issueToken": ADMIN,
     "Mutation.revokeToken": ADMIN,
+    "Mutation.createWebhookSubscription": MANAGE_WEBHOOKS,
+    "Mutation.deleteWebhookSubscription": MANAGE_WEBHOOKS,
 }
 
 # Fields every GraphQL server answers; they expose no data of ours.
@@ -90,3 +99,11 @@ def audit_scope(actor: Actor) -> list[str] | None:
     if actor.system or Role.ADMIN in actor.roles:
         return None
     return sorted({m.organisation_id for m in actor.memberships})
+
+
+def webhook_scope(actor: Actor) -> set[str] | None:
+    """Organisations whose webhooks `actor` may manage and read; None means all of them. A
+    coordinator membership gives none: the delivery log is about individual referrals."""
+    if actor.system or Role.ADMIN in actor.roles:
+        return None
+    return actor.organisations_with(Role.COUNSELLOR, Role.PARTNER)

@@ -16,6 +16,7 @@ from strawberry.fastapi import BaseContext
 from api.auth import authenticate
 from api.deps import GraphDep, SettingsDep
 from graph.areas import Area, areas_by_ids
+from graph.crypto import DataCipher
 from graph.driver import Graph
 from graph.geocoding import Geocoder
 from graph.needs import Need, needs_by_codes
@@ -70,9 +71,11 @@ class Context(BaseContext):
         settings: Settings,
         now: datetime,
         geocoder: Geocoder,
+        cipher: DataCipher,
     ) -> None:
         super().__init__()
         self.geocoder = geocoder
+        self.cipher = cipher
         # One moment per request, so that every freshness in a response agrees.
         self.now = now
         self.graph = graph
@@ -110,6 +113,7 @@ async def get_context(request: Request, graph: GraphDep, settings: SettingsDep) 
         settings=settings,
         now=request.app.state.clock(),
         geocoder=request.app.state.geocoder,
+        cipher=request.app.state.cipher,
     )
 
 

@@ -19,17 +19,25 @@ from api.graphql.organisations import OrganisationMutation, OrganisationQuery
 from api.graphql.search import SearchQuery
 from api.graphql.services import ServiceMutation, ServiceQuery
 from api.graphql.users import UserMutation, UserQuery
+from api.graphql.webhooks import WebhookMutation, WebhookQuery
 
 
 @strawberry.type
 class Query(
-    SearchQuery, OrganisationQuery, ServiceQuery, AreaQuery, TaxonomyQuery, UserQuery, AuditQuery
+    SearchQuery,
+    OrganisationQuery,
+    ServiceQuery,
+    AreaQuery,
+    TaxonomyQuery,
+    UserQuery,
+    AuditQuery,
+    WebhookQuery,
 ):
     pass
 
 
 @strawberry.type
-class Mutation(OrganisationMutation, ServiceMutation, UserMutation):
+class Mutation(OrganisationMutation, ServiceMutation, UserMutation, WebhookMutation):
     pass
 
 

@@ -30,6 +30,8 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Query.me": (False, EVERYONE),
     "Query.users": (False, {A}),
     "Query.auditEvents": (False, EVERYONE),
+    "Query.webhookSubscriptions": (False, {C, P, A}),
+    "Query.webhookDeliveries": (False, {C, P, A}),
     "Mutation.registerOrganisation": (False, {K, A}),
     "Mutation.registerService": (False, {P, A}),
     "Mutation.updateService": (False, {P, A}),
@@ -39,6 +41,8 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Mutation.setUserDisabled": (False, {A}),
     "Mutation.issueToken": (False, {A}),
     "Mutation.revokeToken": (False, {A}),
+    "Mutation.createWebhookSubscription": (False, {C, P, A}),
+    "Mutation.deleteWebhookSubscription": (False, {C, P, A}),
 }
 
 
@@ -103,3 +107,6 @@ def test_scopes() -> None:
     assert policy.service_scope(_actor(Role.ADMIN)) is None
     assert policy.audit_scope(_actor(Role.ADMIN)) is None
     assert policy.service_scope(_actor(Role.COORDINATOR)) == set()
+    assert policy.webhook_scope(partner) == {"a", "b"}
+    assert policy.webhook_scope(_actor(Role.ADMIN)) is None
+    assert policy.webhook_scope(_actor(Role.COORDINATOR)) == set()
