@@ -88,6 +88,10 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / ".homeward" / "data.key", alias="HOMEWARD_DATA_KEY_FILE"
     )
 
+    # Webhook deliveries are sent by a periodic job this often (seconds); 0 switches the job
+    # off in this process (another process, or `homeward`, may deliver instead).
+    webhook_interval_s: float = Field(default=10.0, ge=0, alias="HOMEWARD_WEBHOOK_INTERVAL_S")
+
     @property
     def uses_local_neo4j(self) -> bool:
         return self.neo4j_uri is None

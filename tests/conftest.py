@@ -56,6 +56,9 @@ def test_settings(neo4j_uri: str) -> Settings:
         NEO4J_PASSWORD=os.environ.get("HOMEWARD_TEST_NEO4J_PASSWORD", "neo4j"),
         NEO4J_DATABASE=os.environ.get("HOMEWARD_TEST_NEO4J_DATABASE"),
         HOMEWARD_DATA_KEYS=Fernet.generate_key().decode("ascii"),
+        # Off, so that no test's app sends webhooks behind its back; the job's own test
+        # switches it on.
+        HOMEWARD_WEBHOOK_INTERVAL_S=0,
     )
 
 
