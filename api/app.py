@@ -11,13 +11,16 @@ from strawberry.fastapi import GraphQLRouter
 
 from api import health
 from api.auth import JwtVerifier
+from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
 from api.graphql.schema import schema
-from graph.crypto import cipher_from_settings
+from graph.crypto import DataCipher, cipher_from_settings
 from graph.driver import Graph, create_driver
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
+from graph.referrals import announce_overdue, purge_expired
 from graph.users import utcnow
+from graph.webhooks import deliver_due, delivery_client
 from homeward.errors import DatabaseUnavailable
 from homeward.settings import Settings, get_settings
 
@@ -32,6 +35,32 @@ def make_geocoder(settings: Settings, graph: Graph) -> Geocoder:
             scheme=settings.nominatim_scheme,
         )
     return GazetteerGeocoder(graph)
+
+
+def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
+    """The API process's periodic jobs; each reads the app state when it runs."""
+    graph: Graph = app.state.graph
+    cipher: DataCipher = app.state.cipher
+    client = app.state.webhook_client
+
+    async def deliver_webhooks() -> None:
+        report = await deliver_due(graph, now=app.state.clock(), cipher=cipher, client=client)
+        if report.claimed:
+            log.info("webhooks: %s", report.model_dump())
+
+    async def referral_housekeeping() -> None:
+        now = app.state.clock()
+        overdue = await graph.write(announce_overdue, now=now)
+        purged = await purge_expired(
+            graph, now=now, retention_days=settings.referral_retention_days
+        )
+        if overdue or purged:
+            log.info("referrals: %d newly overdue, %d purged", overdue, purged)
+
+    return [
+        PeriodicJob("webhooks", settings.webhook_interval_s, deliver_webhooks),
+        PeriodicJob("referrals", settings.housekeeping_interval_s, referral_housekeeping),
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.geocoder = make_geocoder(settings, graph)
         app.state.cipher = cipher
         app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
+        app.state.webhook_client = delivery_client()
         if settings.migrate_on_startup:
             try:
                 applied = await migrate(graph)
@@ -60,8 +90,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # is back; `homeward migrate` applies what is missing.
                 log.warning("migrations not applied, Neo4j unavailable: %s", exc.message)
         try:
-            yield
+            async with PeriodicRunner(periodic_jobs(app, settings)):
+                yield
         finally:
+            await app.state.webhook_client.aclose()
             await driver.close()
 
     app = FastAPI(

@@ -34,6 +34,11 @@ MAINTAIN_SERVICES = Rule(
 REGISTER_ORGANISATIONS = Rule(
     frozenset({Role.COORDINATOR, Role.ADMIN}), description="coordinators and admins"
 )
+# The organisations that send or receive referrals are the ones told about them.
+MANAGE_WEBHOOKS = Rule(
+    frozenset({Role.COUNSELLOR, Role.PARTNER, Role.ADMIN}),
+    description="counsellors and partners (own organisation) and admins",
+)
 
 # Referrals: the sending side sends, cancels and records consent; the receiving side answers.
 # Who stands on which side of a given referral is decided in graph/referrals.py.
@@ -59,6 +64,8 @@ RULES: dict[str, Rule] = {
     "Query.me": SIGNED_IN,
     "Query.users": ADMIN,
     "Query.auditEvents": SIGNED_IN,  # scoped: admins all, others their organisations' data
+    "Query.webhookSubscriptions": MANAGE_WEBHOOKS,
+    "Query.webhookDeliveries": MANAGE_WEBHOOKS,
     "Mutation.registerOrganisation": REGISTER_ORGANISATIONS,
     "Mutation.registerService": MAINTAIN_SERVICES,
     "Mutation.updateService": MAINTAIN_SERVICES,
@@ -82,6 +89,8 @@ RULES: dict[str, Rule] = {
     "Mutation.startReferral": ANSWER_REFERRALS,
     "Mutation.completeReferral": ANSWER_REFERRALS,
     "Mutation.recordFollowUp": REFERRAL_PARTIES,
+    "Mutation.createWebhookSubscription": MANAGE_WEBHOOKS,
+    "Mutation.deleteWebhookSubscription": MANAGE_WEBHOOKS,
 }
 
 # Fields every GraphQL server answers; they expose no data of ours.
@@ -116,3 +125,11 @@ def audit_scope(actor: Actor) -> list[str] | None:
     if actor.system or Role.ADMIN in actor.roles:
         return None
     return sorted({m.organisation_id for m in actor.memberships})
+
+
+def webhook_scope(actor: Actor) -> set[str] | None:
+    """Organisations whose webhooks `actor` may manage and read; None means all of them. A
+    coordinator membership gives none: the delivery log is about individual referrals."""
+    if actor.system or Role.ADMIN in actor.roles:
+        return None
+    return actor.organisations_with(Role.COUNSELLOR, Role.PARTNER)

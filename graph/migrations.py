@@ -2,7 +2,9 @@
 
 A migration is applied once; its version is recorded as a `(:SchemaMigration)` node. Because
 every statement is idempotent, two processes migrating at the same time are harmless.
-New migrations are appended with the next version; applied ones are never edited.
+New migrations are appended with a higher version; applied ones are never edited. Versions
+need not be consecutive (work on separate lines reserves numbers ahead): each one missing
+from the database is applied, in order.
 """
 
 from __future__ import annotations
@@ -112,6 +114,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX referral_closed IF NOT EXISTS FOR (r:Referral) ON (r.closed_at)",
             "CREATE INDEX referral_sent IF NOT EXISTS FOR (r:Referral) ON (r.sent_at)",
             "CREATE INDEX consent_case IF NOT EXISTS FOR (c:Consent) ON (c.case_reference)",
+        ),
+    ),
+    Migration(
+        version=6,
+        description="webhook subscriptions and the delivery outbox",
+        statements=(
+            "CREATE CONSTRAINT webhook_subscription_id IF NOT EXISTS "
+            "FOR (s:WebhookSubscription) REQUIRE s.id IS UNIQUE",
+            "CREATE CONSTRAINT webhook_delivery_id IF NOT EXISTS "
+            "FOR (d:WebhookDelivery) REQUIRE d.id IS UNIQUE",
+            # The dispatcher's question: which deliveries are due (or whose lease expired).
+            "CREATE INDEX webhook_delivery_due IF NOT EXISTS "
+            "FOR (d:WebhookDelivery) ON (d.state, d.next_attempt_at)",
         ),
     ),
 )

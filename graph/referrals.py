@@ -27,6 +27,7 @@ from graph.pagination import Page, paginate
 from graph.services import ReturnType, flag_for_reverification
 from graph.text import distinct
 from graph.users import Actor, Role
+from graph.webhooks import WebhookEvent, enqueue
 from homeward.errors import (
     ConsentMissing,
     FieldProblem,
@@ -125,6 +126,18 @@ def next_status(status: ReferralStatus, action: Action) -> ReferralStatus:
             action.value, status.value, [a.value for a in allowed_actions(status)]
         )
     return transition.target
+
+
+# What each step announces to the organisations' webhook subscriptions.
+ANNOUNCES: dict[Action, WebhookEvent] = {
+    Action.SEND: WebhookEvent.REFERRAL_SENT,
+    Action.ACKNOWLEDGE: WebhookEvent.REFERRAL_ACKNOWLEDGED,
+    Action.ACCEPT: WebhookEvent.REFERRAL_ACCEPTED,
+    Action.DECLINE: WebhookEvent.REFERRAL_DECLINED,
+    Action.START: WebhookEvent.REFERRAL_STARTED,
+    Action.COMPLETE: WebhookEvent.REFERRAL_COMPLETED,
+    Action.CANCEL: WebhookEvent.REFERRAL_CANCELLED,
+}
 
 
 # --- vocabulary ----------------------------------------------------------------------------
@@ -895,7 +908,8 @@ STATE: LiteralString = """
 MATCH (r:Referral {id: $id})-[:FROM]->(sender:Organisation)
 MATCH (r)-[:TO]->(s:Service)<-[:PROVIDES]-(receiver:Organisation)
 RETURN r.status AS status, sender.id AS sender, receiver.id AS receiver, s.id AS service,
-       r.case_reference AS case, r.carries AS carries, r.response_days AS response_days,
+       r.case_reference AS case, r.reference AS reference, r.carries AS carries,
+       r.response_days AS response_days,
        r.acknowledged_at IS NOT NULL AS acknowledged,
        COLLECT { MATCH (e:ReferralEvent)-[:OF]->(r) RETURN e.seq ORDER BY e.seq DESC }[0] AS seq
 """
@@ -1007,6 +1021,29 @@ async def transition(
         from_status=current.value,
     )
     await tx.run(RESPONSIVENESS, service=state["service"])
+    # Both ends are told (each subscribes to what it cares about), except of a draft that
+    # was cancelled before the receiver ever saw it. Ids and statuses only, never content.
+    told = (
+        [state["sender"]]
+        if current is ReferralStatus.DRAFT and action is Action.CANCEL
+        else [state["sender"], state["receiver"]]
+    )
+    for organisation in dict.fromkeys(told):
+        await enqueue(
+            tx,
+            organisation_id=organisation,
+            event=ANNOUNCES[action],
+            payload={
+                "referral_id": id,
+                "reference": state["reference"],
+                "service_id": state["service"],
+                "organisation_id": organisation,
+                "status": target.value,
+                "previous_status": current.value,
+                "occurred_at": now,
+            },
+            at=now,
+        )
     cause = outcome or reason
     flag = REVERIFY_AFTER.get(cause) if cause is not None else None
     if flag is not None:
@@ -1302,3 +1339,40 @@ async def rotate_all(graph: Graph, *, cipher: DataCipher) -> int:
         position, count = done
         nodes += count
     return nodes
+
+
+# Sent referrals past their response time that have not been announced as overdue yet.
+OVERDUE: LiteralString = """
+MATCH (r:Referral {status: 'sent'})-[:FROM]->(sender:Organisation)
+WHERE r.response_due_at < $now AND r.overdue_announced_at IS NULL
+MATCH (r)-[:TO]->(s:Service)<-[:PROVIDES]-(receiver:Organisation)
+WITH r, sender, receiver, s LIMIT $batch
+SET r.overdue_announced_at = $now
+RETURN r.id AS id, r.reference AS reference, r.response_due_at AS due_at, s.id AS service,
+       sender.id AS sender, receiver.id AS receiver
+"""
+
+
+async def announce_overdue(tx: AsyncManagedTransaction, *, now: datetime, batch: int = 200) -> int:
+    """Queue `referral.overdue` once per referral for both organisations; returns how many
+    referrals became overdue since the last run."""
+    result = await tx.run(OVERDUE, now=now, batch=batch)
+    rows = [r async for r in result]
+    for r in rows:
+        for organisation in (r["sender"], r["receiver"]):
+            await enqueue(
+                tx,
+                organisation_id=organisation,
+                event=WebhookEvent.REFERRAL_OVERDUE,
+                payload={
+                    "referral_id": r["id"],
+                    "reference": r["reference"],
+                    "service_id": r["service"],
+                    "organisation_id": organisation,
+                    "status": ReferralStatus.SENT.value,
+                    "due_at": r["due_at"].to_native(),
+                    "occurred_at": now,
+                },
+                at=now,
+            )
+    return len(rows)

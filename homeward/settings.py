@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     statistics_minimum_count: int = Field(
         default=3, ge=1, alias="HOMEWARD_STATISTICS_MINIMUM_COUNT"
     )
+    # Webhook deliveries are sent by a periodic job this often (seconds); 0 switches the job
+    # off in this process (another process, or `homeward`, may deliver instead).
+    webhook_interval_s: float = Field(default=10.0, ge=0, alias="HOMEWARD_WEBHOOK_INTERVAL_S")
+    # Overdue announcements and the retention purge run this often (seconds); 0 switches
+    # them off in this process (`homeward referrals purge` does the purge by hand).
+    housekeeping_interval_s: float = Field(
+        default=300.0, ge=0, alias="HOMEWARD_HOUSEKEEPING_INTERVAL_S"
+    )
 
     @property
     def uses_local_neo4j(self) -> bool:

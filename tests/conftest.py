@@ -25,6 +25,7 @@ from graph.migrations import migrate
 from graph.organisations import OrganisationInput, OrganisationKind, upsert_organisations
 from graph.users import Role, UserInput, create_user, issue_token, new_token
 from homeward.settings import PROJECT_ROOT, Environment, Settings
+from tests.receiver import Receiver
 
 TEST_HOME = PROJECT_ROOT / ".neo4j" / "test"
 TEST_PORT = int(os.environ.get("HOMEWARD_TEST_NEO4J_PORT", "7697"))
@@ -55,6 +56,10 @@ def test_settings(neo4j_uri: str) -> Settings:
         NEO4J_PASSWORD=os.environ.get("HOMEWARD_TEST_NEO4J_PASSWORD", "neo4j"),
         NEO4J_DATABASE=os.environ.get("HOMEWARD_TEST_NEO4J_DATABASE"),
         HOMEWARD_DATA_KEYS=Fernet.generate_key().decode("ascii"),
+        # Off, so that no test's app sends webhooks behind its back; the job's own test
+        # switches it on.
+        HOMEWARD_WEBHOOK_INTERVAL_S=0,
+        HOMEWARD_HOUSEKEEPING_INTERVAL_S=0,
     )
 
 
@@ -174,3 +179,14 @@ async def people(countries: Graph) -> dict[str, str]:
         )
         tokens[name] = token
     return tokens
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (port chosen by the system), stopped after the test."""
+    r = Receiver()
+    r.start()
+    try:
+        yield r
+    finally:
+        r.stop()

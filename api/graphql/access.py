@@ -40,3 +40,9 @@ def _refuse(parent: str, message: str, code: str) -> Any:
     if parent == "Mutation":
         return ForbiddenError(message=message)
     raise GraphQLError(message, extensions={"code": code})
+
+
+def refused(exc: Forbidden) -> GraphQLError:
+    """A query refused by its resolver (a record outside the caller's scope), in the same
+    shape as a refusal by the policy."""
+    return GraphQLError(exc.message, extensions={"code": "FORBIDDEN"})

@@ -20,6 +20,7 @@ from api.graphql.referrals import ReferralMutation, ReferralQuery
 from api.graphql.search import SearchQuery
 from api.graphql.services import ServiceMutation, ServiceQuery
 from api.graphql.users import UserMutation, UserQuery
+from api.graphql.webhooks import WebhookMutation, WebhookQuery
 
 
 @strawberry.type
@@ -32,12 +33,15 @@ class Query(
     UserQuery,
     AuditQuery,
     ReferralQuery,
+    WebhookQuery,
 ):
     pass
 
 
 @strawberry.type
-class Mutation(OrganisationMutation, ServiceMutation, UserMutation, ReferralMutation):
+class Mutation(
+    OrganisationMutation, ServiceMutation, UserMutation, ReferralMutation, WebhookMutation
+):
     pass
 
 

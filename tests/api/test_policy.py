@@ -30,6 +30,8 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Query.me": (False, EVERYONE),
     "Query.users": (False, {A}),
     "Query.auditEvents": (False, EVERYONE),
+    "Query.webhookSubscriptions": (False, {C, P, A}),
+    "Query.webhookDeliveries": (False, {C, P, A}),
     "Mutation.registerOrganisation": (False, {K, A}),
     "Mutation.registerService": (False, {P, A}),
     "Mutation.updateService": (False, {P, A}),
@@ -53,6 +55,8 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Mutation.startReferral": (False, {P}),
     "Mutation.completeReferral": (False, {P}),
     "Mutation.recordFollowUp": (False, {C, P}),
+    "Mutation.createWebhookSubscription": (False, {C, P, A}),
+    "Mutation.deleteWebhookSubscription": (False, {C, P, A}),
 }
 
 
@@ -117,3 +121,6 @@ def test_scopes() -> None:
     assert policy.service_scope(_actor(Role.ADMIN)) is None
     assert policy.audit_scope(_actor(Role.ADMIN)) is None
     assert policy.service_scope(_actor(Role.COORDINATOR)) == set()
+    assert policy.webhook_scope(partner) == {"a", "b"}
+    assert policy.webhook_scope(_actor(Role.ADMIN)) is None
+    assert policy.webhook_scope(_actor(Role.COORDINATOR)) == set()

@@ -6,16 +6,28 @@ Organisation A sends (its counsellor), organisation B receives (its partner `par
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from graph.driver import Graph
-from graph.referrals import purge_closed
+from graph.referrals import announce_overdue, purge_closed
+from graph.users import SYSTEM
+from graph.webhooks import (
+    SubscriptionInput,
+    WebhookEvent,
+    create_subscription,
+    deliver_due,
+    delivery_client,
+    verify_signature,
+)
 from tests import directory
 from tests.api.graphql.conftest import START, Clock, GraphQLClient
+from tests.receiver import Receiver
 
 REFERRAL_FIELDS = """
   id reference caseReference status viewerSide version overdue allowedActions
@@ -477,3 +489,47 @@ async def test_retention_purge_erases_personal_data_and_keeps_the_counts(
     assert counts["total"] == 2
     # Two is below the disclosure threshold: the cells are suppressed, the total is not.
     assert counts["byNeed"] == [{"key": "psychosocial.trauma-therapy", "count": None}]
+
+
+async def test_steps_and_overdue_reach_the_webhooks_signed_and_without_personal_data(
+    gql: GraphQLClient,
+    world: dict[str, str],
+    graph: Graph,
+    clock: Clock,
+    receiver: Receiver,
+    app: FastAPI,
+) -> None:
+    cipher = app.state.cipher
+    subscribed = await graph.write(
+        create_subscription,
+        id="hook-b",
+        data=SubscriptionInput(
+            organisation_id="org-b",
+            url=receiver.url,
+            events=[WebhookEvent.REFERRAL_SENT, WebhookEvent.REFERRAL_OVERDUE],
+        ),
+        cipher=cipher,
+        actor=SYSTEM,
+        allowed_organisations=None,
+    )
+    referral_id = await sent_referral(gql, world, contact=CONTACT)
+    clock.now = START + timedelta(days=4)
+    assert await graph.write(announce_overdue, now=clock.now) == 1
+    assert await graph.write(announce_overdue, now=clock.now) == 0  # announced once
+    async with delivery_client() as http:
+        delivered = await deliver_due(graph, now=clock.now, cipher=cipher, client=http)
+    assert delivered.delivered == 2
+    events = [r.headers["x-homeward-event"] for r in receiver.requests]
+    assert events == ["referral.sent", "referral.overdue"]
+    for request in receiver.requests:
+        assert verify_signature(
+            subscribed.secret,
+            request.headers["x-homeward-timestamp"],
+            request.body,
+            request.headers["x-homeward-signature"],
+            max_age_s=None,
+        )
+        body = json.loads(request.body)
+        assert body["data"]["referral_id"] == referral_id
+        for secret in (HEALTH, CONTACT, NOTE, "psychosocial"):
+            assert secret not in request.body.decode()

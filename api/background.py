@@ -1,0 +1,81 @@
+"""Periodic jobs of the API process (webhook delivery; later retention purge, overdue checks).
+
+Each job runs in its own task: once after its first interval, then again `interval_s` after
+the previous run ended, so a slow run is never overlapped by the next one. A failing run is
+logged and the loop goes on; stopping cancels the tasks and waits for them to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+from homeward.errors import HomewardError
+
+log = logging.getLogger("homeward.background")
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    name: str
+    interval_s: float
+    run: Callable[[], Awaitable[object]]
+
+
+class PeriodicRunner:
+    """Runs `jobs` until stopped; a job with an interval of 0 or less is switched off."""
+
+    def __init__(self, jobs: Sequence[PeriodicJob]) -> None:
+        self.jobs = list(jobs)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def running(self) -> list[str]:
+        return [name for name, task in self._tasks.items() if not task.done()]
+
+    def start(self) -> None:
+        for job in self.jobs:
+            if job.interval_s > 0 and job.name not in self._tasks:
+                self._tasks[job.name] = asyncio.create_task(
+                    self._loop(job), name=f"periodic:{job.name}"
+                )
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            # A run in progress is interrupted at its next await; that is the point of stopping.
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def __aenter__(self) -> PeriodicRunner:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @staticmethod
+    async def _loop(job: PeriodicJob) -> None:
+        while True:
+            await asyncio.sleep(job.interval_s)
+            try:
+                await job.run()
+            except HomewardError as exc:
+                # Expected trouble (Neo4j away): one line, no traceback; the next run retries.
+                log.warning("periodic job %s failed: %s", job.name, exc.message)
+            except Exception:
+                # A bug in one run must not end the loop; the traceback names it (job code
+                # keeps secrets out of its exception messages).
+                log.exception("periodic job %s failed", job.name)

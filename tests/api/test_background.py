@@ -1,0 +1,132 @@
+"""The periodic-job runner, and webhook delivery by the running application."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from api.app import create_app
+from api.background import PeriodicJob, PeriodicRunner
+from graph.driver import Graph
+from graph.organisations import upsert_organisations
+from graph.users import SYSTEM, utcnow
+from graph.webhooks import (
+    SubscriptionInput,
+    WebhookEvent,
+    create_subscription,
+    enqueue,
+    verify_signature,
+)
+from homeward.errors import DatabaseUnavailable
+from homeward.settings import Settings
+from tests.conftest import PEOPLE_ORGANISATIONS
+from tests.receiver import Receiver
+
+
+async def _until(condition: Callable[[], object], timeout_s: float = 10.0) -> None:
+    """Poll `condition` until it is true, for at most `timeout_s`."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110 - set from other threads, too
+            await asyncio.sleep(0.02)
+
+
+async def test_jobs_run_repeatedly_and_stop_on_request() -> None:
+    runs: list[str] = []
+
+    async def tick() -> None:
+        runs.append("tick")
+
+    async def never() -> None:
+        runs.append("never")
+
+    runner = PeriodicRunner([PeriodicJob("tick", 0.01, tick), PeriodicJob("off", 0, never)])
+    async with runner:
+        assert runner.running == ["tick"]
+        await _until(lambda: len(runs) >= 3)
+    assert runner.running == []
+    count = len(runs)
+    await asyncio.sleep(0.05)
+    assert len(runs) == count
+    assert "never" not in runs
+
+
+async def test_a_failing_run_is_logged_and_the_loop_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls = 0
+
+    async def flaky() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("bug in the first run")
+        if calls == 2:
+            raise DatabaseUnavailable("Neo4j is unavailable")
+
+    with caplog.at_level(logging.WARNING, logger="homeward.background"):
+        async with PeriodicRunner([PeriodicJob("flaky", 0.01, flaky)]):
+            await _until(lambda: calls >= 3)
+    messages = [(r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    assert ("ERROR", "periodic job flaky failed", True) in messages
+    assert (
+        "WARNING",
+        "periodic job flaky failed: Neo4j is unavailable",
+        False,
+    ) in messages
+
+
+async def test_stopping_interrupts_a_run_in_progress() -> None:
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    runner = PeriodicRunner([PeriodicJob("slow", 0.01, slow)])
+    runner.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    async with asyncio.timeout(2):
+        await runner.stop()
+    assert runner.running == []
+
+
+async def test_the_application_delivers_webhooks_by_itself(
+    countries: Graph, test_settings: Settings, receiver: Receiver
+) -> None:
+    graph = countries
+    await graph.write(
+        upsert_organisations, rows=[(i, d, {}) for i, d in PEOPLE_ORGANISATIONS.items()]
+    )
+    settings = test_settings.model_copy(update={"webhook_interval_s": 0.1})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        created = await graph.write(
+            create_subscription,
+            id="sub-1",
+            data=SubscriptionInput(
+                organisation_id="org-a", url=receiver.url, events=[WebhookEvent.REFERRAL_SENT]
+            ),
+            cipher=app.state.cipher,
+            actor=SYSTEM,
+            allowed_organisations=None,
+        )
+        await graph.write(
+            enqueue,
+            organisation_id="org-a",
+            event=WebhookEvent.REFERRAL_SENT,
+            payload={"referral_id": "r1", "status": "sent"},
+            at=utcnow() - timedelta(seconds=1),
+        )
+        await _until(lambda: len(receiver.requests) == 1)
+
+    (request,) = receiver.requests
+    assert verify_signature(
+        created.secret,
+        request.headers["x-homeward-timestamp"],
+        request.body,
+        request.headers["x-homeward-signature"],
+    )
