@@ -20,6 +20,7 @@ from graph.driver import Graph
 from graph.needs import NeedRecord, Term, upsert_needs
 from graph.organisations import OrganisationInput, upsert_organisations
 from graph.programmes import ProgrammeRecord, upsert_programmes
+from graph.referrals import ReferralHistoryRecord, write_referral_history
 from graph.services import ServiceInput, reference_problems, upsert_row, upsert_services
 from graph.target_groups import upsert_target_groups
 from homeward.errors import FieldProblem, ValidationFailed
@@ -76,22 +77,24 @@ class SeedReport:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _read_list(path: Path) -> list[Any]:
+def _read_list(path: Path, key: str | None = None) -> list[Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValidationFailed.single(
             f"{path.name}:{exc.lineno}", f"not valid JSON: {exc.msg}"
         ) from exc
+    if key is not None and isinstance(data, dict):
+        data = data.get(key)
     if not isinstance(data, list):
         raise ValidationFailed.single(path.name, "expected a JSON list of entries")
     return data
 
 
-def _parse(model: type[M], path: Path) -> list[M]:
+def _parse(model: type[M], path: Path, key: str | None = None) -> list[M]:
     parsed: list[M] = []
     problems: list[FieldProblem] = []
-    for index, entry in enumerate(_read_list(path)):
+    for index, entry in enumerate(_read_list(path, key)):
         try:
             parsed.append(model.model_validate(entry))
         except ValidationError as exc:
@@ -150,6 +153,11 @@ def _optional(model: type[M], path: Path) -> list[M]:
     return _parse(model, path) if path.exists() else []
 
 
+def _referral_history(path: Path) -> list[ReferralHistoryRecord]:
+    """`referrals.json` is an object: a note on what is invented, and the list."""
+    return _parse(ReferralHistoryRecord, path, key="referrals") if path.exists() else []
+
+
 def broader_first(records: list[NeedRecord]) -> list[NeedRecord]:
     known = {r.code for r in records}
     problems = [
@@ -171,6 +179,7 @@ class SeedData:
     programmes: list[ProgrammeRecord]
     organisations: list[SeedOrganisation]
     services: list[SeedService]
+    referrals: list[ReferralHistoryRecord]
 
 
 def read_seed(data_dir: Path = DATA_DIR) -> SeedData:
@@ -182,6 +191,7 @@ def read_seed(data_dir: Path = DATA_DIR) -> SeedData:
         programmes=_optional(ProgrammeRecord, data_dir / "programmes.json"),
         organisations=_optional(SeedOrganisation, data_dir / "organisations.json"),
         services=_optional(SeedService, data_dir / "services.json"),
+        referrals=_referral_history(data_dir / "referrals.json"),
     )
 
 
@@ -239,6 +249,24 @@ async def write_seed(tx: AsyncManagedTransaction, *, data: SeedData) -> SeedRepo
     if problems:
         raise ValidationFailed(problems)
     report.counts["services"] = await upsert_services(tx, rows=rows)
+
+    organisations = {o.id for o in data.organisations}
+    services = {s.id for s in data.services}
+    needs = {n.code for n in data.needs}
+    problems = [
+        FieldProblem(f"referrals.json:{r.id}.{field}", f"unknown {what} {value!r}")
+        for r in data.referrals
+        for field, what, value, known in (
+            ("from", "organisation", r.from_organisation, organisations),
+            ("service", "service", r.service, services),
+            ("destination", "area", r.destination, known_areas),
+            *(("needs", "need", n, needs) for n in r.needs),
+        )
+        if value not in known
+    ]
+    if problems:
+        raise ValidationFailed(problems)
+    report.counts["referrals"] = await write_referral_history(tx, records=data.referrals)
     return report
 
 

@@ -1,0 +1,345 @@
+"""What coordination bodies look at: duplicated provision (overlaps), gaps between demand and
+supply, unequal support between returnee groups, and the 3W table.
+
+Definitions (also in docs/coordination.md):
+
+- A service is *local* to a municipality when it covers that municipality explicitly or has a
+  site in it. Overlaps count local services only: a country-wide helpline does not make every
+  town "duplicated".
+- A service *supplies* a municipality for gap analysis when it covers the municipality or any
+  area containing it (covering Kosovo covers Prizren) or has a site in it, is active, is not
+  stale (verified within the stale threshold) and is not full.
+- *Demand* in a municipality for a need is the number of referrals (not drafts) with that
+  destination (or a place within it) and that need or a narrower one, sent in the period, plus
+  referrals whose planned arrival falls in the period but were sent before it.
+- Needs are matched with their narrower needs: asking for `psychosocial` counts trauma therapy.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import LiteralString
+
+from neo4j import AsyncManagedTransaction
+from pydantic import BaseModel
+
+from homeward.errors import NotFound
+
+# --- overlaps ----------------------------------------------------------------------------------
+
+OVERLAPS: LiteralString = """
+MATCH (scope:Area {id: $area})
+MATCH (m:Area {level: 'municipality'})-[:PART_OF*0..]->(scope)
+MATCH (asked:Need) WHERE $need IS NULL OR asked.code = $need
+MATCH (n:Need)-[:BROADER*0..]->(asked)
+WITH DISTINCT m, n
+CALL (m, n) {
+  MATCH (m)<-[:COVERS]-(s:Service)-[:ADDRESSES]->(n)
+  RETURN s
+  UNION
+  MATCH (m)<-[:IN]-(:Location)<-[:DELIVERED_AT]-(s:Service)-[:ADDRESSES]->(n)
+  RETURN s
+}
+WITH m, n, s
+WHERE s.status = 'active'
+  AND ($group IS NULL OR EXISTS { (s)-[:SERVES]->(:TargetGroup {code: $group}) }
+       OR NOT EXISTS { (s)-[:SERVES]->(:TargetGroup) })
+MATCH (o:Organisation)-[:PROVIDES]->(s)
+WITH m, n, collect(DISTINCT {service: s.id, name: s.name, organisation: o.id,
+                              organisation_name: o.name, capacity: coalesce(s.capacity, 'unknown'),
+                              referrals: COUNT { (r:Referral)-[:TO]->(s)
+                                                 WHERE r.sent_at >= $since }}) AS services
+// The number of distinct organisations among the services (Cypher has no list-distinct).
+WITH m, n, services,
+     size(reduce(seen = [], x IN services |
+          CASE WHEN x.organisation IN seen THEN seen ELSE seen + x.organisation END)) AS orgs
+WHERE orgs >= 2
+RETURN m.id AS area, n.code AS need, services, orgs
+ORDER BY orgs DESC, area, need
+LIMIT $limit
+"""
+
+
+class OverlapService(BaseModel):
+    service: str
+    name: str
+    organisation: str
+    organisation_name: str
+    capacity: str
+    referrals: int
+
+
+class Overlap(BaseModel):
+    area_id: str
+    need: str
+    organisations: int
+    services: list[OverlapService]
+
+
+async def service_overlaps(
+    tx: AsyncManagedTransaction,
+    *,
+    area_id: str,
+    need: str | None,
+    target_group: str | None,
+    since: datetime,
+    limit: int = 200,
+) -> list[Overlap]:
+    """Groups of active local services of two or more organisations for the same need (and
+    target group, if asked) in the same municipality, with capacity and referral volume."""
+    await _require_area(tx, area_id)
+    result = await tx.run(
+        OVERLAPS, area=area_id, need=need, group=target_group, since=since, limit=limit
+    )
+    return [
+        Overlap(
+            area_id=r["area"],
+            need=r["need"],
+            organisations=r["orgs"],
+            services=sorted(
+                (OverlapService(**s) for s in r["services"]), key=lambda s: (s.organisation, s.name)
+            ),
+        )
+        async for r in result
+    ]
+
+
+async def _require_area(tx: AsyncManagedTransaction, area_id: str) -> None:
+    found = await (await tx.run("MATCH (a:Area {id: $id}) RETURN a.id", id=area_id)).single()
+    if found is None:
+        raise NotFound("area", area_id)
+
+
+# --- gaps ---------------------------------------------------------------------------------
+
+# One row per municipality of the scope and asked need. Supply and demand each come from one
+# index-backed expansion; the nearest partner only for cells without supply.
+GAPS: LiteralString = """
+MATCH (scope:Area {id: $area})
+MATCH (m:Area {level: 'municipality'})-[:PART_OF*0..]->(scope)
+UNWIND $needs AS code
+MATCH (asked:Need {code: code})
+WITH m, asked, COLLECT { MATCH (n:Need)-[:BROADER*0..]->(asked) RETURN n } AS needs
+// Aggregating inside the subquery keeps municipalities without any service (one row of 0s).
+CALL (m, needs) {
+  CALL (m, needs) {
+    MATCH (m)-[:PART_OF*0..]->(:Area)<-[:COVERS]-(s:Service)-[:ADDRESSES]->(n)
+    WHERE n IN needs
+    RETURN s
+    UNION
+    MATCH (m)<-[:IN]-(:Location)<-[:DELIVERED_AT]-(s:Service)-[:ADDRESSES]->(n)
+    WHERE n IN needs
+    RETURN s
+  }
+  RETURN
+    count(DISTINCT CASE WHEN s.status = 'active' AND coalesce(s.capacity, 'unknown') <> 'full'
+                         AND s.last_verified_at >= $fresh_after THEN s END) AS supply,
+    count(DISTINCT CASE WHEN s.status = 'active' THEN s END) AS listed
+}
+CALL (m, needs) {
+  MATCH (m)<-[:PART_OF*0..]-(:Area)<-[:DESTINATION]-(r:Referral)-[:FOR]->(n)
+  WHERE n IN needs AND r.status <> 'draft'
+    AND ((r.sent_at >= $since AND r.sent_at < $until)
+         OR (r.sent_at < $since AND r.planned_arrival >= date($since)
+             AND r.planned_arrival < date($until)))
+  RETURN count(DISTINCT r) AS demand
+}
+RETURN m.id AS area, m.centroid AS centroid, asked.code AS need, supply, listed, demand
+ORDER BY area, need
+"""
+
+NEAREST: LiteralString = """
+UNWIND $cells AS cell
+MATCH (m:Area {id: cell.area})
+MATCH (asked:Need {code: cell.need})
+CALL (m, asked) {
+  MATCH (n:Need)-[:BROADER*0..]->(asked)
+  MATCH (n)<-[:ADDRESSES]-(s:Service {status: 'active'})-[:DELIVERED_AT]->(l:Location)
+  WHERE NOT EXISTS { (l)-[:IN]->(m) }
+  WITH s, min(point.distance(l.point, m.centroid)) AS metres
+  ORDER BY metres, s.id LIMIT 1
+  MATCH (o:Organisation)-[:PROVIDES]->(s)
+  RETURN s.id AS service, s.name AS name, o.name AS organisation, metres
+}
+RETURN cell.area AS area, cell.need AS need, service, name, organisation, metres
+"""
+
+
+class NearestPartner(BaseModel):
+    service_id: str
+    service_name: str
+    organisation_name: str
+    distance_km: float
+
+
+class GapCell(BaseModel):
+    area_id: str
+    lat: float | None
+    lon: float | None
+    need: str
+    demand: int
+    supply: int
+    # Active services that cover the area but are stale, unverified or full.
+    listed_not_counted: int
+    gap_score: float
+    nearest_partner: NearestPartner | None
+
+    @property
+    def unmet(self) -> bool:
+        return self.demand > 0 and self.supply == 0
+
+
+def gap_score(demand: int, supply: int) -> float:
+    """Demand per available service, with one imaginary service so that an area with demand
+    and no supply scores its whole demand; 0 without demand."""
+    return round(demand / (supply + 1), 3)
+
+
+async def service_gaps(
+    tx: AsyncManagedTransaction,
+    *,
+    area_id: str,
+    needs: list[str],
+    since: datetime,
+    until: datetime,
+    stale_after_days: int,
+    now: datetime,
+) -> list[GapCell]:
+    """The gap matrix of a country or region: per municipality and need, demand against
+    supply. Cells with demand and no supply come first, then by gap score."""
+    await _require_area(tx, area_id)
+    result = await tx.run(
+        GAPS,
+        area=area_id,
+        needs=needs,
+        since=since,
+        until=until,
+        fresh_after=now - timedelta(days=stale_after_days),
+    )
+    rows = [r async for r in result]
+    missing = [{"area": r["area"], "need": r["need"]} for r in rows if r["supply"] == 0]
+    nearest: dict[tuple[str, str], NearestPartner] = {}
+    if missing:
+        async for r in await tx.run(NEAREST, cells=missing):
+            if r["service"] is not None:
+                nearest[(r["area"], r["need"])] = NearestPartner(
+                    service_id=r["service"],
+                    service_name=r["name"],
+                    organisation_name=r["organisation"],
+                    distance_km=round(r["metres"] / 1000, 1),
+                )
+    cells = [
+        GapCell(
+            area_id=r["area"],
+            lat=r["centroid"].y if r["centroid"] is not None else None,
+            lon=r["centroid"].x if r["centroid"] is not None else None,
+            need=r["need"],
+            demand=r["demand"],
+            supply=r["supply"],
+            listed_not_counted=r["listed"] - r["supply"],
+            gap_score=gap_score(r["demand"], r["supply"]),
+            nearest_partner=nearest.get((r["area"], r["need"])),
+        )
+        for r in rows
+    ]
+    return sorted(cells, key=lambda c: (not c.unmet, -c.gap_score, c.area_id, c.need))
+
+
+# --- unequal support ----------------------------------------------------------------------
+
+SUPPORT: LiteralString = """
+MATCH (d:Area {id: $destination})
+MATCH (asked:Need {code: $need})
+CALL (d, asked) {
+  MATCH (n:Need)-[:BROADER*0..]->(asked)
+  MATCH (d)-[:PART_OF*0..]->(:Area)<-[:COVERS]-(s:Service)-[:ADDRESSES]->(n)
+  RETURN s
+  UNION
+  MATCH (n:Need)-[:BROADER*0..]->(asked)
+  MATCH (d)<-[:PART_OF*0..]-(:Area)<-[:IN]-(:Location)<-[:DELIVERED_AT]-(s:Service)
+        -[:ADDRESSES]->(n)
+  RETURN s
+}
+WITH DISTINCT s WHERE s.status IN ['active', 'temporarily_closed']
+MATCH (o:Organisation)-[:PROVIDES]->(s)
+RETURN s.id AS id, s.name AS name, o.name AS organisation,
+       coalesce(s.sending_countries, []) AS countries,
+       COLLECT { MATCH (s)-[:FUNDED_BY]->(p:Programme)
+                 RETURN {id: p.id, name: p.name, countries: coalesce(p.sending_countries, [])} }
+         AS programmes
+ORDER BY s.name, s.id
+"""
+
+
+class SupportService(BaseModel):
+    id: str
+    name: str
+    organisation: str
+
+
+class SupportRow(BaseModel):
+    """What a returnee from `sending_country` can use at the destination for the need."""
+
+    sending_country: str
+    services: list[SupportService]
+    programmes: list[str]
+    # Services open to returnees from anywhere, included in `services`.
+    open_to_all: int
+
+
+class SupportComparison(BaseModel):
+    destination_id: str
+    need: str
+    rows: list[SupportRow]
+
+
+async def support_comparison(
+    tx: AsyncManagedTransaction,
+    *,
+    destination_id: str,
+    need: str,
+    sending_countries: list[str],
+) -> SupportComparison:
+    """Per sending country, the services and programmes open to its returnees for the need
+    at the destination. A service restricted to some countries (or funded only by
+    programmes for some countries) is open to those only. Without a list of countries, every
+    country some service or programme names is compared."""
+    await _require_area(tx, destination_id)
+    found = await (await tx.run("MATCH (n:Need {code: $c}) RETURN n", c=need)).single()
+    if found is None:
+        raise NotFound("need", need)
+    services = [r async for r in await tx.run(SUPPORT, destination=destination_id, need=need)]
+    named = {c for r in services for c in r["countries"]} | {
+        c for r in services for p in r["programmes"] for c in p["countries"]
+    }
+    countries = sorted({c.upper() for c in sending_countries} or named)
+    rows = []
+    for country in countries:
+        open_services: list[SupportService] = []
+        programmes: set[str] = set()
+        everyone = 0
+        for r in services:
+            funding = r["programmes"]
+            restricted: set[str] = set(r["countries"])
+            # Without its own restriction, a service funded only by programmes that each
+            # name their countries is open to those countries.
+            if not restricted and funding and all(p["countries"] for p in funding):
+                restricted = {c for p in funding for c in p["countries"]}
+            if restricted and country not in restricted:
+                continue
+            everyone += not restricted
+            open_services.append(
+                SupportService(id=r["id"], name=r["name"], organisation=r["organisation"])
+            )
+            programmes |= {
+                p["name"] for p in funding if not p["countries"] or country in p["countries"]
+            }
+        rows.append(
+            SupportRow(
+                sending_country=country,
+                services=open_services,
+                programmes=sorted(programmes),
+                open_to_all=everyone,
+            )
+        )
+    return SupportComparison(destination_id=destination_id, need=need, rows=rows)
