@@ -48,7 +48,8 @@ REFERRAL_PARTIES = Rule(
     frozenset({Role.COUNSELLOR, Role.PARTNER}),
     description="counsellors and partners of the organisations involved",
 )
-REFERRAL_COUNTS = Rule(
+# Aggregates and coordination views: never a single referral.
+COORDINATION = Rule(
     frozenset({Role.COORDINATOR, Role.ADMIN}), description="coordinators and admins"
 )
 
@@ -77,7 +78,10 @@ RULES: dict[str, Rule] = {
     "Mutation.revokeToken": ADMIN,
     "Query.referral": REFERRAL_PARTIES,
     "Query.referrals": REFERRAL_PARTIES,
-    "Query.referralStatistics": REFERRAL_COUNTS,
+    "Query.referralStatistics": COORDINATION,
+    "Query.serviceOverlaps": COORDINATION,
+    "Query.serviceGaps": COORDINATION,
+    "Query.supportComparison": COORDINATION,
     "Mutation.createReferral": SEND_REFERRALS,
     "Mutation.sendReferral": SEND_REFERRALS,
     "Mutation.cancelReferral": SEND_REFERRALS,
@@ -97,11 +101,20 @@ RULES: dict[str, Rule] = {
 INTROSPECTION = frozenset({"__typename", "__schema", "__type"})
 
 
-def check(operation: str, actor: Actor, settings: Settings) -> None:
+# The REST endpoints beside GraphQL that are not public (exports of coordination data).
+REST_RULES: dict[str, Rule] = {
+    "GET /exports/3w.csv": COORDINATION,
+    "GET /exports/gaps.geojson": COORDINATION,
+    "GET /exports/gaps.png": COORDINATION,
+    "GET /exports/gaps.svg": COORDINATION,
+}
+
+
+def check(operation: str, actor: Actor, settings: Settings, rules: dict[str, Rule] = RULES) -> None:
     """Raise Unauthenticated or Forbidden unless `actor` may call `operation`
     ("Query.organisation", "Mutation.updateService"). An operation without a rule is
     refused: a new field is closed until someone decides who may use it."""
-    rule = RULES.get(operation)
+    rule = rules.get(operation)
     if rule is None:
         raise Forbidden(f"{operation} has no access rule")
     if not actor.authenticated:

@@ -18,7 +18,7 @@ Definitions (also in docs/coordination.md):
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import LiteralString
+from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
@@ -88,6 +88,7 @@ async def service_overlaps(
     """Groups of active local services of two or more organisations for the same need (and
     target group, if asked) in the same municipality, with capacity and referral volume."""
     await _require_area(tx, area_id)
+    await _require_needs(tx, [need] if need else [])
     result = await tx.run(
         OVERLAPS, area=area_id, need=need, group=target_group, since=since, limit=limit
     )
@@ -108,6 +109,16 @@ async def _require_area(tx: AsyncManagedTransaction, area_id: str) -> None:
     found = await (await tx.run("MATCH (a:Area {id: $id}) RETURN a.id", id=area_id)).single()
     if found is None:
         raise NotFound("area", area_id)
+
+
+async def _require_needs(tx: AsyncManagedTransaction, codes: list[str]) -> None:
+    result = await tx.run(
+        "UNWIND $codes AS code WITH code WHERE NOT EXISTS { (:Need {code: code}) } RETURN code",
+        codes=codes,
+    )
+    unknown = [r["code"] async for r in result]
+    if unknown:
+        raise NotFound("need", unknown[0])
 
 
 # --- gaps ---------------------------------------------------------------------------------
@@ -208,6 +219,7 @@ async def service_gaps(
     """The gap matrix of a country or region: per municipality and need, demand against
     supply. Cells with demand and no supply come first, then by gap score."""
     await _require_area(tx, area_id)
+    await _require_needs(tx, needs)
     result = await tx.run(
         GAPS,
         area=area_id,
@@ -305,9 +317,7 @@ async def support_comparison(
     programmes for some countries) is open to those only. Without a list of countries, every
     country some service or programme names is compared."""
     await _require_area(tx, destination_id)
-    found = await (await tx.run("MATCH (n:Need {code: $c}) RETURN n", c=need)).single()
-    if found is None:
-        raise NotFound("need", need)
+    await _require_needs(tx, [need])
     services = [r async for r in await tx.run(SUPPORT, destination=destination_id, need=need)]
     named = {c for r in services for c in r["countries"]} | {
         c for r in services for p in r["programmes"] for c in p["countries"]
@@ -343,3 +353,36 @@ async def support_comparison(
             )
         )
     return SupportComparison(destination_id=destination_id, need=need, rows=rows)
+
+
+# --- 3W: who does what where ---------------------------------------------------------------------
+
+# One row per active or temporarily closed service, need and area it covers (or its site's
+# area), within the country. Names come as stored per language; the caller picks one.
+THREE_W: LiteralString = """
+MATCH (country:Area {id: $country})
+MATCH (o:Organisation)-[:PROVIDES]->(s:Service)-[:ADDRESSES]->(n:Need)
+WHERE s.status IN ['active', 'temporarily_closed']
+CALL (s, country) {
+  MATCH (s)-[:COVERS]->(a:Area)-[:PART_OF*0..]->(country)
+  RETURN a
+  UNION
+  MATCH (s)-[:DELIVERED_AT]->(:Location)-[:IN]->(a:Area)-[:PART_OF*0..]->(country)
+  RETURN a
+}
+OPTIONAL MATCH (a)-[:PART_OF]->(parent:Area)
+RETURN o.name AS organisation, o.kind AS kind, o.acronym AS acronym,
+       s.id AS service_id, s.name AS service, s.status AS status,
+       s.capacity AS capacity, s.created_at AS start,
+       n.code AS need, properties(n) AS need_props,
+       a.id AS area_id, a.level AS level, properties(a) AS area_props,
+       parent.id AS parent_id, parent.level AS parent_level, properties(parent) AS parent_props,
+       COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) RETURN t.code ORDER BY t.code }
+         AS target_groups
+ORDER BY organisation, service, need, area_id
+"""
+
+
+async def three_w(tx: AsyncManagedTransaction, *, country: str) -> list[dict[str, Any]]:
+    await _require_area(tx, country)
+    return [dict(r) async for r in await tx.run(THREE_W, country=country)]

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -15,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from graph import runtime
+from graph.areas import areas_by_ids
+from graph.coordination import GapCell, service_gaps
 from graph.crypto import cipher_from_settings
 from graph.driver import Graph, create_driver
 from graph.migrations import migrate as run_migrations
@@ -34,6 +37,7 @@ from graph.users import (
 )
 from homeward.errors import HomewardError, ValidationFailed
 from homeward.settings import Settings, get_settings
+from reports.gapmap import render
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -51,6 +55,8 @@ verification_app = typer.Typer(help="Keeping entries current.", no_args_is_help=
 app.add_typer(verification_app, name="verification")
 referrals_app = typer.Typer(help="Personal data of referrals.", no_args_is_help=True)
 app.add_typer(referrals_app, name="referrals")
+report_app = typer.Typer(help="Coordination reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 console = Console()
 err = Console(stderr=True)
 
@@ -355,3 +361,40 @@ def referrals_rotate_key() -> None:
         raise _fail(exc) from exc
     nodes = _with_graph(settings, lambda g: rotate_all(g, cipher=cipher))
     console.print(f"{nodes} records re-encrypted under the newest key")
+
+
+@report_app.command("gaps")
+def report_gaps(
+    need: Annotated[str, typer.Option(help="Need code, e.g. psychosocial.trauma-therapy.")],
+    out: Annotated[Path, typer.Option(help="The picture to write: .png or .svg.")],
+    country: Annotated[str, typer.Option(help="Country or region id.")] = "XK",
+    days: Annotated[int, typer.Option(help="Demand of the last N days.", min=1)] = 365,
+    lang: Annotated[str, typer.Option(help="Language of the names.")] = "en",
+) -> None:
+    """Draw the gap map of one need: municipalities with demand and no partner stand out."""
+    image_format = out.suffix.lower().lstrip(".")
+    if image_format not in {"png", "svg"}:
+        err.print(f"[red]error[/red] --out: {out.name} must end in .png or .svg")
+        raise typer.Exit(code=1)
+    settings = get_settings()
+    now = utcnow()
+
+    async def work(graph: Graph) -> tuple[list[GapCell], dict[str, str]]:
+        cells = await graph.read(
+            service_gaps,
+            area_id=country.upper(),
+            needs=[need],
+            since=now - timedelta(days=days),
+            until=now,
+            stale_after_days=settings.verification_stale_days,
+            now=now,
+        )
+        areas = await graph.read(areas_by_ids, ids=[c.area_id for c in cells])
+        return cells, {i: a.name(lang) for i, a in areas.items()}
+
+    cells, names = _with_graph(settings, work)
+    title = f"{need} in {country.upper()}: referrals/services per municipality"
+    out.write_bytes(render(cells, names=names, title=title, image_format=image_format))
+    unmet = [names.get(c.area_id, c.area_id) for c in cells if c.unmet]
+    console.print(f"wrote {out} ({len(cells)} municipalities)")
+    console.print(f"demand and no partner: {', '.join(unmet) if unmet else 'none'}")

@@ -14,6 +14,7 @@ from strawberry.extensions import (
 from api.graphql.access import AccessControl
 from api.graphql.areas import AreaQuery
 from api.graphql.audit import AuditQuery
+from api.graphql.coordination import CoordinationQuery
 from api.graphql.needs import TaxonomyQuery
 from api.graphql.organisations import OrganisationMutation, OrganisationQuery
 from api.graphql.referrals import ReferralMutation, ReferralQuery
@@ -34,6 +35,7 @@ class Query(
     AuditQuery,
     ReferralQuery,
     WebhookQuery,
+    CoordinationQuery,
 ):
     pass
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -97,3 +98,20 @@ async def test_referral_purge_and_key_rotation_commands(
     rotated = await _run("referrals", "rotate-key")
     assert rotated.exit_code == 0, rotated.output
     assert "0 records re-encrypted" in rotated.output
+
+
+async def test_report_gaps_draws_the_map(cli_env: None, graph: Graph, tmp_path: Path) -> None:
+    from seed.loader import seed
+
+    await seed(graph)
+    out = tmp_path / "gaps.png"
+    result = await _run(
+        "report", "gaps", "--need", "psychosocial.trauma-therapy", "--country", "XK",
+        "--out", str(out), "--days", "3650",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert "Ferizaj" in result.output
+    wrong = await _run("report", "gaps", "--need", "health", "--out", str(tmp_path / "x.gif"))
+    assert wrong.exit_code == 1
+    assert "must end in .png or .svg" in wrong.output

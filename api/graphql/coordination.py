@@ -1,0 +1,205 @@
+"""GraphQL for coordination: overlaps, gaps and support by sending country."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import strawberry
+
+from api.graphql.context import Info
+from graph.coordination import (
+    GapCell,
+    Overlap,
+    service_gaps,
+    service_overlaps,
+    support_comparison,
+)
+from homeward.errors import ValidationFailed
+
+
+@strawberry.type(name="OverlapService")
+class OverlapServiceType:
+    service_id: strawberry.ID
+    name: str
+    organisation_id: strawberry.ID
+    organisation_name: str
+    capacity: str
+    referrals: int = strawberry.field(description="Referrals sent to it in the period.")
+
+
+@strawberry.type(name="Overlap")
+class OverlapType:
+    area_id: strawberry.ID
+    need: str
+    organisations: int
+    services: list[OverlapServiceType]
+
+    @classmethod
+    def from_model(cls, o: Overlap) -> OverlapType:
+        return cls(
+            area_id=strawberry.ID(o.area_id),
+            need=o.need,
+            organisations=o.organisations,
+            services=[
+                OverlapServiceType(
+                    service_id=strawberry.ID(s.service),
+                    name=s.name,
+                    organisation_id=strawberry.ID(s.organisation),
+                    organisation_name=s.organisation_name,
+                    capacity=s.capacity,
+                    referrals=s.referrals,
+                )
+                for s in o.services
+            ],
+        )
+
+
+@strawberry.type(name="NearestPartner")
+class NearestPartnerType:
+    service_id: strawberry.ID
+    service_name: str
+    organisation_name: str
+    distance_km: float
+
+
+@strawberry.type(name="GapCell")
+class GapCellType:
+    area_id: strawberry.ID
+    need: str
+    demand: int = strawberry.field(description="Referrals to the area for the need.")
+    supply: int = strawberry.field(
+        description="Active, not stale, not full services covering the area."
+    )
+    listed_not_counted: int = strawberry.field(
+        description="Active services covering the area that are stale, unverified or full."
+    )
+    gap_score: float = strawberry.field(description="demand / (supply + 1)")
+    unmet: bool = strawberry.field(description="Demand and no supply.")
+    nearest_partner: NearestPartnerType | None
+
+    @classmethod
+    def from_model(cls, c: GapCell) -> GapCellType:
+        nearest = c.nearest_partner
+        return cls(
+            area_id=strawberry.ID(c.area_id),
+            need=c.need,
+            demand=c.demand,
+            supply=c.supply,
+            listed_not_counted=c.listed_not_counted,
+            gap_score=c.gap_score,
+            unmet=c.unmet,
+            nearest_partner=NearestPartnerType(
+                service_id=strawberry.ID(nearest.service_id),
+                service_name=nearest.service_name,
+                organisation_name=nearest.organisation_name,
+                distance_km=nearest.distance_km,
+            )
+            if nearest
+            else None,
+        )
+
+
+@strawberry.type(name="SupportService")
+class SupportServiceType:
+    id: strawberry.ID
+    name: str
+    organisation: str
+
+
+@strawberry.type(name="SupportRow")
+class SupportRowType:
+    sending_country: str
+    services: list[SupportServiceType]
+    programmes: list[str]
+    open_to_all: int = strawberry.field(description="Of `services`, those open to anyone.")
+
+
+def _window(since: date | None, until: date | None, now: datetime) -> tuple[datetime, datetime]:
+    end = datetime.combine(until, time(), UTC) if until else now
+    start = datetime.combine(since, time(), UTC) if since else end - timedelta(days=365)
+    if start >= end:
+        raise ValidationFailed.single("since", "must be before until")
+    return start, end
+
+
+@strawberry.type
+class CoordinationQuery:
+    @strawberry.field(
+        description="Several organisations offering the same need in the same municipality "
+        "(local services only). The period (default: the last 12 months) counts referrals."
+    )
+    async def service_overlaps(
+        self,
+        info: Info,
+        area_id: strawberry.ID,
+        need: str | None = None,
+        target_group: str | None = None,
+        since: date | None = None,
+    ) -> list[OverlapType]:
+        start, _ = _window(since, None, info.context.now)
+        found = await info.context.graph.read(
+            service_overlaps,
+            area_id=str(area_id),
+            need=need,
+            target_group=target_group,
+            since=start,
+        )
+        return [OverlapType.from_model(o) for o in found]
+
+    @strawberry.field(
+        description="Per municipality of a country or region and need: demand against "
+        "supply; cells with demand and no supply first. Default period: last 12 months."
+    )
+    async def service_gaps(
+        self,
+        info: Info,
+        area_id: strawberry.ID,
+        needs: list[str],
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[GapCellType]:
+        if not needs:
+            raise ValidationFailed.single("needs", "name at least one need")
+        start, end = _window(since, until, info.context.now)
+        cells = await info.context.graph.read(
+            service_gaps,
+            area_id=str(area_id),
+            needs=needs,
+            since=start,
+            until=end,
+            stale_after_days=info.context.settings.verification_stale_days,
+            now=info.context.now,
+        )
+        return [GapCellType.from_model(c) for c in cells]
+
+    @strawberry.field(
+        description="For one destination and need, what returnees from each sending "
+        "country can use (services restricted to countries or programmes respected)."
+    )
+    async def support_comparison(
+        self,
+        info: Info,
+        destination: strawberry.ID,
+        need: str,
+        sending_countries: list[str] | None = None,
+    ) -> list[SupportRowType]:
+        found = await info.context.graph.read(
+            support_comparison,
+            destination_id=str(destination),
+            need=need,
+            sending_countries=sending_countries or [],
+        )
+        return [
+            SupportRowType(
+                sending_country=r.sending_country,
+                services=[
+                    SupportServiceType(
+                        id=strawberry.ID(s.id), name=s.name, organisation=s.organisation
+                    )
+                    for s in r.services
+                ],
+                programmes=r.programmes,
+                open_to_all=r.open_to_all,
+            )
+            for r in found.rows
+        ]
