@@ -71,7 +71,13 @@ def render(
     axes.set_ylabel("latitude")
     axes.set_aspect(1.35)  # about 1/cos(42°): Kosovo's latitudes not squashed
     axes.grid(True, linewidth=0.3, alpha=0.5)
-    axes.legend(loc="lower left", fontsize=8, title="referrals/services", title_fontsize=8)
+    axes.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        fontsize=8,
+        title="referrals/services",
+        title_fontsize=8,
+    )
     buffer = io.BytesIO()
     figure.savefig(buffer, format=image_format, bbox_inches="tight")
     return buffer.getvalue()
