@@ -8,6 +8,7 @@ whose pid file makes `stop` signal only the process started here.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,8 @@ from homeward.errors import LocalNeo4jError
 from homeward.settings import PROJECT_ROOT
 
 BENCH_HOME = PROJECT_ROOT / ".neo4j" / "bench"
-BENCH_PORT = 7698
+# HOMEWARD_BENCH_PORT lets a second checkout run its own benchmark Neo4j beside this one.
+BENCH_PORT = int(os.environ.get("HOMEWARD_BENCH_PORT", "7698"))
 BENCH_HEAP = "2g"
 BENCH_PAGECACHE = "2g"
 # A 2 GB heap and the launcher compiled from source take longer to come up than the defaults.

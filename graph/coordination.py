@@ -123,50 +123,86 @@ async def _require_needs(tx: AsyncManagedTransaction, codes: list[str]) -> None:
 
 # --- gaps ---------------------------------------------------------------------------------
 
-# One row per municipality of the scope and asked need. Supply and demand each come from one
-# index-backed expansion; the nearest partner only for cells without supply.
-GAPS: LiteralString = """
-MATCH (scope:Area {id: $area})
-MATCH (m:Area {level: 'municipality'})-[:PART_OF*0..]->(scope)
+# The gap matrix in a few reads, each anchored at the scope (subqueries keep the planner from
+# starting at every municipality or service of the world) and each walking its part of the
+# graph once for the whole country: the asked needs with their narrower ones; services
+# covering the scope or an area containing it (the same for every municipality); services
+# local to each municipality (covering it or a region between it and the scope, or with a site
+# in it); referrals to the scope's municipalities grouped by their needs. Python joins them.
+NEED_SETS: LiteralString = """
 UNWIND $needs AS code
 MATCH (asked:Need {code: code})
-WITH m, asked, COLLECT { MATCH (n:Need)-[:BROADER*0..]->(asked) RETURN n } AS needs
-// Aggregating inside the subquery keeps municipalities without any service (one row of 0s).
-CALL (m, needs) {
-  CALL (m, needs) {
-    MATCH (m)-[:PART_OF*0..]->(:Area)<-[:COVERS]-(s:Service)-[:ADDRESSES]->(n)
-    WHERE n IN needs
-    RETURN s
-    UNION
-    MATCH (m)<-[:IN]-(:Location)<-[:DELIVERED_AT]-(s:Service)-[:ADDRESSES]->(n)
-    WHERE n IN needs
-    RETURN s
-  }
-  RETURN
-    count(DISTINCT CASE WHEN s.status = 'active' AND coalesce(s.capacity, 'unknown') <> 'full'
-                         AND s.last_verified_at >= $fresh_after THEN s END) AS supply,
-    count(DISTINCT CASE WHEN s.status = 'active' THEN s END) AS listed
+RETURN code, COLLECT { MATCH (n:Need)-[:BROADER*0..]->(asked) RETURN n.code } AS codes
+"""
+
+MUNICIPALITIES: LiteralString = """
+MATCH (scope:Area {id: $area})
+CALL (scope) {
+  MATCH (scope)<-[:PART_OF*0..]-(m:Area) WHERE m.level = 'municipality' RETURN m
 }
-CALL (m, needs) {
-  MATCH (m)<-[:PART_OF*0..]-(:Area)<-[:DESTINATION]-(r:Referral)-[:FOR]->(n)
-  WHERE n IN needs AND r.status <> 'draft'
+RETURN m.id AS area, m.centroid AS centroid
+ORDER BY area
+"""
+
+SUPPLY_ABOVE: LiteralString = """
+MATCH (scope:Area {id: $area})
+CALL (scope) { MATCH (scope)-[:PART_OF*0..]->(a:Area) RETURN a }
+CALL (a) { MATCH (a)<-[:COVERS]-(s:Service) WHERE s.status = 'active' RETURN s }
+WITH DISTINCT s
+WITH s, COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) WHERE n.code IN $codes RETURN n.code } AS codes
+WHERE codes <> []
+RETURN s {.id, .status, .capacity, .last_verified_at} AS service, codes
+"""
+
+SUPPLY_LOCAL: LiteralString = """
+MATCH (scope:Area {id: $area})
+CALL (scope) {
+  MATCH path = (scope)<-[:PART_OF*0..]-(m:Area) WHERE m.level = 'municipality'
+  RETURN m, nodes(path)[1..] AS below
+}
+CALL (m, below) {
+  UNWIND below AS a
+  MATCH (a)<-[:COVERS]-(s:Service)
+  WHERE s.status = 'active'
+  RETURN s
+  UNION
+  MATCH (m)<-[:PART_OF*0..]-(:Area)<-[:IN]-(:Location)<-[:DELIVERED_AT]-(s:Service)
+  WHERE s.status = 'active'
+  RETURN s
+}
+WITH m, s, COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) WHERE n.code IN $codes RETURN n.code }
+  AS codes
+WHERE codes <> []
+RETURN m.id AS area, s {.id, .status, .capacity, .last_verified_at} AS service, codes
+"""
+
+DEMAND: LiteralString = """
+MATCH (scope:Area {id: $area})
+CALL (scope) {
+  MATCH (scope)<-[:PART_OF*0..]-(m:Area) WHERE m.level = 'municipality' RETURN m
+}
+CALL (m) {
+  MATCH (m)<-[:PART_OF*0..]-(:Area)<-[:DESTINATION]-(r:Referral)
+  WHERE r.status <> 'draft'
     AND ((r.sent_at >= $since AND r.sent_at < $until)
          OR (r.sent_at < $since AND r.planned_arrival >= date($since)
              AND r.planned_arrival < date($until)))
-  RETURN count(DISTINCT r) AS demand
+  RETURN COLLECT { MATCH (r)-[:FOR]->(n:Need) RETURN n.code ORDER BY n.code } AS codes,
+         count(*) AS referrals
 }
-RETURN m.id AS area, m.centroid AS centroid, asked.code AS need, supply, listed, demand
-ORDER BY area, need
+RETURN m.id AS area, codes, sum(referrals) AS referrals
 """
 
+# The nearest site (within `$radius` metres, through the point index) of an active service
+# for the need, outside the municipality.
 NEAREST: LiteralString = """
 UNWIND $cells AS cell
 MATCH (m:Area {id: cell.area})
-MATCH (asked:Need {code: cell.need})
-CALL (m, asked) {
-  MATCH (n:Need)-[:BROADER*0..]->(asked)
-  MATCH (n)<-[:ADDRESSES]-(s:Service {status: 'active'})-[:DELIVERED_AT]->(l:Location)
-  WHERE NOT EXISTS { (l)-[:IN]->(m) }
+CALL (m, cell) {
+  MATCH (l:Location)
+  WHERE point.distance(l.point, m.centroid) < $radius AND NOT EXISTS { (l)-[:IN]->(m) }
+  MATCH (l)<-[:DELIVERED_AT]-(s:Service {status: 'active'})
+  WHERE EXISTS { (s)-[:ADDRESSES]->(n:Need) WHERE n.code IN cell.codes }
   WITH s, min(point.distance(l.point, m.centroid)) AS metres
   ORDER BY metres, s.id LIMIT 1
   MATCH (o:Organisation)-[:PROVIDES]->(s)
@@ -174,6 +210,7 @@ CALL (m, asked) {
 }
 RETURN cell.area AS area, cell.need AS need, service, name, organisation, metres
 """
+NEAREST_RADIUS_KM = 150
 
 
 class NearestPartner(BaseModel):
@@ -220,19 +257,60 @@ async def service_gaps(
     supply. Cells with demand and no supply come first, then by gap score."""
     await _require_area(tx, area_id)
     await _require_needs(tx, needs)
-    result = await tx.run(
-        GAPS,
-        area=area_id,
-        needs=needs,
-        since=since,
-        until=until,
-        fresh_after=now - timedelta(days=stale_after_days),
-    )
-    rows = [r async for r in result]
-    missing = [{"area": r["area"], "need": r["need"]} for r in rows if r["supply"] == 0]
+    expanded = {r["code"]: set(r["codes"]) async for r in await tx.run(NEED_SETS, needs=needs)}
+    municipalities = [r async for r in await tx.run(MUNICIPALITIES, area=area_id)]
+    # Only services for one of the asked needs (or a narrower one) come back.
+    codes = sorted(set().union(*expanded.values()))
+    above = [
+        (r["service"], set(r["codes"]))
+        async for r in await tx.run(SUPPLY_ABOVE, area=area_id, codes=codes)
+    ]
+    local: dict[str, list[tuple[dict[str, Any], set[str]]]] = {}
+    async for r in await tx.run(SUPPLY_LOCAL, area=area_id, codes=codes):
+        local.setdefault(r["area"], []).append((r["service"], set(r["codes"])))
+    referrals: dict[str, list[tuple[set[str], int]]] = {}
+    async for r in await tx.run(DEMAND, area=area_id, since=since, until=until):
+        referrals.setdefault(r["area"], []).append((set(r["codes"]), r["referrals"]))
+    fresh_after = now - timedelta(days=stale_after_days)
+
+    def counted(service: dict[str, Any]) -> bool:
+        verified = service.get("last_verified_at")
+        return (
+            service.get("capacity") != "full"
+            and verified is not None
+            and verified.to_native() >= fresh_after
+        )
+
+    rows = []
+    for m in municipalities:
+        for need in needs:
+            wanted = expanded[need]
+            offered = {
+                service["id"]: service
+                for service, codes in [*above, *local.get(m["area"], [])]
+                if codes & wanted and service.get("status") == "active"
+            }
+            supply = sum(counted(s) for s in offered.values())
+            demand = sum(n for codes, n in referrals.get(m["area"], []) if codes & wanted)
+            rows.append(
+                {
+                    "area": m["area"],
+                    "centroid": m["centroid"],
+                    "need": need,
+                    "supply": supply,
+                    "listed": len(offered),
+                    "demand": demand,
+                }
+            )
+    missing = [
+        {"area": r["area"], "need": r["need"], "codes": sorted(expanded[r["need"]])}
+        for r in rows
+        if r["supply"] == 0
+    ]
     nearest: dict[tuple[str, str], NearestPartner] = {}
     if missing:
-        async for r in await tx.run(NEAREST, cells=missing):
+        result = await tx.run(NEAREST, cells=missing, radius=NEAREST_RADIUS_KM * 1000)
+        async for r in result:
             if r["service"] is not None:
                 nearest[(r["area"], r["need"])] = NearestPartner(
                     service_id=r["service"],

@@ -1,0 +1,104 @@
+"""Benchmark of the coordination views on data set M: the gap matrix of a country.
+
+    .venv/bin/python -m bench.coordination --repeats 7
+
+Runs `service_gaps` for each country of M that has municipalities, for a broad and a narrow
+need, after one warm-up pass, and prints the median and maximum per country. The budget
+(DESIGN.md) is a country's gap matrix in under a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from datetime import datetime, timedelta
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench.neo4j import bench_graph, bench_instance, start_bench, stop_bench
+from graph import runtime
+from graph.coordination import GapCell, service_gaps
+from graph.driver import Graph
+from graph.migrations import migrate
+from graph.users import utcnow
+
+app = typer.Typer(add_completion=False)
+console = Console()
+
+NEEDS = [["psychosocial"], ["psychosocial.trauma-therapy"], ["employment", "housing"]]
+
+COUNTRIES = """
+MATCH (c:Area {level: 'country'})
+WHERE EXISTS { (:Area {level: 'municipality'})-[:PART_OF*1..2]->(c) }
+RETURN c.id AS id,
+       COUNT { (:Area {level: 'municipality'})-[:PART_OF*1..2]->(c) } AS municipalities
+ORDER BY id
+"""
+
+
+async def _run(repeats: int) -> list[tuple[str, int, str, float, float, int]]:
+    rows = []
+    async with bench_graph() as graph:
+        await migrate(graph)
+        async with graph.driver.session() as session:
+            countries = [(r["id"], r["municipalities"]) async for r in await session.run(COUNTRIES)]
+        now = utcnow()
+        for country, municipalities in countries:
+            for needs in NEEDS:
+                timings = []
+                cells = 0
+                for attempt in range(repeats + 1):
+                    started = time.perf_counter()
+                    found = await _gaps(graph, country, needs, now)
+                    if attempt:  # the first is a warm-up
+                        timings.append((time.perf_counter() - started) * 1000)
+                    cells = len(found)
+                rows.append(
+                    (
+                        country,
+                        municipalities,
+                        "+".join(needs),
+                        statistics.median(timings),
+                        max(timings),
+                        cells,
+                    )
+                )
+    return rows
+
+
+async def _gaps(graph: Graph, country: str, needs: list[str], now: datetime) -> list[GapCell]:
+    return list(
+        await graph.read(
+            service_gaps,
+            area_id=country,
+            needs=needs,
+            since=now - timedelta(days=365),
+            until=now,
+            stale_after_days=365,
+            now=now,
+        )
+    )
+
+
+@app.command()
+def main(repeats: int = typer.Option(7, min=1, max=50)) -> None:
+    started_neo4j = runtime.running_pid(bench_instance()) is None
+    start_bench()
+    try:
+        rows = asyncio.run(_run(repeats))
+    finally:
+        if started_neo4j:
+            stop_bench()
+    table = Table("country", "municipalities", "needs", "median ms", "max ms", "cells")
+    for country, municipalities, needs, median, worst, cells in rows:
+        table.add_row(
+            country, str(municipalities), needs, f"{median:.0f}", f"{worst:.0f}", str(cells)
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()
