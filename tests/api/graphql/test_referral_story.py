@@ -23,7 +23,6 @@ from tests.api.graphql.test_referrals import (
     CONSENT,
     CREATE,
     FOLLOW_UP,
-    LIST,
     READ,
     SEND,
     START_,
@@ -101,8 +100,15 @@ async def test_munich_counsellor_refers_a_family_to_the_trauma_centre_in_prizren
     sent = await gql(SEND, {"id": referral_id}, token=counsellor)
     assert sent["data"]["sendReferral"]["referral"]["status"] == "SENT"
 
-    inbox = await gql(LIST, {"side": "RECEIVER"}, token=partner)
-    assert [n["id"] for n in inbox["data"]["referrals"]["nodes"]] == [referral_id]
+    inbox = await gql(
+        "query { referrals(side: RECEIVER, first: 100) "
+        "{ nodes { id receivingOrganisation { id } } } }",
+        token=partner,
+    )
+    listed = inbox["data"]["referrals"]["nodes"]
+    assert referral_id in [n["id"] for n in listed]
+    # Only KRCT's own (the seed's invented history included), nothing of other organisations.
+    assert {n["receivingOrganisation"]["id"] for n in listed} == {"xk-krct"}
     seen = (await gql(READ, {"id": referral_id}, token=partner))["data"]["referral"]
     assert seen["health"].startswith("Father: PTSD")
     assert seen["fromOrganisation"]["id"] == "de-muenchen-rueckkehrhilfe"
@@ -143,4 +149,5 @@ async def test_munich_counsellor_refers_a_family_to_the_trauma_centre_in_prizren
         "{ total byStatus { key count } } }",
         token=coordinator,
     )
-    assert counts["data"]["referralStatistics"]["total"] == 1
+    # The seed's invented history of 2026 plus this one.
+    assert counts["data"]["referralStatistics"]["total"] == 18
