@@ -48,6 +48,10 @@ REFERRAL_PARTIES = Rule(
     frozenset({Role.COUNSELLOR, Role.PARTNER}),
     description="counsellors and partners of the organisations involved",
 )
+# Duplicate review merges records of any organisation: coordination work.
+REVIEW_DUPLICATES = Rule(
+    frozenset({Role.COORDINATOR, Role.ADMIN}), description="coordinators and admins"
+)
 REFERRAL_COUNTS = Rule(
     frozenset({Role.COORDINATOR, Role.ADMIN}), description="coordinators and admins"
 )
@@ -91,6 +95,9 @@ RULES: dict[str, Rule] = {
     "Mutation.recordFollowUp": REFERRAL_PARTIES,
     "Mutation.createWebhookSubscription": MANAGE_WEBHOOKS,
     "Mutation.deleteWebhookSubscription": MANAGE_WEBHOOKS,
+    "Query.duplicateCandidates": REVIEW_DUPLICATES,
+    "Mutation.resolveDuplicate": REVIEW_DUPLICATES,
+    "Mutation.undoDuplicateResolution": REVIEW_DUPLICATES,
 }
 
 # Fields every GraphQL server answers; they expose no data of ours.

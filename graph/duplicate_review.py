@@ -168,9 +168,11 @@ RETURN count(r) AS written,
 PRUNE: LiteralString = """
 MATCH ()-[r:POSSIBLY_SAME_AS]->()
 WHERE r.kind = $kind AND r.state = 'open' AND r.scan <> $scan
+WITH r LIMIT $limit
 DELETE r
 RETURN count(*) AS pruned
 """
+PRUNE_BATCH = 10_000
 
 COUNT_DECIDED: LiteralString = """
 MATCH ()-[r:POSSIBLY_SAME_AS]->() WHERE r.kind = $kind
@@ -221,8 +223,8 @@ async def _write_batch(
 
 
 async def _prune(tx: AsyncManagedTransaction, *, kind: Kind, scan: str) -> int:
-    r = await (await tx.run(PRUNE, kind=kind.value, scan=scan)).single(strict=True)
-    return int(r["pruned"])
+    result = await tx.run(PRUNE, kind=kind.value, scan=scan, limit=PRUNE_BATCH)
+    return int((await result.single(strict=True))["pruned"])
 
 
 async def _by_state(tx: AsyncManagedTransaction, *, kind: Kind) -> dict[str, int]:
@@ -311,7 +313,12 @@ async def scan(
         totals = {k: totals[k] + counts[k] for k in totals}
     if progress is not None:
         progress("write", len(rows), len(rows))
-    pruned = await graph.write(_prune, kind=kind, scan=scan_id)
+    pruned = 0
+    while True:  # in batches, so that a scan after a big change stays within memory
+        removed = await graph.write(_prune, kind=kind, scan=scan_id)
+        pruned += removed
+        if removed < PRUNE_BATCH:
+            break
     by_state = await graph.read(_by_state, kind=kind)
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started

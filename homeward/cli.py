@@ -12,11 +12,21 @@ import typer
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from graph import runtime
 from graph.crypto import cipher_from_settings
 from graph.driver import Graph, create_driver
+from graph.duplicate_review import ProgressFn, ScanReport, State, scan
+from graph.duplicates import THRESHOLD, Kind
 from graph.migrations import migrate as run_migrations
 from graph.referrals import purge_expired, rotate_all
 from graph.services import freshness, verification_due
@@ -51,6 +61,8 @@ verification_app = typer.Typer(help="Keeping entries current.", no_args_is_help=
 app.add_typer(verification_app, name="verification")
 referrals_app = typer.Typer(help="Personal data of referrals.", no_args_is_help=True)
 app.add_typer(referrals_app, name="referrals")
+duplicates_app = typer.Typer(help="Duplicate records.", no_args_is_help=True)
+app.add_typer(duplicates_app, name="duplicates")
 console = Console()
 err = Console(stderr=True)
 
@@ -355,3 +367,67 @@ def referrals_rotate_key() -> None:
         raise _fail(exc) from exc
     nodes = _with_graph(settings, lambda g: rotate_all(g, cipher=cipher))
     console.print(f"{nodes} records re-encrypted under the newest key")
+
+
+@duplicates_app.command("scan")
+def duplicates_scan(
+    kind: Annotated[
+        Kind | None, typer.Option(help="organisation or service; both when not given.")
+    ] = None,
+    min_score: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Keep pairs scoring at least this.")
+    ] = THRESHOLD,
+) -> None:
+    """Compare the whole directory and keep probable duplicates for review. Safe to run
+    again: nothing is added twice, decided pairs stay decided unless a record changed."""
+    reports = _with_graph(
+        get_settings(),
+        lambda g: run_scan(g, kinds=[kind] if kind else list(Kind), min_score=min_score),
+    )
+    table = Table("kind", "records", "pairs compared", "candidates", "new", "reopened",
+                  "removed", "open", "same", "different", "seconds")  # fmt: skip
+    for r in reports:
+        table.add_row(
+            r.kind.value,
+            f"{r.records:,}",
+            f"{r.pairs_compared:,}",
+            f"{r.candidates:,}",
+            f"{r.new:,}",
+            f"{r.reopened:,}",
+            f"{r.pruned:,}",
+            *(f"{r.by_state.get(s.value, 0):,}" for s in State),
+            f"{r.seconds['total']:.1f}",
+        )
+    console.print(table)
+    console.print("review them with the duplicateCandidates query and resolveDuplicate")
+
+
+def _reporter(report: ProgressFn, kind: Kind) -> ProgressFn:
+    def for_kind(phase: str, done: int, total: int) -> None:
+        report(f"{kind.value}s: {phase}", done, total)
+
+    return for_kind
+
+
+async def run_scan(graph: Graph, *, kinds: list[Kind], min_score: float) -> list[ScanReport]:
+    """The scans with a progress bar per phase (read, compare, write) and kind."""
+    reports = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def report(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(phase, total=total)
+            progress.update(tasks[phase], completed=done, total=max(total, 1))
+
+        for kind in kinds:
+            reports.append(
+                await scan(graph, kind=kind, min_score=min_score, progress=_reporter(report, kind))
+            )
+    return reports

@@ -14,6 +14,7 @@ from strawberry.extensions import (
 from api.graphql.access import AccessControl
 from api.graphql.areas import AreaQuery
 from api.graphql.audit import AuditQuery
+from api.graphql.duplicates import DuplicateMutation, DuplicateQuery
 from api.graphql.needs import TaxonomyQuery
 from api.graphql.organisations import OrganisationMutation, OrganisationQuery
 from api.graphql.referrals import ReferralMutation, ReferralQuery
@@ -34,13 +35,19 @@ class Query(
     AuditQuery,
     ReferralQuery,
     WebhookQuery,
+    DuplicateQuery,
 ):
     pass
 
 
 @strawberry.type
 class Mutation(
-    OrganisationMutation, ServiceMutation, UserMutation, ReferralMutation, WebhookMutation
+    OrganisationMutation,
+    ServiceMutation,
+    UserMutation,
+    ReferralMutation,
+    WebhookMutation,
+    DuplicateMutation,
 ):
     pass
 
