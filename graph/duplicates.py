@@ -63,11 +63,14 @@ W_NAME = 0.6  # organisation names, at full similarity
 W_SERVICE_NAME = 0.5
 W_ACRONYM = 0.5
 W_ACRONYM_IN_NAME = 0.35
+W_ACRONYM_OF_BRANCHES = 0.2
+BRANCH_NAMES = 0.5  # names at least this similar, but for a word, are two branches
 W_DOMAIN = 0.5
 W_PHONE = 0.5
 W_EMAIL = 0.55
 W_OTHER_COUNTRY = -0.3
 W_SAME_AREA = 0.05
+W_OTHER_AREA = -0.15  # based in two different towns of one country
 W_NEAR_SITE = 0.1
 W_SAME_ORGANISATION = 0.2
 W_RELATED_ORGANISATION = 0.15
@@ -278,6 +281,14 @@ def name_similarity(x: str, y: str, *, replaced_word: float = 0.75) -> float:
     return base
 
 
+def replaced_word(x: str, y: str) -> bool:
+    """Each of the two folded names has a word the other lacks."""
+    wx, wy = _words(x), _words(y)
+    return any(not any(fuzz.ratio(w, v) >= 80 for v in wy) for w in wx) and any(
+        not any(fuzz.ratio(w, v) >= 80 for v in wx) for w in wy
+    )
+
+
 def _scaled(similarity: float, weight: float) -> float:
     return weight * min(1.0, max(0.0, (similarity - NAME_FLOOR) / (NAME_FULL - NAME_FLOOR)))
 
@@ -322,8 +333,12 @@ def score_organisations(a: OrganisationFeatures, b: OrganisationFeatures) -> Mat
         evidence.append(
             Evidence(field="name", value=value, similarity=round(best[0], 3), weight=name_weight)
         )
+    # Each name has a word the other lacks: two branches of one network, which share an
+    # acronym ("QPS" of every centre for social work) and a name but not their town.
+    branches = BRANCH_NAMES <= best[0] < NAME_FULL and replaced_word(fold(best[1]), fold(best[2]))
     if a.acronym and a.acronym == b.acronym:
-        evidence.append(Evidence(field="acronym", value=a.acronym.upper(), weight=W_ACRONYM))
+        weight = W_ACRONYM_OF_BRANCHES if branches else W_ACRONYM
+        evidence.append(Evidence(field="acronym", value=a.acronym.upper(), weight=weight))
     else:
         for one, other in ((a, b), (b, a)):
             if (
@@ -351,6 +366,8 @@ def score_organisations(a: OrganisationFeatures, b: OrganisationFeatures) -> Mat
         )
     elif a.area and a.area == b.area:
         evidence.append(Evidence(field="area", value=a.area, weight=W_SAME_AREA))
+    elif a.area and b.area and a.country not in (a.area, b.area):
+        evidence.append(Evidence(field="area", value=f"{a.area} / {b.area}", weight=W_OTHER_AREA))
     evidence += _site_evidence(a.points, b.points)
     return _finish(evidence)
 

@@ -152,14 +152,18 @@ async def test_a_dismissal_and_a_merge_stick_through_a_rescan(directory: Graph) 
 
 async def test_a_changed_record_is_asked_about_again(directory: Graph) -> None:
     await scan(directory, kind=Kind.ORGANISATION)
-    await _decide(directory, Decision.DIFFERENT, candidate=DRC_PAIR)
+    await _decide(directory, Decision.SAME, candidate=ORG_PAIR, canonical=ORIGINAL)
+    unchanged = await scan(directory, kind=Kind.ORGANISATION)
+    assert unchanged.reopened == 0
     async with directory.driver.session(database=directory.database) as session:
-        await session.run("MATCH (o:Organisation {id: 'dk-drc'}) SET o.phone_digits = '99999999'")
+        await session.run(
+            "MATCH (o:Organisation {id: $id}) SET o.email = 'office@1to1.example.org'", id=SECOND
+        )
     again = await scan(directory, kind=Kind.ORGANISATION)
     assert again.reopened == 1
-    pair = await directory.read(get_candidate, id=DRC_PAIR)
+    pair = await directory.read(get_candidate, id=ORG_PAIR)
     assert pair.state is State.OPEN
-    assert [e.action for e in pair.history] == ["different", "reopened"]
+    assert [e.action for e in pair.history] == ["same", "reopened"]
 
 
 async def test_a_merge_hides_the_duplicate_and_undo_brings_it_back(directory: Graph) -> None:
