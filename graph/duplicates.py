@@ -644,7 +644,12 @@ def fuzzy_terms(names: Iterable[str]) -> str | None:
 
 # Records found by an exact key (indexed), and by the folded words of their names within
 # one edit (the full-text index over `search_text`); the scorer decides among them.
-ORGANISATION_LOOKUP: LiteralString = """
+_BY_WORDS: LiteralString = """
+  WITH $terms AS terms WHERE terms <> ''
+  CALL db.index.fulltext.queryNodes('directory_text', terms, {limit: 60}) YIELD node
+"""
+ORGANISATION_LOOKUP: LiteralString = (
+    """
 CALL () {
   MATCH (o:Organisation) WHERE $domain IS NOT NULL AND o.website_domain = $domain RETURN o
   UNION
@@ -652,27 +657,29 @@ CALL () {
   UNION
   MATCH (o:Organisation) WHERE $email IS NOT NULL AND o.email = $email RETURN o
   UNION
-  WITH $terms AS terms WHERE terms <> ''
-  CALL db.index.fulltext.queryNodes('directory_text', terms, {limit: 60}) YIELD node
-  WITH node WHERE node:Organisation
-  RETURN node AS o
+"""
+    + _BY_WORDS
+    + """
+  WITH node WHERE node:Organisation RETURN node AS o
 }
 RETURN DISTINCT o.id AS id LIMIT 60
 """
-
-SERVICE_LOOKUP: LiteralString = """
+)
+SERVICE_LOOKUP: LiteralString = (
+    """
 CALL () {
   MATCH (o:Organisation)-[:PROVIDES]->(s:Service) WHERE o.id IN $organisations RETURN s
   UNION
   MATCH (s:Service) WHERE s.name_key = $name_key RETURN s
   UNION
-  WITH $terms AS terms WHERE terms <> ''
-  CALL db.index.fulltext.queryNodes('directory_text', terms, {limit: 60}) YIELD node
-  WITH node WHERE node:Service
-  RETURN node AS s
+"""
+    + _BY_WORDS
+    + """
+  WITH node WHERE node:Service RETURN node AS s
 }
 RETURN DISTINCT s.id AS id LIMIT 200
 """
+)
 
 RELATED_ORGANISATION_IDS: LiteralString = """
 MATCH (:Organisation {id: $id})-[r:SAME_AS|POSSIBLY_SAME_AS]-(other:Organisation)
