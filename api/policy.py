@@ -48,7 +48,8 @@ REFERRAL_PARTIES = Rule(
     frozenset({Role.COUNSELLOR, Role.PARTNER}),
     description="counsellors and partners of the organisations involved",
 )
-# Aggregates and coordination views: never a single referral.
+# Aggregates, coordination views and duplicate review (which merges records of any
+# organisation): never a single referral.
 COORDINATION = Rule(
     frozenset({Role.COORDINATOR, Role.ADMIN}), description="coordinators and admins"
 )
@@ -95,6 +96,9 @@ RULES: dict[str, Rule] = {
     "Mutation.recordFollowUp": REFERRAL_PARTIES,
     "Mutation.createWebhookSubscription": MANAGE_WEBHOOKS,
     "Mutation.deleteWebhookSubscription": MANAGE_WEBHOOKS,
+    "Query.duplicateCandidates": COORDINATION,
+    "Mutation.resolveDuplicate": COORDINATION,
+    "Mutation.undoDuplicateResolution": COORDINATION,
 }
 
 # Fields every GraphQL server answers; they expose no data of ours.

@@ -261,7 +261,10 @@ async def load(
 # --- command line --------------------------------------------------------------------------
 
 app = typer.Typer(
-    help="Data set M of the benchmarks, on its own Neo4j (.neo4j/bench, port 7698).",
+    help=(
+        "Data set M of the benchmarks, on its own Neo4j (.neo4j/bench, port 7698 or "
+        "HOMEWARD_BENCH_NEO4J_PORT)."
+    ),
     no_args_is_help=True,
 )
 console = Console()

@@ -1,4 +1,5 @@
-"""The benchmark's own local Neo4j: `.neo4j/bench` on port 7698.
+"""The benchmark's own local Neo4j: `.neo4j/bench` on port 7698 (`HOMEWARD_BENCH_NEO4J_PORT`
+chooses another, e.g. when several copies of the project share a machine).
 
 Separate from the instance of `make run` (`.neo4j/data`, 7687) and of `make test`
 (`.neo4j/test`, 7697), so that loading data set M never touches either, and bigger (2 GB heap,
@@ -21,8 +22,8 @@ from homeward.errors import LocalNeo4jError
 from homeward.settings import PROJECT_ROOT
 
 BENCH_HOME = PROJECT_ROOT / ".neo4j" / "bench"
-# HOMEWARD_BENCH_PORT lets a second checkout run its own benchmark Neo4j beside this one.
-BENCH_PORT = int(os.environ.get("HOMEWARD_BENCH_PORT", "7698"))
+# HOMEWARD_BENCH_NEO4J_PORT lets a second checkout run its own benchmark Neo4j beside this one.
+BENCH_PORT = int(os.environ.get("HOMEWARD_BENCH_NEO4J_PORT", "7698"))
 BENCH_HEAP = "2g"
 BENCH_PAGECACHE = "2g"
 # A 2 GB heap and the launcher compiled from source take longer to come up than the defaults.

@@ -129,6 +129,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR (d:WebhookDelivery) ON (d.state, d.next_attempt_at)",
         ),
     ),
+    Migration(
+        version=7,
+        description="duplicate review: candidates by id and state, decisions by candidate",
+        statements=(
+            "CREATE INDEX possibly_same_as_id IF NOT EXISTS "
+            "FOR ()-[r:POSSIBLY_SAME_AS]-() ON (r.id)",
+            "CREATE INDEX possibly_same_as_state IF NOT EXISTS "
+            "FOR ()-[r:POSSIBLY_SAME_AS]-() ON (r.kind, r.state)",
+            "CREATE CONSTRAINT duplicate_review_event_id IF NOT EXISTS "
+            "FOR (e:DuplicateReviewEvent) REQUIRE e.id IS UNIQUE",
+            "CREATE INDEX duplicate_review_event_candidate IF NOT EXISTS "
+            "FOR (e:DuplicateReviewEvent) ON (e.candidate_id, e.at)",
+        ),
+    ),
 )
 
 

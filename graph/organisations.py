@@ -16,7 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from graph.areas import country_exists
 from graph.audit import diff, record_event
-from graph.duplicates import PossibleDuplicates, organisation_candidates, organisation_keys
+from graph.duplicates import (
+    PossibleDuplicates,
+    organisation_candidates,
+    organisation_features,
+    organisation_keys,
+)
 from graph.pagination import Page, decode_cursor, paginate
 from graph.text import search_keys
 from graph.users import Actor
@@ -191,7 +196,18 @@ async def register_organisation(
             )
     props = organisation_properties(data)
     if not confirm_not_duplicate:
-        candidates = await organisation_candidates(tx, keys=props)
+        features = organisation_features(
+            id=id,
+            name=data.name,
+            alternate_names=data.alternate_names,
+            acronym=data.acronym,
+            domain=props["website_domain"],
+            phone=props["phone_digits"],
+            email=props["email"],
+            country=data.country,
+            area=data.based_in or data.country,
+        )
+        candidates = await organisation_candidates(tx, record=features)
         if candidates:
             raise PossibleDuplicates("organisation", candidates)
     result = await tx.run(REGISTER, id=id, props=props, based_in=data.based_in)

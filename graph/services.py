@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from graph.areas import GeoPoint
 from graph.audit import diff, record_event
-from graph.duplicates import PossibleDuplicates, service_candidates
+from graph.duplicates import PossibleDuplicates, service_candidates, service_features
 from graph.languages import iso639_codes
 from graph.pagination import Page, decode_cursor, paginate
 from graph.text import distinct, fold
@@ -404,12 +404,16 @@ async def register_service(
     if problems:
         raise ValidationFailed(problems)
     if not confirm_not_duplicate:
-        candidates = await service_candidates(
-            tx,
+        record = service_features(
+            id=id,
             name=data.name,
             organisation_id=data.organisation_id,
-            area_ids=[*data.covers, *(loc.area for loc in data.locations)],
+            needs=data.needs,
+            groups=data.target_groups,
+            areas=[*data.covers, *(loc.area for loc in data.locations)],
+            points=[(loc.point.lat, loc.point.lon) for loc in data.locations if loc.point],
         )
+        candidates = await service_candidates(tx, record=record)
         if candidates:
             raise PossibleDuplicates("service", candidates)
     await upsert_services(tx, rows=[upsert_row(id, data, {})])

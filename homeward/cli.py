@@ -13,6 +13,14 @@ import typer
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from graph import runtime
@@ -20,6 +28,8 @@ from graph.areas import areas_by_ids
 from graph.coordination import GapCell, service_gaps
 from graph.crypto import cipher_from_settings
 from graph.driver import Graph, create_driver
+from graph.duplicate_review import ProgressFn, ScanReport, State, scan
+from graph.duplicates import THRESHOLD, Kind
 from graph.migrations import migrate as run_migrations
 from graph.referrals import purge_expired, rotate_all
 from graph.services import freshness, verification_due
@@ -57,6 +67,8 @@ referrals_app = typer.Typer(help="Personal data of referrals.", no_args_is_help=
 app.add_typer(referrals_app, name="referrals")
 report_app = typer.Typer(help="Coordination reports.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+duplicates_app = typer.Typer(help="Duplicate records.", no_args_is_help=True)
+app.add_typer(duplicates_app, name="duplicates")
 console = Console()
 err = Console(stderr=True)
 
@@ -398,3 +410,67 @@ def report_gaps(
     unmet = [names.get(c.area_id, c.area_id) for c in cells if c.unmet]
     console.print(f"wrote {out} ({len(cells)} municipalities)")
     console.print(f"demand and no partner: {', '.join(unmet) if unmet else 'none'}")
+
+
+@duplicates_app.command("scan")
+def duplicates_scan(
+    kind: Annotated[
+        Kind | None, typer.Option(help="organisation or service; both when not given.")
+    ] = None,
+    min_score: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Keep pairs scoring at least this.")
+    ] = THRESHOLD,
+) -> None:
+    """Compare the whole directory and keep probable duplicates for review. Safe to run
+    again: nothing is added twice, decided pairs stay decided unless a record changed."""
+    reports = _with_graph(
+        get_settings(),
+        lambda g: run_scan(g, kinds=[kind] if kind else list(Kind), min_score=min_score),
+    )
+    table = Table("kind", "records", "pairs compared", "candidates", "new", "reopened",
+                  "removed", "open", "same", "different", "seconds")  # fmt: skip
+    for r in reports:
+        table.add_row(
+            r.kind.value,
+            f"{r.records:,}",
+            f"{r.pairs_compared:,}",
+            f"{r.candidates:,}",
+            f"{r.new:,}",
+            f"{r.reopened:,}",
+            f"{r.pruned:,}",
+            *(f"{r.by_state.get(s.value, 0):,}" for s in State),
+            f"{r.seconds['total']:.1f}",
+        )
+    console.print(table)
+    console.print("review them with the duplicateCandidates query and resolveDuplicate")
+
+
+def _reporter(report: ProgressFn, kind: Kind) -> ProgressFn:
+    def for_kind(phase: str, done: int, total: int) -> None:
+        report(f"{kind.value}s: {phase}", done, total)
+
+    return for_kind
+
+
+async def run_scan(graph: Graph, *, kinds: list[Kind], min_score: float) -> list[ScanReport]:
+    """The scans with a progress bar per phase (read, compare, write) and kind."""
+    reports = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def report(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(phase, total=total)
+            progress.update(tasks[phase], completed=done, total=max(total, 1))
+
+        for kind in kinds:
+            reports.append(
+                await scan(graph, kind=kind, min_score=min_score, progress=_reporter(report, kind))
+            )
+    return reports

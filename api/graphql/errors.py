@@ -62,8 +62,14 @@ class VersionConflictError:
 
 @strawberry.type
 class EvidenceType:
+    """One field that speaks for (or, with a negative weight, against) a duplicate."""
+
     field: str
     value: str
+    similarity: float | None = strawberry.field(
+        default=None, description="0..1, for names compared by similarity."
+    )
+    weight: float = strawberry.field(default=0.0, description="What it adds to the score.")
 
 
 @strawberry.type
@@ -72,6 +78,7 @@ class DuplicateCandidateType:
     id: strawberry.ID
     name: str
     evidence: list[EvidenceType]
+    score: float = 0.0
 
 
 @strawberry.type
@@ -162,7 +169,13 @@ def to_graphql_error(exc: HomewardError, *, argument: str = "input") -> Mutation
                     entity=c.entity,
                     id=strawberry.ID(c.id),
                     name=c.name,
-                    evidence=[EvidenceType(field=e.field, value=e.value) for e in c.evidence],
+                    evidence=[
+                        EvidenceType(
+                            field=e.field, value=e.value, similarity=e.similarity, weight=e.weight
+                        )
+                        for e in c.evidence
+                    ],
+                    score=c.score,
                 )
                 for c in exc.candidates
             ],

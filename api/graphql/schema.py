@@ -15,6 +15,7 @@ from api.graphql.access import AccessControl
 from api.graphql.areas import AreaQuery
 from api.graphql.audit import AuditQuery
 from api.graphql.coordination import CoordinationQuery
+from api.graphql.duplicates import DuplicateMutation, DuplicateQuery
 from api.graphql.needs import TaxonomyQuery
 from api.graphql.organisations import OrganisationMutation, OrganisationQuery
 from api.graphql.referrals import ReferralMutation, ReferralQuery
@@ -36,13 +37,19 @@ class Query(
     ReferralQuery,
     WebhookQuery,
     CoordinationQuery,
+    DuplicateQuery,
 ):
     pass
 
 
 @strawberry.type
 class Mutation(
-    OrganisationMutation, ServiceMutation, UserMutation, ReferralMutation, WebhookMutation
+    OrganisationMutation,
+    ServiceMutation,
+    UserMutation,
+    ReferralMutation,
+    WebhookMutation,
+    DuplicateMutation,
 ):
     pass
 

@@ -60,6 +60,9 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Mutation.recordFollowUp": (False, {C, P}),
     "Mutation.createWebhookSubscription": (False, {C, P, A}),
     "Mutation.deleteWebhookSubscription": (False, {C, P, A}),
+    "Query.duplicateCandidates": (False, {K, A}),
+    "Mutation.resolveDuplicate": (False, {K, A}),
+    "Mutation.undoDuplicateResolution": (False, {K, A}),
 }
 
 

@@ -202,7 +202,7 @@ mutation O($input: RegisterOrganisationInput!, $confirm: Boolean! = false) {
         (
             {"name": "Qendra Kosovare", "acronym": "KRCT"},
             {"name": "Another", "acronym": "krct"},
-            "name",
+            "acronym",
         ),
         (
             {"name": "A", "website": "https://www.krct.example.org/en"},
