@@ -345,6 +345,7 @@ CALL (s, row) {
       l.point = CASE WHEN site.lat IS NULL THEN a.centroid
                      ELSE point({latitude: site.lat, longitude: site.lon}) END,
       l.point_source = CASE WHEN site.lat IS NULL THEN 'area centroid' ELSE 'given' END
+  SET l += coalesce(site.extra, {})
   MERGE (s)-[:DELIVERED_AT]->(l)
   WITH l, a
   OPTIONAL MATCH (l)-[oldIn:IN]->(other:Area) WHERE other <> a
