@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -446,3 +447,28 @@ def import_hsds_command(
     _print_counts(report)
     if report.errors:
         raise typer.Exit(code=1)
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    JSON = "json"
+
+
+@export_app.command("hsds")
+def export_hsds_command(
+    out: Annotated[Path, typer.Argument(help="Folder (or .zip) for csv; a .json file for json.")],
+    format: Annotated[ExportFormat, typer.Option(help="csv: tabular form; json: nested.")] = (
+        ExportFormat.CSV
+    ),
+) -> None:
+    """Export the directory as Open Referral HSDS 3.0 (Homeward profile: README, "HSDS import
+    and export"); importing the export gives the same directory back."""
+    from importers.hsds.export import export_tables, write_json, write_tabular
+
+    tables = _with_graph(get_settings(), export_tables)
+    if format is ExportFormat.JSON:
+        write_json(tables, out)
+    else:
+        write_tabular(tables, out)
+    counts = ", ".join(f"{len(tables.get(t, []))} {t}" for t in ("organizations", "services"))
+    console.print(f"exported {counts} to {out}")

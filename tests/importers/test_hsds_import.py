@@ -99,9 +99,10 @@ async def test_nested_and_tabular_forms_give_the_same_service(
     nested = (await reference.read(services_by_ids, ids=[SERVICE]))[SERVICE]
     await import_hsds(reference, read_path(examples / "csv"))
     tabular = (await reference.read(services_by_ids, ids=[SERVICE]))[SERVICE]
-    assert nested.model_dump(exclude={"created_at", "updated_at"}) == tabular.model_dump(
-        exclude={"created_at", "updated_at"}
-    )
+    # What Homeward models is the same; the kept HSDS content differs where the examples do
+    # (the nested attribute names the service, the tabular one names nothing).
+    volatile = {"created_at", "updated_at", "hsds_extra"}
+    assert nested.model_dump(exclude=volatile) == tabular.model_dump(exclude=volatile)
 
 
 async def test_importing_again_changes_nothing_and_a_changed_row_updates(

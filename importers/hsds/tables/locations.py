@@ -40,6 +40,9 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
                 draft.latitude, draft.longitude = latitude, longitude
         if fields.text("external_identifier_type") == IDENTIFIER_SCHEME:
             draft.external_id = fields.text("external_identifier")
+            draft.extras.keep_fields(
+                row, USED | {"external_identifier", "external_identifier_type"}
+            )
         else:
             draft.extras.keep_fields(row, USED)
         if organization_id and organization_id not in assembly.organisations:
