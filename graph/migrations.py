@@ -130,7 +130,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
-        version=9,
+        version=7,
         description="HSDS ids of imported records; change dates for the HSDS API",
         statements=(
             "CREATE INDEX organisation_hsds_id IF NOT EXISTS FOR (o:Organisation) ON (o.hsds_id)",
