@@ -143,6 +143,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR (e:DuplicateReviewEvent) ON (e.candidate_id, e.at)",
         ),
     ),
+    Migration(
+        version=8,
+        description="HSDS ids of imported records; change dates for the HSDS API",
+        statements=(
+            "CREATE INDEX organisation_hsds_id IF NOT EXISTS FOR (o:Organisation) ON (o.hsds_id)",
+            "CREATE INDEX service_hsds_id IF NOT EXISTS FOR (s:Service) ON (s.hsds_id)",
+            "CREATE INDEX location_hsds_id IF NOT EXISTS FOR (l:Location) ON (l.hsds_id)",
+            "CREATE INDEX service_updated_at IF NOT EXISTS FOR (s:Service) ON (s.updated_at)",
+        ),
+    ),
 )
 
 

@@ -89,6 +89,9 @@ class OrganisationInput(BaseModel):
 
 class Organisation(BaseModel):
     id: str
+    # What an HSDS import kept: the HSDS id and unmodelled HSDS content (JSON).
+    hsds_id: str | None = None
+    hsds_extra: str | None = None
     name: str
     alternate_names: list[str]
     acronym: str | None
@@ -120,6 +123,8 @@ def _organisation(node: Any, based_in: str | None) -> Organisation:
         country=props["country"],
         independent_of_authorities=props.get("independent_of_authorities"),
         based_in=based_in,
+        hsds_id=props.get("hsds_id"),
+        hsds_extra=props.get("hsds_extra"),
         version=props["version"],
         created_at=props["created_at"].to_native(),
         updated_at=props["updated_at"].to_native(),
@@ -233,6 +238,19 @@ RETURN o, COLLECT { MATCH (o)-[:BASED_IN]->(a:Area) RETURN a.id }[0] AS based_in
 """
 
 BY_IDS: LiteralString = "UNWIND $ids AS id MATCH (o:Organisation {id: id}) " + RETURN_ORGANISATION
+
+AFTER: LiteralString = (
+    "MATCH (o:Organisation) WHERE o.id > $after WITH o ORDER BY o.id LIMIT $limit "
+    + RETURN_ORGANISATION
+)
+
+
+async def organisations_after(
+    tx: AsyncManagedTransaction, *, after: str, limit: int
+) -> list[Organisation]:
+    """Every organisation in id order, a page at a time (exports)."""
+    result = await tx.run(AFTER, after=after, limit=limit)
+    return [_organisation(r["o"], r["based_in"]) async for r in result]
 
 
 async def organisations_by_ids(

@@ -63,12 +63,22 @@ class LocationInput(BaseModel):
     point: GeoPoint | None = None
 
 
-class Location(BaseModel):
+class HsdsIdentity(BaseModel):
+    """What an HSDS import kept of a record: its HSDS id and the HSDS content Homeward has no
+    field for (JSON), given back by an export."""
+
+    hsds_id: str | None = None
+    hsds_extra: str | None = None
+
+
+class Location(HsdsIdentity):
     id: str
     name: str | None
     address: str | None
     area_id: str | None
     point: GeoPoint | None
+    # 'given', or 'area centroid' for a site placed at its area's centroid.
+    point_source: str | None = None
 
 
 class ServiceInput(BaseModel):
@@ -143,7 +153,7 @@ class ServiceInput(BaseModel):
         return locations
 
 
-class Service(BaseModel):
+class Service(HsdsIdentity):
     id: str
     organisation_id: str
     name: str
@@ -345,6 +355,7 @@ CALL (s, row) {
       l.point = CASE WHEN site.lat IS NULL THEN a.centroid
                      ELSE point({latitude: site.lat, longitude: site.lon}) END,
       l.point_source = CASE WHEN site.lat IS NULL THEN 'area centroid' ELSE 'given' END
+  SET l += coalesce(site.extra, {})
   MERGE (s)-[:DELIVERED_AT]->(l)
   WITH l, a
   OPTIONAL MATCH (l)-[oldIn:IN]->(other:Area) WHERE other <> a
@@ -510,6 +521,9 @@ def _location(entry: dict[str, Any]) -> Location:
         address=props.get("address"),
         area_id=entry["area"],
         point=GeoPoint(lat=point.y, lon=point.x) if point is not None else None,
+        point_source=props.get("point_source"),
+        hsds_id=props.get("hsds_id"),
+        hsds_extra=props.get("hsds_extra"),
     )
 
 
@@ -550,6 +564,8 @@ def _service(record: Any) -> Service:
         )
         if props.get("referrals_received")
         else None,
+        hsds_id=props.get("hsds_id"),
+        hsds_extra=props.get("hsds_extra"),
         version=props["version"],
         created_at=_native(props["created_at"]),
         updated_at=_native(props["updated_at"]),
@@ -557,6 +573,16 @@ def _service(record: Any) -> Service:
 
 
 BY_IDS: LiteralString = "UNWIND $ids AS id MATCH (s:Service {id: id}) " + RETURN_SERVICE
+
+AFTER: LiteralString = (
+    "MATCH (s:Service) WHERE s.id > $after WITH s ORDER BY s.id LIMIT $limit " + RETURN_SERVICE
+)
+
+
+async def services_after(tx: AsyncManagedTransaction, *, after: str, limit: int) -> list[Service]:
+    """Every service in id order, a page at a time (exports)."""
+    result = await tx.run(AFTER, after=after, limit=limit)
+    return [_service(r) async for r in result]
 
 
 async def services_by_ids(tx: AsyncManagedTransaction, *, ids: list[str]) -> dict[str, Service]:

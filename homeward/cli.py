@@ -6,8 +6,9 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -49,6 +50,9 @@ from homeward.errors import HomewardError, ValidationFailed
 from homeward.settings import Settings, get_settings
 from reports.gapmap import render
 
+if TYPE_CHECKING:
+    from importers.hsds.assembly import ImportReport
+
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
@@ -69,6 +73,10 @@ report_app = typer.Typer(help="Coordination reports.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 duplicates_app = typer.Typer(help="Duplicate records.", no_args_is_help=True)
 app.add_typer(duplicates_app, name="duplicates")
+import_app = typer.Typer(help="Import a directory from an exchange format.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+export_app = typer.Typer(help="Export the directory in an exchange format.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 console = Console()
 err = Console(stderr=True)
 
@@ -474,3 +482,110 @@ async def run_scan(graph: Graph, *, kinds: list[Kind], min_score: float) -> list
                 await scan(graph, kind=kind, min_score=min_score, progress=_reporter(report, kind))
             )
     return reports
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _print_report(report: ImportReport) -> None:
+    """Rejected rows as `file:line: field: message`, then warnings, then counts."""
+    if report.errors:
+        err.print(f"[red]{len(report.errors)} problems; these rows were not imported:[/red]")
+        for problem in report.errors:
+            err.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+    if report.warnings:
+        err.print(f"[yellow]{len(report.warnings)} warnings (imported):[/yellow]")
+        for problem in report.warnings:
+            err.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+
+
+def _print_counts(report: ImportReport) -> None:
+    table = Table("table", "rows read", "rejected")
+    for name, count in report.read.items():
+        table.add_row(name, str(count), str(report.rejected.get(name, 0)))
+    console.print(table)
+    console.print(
+        "written: " + ", ".join(f"{count} {kind}" for kind, count in report.written.items())
+    )
+
+
+@import_app.command("hsds")
+def import_hsds_command(
+    path: Annotated[Path, typer.Argument(help="Folder or zip of HSDS CSV files, or HSDS JSON.")],
+    strict: Annotated[
+        bool, typer.Option(help="Any rejected row aborts the import; nothing is written.")
+    ] = False,
+    default_country: Annotated[
+        str | None,
+        typer.Option(help="ISO 3166-1 code for organisations whose sites give no country."),
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="Taxonomy mapping file (default: the shipped one).")
+    ] = None,
+) -> None:
+    """Import Open Referral HSDS 3.0 data (idempotent: importing again changes nothing).
+    Rejected rows are listed as `file:line: field: message`; the good rows are imported and
+    the exit status is 1 when any row was rejected."""
+    from importers.hsds.loader import ImportRejected, plan_size, prepare, write_plan
+    from importers.hsds.source import read_path
+    from importers.hsds.taxonomy_map import load_map
+
+    try:
+        source = read_path(path)
+        taxonomy_map = load_map(mapping) if mapping else load_map()
+    except HomewardError as exc:
+        raise _fail(exc) from exc
+
+    async def work(graph: Graph) -> ImportReport:
+        plan, report = await prepare(
+            graph, source, mapping=taxonomy_map, default_country=default_country
+        )
+        _print_report(report)
+        if strict and report.errors:
+            raise ImportRejected(report)
+        with _progress() as progress:
+            task = progress.add_task("writing", total=plan_size(plan))
+            report.written = await write_plan(
+                graph,
+                plan,
+                progress=lambda kind, n: progress.update(task, advance=n, description=kind),
+            )
+        return report
+
+    report = _with_graph(get_settings(), work)
+    _print_counts(report)
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    JSON = "json"
+
+
+@export_app.command("hsds")
+def export_hsds_command(
+    out: Annotated[Path, typer.Argument(help="Folder (or .zip) for csv; a .json file for json.")],
+    format: Annotated[ExportFormat, typer.Option(help="csv: tabular form; json: nested.")] = (
+        ExportFormat.CSV
+    ),
+) -> None:
+    """Export the directory as Open Referral HSDS 3.0 (Homeward profile: README, "HSDS import
+    and export"); importing the export gives the same directory back."""
+    from importers.hsds.export import export_tables, write_json, write_tabular
+
+    tables = _with_graph(get_settings(), export_tables)
+    if format is ExportFormat.JSON:
+        write_json(tables, out)
+    else:
+        write_tabular(tables, out)
+    counts = ", ".join(f"{len(tables.get(t, []))} {t}" for t in ("organizations", "services"))
+    console.print(f"exported {counts} to {out}")

@@ -24,7 +24,7 @@ from graph.driver import Graph, create_driver
 from graph.migrations import migrate
 from graph.organisations import OrganisationInput, OrganisationKind, upsert_organisations
 from graph.users import Role, UserInput, create_user, issue_token, new_token
-from homeward.settings import PROJECT_ROOT, Environment, Settings
+from homeward.settings import PROJECT_ROOT, Environment, Settings, get_settings
 from tests.receiver import Receiver
 
 TEST_HOME = PROJECT_ROOT / ".neo4j" / "test"
@@ -179,6 +179,15 @@ async def people(countries: Graph) -> dict[str, str]:
         )
         tokens[name] = token
     return tokens
+
+
+@pytest.fixture
+def cli_env(neo4j_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The command line's settings point at the test Neo4j."""
+    monkeypatch.setenv("NEO4J_URI", neo4j_uri)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from graph.driver import Graph
 from graph.users import token_with_user
-from homeward import cli
 from homeward.settings import get_settings
-
-
-@pytest.fixture
-def cli_env(neo4j_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NEO4J_URI", neo4j_uri)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-async def _run(*args: str) -> Result:
-    # The command line runs its own event loop, so it must not share the test's thread.
-    runner = CliRunner(env={"COLUMNS": "200"})  # wide enough that tables are not cut
-    return await asyncio.to_thread(runner.invoke, cli.app, list(args))
+from tests.cli import run_cli as _run
 
 
 async def test_users_and_tokens_lifecycle(

@@ -1,0 +1,307 @@
+"""What the table importers build: drafts of organisations, services, sites and programmes,
+the row-level report, and the facts of the graph they are checked against.
+
+Each table importer (`importers/hsds/tables/`) reads its rows into drafts; the loader then
+turns the drafts into the application's own input models (`OrganisationInput`,
+`ServiceInput`), whose rules are the only ones, and writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from importers.hsds.source import Row
+
+if TYPE_CHECKING:
+    from importers.hsds.taxonomy_map import TaxonomyMap
+
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    where: str
+    field: str
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.field}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    problems: list[Problem] = field(default_factory=list)
+    read: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    written: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def add(self, where: str, field: str, message: str, severity: Severity = "error") -> None:
+        self.problems.append(Problem(where, field, message, severity))
+
+
+class Fields:
+    """Reads the fields of one row, recording every problem; `ok` is False when the row
+    must be rejected."""
+
+    def __init__(self, row: Row, report: ImportReport) -> None:
+        self.row = row
+        self.report = report
+        self.ok = True
+        for name, message in row.problems:
+            self.problem(name, message)
+
+    def problem(self, name: str, message: str) -> None:
+        self.report.add(self.row.where, name, message)
+        self.ok = False
+
+    def warn(self, name: str, message: str) -> None:
+        self.report.add(self.row.where, name, message, "warning")
+
+    def text(self, name: str, *, required: bool = False) -> str | None:
+        value = self.row.get(name).strip()
+        if not value:
+            if required:
+                self.problem(name, "required, but empty or missing")
+            return None
+        return value
+
+    def uuid(self, name: str, *, required: bool = False) -> str | None:
+        value = self.text(name, required=required)
+        if value is not None and not UUID_RE.match(value):
+            self.problem(name, f"{value!r} is not a UUID")
+            return None
+        return value.lower() if value else None
+
+    def number(self, name: str) -> float | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if not NUMBER_RE.match(value):
+            self.problem(name, f"{value!r} is not a number")
+            return None
+        return float(value)
+
+    def integer(self, name: str) -> int | None:
+        number = self.number(name)
+        if number is None:
+            return None
+        if not number.is_integer():
+            self.problem(name, f"{number:g} is not a whole number")
+            return None
+        return int(number)
+
+
+@dataclass(frozen=True, slots=True)
+class TermInfo:
+    id: str
+    code: str | None
+    name: str
+    taxonomy: str  # name of its taxonomy (from taxonomies, or the term's own `taxonomy`)
+    where: str
+
+
+@dataclass
+class Extras:
+    """HSDS content Homeward has no field for, kept on the node as `hsds_extra` (JSON) so
+    that an export gives it back: unmodelled columns and rows of unmodelled tables."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+
+    def keep_fields(self, row: Row, used: set[str]) -> None:
+        for key, value in row.data.items():
+            if key not in used and value.strip():
+                self.fields[key] = value
+
+    def keep_row(self, table: str, row: Row) -> None:
+        self.tables.setdefault(table, []).append({k: v for k, v in row.data.items() if v})
+
+    def dump(self) -> str | None:
+        if not self.fields and not self.tables:
+            return None
+        return json.dumps({"fields": self.fields, "tables": self.tables}, sort_keys=True)
+
+
+def load_extras(value: str | None) -> Extras:
+    if not value:
+        return Extras()
+    data: dict[str, Any] = json.loads(value)
+    return Extras(fields=dict(data.get("fields", {})), tables=dict(data.get("tables", {})))
+
+
+@dataclass
+class Draft:
+    """What every imported record has: its row, its HSDS id and the profile attributes."""
+
+    row: Row
+    hsds_id: str
+    profile: dict[str, list[str]] = field(default_factory=dict)
+    extras: Extras = field(default_factory=Extras)
+
+    def profile_value(self, code: str) -> str | None:
+        values = self.profile.get(code)
+        return values[0] if values else None
+
+    @property
+    def id(self) -> str:
+        """The Homeward id: the one carried in the profile, else the HSDS id."""
+        return self.profile_value("homeward-id") or self.hsds_id
+
+
+@dataclass
+class OrganisationDraft(Draft):
+    fields: dict[str, Any] = field(default_factory=dict)
+    phone: str | None = None
+    homeward_identifier: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.homeward_identifier or self.profile_value("homeward-id") or self.hsds_id
+
+
+@dataclass
+class LocationDraft(Draft):
+    organization_id: str | None = None
+    name: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    external_id: str | None = None
+    # From addresses: ISO country code, town, region, and one line for `Location.address`.
+    country: str | None = None
+    city: str | None = None
+    region: str | None = None
+    address: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.profile_value("homeward-id") or self.external_id or self.hsds_id
+
+
+@dataclass
+class ServiceDraft(Draft):
+    organization_id: str | None = None
+    program_id: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    needs: list[str] = field(default_factory=list)
+    target_groups: list[str] = field(default_factory=list)
+    covers: list[str] = field(default_factory=list)
+    location_ids: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    unknown_terms: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProgrammeDraft(Draft):
+    name: str = ""
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AreaFacts:
+    id: str
+    level: str
+    parent: str | None
+    keys: tuple[str, ...]
+
+
+@dataclass
+class Known:
+    """What the graph holds already, read once before the rows are checked."""
+
+    needs: set[str] = field(default_factory=set)
+    target_groups: set[str] = field(default_factory=set)
+    programmes: set[str] = field(default_factory=set)
+    areas: dict[str, AreaFacts] = field(default_factory=dict)
+    # Existing organisations referenced by the import: HSDS id or Homeward id -> (id, country)
+    organisations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Existing sites the import names: HSDS id or Homeward id -> area id
+    locations: dict[str, str] = field(default_factory=dict)
+
+    def country_of(self, area_id: str) -> str | None:
+        seen: set[str] = set()
+        current = self.areas.get(area_id)
+        while current is not None and current.id not in seen:
+            if current.level == "country":
+                return current.id
+            seen.add(current.id)
+            current = self.areas.get(current.parent) if current.parent else None
+        return None
+
+
+@dataclass
+class Assembly:
+    report: ImportReport
+    known: Known
+    mapping: TaxonomyMap
+    taxonomies: dict[str, str] = field(default_factory=dict)  # id -> name
+    terms: dict[str, TermInfo] = field(default_factory=dict)
+    organisations: dict[str, OrganisationDraft] = field(default_factory=dict)
+    programmes: dict[str, ProgrammeDraft] = field(default_factory=dict)
+    locations: dict[str, LocationDraft] = field(default_factory=dict)
+    services: dict[str, ServiceDraft] = field(default_factory=dict)
+    service_at_locations: set[str] = field(default_factory=set)
+    # Unknown taxonomy terms, with how many attributes use each: reported once per term.
+    unknown_terms: Counter[str] = field(default_factory=Counter)
+
+    def entity(self, kind: str, id: str) -> Draft | None:
+        """The draft an attribute or a kept row belongs to, by its HSDS entity kind."""
+        found: Draft | None
+        match kind:
+            case "organization":
+                found = self.organisations.get(id)
+            case "service":
+                found = self.services.get(id)
+            case "location":
+                found = self.locations.get(id)
+            case "program":
+                found = self.programmes.get(id)
+            case _:
+                found = None
+        return found
+
+    def any_entity(self, id: str) -> tuple[str, Draft] | None:
+        for kind in ("service", "organization", "location", "program"):
+            draft = self.entity(kind, id)
+            if draft is not None:
+                return kind, draft
+        return None
+
+
+def keep_under_owner(
+    assembly: Assembly, table: str, rows: list[Row], owners: tuple[str, ...]
+) -> None:
+    """Rows of a table Homeward does not model, kept with the first record they name
+    (`service_id`, `location_id`, `organization_id`, ...) so that an export gives them back."""
+    for row in rows:
+        assembly.report.read[table] += 1
+        fields = Fields(row, assembly.report)
+        fields.uuid("id", required=True)
+        if not fields.ok:
+            assembly.report.rejected[table] += 1
+            continue
+        for owner in owners:
+            id = row.get(f"{owner}_id").strip().lower()
+            draft = assembly.entity(owner, id) if id else None
+            if draft is not None:
+                draft.extras.keep_row(table, row)
+                break
+        else:
+            fields.warn("id", "belongs to no imported organisation, service or location; skipped")

@@ -1,0 +1,550 @@
+"""HSDS 3.0 import: read, check every row, then write the good ones in UNWIND batches.
+
+1. `importers.hsds.source` reads the files into rows per table (a malformed file stops
+   everything here, before anything is written).
+2. The table importers of `LOAD_ORDER` read the rows into drafts; each rejected row is
+   reported as `file:line: field: message`.
+3. `plan` turns the drafts into the application's own input models (`OrganisationInput`,
+   `ServiceInput`: their rules are the rules), places sites in areas and resolves every
+   reference; what fails is reported the same way.
+4. `write_plan` writes countries, programmes, organisations and services, each in batches
+   of its own transaction. Every write MERGEs on ids and replaces a record's relationships,
+   so running the same import again changes nothing, and an import interrupted half way,
+   run again, ends in the same graph as one uninterrupted run.
+
+With `strict`, any error raises `ImportRejected` after step 3, with nothing written.
+
+How sites are placed in areas: a site's `area` profile attribute (Homeward's own exports)
+names the area. Otherwise its first address gives the country (ISO 3166-1 code, alpha-2,
+alpha-3 or English name; a country the gazetteer lacks is created, from ISO 3166, with no
+centroid) and the town (`city`, else `region` / `state_province`), matched in any spelling
+against that country's areas; a town that matches no single area leaves the site in its
+country; a site without an address that is in the directory already stays in its area.
+An organisation's country is its `country` attribute, else the country of its own
+sites, else of its services' sites, else the one it has in the directory already, else the
+`default_country` given to the import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from types import ModuleType
+from typing import Any
+
+import pycountry
+from pydantic import ValidationError
+
+from graph.areas import AreaLevel, AreaRecord, GeoPoint, area_rows, upsert_areas
+from graph.driver import Graph
+from graph.hsds import directory_facts, locations_by_refs, organisations_by_refs
+from graph.organisations import OrganisationInput, upsert_organisations
+from graph.programmes import ProgrammeRecord, upsert_programmes
+from graph.services import LocationInput, ServiceInput, upsert_row, upsert_services
+from graph.text import fold
+from homeward.errors import HomewardError
+from importers.hsds.assembly import (
+    AreaFacts,
+    Assembly,
+    Draft,
+    ImportReport,
+    Known,
+    LocationDraft,
+    OrganisationDraft,
+    ServiceDraft,
+)
+from importers.hsds.source import Source
+from importers.hsds.tables import (
+    accessibility,
+    addresses,
+    attributes,
+    contacts,
+    cost_options,
+    funding,
+    languages,
+    locations,
+    meta_table_descriptions,
+    metadata,
+    organization_identifiers,
+    organizations,
+    phones,
+    programs,
+    required_documents,
+    schedules,
+    service_areas,
+    service_at_location,
+    services,
+    taxonomies,
+    taxonomy_terms,
+)
+from importers.hsds.taxonomy_map import TaxonomyMap, load_map
+
+# Each table after those it refers to: taxonomies before their terms, organisations before
+# their sites and services, sites before the services delivered there, every record before
+# the attributes and kept rows that name it.
+LOAD_ORDER: tuple[ModuleType, ...] = (
+    taxonomies,
+    taxonomy_terms,
+    organizations,
+    programs,
+    locations,
+    addresses,
+    accessibility,
+    services,
+    service_at_location,
+    service_areas,
+    attributes,
+    languages,
+    phones,
+    contacts,
+    schedules,
+    funding,
+    cost_options,
+    required_documents,
+    organization_identifiers,
+    metadata,
+    meta_table_descriptions,
+)
+
+BATCH_SIZE = 2000
+
+# ServiceInput / OrganisationInput field -> the HSDS field a problem is reported on.
+SERVICE_FIELDS = {
+    "referral_method": "application_process",
+    "needs": "attributes (needs)",
+    "target_groups": "attributes (target groups)",
+    "delivery": "attributes (delivery)",
+    "covers": "service_areas",
+    "locations": "service_at_location",
+    "programmes": "program_id",
+    "organisation_id": "organization_id",
+}
+ORGANISATION_FIELDS = {"alternate_names": "alternate_name", "based_in": "attributes (based-in)"}
+
+
+class ImportRejected(HomewardError):
+    """`--strict` and at least one error: nothing was written."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(f"{len(report.errors)} errors; nothing was imported (strict)")
+        self.report = report
+
+
+@dataclass
+class Plan:
+    countries: list[AreaRecord] = field(default_factory=list)
+    programmes: list[ProgrammeRecord] = field(default_factory=list)
+    organisations: list[tuple[str, OrganisationInput, dict[str, Any]]] = field(default_factory=list)
+    services: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _known(facts: Any) -> Known:
+    return Known(
+        needs=set(facts.needs),
+        target_groups=set(facts.target_groups),
+        programmes=set(facts.programmes),
+        areas={a.id: AreaFacts(a.id, a.level, a.parent, tuple(a.keys)) for a in facts.areas},
+    )
+
+
+def read_tables(source: Source, known: Known, mapping: TaxonomyMap) -> Assembly:
+    assembly = Assembly(report=ImportReport(), known=known, mapping=mapping)
+    for where, message in source.notices:
+        assembly.report.add(where, "(file)", message, "warning")
+    for module in LOAD_ORDER:
+        module.load(assembly, source.rows(module.TABLE))
+    for term_id, uses in assembly.unknown_terms.items():
+        term = assembly.terms[term_id]
+        assembly.report.add(
+            term.where,
+            "name",
+            f"term {term.name!r} (code {term.code!r}, taxonomy {term.taxonomy!r}) maps to no "
+            f"Homeward need or target group; kept as an HSDS attribute on {uses} record(s). "
+            "Add it to the mapping file to use it in search",
+            "warning",
+        )
+    return assembly
+
+
+def _reject(
+    draft: Draft, assembly: Assembly, table: str, exc: ValidationError, names: dict[str, str]
+) -> None:
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"]]
+        name = names.get(loc[0], loc[0]) if loc else "(row)"
+        detail = ".".join(loc[1:])
+        assembly.report.add(draft.row.where, f"{name}.{detail}" if detail else name, error["msg"])
+    assembly.report.rejected[table] += 1
+
+
+class _Planner:
+    def __init__(self, assembly: Assembly, default_country: str | None) -> None:
+        self.a = assembly
+        self.known = assembly.known
+        self.report = assembly.report
+        self.default_country = default_country
+        self.plan = Plan()
+        self.location_areas: dict[str, str] = {}  # HSDS location id -> area id
+        self.organisation_ids: dict[str, str] = {}  # HSDS org id -> Homeward id (accepted)
+        self.by_town: dict[tuple[str, str], list[str]] = {}
+        for area in self.known.areas.values():
+            country = self.known.country_of(area.id)
+            if area.level != "country" and country is not None:
+                for key in area.keys:
+                    self.by_town.setdefault((country, key), []).append(area.id)
+
+    def ensure_country(self, code: str) -> bool:
+        if code in self.known.areas:
+            return self.known.areas[code].level == "country"
+        country = pycountry.countries.get(alpha_2=code)
+        if country is None:
+            return False
+        self.plan.countries.append(
+            AreaRecord(
+                id=code,
+                level=AreaLevel.COUNTRY,
+                names={"en": str(getattr(country, "common_name", country.name))},
+                source="ISO 3166-1, created by an HSDS import",
+            )
+        )
+        self.known.areas[code] = AreaFacts(code, "country", None, (fold(country.name),))
+        return True
+
+    def place(self, location: LocationDraft) -> None:
+        area = location.profile_value("area")
+        if area and area in self.known.areas:
+            location.extras.tables.pop("addresses", None)
+            self.location_areas[location.hsds_id] = area
+            return
+        where = location.row.where
+        if area:
+            self.report.add(where, "attributes (area)", f"unknown area {area!r}")
+            self.report.rejected["locations"] += 1
+            return
+        existing = self.known.locations.get(location.hsds_id) or self.known.locations.get(
+            location.id
+        )
+        if location.country is None and existing:
+            self.location_areas[location.hsds_id] = existing
+            return
+        if location.country is None:
+            self.report.add(
+                where,
+                "addresses",
+                "no address with a country: Homeward places every site in an area",
+            )
+            self.report.rejected["locations"] += 1
+            return
+        if not self.ensure_country(location.country):
+            self.report.add(where, "addresses.country", f"unknown country {location.country!r}")
+            self.report.rejected["locations"] += 1
+            return
+        found = location.country
+        for town in (location.city, location.region):
+            matches = self.by_town.get((location.country, fold(town)), []) if town else []
+            if len(matches) == 1:
+                found = matches[0]
+                break
+        self.location_areas[location.hsds_id] = found
+
+    def organisation_country(self, draft: OrganisationDraft) -> str | None:
+        given = draft.profile_value("country")
+        if given:
+            return given.upper()
+        own = [
+            loc.hsds_id for loc in self.a.locations.values() if loc.organization_id == draft.hsds_id
+        ]
+        served = [
+            loc_id
+            for service in self.a.services.values()
+            if service.organization_id == draft.hsds_id
+            for loc_id in service.location_ids
+        ]
+        for loc_id in (*own, *served):
+            area = self.location_areas.get(loc_id)
+            country = self.known.country_of(area) if area else None
+            if country:
+                return country
+        existing = self.known.organisations.get(draft.hsds_id) or self.known.organisations.get(
+            draft.id
+        )
+        return existing[1] if existing else self.default_country
+
+    def organisation(self, draft: OrganisationDraft) -> None:
+        country = self.organisation_country(draft)
+        if country is None:
+            self.report.add(
+                draft.row.where,
+                "country",
+                "cannot tell the organisation's country: no address with a country on its "
+                "sites or its services' sites (give one, or a default country)",
+            )
+            self.report.rejected["organizations"] += 1
+            return
+        if not self.ensure_country(country):
+            self.report.add(draft.row.where, "attributes (country)", f"unknown country {country!r}")
+            self.report.rejected["organizations"] += 1
+            return
+        based_in = draft.profile_value("based-in")
+        independent = draft.profile_value("independent-of-authorities")
+        data = draft.fields | {
+            "alternate_names": draft.fields["alternate_names"]
+            + draft.profile.get("alternate-name", []),
+            "acronym": draft.profile_value("acronym"),
+            "kind": draft.profile_value("kind") or "other",
+            "phone": draft.phone,
+            "country": country,
+            "independent_of_authorities": None if independent is None else independent == "true",
+            "based_in": based_in if based_in in self.known.areas else None,
+        }
+        try:
+            organisation = OrganisationInput.model_validate(data)
+        except ValidationError as exc:
+            _reject(draft, self.a, "organizations", exc, ORGANISATION_FIELDS)
+            return
+        self.organisation_ids[draft.hsds_id] = draft.id
+        self.plan.organisations.append(
+            (
+                draft.id,
+                organisation,
+                {"hsds_id": draft.hsds_id, "hsds_extra": draft.extras.dump()},
+            )
+        )
+
+    def programme(self, draft: Draft) -> None:
+        assert hasattr(draft, "name")
+        try:
+            record = ProgrammeRecord(
+                id=draft.id,
+                name=draft.name,
+                funder=draft.profile_value("funder"),
+                sending_countries=draft.profile.get("sending-country", []),
+            )
+        except ValidationError as exc:
+            _reject(draft, self.a, "programs", exc, {})
+            return
+        self.known.programmes.add(record.id)
+        self.plan.programmes.append(record)
+
+    def service(self, draft: ServiceDraft) -> None:
+        where = draft.row.where
+        problems_before = len(self.report.errors)
+        organisation = self.organisation_ids.get(draft.organization_id or "")
+        if organisation is None:
+            existing = self.known.organisations.get(draft.organization_id or "")
+            organisation = existing[0] if existing else None
+        if organisation is None:
+            rejected = draft.organization_id in self.a.organisations
+            self.report.add(
+                where,
+                "organization_id",
+                f"organisation {draft.organization_id} was rejected (see its row)"
+                if rejected
+                else f"no organisation {draft.organization_id} in the import or the directory",
+            )
+        sites: list[dict[str, Any]] = []
+        site_extras: dict[str, dict[str, Any]] = {}
+        for loc_id in draft.location_ids:
+            area = self.location_areas.get(loc_id)
+            location = self.a.locations[loc_id]
+            if area is None:
+                self.report.add(where, "service_at_location", f"site {loc_id} was rejected")
+                continue
+            point = (
+                GeoPoint(lat=location.latitude, lon=location.longitude)
+                if location.latitude is not None and location.longitude is not None
+                else None
+            )
+            sites.append(
+                {
+                    "id": location.id,
+                    "name": location.name,
+                    "address": location.address,
+                    "area": area,
+                    "point": point,
+                }
+            )
+            site_extras[location.id] = {
+                "hsds_id": location.hsds_id,
+                "hsds_extra": location.extras.dump(),
+            }
+        needs = list(draft.needs)
+        if not needs and self.a.mapping.default_need:
+            needs = [self.a.mapping.default_need]
+            self.report.add(
+                where,
+                "attributes",
+                f"no taxonomy term maps to a Homeward need; filed under "
+                f"{self.a.mapping.default_need!r}",
+                "warning",
+            )
+        programmes = list(draft.profile.get("programme", []))
+        if draft.program_id:
+            programme = self.a.programmes.get(draft.program_id)
+            programme_id = programme.id if programme else draft.program_id
+            if programme_id not in programmes:
+                programmes.insert(0, programme_id)
+        for programme_id in programmes:
+            if programme_id not in self.known.programmes:
+                self.report.add(where, "program_id", f"no programme {programme_id}")
+        for country in draft.profile.get("sending-country", []):
+            if country.upper() not in self.known.areas:
+                self.report.add(where, "attributes (sending-country)", f"unknown {country!r}")
+        if needs and needs[0] not in self.known.needs:
+            self.report.add(where, "attributes", f"default need {needs[0]!r} does not exist")
+        data = draft.fields | {
+            "organisation_id": organisation or "-",
+            "delivery": draft.profile.get("delivery")
+            or (["in_person"] if sites or draft.covers else ["remote"]),
+            "needs": needs,
+            "target_groups": draft.target_groups,
+            "covers": draft.covers,
+            "locations": [LocationInput.model_validate(s) for s in sites],
+            "languages": draft.languages,
+            "programmes": programmes,
+            "sending_countries": draft.profile.get("sending-country", []),
+            "return_types": draft.profile.get("return-type", []),
+            "expected_response_days": draft.profile_value("expected-response-days"),
+            "capacity": draft.profile_value("capacity"),
+            "capacity_note": draft.profile_value("capacity-note"),
+            "capacity_date": draft.profile_value("capacity-date"),
+        }
+        data = {k: v for k, v in data.items() if v is not None}
+        try:
+            service = ServiceInput.model_validate(data)
+        except ValidationError as exc:
+            _reject(draft, self.a, "services", exc, SERVICE_FIELDS)
+            return
+        if len(self.report.errors) > problems_before:
+            self.report.rejected["services"] += 1
+            return
+        extra: dict[str, Any] = {
+            "hsds_id": draft.hsds_id,
+            "hsds_extra": draft.extras.dump(),
+            "last_verified_at": _moment(draft.profile_value("last-verified-at")),
+            "last_verified_by": draft.profile_value("last-verified-by"),
+        }
+        row = upsert_row(draft.id, service, extra)
+        for site in row["locations"]:
+            site["extra"] = site_extras.get(site["id"], {})
+        self.plan.services.append(row)
+
+
+def _moment(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = datetime.combine(date.fromisoformat(value), datetime.min.time())
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def make_plan(assembly: Assembly, *, default_country: str | None) -> Plan:
+    planner = _Planner(assembly, default_country)
+    for location in assembly.locations.values():
+        planner.place(location)
+    for organisation in assembly.organisations.values():
+        planner.organisation(organisation)
+    for programme in assembly.programmes.values():
+        planner.programme(programme)
+    for service in assembly.services.values():
+        planner.service(service)
+    return planner.plan
+
+
+Progress = Callable[[str, int], None]
+# Called after each batch with its kind and how many batches are done; tests use it to
+# stop an import half way.
+AfterBatch = Callable[[str, int], None]
+
+
+def _batches(rows: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+async def write_plan(
+    graph: Graph,
+    plan: Plan,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+    after_batch: AfterBatch | None = None,
+) -> dict[str, int]:
+    written: dict[str, int] = {}
+    done = 0
+
+    async def run(kind: str, rows: Sequence[Any], write: Any, **params: Any) -> None:
+        nonlocal done
+        written[kind] = 0
+        for batch in _batches(rows, batch_size):
+            written[kind] += await graph.write(write, **{params["key"]: list(batch)})
+            done += 1
+            if progress is not None:
+                progress(kind, len(batch))
+            if after_batch is not None:
+                after_batch(kind, done)
+
+    if plan.countries:
+        await run("countries", plan.countries, _write_countries, key="records")
+    await run("programmes", plan.programmes, upsert_programmes, key="records")
+    await run("organisations", plan.organisations, upsert_organisations, key="rows")
+    await run("services", plan.services, upsert_services, key="rows")
+    return written
+
+
+async def _write_countries(tx: Any, *, records: list[AreaRecord]) -> int:
+    return await upsert_areas(tx, rows=area_rows(records))
+
+
+async def prepare(
+    graph: Graph,
+    source: Source,
+    *,
+    mapping: TaxonomyMap | None = None,
+    default_country: str | None = None,
+) -> tuple[Plan, ImportReport]:
+    """Read and check everything; nothing is written."""
+    known = _known(await graph.read(directory_facts))
+    assembly = read_tables(source, known, mapping or load_map())
+    # Services may name organisations of the directory; organisations already there keep
+    # their country when the import says none.
+    refs = sorted(
+        {s.organization_id for s in assembly.services.values() if s.organization_id}
+        | {o.id for o in assembly.organisations.values()}
+        | set(assembly.organisations)
+    )
+    if refs:
+        found = await graph.read(organisations_by_refs, refs=refs)
+        known.organisations = {f.ref: (f.id, f.country) for f in found}
+    site_refs = sorted(set(assembly.locations) | {d.id for d in assembly.locations.values()})
+    if site_refs:
+        sites = await graph.read(locations_by_refs, refs=site_refs)
+        known.locations = {s.ref: s.area for s in sites if s.area}
+    plan = make_plan(assembly, default_country=default_country)
+    return plan, assembly.report
+
+
+async def import_hsds(
+    graph: Graph,
+    source: Source,
+    *,
+    strict: bool = False,
+    mapping: TaxonomyMap | None = None,
+    default_country: str | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+    after_batch: AfterBatch | None = None,
+) -> ImportReport:
+    plan, report = await prepare(graph, source, mapping=mapping, default_country=default_country)
+    if strict and report.errors:
+        raise ImportRejected(report)
+    report.written = await write_plan(
+        graph, plan, batch_size=batch_size, progress=progress, after_batch=after_batch
+    )
+    return report
+
+
+def plan_size(plan: Plan) -> int:
+    return len(plan.countries) + len(plan.programmes) + len(plan.organisations) + len(plan.services)

@@ -1,0 +1,12 @@
+"""`funding`: funding statements, kept with their service or organisation and exported again."""
+
+from __future__ import annotations
+
+from importers.hsds.assembly import Assembly, keep_under_owner
+from importers.hsds.source import Row
+
+TABLE = "funding"
+
+
+def load(assembly: Assembly, rows: list[Row]) -> None:
+    keep_under_owner(assembly, TABLE, rows, ("service", "organization"))

@@ -1,0 +1,37 @@
+"""`languages`: a service's languages (ISO 639 codes); languages of sites and phones are kept
+with their site."""
+
+from __future__ import annotations
+
+from graph.languages import is_iso639
+from importers.hsds.assembly import Assembly, Fields
+from importers.hsds.source import Row
+
+TABLE = "languages"
+
+
+def load(assembly: Assembly, rows: list[Row]) -> None:
+    for row in rows:
+        assembly.report.read[TABLE] += 1
+        fields = Fields(row, assembly.report)
+        fields.uuid("id", required=True)
+        service_id = fields.uuid("service_id")
+        location_id = fields.uuid("location_id")
+        code = (fields.text("code") or "").lower()
+        if service_id and not code:
+            fields.problem("code", "required for a service's language (ISO 639)")
+        elif code and not is_iso639(code):
+            fields.problem("code", f"{code!r} is not an ISO 639 language code")
+        if not fields.ok:
+            assembly.report.rejected[TABLE] += 1
+            continue
+        service = assembly.services.get(service_id) if service_id else None
+        if service is not None:
+            if code not in service.languages:
+                service.languages.append(code)
+            continue
+        location = assembly.locations.get(location_id) if location_id else None
+        if location is not None:
+            location.extras.keep_row(TABLE, row)
+            continue
+        fields.warn("service_id", "belongs to no imported service or location; skipped")

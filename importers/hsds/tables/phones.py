@@ -1,0 +1,35 @@
+"""`phones`: an organisation's own number (a row naming only the organisation) becomes its
+phone; every other phone is kept with its service, site or organisation."""
+
+from __future__ import annotations
+
+import re
+
+from importers.hsds.assembly import Assembly, Fields, keep_under_owner
+from importers.hsds.source import Row
+
+TABLE = "phones"
+OWNERS = ("service", "location", "organization")
+PHONE = re.compile(r"^\+?[0-9 ()/.-]{5,}$")
+
+
+def load(assembly: Assembly, rows: list[Row]) -> None:
+    kept: list[Row] = []
+    for row in rows:
+        others = ("service_id", "location_id", "contact_id", "service_at_location_id")
+        organisation = assembly.organisations.get(row.get("organization_id").strip().lower())
+        number = row.get("number").strip().strip("\"'")
+        if (
+            organisation is not None
+            and organisation.phone is None
+            and not any(row.get(k).strip() for k in others)
+            and PHONE.match(number)
+        ):
+            assembly.report.read[TABLE] += 1
+            if Fields(row, assembly.report).uuid("id", required=True):
+                organisation.phone = number
+                continue
+            assembly.report.rejected[TABLE] += 1
+            continue
+        kept.append(row)
+    keep_under_owner(assembly, TABLE, kept, OWNERS)

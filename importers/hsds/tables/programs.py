@@ -1,0 +1,23 @@
+"""`programs`: Homeward programmes (return and reintegration programmes, funding lines)."""
+
+from __future__ import annotations
+
+from importers.hsds.assembly import Assembly, Fields, ProgrammeDraft
+from importers.hsds.source import Row
+
+TABLE = "programs"
+
+
+def load(assembly: Assembly, rows: list[Row]) -> None:
+    for row in rows:
+        assembly.report.read[TABLE] += 1
+        fields = Fields(row, assembly.report)
+        id = fields.uuid("id", required=True)
+        name = fields.text("name", required=True)
+        fields.uuid("organization_id")
+        if not fields.ok or id is None or name is None:
+            assembly.report.rejected[TABLE] += 1
+            continue
+        draft = ProgrammeDraft(row=row, hsds_id=id, name=name)
+        draft.description = fields.text("description")
+        assembly.programmes[id] = draft

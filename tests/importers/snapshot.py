@@ -1,0 +1,34 @@
+"""The whole graph as comparable data, for tests that compare two imports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph.driver import Graph
+
+# Moments of writing differ between two runs; everything else must be the same.
+VOLATILE = {"created_at", "updated_at"}
+
+NODES = """
+MATCH (n) WHERE NOT n:SchemaMigration
+RETURN labels(n) AS labels, properties(n) AS props
+"""
+RELATIONSHIPS = """
+MATCH (a)-[r]->(b)
+RETURN coalesce(a.id, a.code) AS start, type(r) AS type, coalesce(b.id, b.code) AS end,
+       properties(r) AS props
+"""
+
+
+def _plain(props: dict[str, Any]) -> str:
+    return repr(sorted((k, repr(v)) for k, v in props.items() if k not in VOLATILE))
+
+
+async def snapshot(graph: Graph) -> tuple[list[str], list[str]]:
+    async with graph.driver.session(database=graph.database) as session:
+        nodes = await (await session.run(NODES)).data()
+        rels = await (await session.run(RELATIONSHIPS)).data()
+    return (
+        sorted(f"{sorted(n['labels'])} {_plain(n['props'])}" for n in nodes),
+        sorted(f"{r['start']} {r['type']} {r['end']} {_plain(r['props'])}" for r in rels),
+    )
