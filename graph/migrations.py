@@ -1,4 +1,5 @@
-"""Versioned schema migrations: constraints and indexes, each `IF NOT EXISTS`.
+"""Versioned schema migrations: constraints and indexes, each `IF NOT EXISTS`, and the odd
+data backfill that a new derived property needs (idempotent too: it recomputes the property).
 
 A migration is applied once; its version is recorded as a `(:SchemaMigration)` node. Because
 every statement is idempotent, two processes migrating at the same time are harmless.
@@ -95,6 +96,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX organisation_phone IF NOT EXISTS "
             "FOR (o:Organisation) ON (o.phone_digits)",
             "CREATE INDEX organisation_email IF NOT EXISTS FOR (o:Organisation) ON (o.email)",
+        ),
+    ),
+    Migration(
+        version=5,
+        description="search facts on services (need codes, coverage, groups, programmes, sites)",
+        # Data, not schema: services written before graph.services.UPSERT kept these lists
+        # get them once; from then on every write sets them. In batches, so that a large
+        # directory does not need one huge transaction.
+        statements=(
+            "MATCH (s:Service) CALL (s) { "
+            "SET s.need_codes = COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) "
+            "RETURN n.code ORDER BY n.code }, "
+            "s.target_group_codes = COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) "
+            "RETURN t.code ORDER BY t.code }, "
+            "s.covered_area_ids = COLLECT { MATCH (s)-[:COVERS]->(a:Area) "
+            "RETURN a.id ORDER BY a.id }, "
+            "s.programme_ids = COLLECT { MATCH (s)-[:FUNDED_BY]->(p:Programme) "
+            "RETURN p.id ORDER BY p.id }, "
+            "s.site_points = COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location) "
+            "WHERE l.point IS NOT NULL RETURN l.point ORDER BY l.id } "
+            "} IN TRANSACTIONS OF 5000 ROWS",
         ),
     ),
 )
