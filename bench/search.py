@@ -29,7 +29,7 @@ from rich.table import Table
 from bench.neo4j import bench_instance, start_bench, stop_bench
 from graph import runtime
 from graph.driver import Graph, create_driver
-from graph.search import PartnerSearch, search_partners
+from graph.search import PartnerSearch, ReferenceCache, search_partners
 from graph.users import utcnow
 from homeward.settings import PROJECT_ROOT, Settings
 
@@ -149,6 +149,7 @@ async def _bare_phase(
     driver = create_driver(settings)
     graph = Graph(driver, settings.neo4j_database)
     now = utcnow()
+    cache = ReferenceCache()  # as the API keeps one per process
 
     async def call(query: dict[str, Any]) -> None:
         await graph.read(
@@ -159,6 +160,7 @@ async def _bare_phase(
             now=now,
             ageing_after_days=settings.verification_ageing_days,
             stale_after_days=settings.verification_stale_days,
+            cache=cache,
         )
 
     try:

@@ -21,6 +21,7 @@ from graph.geocoding import Geocoder
 from graph.needs import Need, needs_by_codes
 from graph.organisations import Organisation, organisations_by_ids
 from graph.programmes import Programme, programmes_by_ids
+from graph.search import ReferenceCache
 from graph.services import Service, services_by_ids
 from graph.target_groups import TargetGroup, target_groups_by_codes
 from graph.users import Actor
@@ -70,9 +71,11 @@ class Context(BaseContext):
         settings: Settings,
         now: datetime,
         geocoder: Geocoder,
+        reference: ReferenceCache,
     ) -> None:
         super().__init__()
         self.geocoder = geocoder
+        self.reference = reference
         # One moment per request, so that every freshness in a response agrees.
         self.now = now
         self.graph = graph
@@ -110,6 +113,7 @@ async def get_context(request: Request, graph: GraphDep, settings: SettingsDep) 
         settings=settings,
         now=request.app.state.clock(),
         geocoder=request.app.state.geocoder,
+        reference=request.app.state.reference_cache,
     )
 
 

@@ -50,6 +50,23 @@ TEMPLATES: dict[str, dict[str, str]] = {
                  "de": "antwortet laut eigener Angabe binnen {days} Tagen",
                  "sq": "përgjigjet brenda {days} ditësh (sipas tyre)",
                  "sr-Latn": "odgovara u roku od {days} dana (po navodu)"},
+    # Measured over the service's referrals (graph.search.responsiveness_reasons).
+    "answers_hours": {"en": "answers referrals in {hours} hours (median of {count})",
+                      "de": "antwortet im Median nach {hours} Stunden (bei {count} Anfragen)",
+                      "sq": "përgjigjet për {hours} orë (mediana nga {count} referime)",
+                      "sr-Latn": "odgovara za {hours} sati (medijana od {count} upućivanja)"},
+    "answers_days": {"en": "answers referrals in {days} days (median of {count})",
+                     "de": "antwortet im Median nach {days} Tagen (bei {count} Anfragen)",
+                     "sq": "përgjigjet për {days} ditë (mediana nga {count} referime)",
+                     "sr-Latn": "odgovara za {days} dana (medijana od {count} upućivanja)"},
+    "accepts": {"en": "accepts {percent}% of referrals",
+                "de": "nimmt {percent} % der Anfragen an",
+                "sq": "pranon {percent}% të referimeve",
+                "sr-Latn": "prihvata {percent}% upućivanja"},
+    "reports_outcomes": {"en": "reports the outcome of {percent}% of accepted referrals",
+                         "de": "meldet das Ergebnis bei {percent} % der angenommenen Anfragen",
+                         "sq": "raporton rezultatin për {percent}% të referimeve të pranuara",
+                         "sr-Latn": "javlja ishod za {percent}% prihvaćenih upućivanja"},
     "programme": {"en": "part of {programme}", "de": "Teil von {programme}",
                   "sq": "pjesë e {programme}", "sr-Latn": "deo programa {programme}"},
     "only_from": {"en": "only for returnees from {countries}",
@@ -267,6 +284,7 @@ class SearchQuery:
                 now=info.context.now,
                 ageing_after_days=settings.verification_ageing_days,
                 stale_after_days=settings.verification_stale_days,
+                cache=info.context.reference,
             )
         except HomewardError as exc:
             error = to_graphql_error(exc, argument="query")
