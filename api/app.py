@@ -16,7 +16,7 @@ from api.graphql.schema import schema
 from graph.driver import Graph, create_driver
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
-from graph.search import ReferenceCache
+from graph.reference import ReferenceCache
 from graph.users import utcnow
 from homeward.errors import DatabaseUnavailable
 from homeward.settings import Settings, get_settings
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Tests replace the clock to see entries age; everything else reads it from here.
         app.state.clock = utcnow
         app.state.geocoder = make_geocoder(settings, graph)
-        # Area chains and need expansions for searches; per process, like the driver.
+        # Areas, needs, target groups and programmes; per process, like the driver.
         app.state.reference_cache = ReferenceCache()
         app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
         if settings.migrate_on_startup:

@@ -29,7 +29,8 @@ from rich.table import Table
 from bench.neo4j import bench_instance, start_bench, stop_bench
 from graph import runtime
 from graph.driver import Graph, create_driver
-from graph.search import PartnerSearch, ReferenceCache, search_partners
+from graph.reference import ReferenceCache
+from graph.search import PartnerSearch, search_partners
 from graph.users import utcnow
 from homeward.settings import PROJECT_ROOT, Settings
 

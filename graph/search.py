@@ -11,7 +11,8 @@ directory:
 4. the ranked page: candidates filtered and scored in the database, sorted, cut to the page,
    with the total and the needs answered as aggregates of the same pass.
 The chain of an area and the expansion of a need come from the gazetteer and the taxonomy,
-so a `ReferenceCache` keeps them per process and queries 1 and 2 mostly disappear.
+so `graph.reference.ReferenceCache` keeps them per process and queries 1 and 2 mostly
+disappear.
 
 Query 4 is where the time goes on a large directory (thousands of candidates in a capital),
 so it reads only list properties kept on each service (`graph.services.SEARCH_FACTS`)
@@ -26,11 +27,9 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, LiteralString, TypeVar
+from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
 from neo4j.spatial import WGS84Point
@@ -38,15 +37,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from graph.areas import Area, AreaLevel, GeoPoint, area_from_record, find_areas_by_name
 from graph.languages import iso639_codes
+from graph.organisations import Organisation, organisations_by_ids
 from graph.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from graph.services import Capacity, DeliveryMode, Freshness, ReturnType, ServiceStatus, freshness
+from graph.reference import ReferenceCache
+from graph.services import (
+    Capacity,
+    DeliveryMode,
+    Freshness,
+    ReturnType,
+    Service,
+    ServiceStatus,
+    freshness,
+    services_by_ids,
+)
 from graph.text import fold
 from homeward.errors import FieldProblem, ValidationFailed
 
 DEFAULT_RADIUS_KM = 25.0
 MAX_RADIUS_KM = 200.0
-# How long a process trusts what it read from the gazetteer and the taxonomy.
-REFERENCE_TTL_S = 300.0
 
 
 class PartnerSearch(BaseModel):
@@ -100,44 +108,6 @@ class PartnerSearch(BaseModel):
         return self
 
 
-# --- reference data, cached per process ---------------------------------------------------
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class _Expiring(Generic[K, V]):
-    """A dict whose entries are forgotten `ttl_s` seconds after they were stored. Its size is
-    bounded by the reference data it holds (areas, needs); misses are never stored."""
-
-    def __init__(self, ttl_s: float, clock: Callable[[], float]) -> None:
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._entries: dict[K, tuple[float, V]] = {}
-
-    def get(self, key: K) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] < self._clock():
-            return None
-        return entry[1]
-
-    def put(self, key: K, value: V) -> None:
-        self._entries[key] = (self._clock() + self._ttl_s, value)
-
-
-class ReferenceCache:
-    """The chain of areas containing an area, and the narrower terms of a need, per process.
-    Both come from the gazetteer and the taxonomy, which change with a seed or an import
-    rather than between two searches; a change is seen after at most `ttl_s` seconds.
-    Searching without a cache (None) reads them afresh every time."""
-
-    def __init__(
-        self, *, ttl_s: float = REFERENCE_TTL_S, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.chains: _Expiring[str, list[Area]] = _Expiring(ttl_s, clock)
-        self.needs: _Expiring[str, list[str]] = _Expiring(ttl_s, clock)
-
-
 # --- 1. destination ------------------------------------------------------------------------
 
 
@@ -182,6 +152,9 @@ async def _chain(
     chain = [area_from_record(r["a"], r["parent_id"]) async for r in result]
     if cache is not None and chain:
         cache.chains.put(area_id, chain)
+        # The reasons name these areas; the API's area loader finds them here.
+        for area in chain:
+            cache.areas.put(area.id, area)
     return chain
 
 
@@ -252,7 +225,7 @@ async def expand_needs(
 ) -> dict[str, list[str]]:
     """Each requested need with itself and every narrower need (a broad need finds services
     for its narrower ones); unknown codes are a validation error with close matches."""
-    known = {c: found for c in codes if cache and (found := cache.needs.get(c)) is not None}
+    known = {c: found for c in codes if cache and (found := cache.narrower.get(c)) is not None}
     missing = [c for c in codes if c not in known]
     if missing:
         result = await tx.run(EXPAND_NEEDS, codes=missing)
@@ -260,7 +233,7 @@ async def expand_needs(
         if cache is not None:
             for code in missing:
                 if code in known:
-                    cache.needs.put(code, known[code])
+                    cache.narrower.put(code, known[code])
     # In the order asked: the first need is the household's first concern.
     expanded = {c: known[c] for c in codes if c in known}
     unknown = [c for c in codes if c not in expanded]
@@ -692,6 +665,9 @@ class SearchResult(BaseModel):
     has_next_page: bool
     unmatched_needs: list[str]
     cursors: list[str]
+    # With `with_services`: the page's services and their organisations.
+    services: dict[str, Service] = Field(default_factory=dict)
+    organisations: dict[str, Organisation] = Field(default_factory=dict)
 
 
 async def search_partners(
@@ -704,8 +680,11 @@ async def search_partners(
     ageing_after_days: int,
     stale_after_days: int,
     cache: ReferenceCache | None = None,
+    with_services: bool = False,
 ) -> SearchResult:
-    """The queries of the module docstring, in one read transaction."""
+    """The queries of the module docstring, in one read transaction. `with_services` adds
+    the page's services and their organisations to the same transaction (two batches), so
+    that the API answers a page without opening more transactions for them."""
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise ValidationFailed.single("first", f"must be between 1 and {MAX_PAGE_SIZE}")
     resume = _decode_after(after)
@@ -721,6 +700,12 @@ async def search_partners(
     # One more row than the page says whether another page follows.
     found = await ranked(tx, asked=asked, text_ids=text_ids, after=resume, limit=first + 1)
     page = [page_match(row, asked) for row in found.rows[:first]]
+    services: dict[str, Service] = {}
+    organisations: dict[str, Organisation] = {}
+    if with_services and page:
+        services = await services_by_ids(tx, ids=[m.service_id for m in page])
+        owners = sorted({s.organisation_id for s in services.values()})
+        organisations = await organisations_by_ids(tx, ids=owners)
     return SearchResult(
         destination_id=asked.destination.area.id,
         matches=page,
@@ -728,4 +713,6 @@ async def search_partners(
         has_next_page=len(found.rows) > first,
         unmatched_needs=[n for n in search.needs if n not in found.answered],
         cursors=[encode_cursor(_cursor_key(m.score, m.distance_km), m.service_id) for m in page],
+        services=services,
+        organisations=organisations,
     )

@@ -19,7 +19,7 @@ from api.graphql.pagination import PageInfo
 from api.graphql.services import ReturnTypeType, ServiceType
 from graph.languages import pick
 from graph.pagination import MAX_PAGE_SIZE
-from graph.search import Match, PartnerSearch, Reason, search_partners
+from graph.search import Match, PartnerSearch, Reason, SearchResult, search_partners
 from homeward.errors import HomewardError
 
 # Reason templates per language; a missing language falls back like every label does.
@@ -188,10 +188,16 @@ PartnerSearchResult = Annotated[
 ]
 
 
-async def _prefetch(info: Info, matches: list[Match], destination_id: str) -> None:
+async def _prefetch(info: Info, result: SearchResult) -> None:
     """Load everything the page and its reasons name in one batch per kind, so that the
-    wording below and the matches' fields are answered from the loaders' caches."""
-    areas, needs, groups, programmes = {destination_id}, set(), set(), set()
+    wording below and the matches' fields are answered from the loaders' caches. The page's
+    services and organisations came with the search; areas, needs, target groups and
+    programmes mostly come from the process's reference cache."""
+    loaders = info.context.loaders
+    loaders.service.prime_many(result.services)
+    loaders.organisation.prime_many(result.organisations)
+    matches = result.matches
+    areas, needs, groups, programmes = {result.destination_id}, set(), set(), set()
     for match in matches:
         areas |= set(match.matched_area_ids)
         needs |= set(match.matched_needs)
@@ -202,7 +208,6 @@ async def _prefetch(info: Info, matches: list[Match], destination_id: str) -> No
             needs |= {params[k] for k in ("need", "of") if k in params}
             groups |= set(params.get("groups", []))
             programmes |= {params["programme"]} if "programme" in params else set()
-    loaders = info.context.loaders
     services = await loaders.service.load_many([m.service_id for m in matches])
     await asyncio.gather(
         loaders.area.load_many(sorted(areas)),
@@ -285,12 +290,13 @@ class SearchQuery:
                 ageing_after_days=settings.verification_ageing_days,
                 stale_after_days=settings.verification_stale_days,
                 cache=info.context.reference,
+                with_services=True,
             )
         except HomewardError as exc:
             error = to_graphql_error(exc, argument="query")
             assert isinstance(error, ValidationError)
             return error
-        await _prefetch(info, result.matches, result.destination_id)
+        await _prefetch(info, result)
         edges = []
         for cursor, match in zip(result.cursors, result.matches, strict=True):
             reasons = await _reason_texts(info, match.reasons, language)

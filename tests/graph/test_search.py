@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from graph.driver import Graph
+from graph.reference import ReferenceCache
 from graph.search import (
     ACCEPTANCE,
     FEEDBACK,
@@ -17,7 +18,6 @@ from graph.search import (
     RESPONSE_WEEK,
     Match,
     PartnerSearch,
-    ReferenceCache,
     SearchResult,
     search_partners,
 )
@@ -116,15 +116,5 @@ async def test_the_cache_answers_like_the_database(prizren: Graph) -> None:
     uncached = await _search(prizren)
     assert await _search(prizren, cache) == uncached
     assert cache.chains.get("XK-prizren") is not None
-    assert cache.needs.get("psychosocial.trauma-therapy") == ["psychosocial.trauma-therapy"]
+    assert cache.narrower.get("psychosocial.trauma-therapy") == ["psychosocial.trauma-therapy"]
     assert await _search(prizren, cache) == uncached
-
-
-def test_cached_reference_data_expires() -> None:
-    clock = [0.0]
-    cache = ReferenceCache(ttl_s=60, clock=lambda: clock[0])
-    cache.needs.put("employment", ["employment", "employment.job-placement"])
-    clock[0] = 59.0
-    assert cache.needs.get("employment") == ["employment", "employment.job-placement"]
-    clock[0] = 61.0
-    assert cache.needs.get("employment") is None
