@@ -1,5 +1,8 @@
 """Search benchmark: `searchPartners` over HTTP with concurrent clients, and the same searches
-run directly through the driver (the Cypher the search runs, plus its scoring), in one run.
+run directly through the driver (the Cypher the search runs, plus the wording of its page's
+reasons), in one run. A third phase sends a trivial GraphQL query (`{ __typename }`) the same
+way: no database, no resolver, so its latency is the floor that HTTP, FastAPI and Strawberry
+set on this machine with this many clients.
 
     python -m bench.search --clients 8 --requests 800
 
@@ -50,6 +53,9 @@ query S($q: PartnerSearchInput!) {
   }
 }
 """
+
+# Answered by Strawberry itself: what any request costs before a resolver runs.
+TRIVIAL = "{ __typename }"
 
 DESTINATIONS = [
     "XK-prishtine", "XK-prizren", "XK-peje", "XK-ferizaj", "XK-gjakove", "XK-gjilan",
@@ -123,7 +129,9 @@ def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
     }
 
 
-async def _http_phase(queries: list[dict[str, Any]], clients: int) -> tuple[dict[str, float], int]:
+async def _http_phase(
+    queries: list[dict[str, Any]], clients: int, *, trivial: bool = False
+) -> tuple[dict[str, float], int]:
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(
@@ -132,6 +140,11 @@ async def _http_phase(queries: list[dict[str, Any]], clients: int) -> tuple[dict
 
         async def call(query: dict[str, Any]) -> None:
             nonlocal errors
+            if trivial:
+                response = await http.post("/graphql", json={"query": TRIVIAL})
+                if response.status_code != 200 or "errors" in response.json():
+                    errors += 1
+                return
             response = await http.post("/graphql", json={"query": QUERY, "variables": {"q": query}})
             body = response.json()
             result = (body.get("data") or {}).get("searchPartners") or {}
@@ -211,6 +224,8 @@ def main(
         settings = Settings(NEO4J_URI=instance.uri)
         http, errors = asyncio.run(_http_phase(queries, clients))
         bare = asyncio.run(_bare_phase(queries, clients, settings))
+        floor, floor_errors = asyncio.run(_http_phase(queries, clients, trivial=True))
+        errors += floor_errors
     finally:
         api.terminate()
         api.wait(timeout=30)
@@ -218,7 +233,12 @@ def main(
             stop_bench()
 
     table = Table("path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s")
-    for name, row in (("HTTP searchPartners", http), ("driver: search_partners", bare)):
+    phases = (
+        ("HTTP searchPartners", http),
+        ("driver: search_partners", bare),
+        ("HTTP { __typename } (floor)", floor),
+    )
+    for name, row in phases:
         table.add_row(
             name, f"{row['n']:.0f}", f"{row['p50']:.1f}", f"{row['p95']:.1f}",
             f"{row['p99']:.1f}", f"{row['rps']:.0f}",
