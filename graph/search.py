@@ -9,7 +9,8 @@ directory:
 2. the requested needs with their narrower terms (unknown codes get suggestions);
 3. only with a free-text query: the full-text index;
 4. the ranked page: candidates filtered and scored in the database, sorted, cut to the page,
-   with the total and the needs answered as aggregates of the same pass.
+   with the total and the needs answered as aggregates of the same pass;
+and, for the API (`with_services`), the page's services and their organisations.
 The chain of an area and the expansion of a need come from the gazetteer and the taxonomy,
 so `graph.reference.ReferenceCache` keeps them per process and queries 1 and 2 mostly
 disappear.
