@@ -18,6 +18,7 @@ from graph.crypto import DataCipher, cipher_from_settings
 from graph.driver import Graph, create_driver
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
+from graph.reference import ReferenceCache
 from graph.referrals import announce_overdue, purge_expired
 from graph.users import utcnow
 from graph.webhooks import deliver_due, delivery_client
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.clock = utcnow
         app.state.geocoder = make_geocoder(settings, graph)
         app.state.cipher = cipher
+        # Areas, needs, target groups and programmes; per process, like the driver.
+        app.state.reference_cache = ReferenceCache()
         app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
         app.state.webhook_client = delivery_client()
         if settings.migrate_on_startup:

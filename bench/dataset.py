@@ -15,7 +15,8 @@ is the same at every scale. Directory nodes are written with the application's o
 writes (`upsert_areas`, `upsert_organisations`, `upsert_services`, ...) in UNWIND batches of
 5,000 rows, so the benchmark measures the graph the application builds. Referrals have no
 module yet; they are written as the minimal nodes of DESIGN.md's model by
-`bench.referrals.WRITE_REFERRALS`.
+`bench.referrals.WRITE_REFERRALS`, and each service then gets the referral statistics that
+module will keep and the search ranks with (`bench.referrals.REFERRAL_STATS`).
 
 Where things are: `bench.shape` (sizes and every distribution), `bench.sampling` (seeded
 choices), `bench.gazetteer` (towns and synthetic settlements), `bench.directory`
@@ -51,7 +52,7 @@ from bench.directory import (
 )
 from bench.gazetteer import build_gazetteer
 from bench.neo4j import BENCH_HOME, bench_graph, bench_instance, start_bench, stop_bench, wipe_bench
-from bench.referrals import generate_referrals, write_referrals
+from bench.referrals import generate_referrals, write_referral_stats, write_referrals
 from bench.shape import M_ORGANISATIONS, M_REFERRALS
 from graph import runtime
 from graph.areas import AreaRecord, area_rows, upsert_areas
@@ -244,6 +245,9 @@ async def load(
     async def write_refs(batch: list[dict[str, Any]]) -> int:
         return await graph.write(write_referrals, rows=batch)
 
+    async def write_stats(batch: list[str]) -> int:
+        return await graph.write(write_referral_stats, ids=batch)
+
     phases.append(
         await _write("organisations", org_rows, write_orgs, progress=progress, deadline=deadline)
     )
@@ -254,6 +258,15 @@ async def load(
     )
     phases.append(
         await _write("referrals", data.referrals, write_refs, progress=progress, deadline=deadline)
+    )
+    phases.append(
+        await _write(
+            "referral statistics",
+            [service["id"] for service in data.services],
+            write_stats,
+            progress=progress,
+            deadline=deadline,
+        )
     )
     return phases
 

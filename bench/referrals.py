@@ -1,5 +1,5 @@
 """Referrals of data set M, and the minimal write that stores them until the application has
-a referral module (graph/referrals.py).
+a referral module (graph/referrals.py), with the statistics on each service that it will keep.
 
 Popular services receive a hundred times more referrals than typical ones (log-normal
 popularity); a quarter are never chosen (offices that exist on paper), and with about two
@@ -61,6 +61,42 @@ RETURN count(r) AS written
 
 async def write_referrals(tx: AsyncManagedTransaction, *, rows: list[dict[str, Any]]) -> int:
     result = await tx.run(WRITE_REFERRALS, rows=rows)
+    record = await result.single(strict=True)
+    return int(record["written"])
+
+
+# What the referral module keeps on each service from the referrals it received, so that the
+# search benchmark ranks with measured responsiveness (docs/search.md): referrals sent to it,
+# the median hours from sending to acknowledgement, accepted / (accepted + declined), and the
+# share of accepted referrals that reached an outcome. Null where there is nothing to measure.
+# One pass over the services, each reading only its own referrals.
+REFERRAL_STATS: LiteralString = """
+UNWIND $ids AS id
+MATCH (s:Service {id: id})
+CALL (s) {
+  OPTIONAL MATCH (r:Referral)-[:TO]->(s) WHERE r.sent_at IS NOT NULL
+  WITH count(r) AS received,
+       percentileCont(
+         CASE WHEN r.acknowledged_at IS NOT NULL
+              THEN duration.inSeconds(r.sent_at, r.acknowledged_at).seconds / 3600.0 END, 0.5
+       ) AS ack_median_hours,
+       count(CASE WHEN r.status IN $accepted THEN 1 END) AS accepted,
+       count(CASE WHEN r.status = 'declined' THEN 1 END) AS declined,
+       count(CASE WHEN r.status = 'completed' THEN 1 END) AS completed
+  SET s.referrals_received = CASE WHEN received > 0 THEN received END,
+      s.ack_median_hours = ack_median_hours,
+      s.acceptance_rate = CASE WHEN accepted + declined > 0
+                               THEN toFloat(accepted) / (accepted + declined) END,
+      s.feedback_rate = CASE WHEN accepted > 0 THEN toFloat(completed) / accepted END
+}
+RETURN count(s) AS written
+"""
+# Statuses a referral reaches only after the service accepted it.
+ACCEPTED_STATUSES = ["accepted", "in_progress", "completed"]
+
+
+async def write_referral_stats(tx: AsyncManagedTransaction, *, ids: list[str]) -> int:
+    result = await tx.run(REFERRAL_STATS, ids=ids, accepted=ACCEPTED_STATUSES)
     record = await result.single(strict=True)
     return int(record["written"])
 

@@ -1,5 +1,13 @@
 """Search benchmark: `searchPartners` over HTTP with concurrent clients, and the same searches
-run directly through the driver (the Cypher the search runs, plus its scoring), in one run.
+run directly through the driver (the Cypher the search runs, plus the wording of its page's
+reasons), in one run. A third phase sends a trivial GraphQL query (`{ __typename }`) the same
+way: no database, no resolver, so its latency is the floor that HTTP, FastAPI and Strawberry
+set on this machine with this many clients.
+
+Beside latencies, each phase reports the CPU time per request of the API process, the
+benchmark Neo4j and this client (Linux `/proc`): on a machine shared with other work,
+latencies mostly say how much of the two cores the run got, while CPU per request says what
+a request costs.
 
     python -m bench.search --clients 8 --requests 800
 
@@ -19,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +38,7 @@ from rich.table import Table
 from bench.neo4j import bench_instance, start_bench, stop_bench
 from graph import runtime
 from graph.driver import Graph, create_driver
+from graph.reference import ReferenceCache
 from graph.search import PartnerSearch, search_partners
 from graph.users import utcnow
 from homeward.settings import PROJECT_ROOT, Settings
@@ -49,6 +59,9 @@ query S($q: PartnerSearchInput!) {
   }
 }
 """
+
+# Answered by Strawberry itself: what any request costs before a resolver runs.
+TRIVIAL = "{ __typename }"
 
 DESTINATIONS = [
     "XK-prishtine", "XK-prizren", "XK-peje", "XK-ferizaj", "XK-gjakove", "XK-gjilan",
@@ -111,6 +124,34 @@ async def _run_concurrently(
     return latencies
 
 
+def _cpu_ms(pid: int | None) -> float:
+    """CPU time (user + system) a process has used so far, in ms; 0 where /proc is missing."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU per request of the API, Neo4j and this client over one phase."""
+
+    def __init__(self, api_pid: int | None, neo4j_pid: int | None) -> None:
+        self.pids = {"api": api_pid, "neo4j": neo4j_pid}
+        self.started: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.started = {name: _cpu_ms(pid) for name, pid in self.pids.items()}
+        self.started["client"] = time.process_time() * 1000
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        now = {name: _cpu_ms(pid) for name, pid in self.pids.items()}
+        now["client"] = time.process_time() * 1000
+        return {f"cpu_{k}": (now[k] - self.started[k]) / requests for k in now}
+
+
 def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
     ordered = sorted(latencies)
     return {
@@ -122,7 +163,9 @@ def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
     }
 
 
-async def _http_phase(queries: list[dict[str, Any]], clients: int) -> tuple[dict[str, float], int]:
+async def _http_phase(
+    queries: list[dict[str, Any]], clients: int, cpu: CpuMeter, *, trivial: bool = False
+) -> tuple[dict[str, float], int]:
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(
@@ -131,6 +174,11 @@ async def _http_phase(queries: list[dict[str, Any]], clients: int) -> tuple[dict
 
         async def call(query: dict[str, Any]) -> None:
             nonlocal errors
+            if trivial:
+                response = await http.post("/graphql", json={"query": TRIVIAL})
+                if response.status_code != 200 or "errors" in response.json():
+                    errors += 1
+                return
             response = await http.post("/graphql", json={"query": QUERY, "variables": {"q": query}})
             body = response.json()
             result = (body.get("data") or {}).get("searchPartners") or {}
@@ -138,17 +186,20 @@ async def _http_phase(queries: list[dict[str, Any]], clients: int) -> tuple[dict
                 errors += 1
 
         await _run_concurrently(clients, queries[: clients * 5], call)  # warm-up
+        cpu.start()
         started = time.perf_counter()
         latencies = await _run_concurrently(clients, queries, call)
-        return _summary(latencies, time.perf_counter() - started), errors
+        summary = _summary(latencies, time.perf_counter() - started)
+        return summary | cpu.per_request(len(latencies)), errors
 
 
 async def _bare_phase(
-    queries: list[dict[str, Any]], clients: int, settings: Settings
+    queries: list[dict[str, Any]], clients: int, settings: Settings, cpu: CpuMeter
 ) -> dict[str, float]:
     driver = create_driver(settings)
     graph = Graph(driver, settings.neo4j_database)
     now = utcnow()
+    cache = ReferenceCache()  # as the API keeps one per process
 
     async def call(query: dict[str, Any]) -> None:
         await graph.read(
@@ -159,13 +210,15 @@ async def _bare_phase(
             now=now,
             ageing_after_days=settings.verification_ageing_days,
             stale_after_days=settings.verification_stale_days,
+            cache=cache,
         )
 
     try:
         await _run_concurrently(clients, queries[: clients * 5], call)  # warm-up
+        cpu.start()
         started = time.perf_counter()
         latencies = await _run_concurrently(clients, queries, call)
-        return _summary(latencies, time.perf_counter() - started)
+        return _summary(latencies, time.perf_counter() - started) | cpu.per_request(len(latencies))
     finally:
         await driver.close()
 
@@ -206,19 +259,31 @@ def main(
         _wait_for_api()
         queries = workload(requests, seed)
         settings = Settings(NEO4J_URI=instance.uri)
-        http, errors = asyncio.run(_http_phase(queries, clients))
-        bare = asyncio.run(_bare_phase(queries, clients, settings))
+        cpu = CpuMeter(api.pid, runtime.running_pid(instance))
+        http, errors = asyncio.run(_http_phase(queries, clients, cpu))
+        bare = asyncio.run(_bare_phase(queries, clients, settings, cpu))
+        floor, floor_errors = asyncio.run(_http_phase(queries, clients, cpu, trivial=True))
+        errors += floor_errors
     finally:
         api.terminate()
         api.wait(timeout=30)
         if started_neo4j:
             stop_bench()
 
-    table = Table("path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s")
-    for name, row in (("HTTP searchPartners", http), ("driver: search_partners", bare)):
+    table = Table(
+        "path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s",
+        "CPU ms/req: API", "Neo4j", "client",
+    )  # fmt: skip
+    phases = (
+        ("HTTP searchPartners", http),
+        ("driver: search_partners", bare),
+        ("HTTP { __typename } (floor)", floor),
+    )
+    for name, row in phases:
         table.add_row(
             name, f"{row['n']:.0f}", f"{row['p50']:.1f}", f"{row['p95']:.1f}",
             f"{row['p99']:.1f}", f"{row['rps']:.0f}",
+            f"{row['cpu_api']:.1f}", f"{row['cpu_neo4j']:.1f}", f"{row['cpu_client']:.1f}",
         )  # fmt: skip
     console.print(table)
     console.print(

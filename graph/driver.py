@@ -64,7 +64,8 @@ class Graph:
             raise DatabaseUnavailable(f"Neo4j is unavailable: {exc}") from exc
 
     async def run_schema(self, statement: LiteralString) -> None:
-        """Schema DDL cannot share a transaction with data writes, so it runs on its own."""
+        """Schema DDL cannot share a transaction with data writes, and a batched backfill
+        (`CALL { ... } IN TRANSACTIONS`) needs an implicit transaction, so these run alone."""
         try:
             async with self.driver.session(database=self.database) as session:
                 result = await session.run(statement)

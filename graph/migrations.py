@@ -1,4 +1,5 @@
-"""Versioned schema migrations: constraints and indexes, each `IF NOT EXISTS`.
+"""Versioned schema migrations: constraints and indexes, each `IF NOT EXISTS`, and the odd
+data backfill that a new derived property needs (idempotent too: it recomputes the property).
 
 A migration is applied once; its version is recorded as a `(:SchemaMigration)` node. Because
 every statement is idempotent, two processes migrating at the same time are harmless.
@@ -151,6 +152,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX service_hsds_id IF NOT EXISTS FOR (s:Service) ON (s.hsds_id)",
             "CREATE INDEX location_hsds_id IF NOT EXISTS FOR (l:Location) ON (l.hsds_id)",
             "CREATE INDEX service_updated_at IF NOT EXISTS FOR (s:Service) ON (s.updated_at)",
+        ),
+    ),
+    Migration(
+        version=9,
+        description="search facts on services (need codes, coverage, groups, programmes, sites)",
+        # Data, not schema: services written before graph.services.UPSERT kept these lists
+        # get them once; from then on every write sets them. In batches, so that a large
+        # directory does not need one huge transaction.
+        statements=(
+            "MATCH (s:Service) CALL (s) { "
+            "SET s.need_codes = COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) "
+            "RETURN n.code ORDER BY n.code }, "
+            "s.target_group_codes = COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) "
+            "RETURN t.code ORDER BY t.code }, "
+            "s.covered_area_ids = COLLECT { MATCH (s)-[:COVERS]->(a:Area) "
+            "RETURN a.id ORDER BY a.id }, "
+            "s.programme_ids = COLLECT { MATCH (s)-[:FUNDED_BY]->(p:Programme) "
+            "RETURN p.id ORDER BY p.id }, "
+            "s.site_points = COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location) "
+            "WHERE l.point IS NOT NULL RETURN l.point ORDER BY l.id } "
+            "} IN TRANSACTIONS OF 5000 ROWS",
         ),
     ),
 )

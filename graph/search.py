@@ -2,16 +2,25 @@
 reasons. The matching rules and the score are documented in docs/search.md; this module is
 their single implementation.
 
-A search is at most five Cypher queries, whatever the size of the directory:
+A search is at most four Cypher queries in one read transaction, whatever the size of the
+directory:
 1. the destination (an area by id or by any spelling of its name, or the municipality
    nearest to a point), with the chain of areas containing it;
 2. the requested needs with their narrower terms (unknown codes get suggestions);
 3. only with a free-text query: the full-text index;
-4. the candidates with the facts the score needs (one row per matching service);
-5. the page's services themselves.
-The score is computed here in Python from the facts of query 4, so that it is one readable,
-tested function; distances are Neo4j's `point.distance` (great-circle on WGS-84) both for the
-radius filter and for the figure shown.
+4. the ranked page: candidates filtered and scored in the database, sorted, cut to the page,
+   with the total and the needs answered as aggregates of the same pass;
+and, for the API (`with_services`), the page's services and their organisations.
+The chain of an area and the expansion of a need come from the gazetteer and the taxonomy,
+so `graph.reference.ReferenceCache` keeps them per process and queries 1 and 2 mostly
+disappear.
+
+Query 4 is where the time goes on a large directory (thousands of candidates in a capital),
+so it reads only list properties kept on each service (`graph.services.SEARCH_FACTS`)
+instead of expanding relationships per candidate, computes the score there, and returns
+the facts the reasons need for the page rows only; Python words nothing but the page. The
+score's constants live here and reach the query as parameters. Distances are Neo4j's
+`point.distance` (great-circle on WGS-84) both for the radius filter and for the figure shown.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import difflib
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
@@ -29,8 +38,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from graph.areas import Area, AreaLevel, GeoPoint, area_from_record, find_areas_by_name
 from graph.languages import iso639_codes
+from graph.organisations import Organisation, organisations_by_ids
 from graph.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from graph.services import Capacity, Freshness, ReturnType, ServiceStatus, freshness
+from graph.reference import ReferenceCache
+from graph.services import (
+    Capacity,
+    DeliveryMode,
+    Freshness,
+    ReturnType,
+    Service,
+    ServiceStatus,
+    freshness,
+    services_by_ids,
+)
 from graph.text import fold
 from homeward.errors import FieldProblem, ValidationFailed
 
@@ -124,9 +144,19 @@ _LEVEL_ORDER = {
 }
 
 
-async def _chain(tx: AsyncManagedTransaction, area_id: str) -> list[Area]:
+async def _chain(
+    tx: AsyncManagedTransaction, area_id: str, cache: ReferenceCache | None
+) -> list[Area]:
+    if cache is not None and (known := cache.chains.get(area_id)) is not None:
+        return known
     result = await tx.run(CHAIN, id=area_id)
-    return [area_from_record(r["a"], r["parent_id"]) async for r in result]
+    chain = [area_from_record(r["a"], r["parent_id"]) async for r in result]
+    if cache is not None and chain:
+        cache.chains.put(area_id, chain)
+        # The reasons name these areas; the API's area loader finds them here.
+        for area in chain:
+            cache.areas.put(area.id, area)
+    return chain
 
 
 async def _suggest_places(tx: AsyncManagedTransaction, name: str) -> list[str]:
@@ -136,7 +166,9 @@ async def _suggest_places(tx: AsyncManagedTransaction, name: str) -> list[str]:
     return list(dict.fromkeys(keys[k] for k in close))
 
 
-async def resolve_destination(tx: AsyncManagedTransaction, *, search: PartnerSearch) -> Destination:
+async def resolve_destination(
+    tx: AsyncManagedTransaction, *, search: PartnerSearch, cache: ReferenceCache | None = None
+) -> Destination:
     if search.lat is not None and search.lon is not None:
         record = await (
             await tx.run(
@@ -149,18 +181,18 @@ async def resolve_destination(tx: AsyncManagedTransaction, *, search: PartnerSea
             raise ValidationFailed.single(
                 "lat", f"no municipality within {search.radius_km:g} km of this point"
             )
-        chain = await _chain(tx, record["id"])
+        chain = await _chain(tx, record["id"], cache)
         return Destination(chain[0], chain, GeoPoint(lat=search.lat, lon=search.lon))
 
     if search.area_id is not None:
-        chain = await _chain(tx, search.area_id)
+        chain = await _chain(tx, search.area_id, cache)
         field, wanted = "areaId", search.area_id
     else:
         assert search.place is not None
         found = await find_areas_by_name(tx, name=search.place)
         # The most local reading of a name wins: "Prizren" the municipality, not the region.
         found.sort(key=lambda a: (_LEVEL_ORDER[a.level], a.id))
-        chain = await _chain(tx, found[0].id) if found else []
+        chain = await _chain(tx, found[0].id, cache) if found else []
         field, wanted = "place", search.place
     if not chain:
         suggestions = await _suggest_places(tx, wanted)
@@ -189,15 +221,27 @@ RETURN requested, collect(n.code) AS codes
 NEED_CODES: LiteralString = "MATCH (n:Need) RETURN n.code AS code, n.search_keys AS keys"
 
 
-async def expand_needs(tx: AsyncManagedTransaction, *, codes: list[str]) -> dict[str, list[str]]:
+async def expand_needs(
+    tx: AsyncManagedTransaction, *, codes: list[str], cache: ReferenceCache | None = None
+) -> dict[str, list[str]]:
     """Each requested need with itself and every narrower need (a broad need finds services
     for its narrower ones); unknown codes are a validation error with close matches."""
-    expanded = {r["requested"]: r["codes"] async for r in await tx.run(EXPAND_NEEDS, codes=codes)}
-    unknown = [c for c in codes if not expanded.get(c)]
+    known = {c: found for c in codes if cache and (found := cache.narrower.get(c)) is not None}
+    missing = [c for c in codes if c not in known]
+    if missing:
+        result = await tx.run(EXPAND_NEEDS, codes=missing)
+        known |= {r["requested"]: r["codes"] async for r in result if r["codes"]}
+        if cache is not None:
+            for code in missing:
+                if code in known:
+                    cache.narrower.put(code, known[code])
+    # In the order asked: the first need is the household's first concern.
+    expanded = {c: known[c] for c in codes if c in known}
+    unknown = [c for c in codes if c not in expanded]
     if unknown:
-        known = [(r["code"], r["keys"] or []) async for r in await tx.run(NEED_CODES)]
-        by_key = {fold(code): code for code, _ in known} | {
-            key: code for code, keys in known for key in keys
+        terms = [(r["code"], r["keys"] or []) async for r in await tx.run(NEED_CODES)]
+        by_key = {fold(code): code for code, _ in terms} | {
+            key: code for code, keys in terms for key in keys
         }
         problems = []
         for code in unknown:
@@ -243,12 +287,64 @@ async def text_matches(tx: AsyncManagedTransaction, *, text: str) -> list[str]:
     return [r["id"] async for r in await tx.run(TEXT, terms=query)]
 
 
-# --- 4. candidates -------------------------------------------------------------------------
+# --- 4. the ranked page --------------------------------------------------------------------
+
+# The score: documented in docs/search.md; change both together. RANKED computes it from the
+# weights below, passed as the parameter `$w`.
+NEED_EXACT, NEED_NARROWER, NEED_EACH_FURTHER, NEED_FURTHER_CAP = 30.0, 20.0, 10.0, 20.0
+COVERS_DESTINATION = 25.0
+COVERS_BY_LEVEL = {AreaLevel.MUNICIPALITY: 22.0, AreaLevel.REGION: 18.0, AreaLevel.COUNTRY: 12.0}
+NEARBY_BASE, NEARBY_RANGE = 5.0, 20.0
+REMOTE = 8.0
+TARGET_GROUP, LANGUAGE_ANY, LANGUAGE_ALL = 8.0, 6.0, 2.0
+FRESHNESS_POINTS = {Freshness.FRESH: 8.0, Freshness.AGEING: 4.0}
+CAPACITY_POINTS = {Capacity.AVAILABLE: 5.0, Capacity.LIMITED: 2.0, Capacity.FULL: -15.0}
+TEMPORARILY_CLOSED = -20.0
+# Response: the acknowledgement time measured over the service's referrals when there are
+# enough of them, else the time the service states.
+RESPONSE_FAST, RESPONSE_WEEK = 4.0, 2.0
+RESPONSE_FAST_DAYS, RESPONSE_WEEK_DAYS = 3, 7
+PROGRAMME = 3.0
+# Responsiveness counts only from this many referrals received, so that one referral that
+# went well or badly does not decide a ranking.
+MIN_REFERRALS = 3
+ACCEPTANCE, FEEDBACK = 3.0, 2.0  # times the acceptance rate and the feedback rate (0..1)
+
+WEIGHTS: dict[str, Any] = {
+    "need_exact": NEED_EXACT,
+    "need_narrower": NEED_NARROWER,
+    "need_further": NEED_EACH_FURTHER,
+    "need_further_cap": NEED_FURTHER_CAP,
+    "near_base": NEARBY_BASE,
+    "near_range": NEARBY_RANGE,
+    "remote": REMOTE,
+    "group": TARGET_GROUP,
+    "language_any": LANGUAGE_ANY,
+    "language_all": LANGUAGE_ANY + LANGUAGE_ALL,
+    "fresh": FRESHNESS_POINTS[Freshness.FRESH],
+    "ageing": FRESHNESS_POINTS[Freshness.AGEING],
+    "capacity": {c.value: points for c, points in CAPACITY_POINTS.items()},
+    "temporarily_closed": TEMPORARILY_CLOSED,
+    "response_fast": RESPONSE_FAST,
+    "response_week": RESPONSE_WEEK,
+    "fast_days": RESPONSE_FAST_DAYS,
+    "week_days": RESPONSE_WEEK_DAYS,
+    "fast_hours": RESPONSE_FAST_DAYS * 24,
+    "week_hours": RESPONSE_WEEK_DAYS * 24,
+    "programme": PROGRAMME,
+    "min_referrals": MIN_REFERRALS,
+    "acceptance": ACCEPTANCE,
+    "feedback": FEEDBACK,
+}
 
 # Geography first (it is the selective part): services covering the destination or an area
 # containing it, and services with a site within the radius (the point index answers the
-# bounding box). Then the hard filters, then the facts the score needs.
-CANDIDATES: LiteralString = """
+# bounding box). Then the hard filters and the score, on the service's own properties only:
+# one property read per fact instead of one relationship expansion per fact and candidate.
+# `covered` holds positions in `$chain` (most local first), `fits` the requested needs the
+# service answers. Everything is sorted once; the total, the needs answered and the page come
+# out of that one pass, and only the page rows carry the facts that the reasons name.
+RANKED: LiteralString = """
 CALL () {
   UNWIND $chain AS area_id
   MATCH (:Area {id: area_id})<-[:COVERS]-(s:Service)
@@ -262,49 +358,80 @@ CALL () {
 }
 WITH DISTINCT s
 WHERE s.status IN $statuses
+  AND any(code IN s.need_codes WHERE code IN $need_codes)
   AND ($include_full OR coalesce(s.capacity, 'unknown') <> 'full')
   AND ($sending_country IS NULL OR size(coalesce(s.sending_countries, [])) = 0
        OR $sending_country IN s.sending_countries)
   AND ($return_type IS NULL OR size(coalesce(s.return_types, [])) = 0
        OR $return_type IN s.return_types)
   AND ($text_ids IS NULL OR s.id IN $text_ids)
-WITH s, COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) WHERE n.code IN $need_codes
-                  RETURN n.code } AS needs
-WHERE size(needs) > 0
-RETURN s.id AS id,
-       s.delivery AS delivery,
-       s.status AS status,
-       coalesce(s.capacity, 'unknown') AS capacity,
-       s.last_verified_at AS last_verified_at,
-       s.expected_response_days AS response_days,
-       coalesce(s.languages, []) AS languages,
-       coalesce(s.sending_countries, []) AS sending_countries,
-       needs,
-       COLLECT { MATCH (s)-[:COVERS]->(a:Area) WHERE a.id IN $chain RETURN a.id } AS covered,
-       COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) WHERE t.code IN $target_groups
-                 RETURN t.code } AS groups,
-       COLLECT { MATCH (s)-[:FUNDED_BY]->(p:Programme) WHERE p.id = $programme
-                 RETURN p.id } AS programmes,
-       COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location) WHERE l.point IS NOT NULL
-                 RETURN point.distance(l.point, $point) AS d ORDER BY d LIMIT 1 } AS nearest
+  // A record confirmed as a duplicate shows once, as its canonical record.
+  AND NOT EXISTS { (s)-[:SAME_AS]->(:Service) }
+WITH s,
+     [i IN range(0, size($chain) - 1) WHERE $chain[i] IN s.covered_area_ids] AS covered,
+     reduce(m = null, d IN [p IN s.site_points | point.distance(p, $point)] |
+            CASE WHEN m IS NULL OR d < m THEN d ELSE m END) AS distance,
+     any(d IN s.delivery WHERE d <> 'remote') AS physical,
+     'remote' IN s.delivery AND $include_remote AS remote
+WITH s, covered, distance, physical AND distance <= $radius_m AS within,
+     CASE WHEN physical AND size(covered) > 0 THEN $chain_points[covered[0]] ELSE 0.0 END
+       AS covers,
+     CASE WHEN remote AND size(covered) > 0 THEN $w.remote ELSE 0.0 END AS remote
+WHERE covers > 0 OR within OR remote > 0
+WITH s, covered, distance,
+     [r IN $requested WHERE any(code IN r.codes WHERE code IN s.need_codes) | r.code] AS fits,
+     reduce(geo = covers, points IN [
+         CASE WHEN within THEN $w.near_base + $w.near_range * (1 - distance / $radius_m)
+              ELSE 0.0 END,
+         remote] | CASE WHEN points > geo THEN points ELSE geo END) AS geo,
+     size([lang IN $languages WHERE lang IN s.languages]) AS spoken,
+     coalesce(s.referrals_received, 0) >= $w.min_referrals AS measured
+WITH s, covered, fits, round(distance / 1000.0, 1) AS km,
+     round(
+       CASE WHEN any(code IN fits WHERE code IN s.need_codes) THEN $w.need_exact
+            ELSE $w.need_narrower END
+       + CASE WHEN $w.need_further * (size(fits) - 1) > $w.need_further_cap
+              THEN $w.need_further_cap ELSE $w.need_further * (size(fits) - 1) END
+       + geo
+       + CASE WHEN any(g IN $target_groups WHERE g IN s.target_group_codes) THEN $w.group
+              ELSE 0.0 END
+       + CASE WHEN spoken = 0 THEN 0.0 WHEN spoken = size($languages) THEN $w.language_all
+              ELSE $w.language_any END
+       + CASE WHEN s.last_verified_at >= $fresh_since THEN $w.fresh
+              WHEN s.last_verified_at >= $stale_since THEN $w.ageing ELSE 0.0 END
+       + coalesce($w.capacity[s.capacity], 0.0)
+       + CASE WHEN s.status = 'temporarily_closed' THEN $w.temporarily_closed ELSE 0.0 END
+       + CASE WHEN measured AND s.ack_median_hours IS NOT NULL THEN
+                CASE WHEN s.ack_median_hours <= $w.fast_hours THEN $w.response_fast
+                     WHEN s.ack_median_hours <= $w.week_hours THEN $w.response_week
+                     ELSE 0.0 END
+              WHEN s.expected_response_days <= $w.fast_days THEN $w.response_fast
+              WHEN s.expected_response_days <= $w.week_days THEN $w.response_week
+              ELSE 0.0 END
+       + CASE WHEN measured THEN $w.acceptance * coalesce(s.acceptance_rate, 0.0)
+                                 + $w.feedback * coalesce(s.feedback_rate, 0.0)
+              ELSE 0.0 END
+       + CASE WHEN $programme IN s.programme_ids THEN $w.programme ELSE 0.0 END, 2) AS score
+ORDER BY score DESC, km, s.id
+WITH count(*) AS total, collect(DISTINCT fits) AS answered,
+     collect(CASE WHEN $after IS NULL OR score < $after.score
+                    OR (score = $after.score
+                        AND ((km IS NULL AND $after.km IS NOT NULL) OR km > $after.km
+                             OR ((km = $after.km OR (km IS NULL AND $after.km IS NULL))
+                                 AND s.id > $after.id)))
+                  THEN {s: s, score: score, km: km, fits: fits, covered: covered} END
+     )[..$limit] AS page
+CALL (page) {
+  UNWIND page AS row
+  WITH row, row.s AS s
+  RETURN collect(row {.score, .km, .fits, .covered, service: s {
+    .id, .delivery, .status, .capacity, .last_verified_at, .expected_response_days,
+    .languages, .sending_countries, .need_codes, .target_group_codes, .programme_ids,
+    .referrals_received, .ack_median_hours, .acceptance_rate, .feedback_rate
+  }}) AS rows
+}
+RETURN total, answered, rows
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    id: str
-    delivery: list[str]
-    status: ServiceStatus
-    capacity: Capacity
-    last_verified_at: datetime | None
-    response_days: int | None
-    languages: list[str]
-    sending_countries: list[str]
-    needs: list[str]
-    covered: list[str]
-    groups: list[str]
-    programmes: list[str]
-    distance_m: float | None
 
 
 def _bbox(point: GeoPoint, radius_km: float) -> tuple[WGS84Point, WGS84Point]:
@@ -316,58 +443,107 @@ def _bbox(point: GeoPoint, radius_km: float) -> tuple[WGS84Point, WGS84Point]:
     )
 
 
-async def candidates(
+def _chain_points(destination: Destination) -> list[float]:
+    """Points for covering each area of the chain: the place itself, else what contains it."""
+    return [
+        COVERS_DESTINATION
+        if area.id == destination.area.id
+        else COVERS_BY_LEVEL.get(area.level, COVERS_BY_LEVEL[AreaLevel.COUNTRY])
+        for area in destination.chain
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class After:
+    """Where the previous page ended, in the order of RANKED."""
+
+    score: float
+    km: float | None
+    id: str
+
+
+def _cursor_key(score: float, km: float | None) -> str:
+    return f"{score:.2f}|{'' if km is None else km}"
+
+
+def _decode_after(cursor: str | None) -> After | None:
+    if cursor is None:
+        return None
+    key, id = decode_cursor(cursor)
+    try:
+        score, km = key.split("|")
+        return After(score=float(score), km=float(km) if km else None, id=id)
+    except ValueError as exc:
+        raise ValidationFailed.single("after", "not a cursor returned by this API") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """One search with its destination and needs looked up, and the moment it runs at."""
+
+    search: PartnerSearch
+    destination: Destination
+    expanded: dict[str, list[str]]  # each requested need with its narrower terms
+    now: datetime
+    ageing_after_days: int
+    stale_after_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    total: int
+    answered: set[str]
+    rows: list[dict[str, Any]]
+
+
+async def ranked(
     tx: AsyncManagedTransaction,
     *,
-    search: PartnerSearch,
-    destination: Destination,
-    need_codes: list[str],
+    asked: Resolved,
     text_ids: list[str] | None,
-) -> list[Candidate]:
+    after: After | None,
+    limit: int,
+) -> Ranked:
+    search, destination, expanded = asked.search, asked.destination, asked.expanded
     statuses = [ServiceStatus.ACTIVE.value]
     if search.include_temporarily_closed:
         statuses.append(ServiceStatus.TEMPORARILY_CLOSED.value)
     south_west, north_east = _bbox(destination.point, search.radius_km)
     result = await tx.run(
-        CANDIDATES,
+        RANKED,
         chain=[a.id for a in destination.chain],
+        chain_points=_chain_points(destination),
         point=_cypher_point(destination.point.lat, destination.point.lon),
         south_west=south_west,
         north_east=north_east,
         radius_m=search.radius_km * 1000,
         statuses=statuses,
         include_full=search.include_full,
+        include_remote=search.include_remote,
         sending_country=search.sending_country,
         return_type=search.return_type.value if search.return_type else None,
         text_ids=text_ids,
-        need_codes=need_codes,
+        need_codes=sorted({code for codes in expanded.values() for code in codes}),
+        requested=[{"code": code, "codes": codes} for code, codes in expanded.items()],
         target_groups=search.target_groups,
+        languages=search.languages,
         programme=search.programme,
+        # Freshness as two instants, so the query compares dates instead of ages.
+        fresh_since=asked.now - timedelta(days=asked.ageing_after_days),
+        stale_since=asked.now - timedelta(days=asked.stale_after_days),
+        w=WEIGHTS,
+        after=None if after is None else {"score": after.score, "km": after.km, "id": after.id},
+        limit=limit,
     )
-    found = []
-    async for r in result:
-        verified = r["last_verified_at"]
-        found.append(
-            Candidate(
-                id=r["id"],
-                delivery=list(r["delivery"] or []),
-                status=ServiceStatus(r["status"]),
-                capacity=Capacity(r["capacity"]),
-                last_verified_at=verified.to_native() if verified is not None else None,
-                response_days=r["response_days"],
-                languages=list(r["languages"]),
-                sending_countries=list(r["sending_countries"]),
-                needs=list(r["needs"]),
-                covered=list(r["covered"]),
-                groups=list(r["groups"]),
-                programmes=list(r["programmes"]),
-                distance_m=r["nearest"][0] if r["nearest"] else None,
-            )
-        )
-    return found
+    record = await result.single(strict=True)
+    return Ranked(
+        total=record["total"],
+        answered={code for fits in record["answered"] for code in fits},
+        rows=record["rows"],
+    )
 
 
-# --- ranking -------------------------------------------------------------------------------
+# --- reasons -------------------------------------------------------------------------------
 
 
 class Reason(BaseModel):
@@ -387,149 +563,102 @@ class Match(BaseModel):
     reasons: list[Reason]
 
 
-# The score: documented in docs/search.md; change both together.
-NEED_EXACT, NEED_NARROWER, NEED_EACH_FURTHER, NEED_FURTHER_CAP = 30.0, 20.0, 10.0, 20.0
-COVERS_DESTINATION = 25.0
-COVERS_BY_LEVEL = {AreaLevel.MUNICIPALITY: 22.0, AreaLevel.REGION: 18.0, AreaLevel.COUNTRY: 12.0}
-NEARBY_BASE, NEARBY_RANGE = 5.0, 20.0
-REMOTE = 8.0
-TARGET_GROUP, LANGUAGE_ANY, LANGUAGE_ALL = 8.0, 6.0, 2.0
-FRESHNESS_POINTS = {Freshness.FRESH: 8.0, Freshness.AGEING: 4.0}
-CAPACITY_POINTS = {Capacity.AVAILABLE: 5.0, Capacity.LIMITED: 2.0, Capacity.FULL: -15.0}
-TEMPORARILY_CLOSED = -20.0
-RESPONSE_FAST, RESPONSE_WEEK = 4.0, 2.0
-PROGRAMME = 3.0
+def _native(value: Any) -> Any:
+    return value.to_native() if value is not None and hasattr(value, "to_native") else value
 
 
-def rank(
-    c: Candidate,
-    *,
-    search: PartnerSearch,
-    destination: Destination,
-    expanded: dict[str, list[str]],
-    now: datetime,
-    ageing_after_days: int,
-    stale_after_days: int,
-) -> Match | None:
-    """Score one candidate, or None when it does not match the destination after all
-    (a remote service while remote help is not wanted)."""
+def responsiveness_reasons(facts: dict[str, Any]) -> list[Reason]:
+    """What the service's referrals show, once there are enough of them to say anything."""
+    received = facts.get("referrals_received") or 0
+    if received < MIN_REFERRALS:
+        return []
+    reasons = []
+    hours = facts.get("ack_median_hours")
+    if hours is not None:
+        # Hours while under two days, whole days after: "in 5 hours", "in 4 days".
+        if hours < 48:
+            params = {"hours": max(round(hours), 1), "count": received}
+            reasons.append(Reason(kind="answers_hours", params=params))
+        else:
+            params = {"days": round(hours / 24), "count": received}
+            reasons.append(Reason(kind="answers_days", params=params))
+    if (rate := facts.get("acceptance_rate")) is not None:
+        reasons.append(Reason(kind="accepts", params={"percent": round(rate * 100)}))
+    if (rate := facts.get("feedback_rate")) is not None:
+        reasons.append(Reason(kind="reports_outcomes", params={"percent": round(rate * 100)}))
+    return reasons
+
+
+def page_match(row: dict[str, Any], asked: Resolved) -> Match:
+    """One row of RANKED with its reasons. The score comes from the query; the reasons say
+    which of its parts this service earned."""
+    search, destination = asked.search, asked.destination
+    facts: dict[str, Any] = row["service"]
+    needs: list[str] = facts["need_codes"] or []
     reasons: list[Reason] = []
-    score = 0.0
 
-    # Need fit: exact over narrower, a little more for each further need it answers.
-    fits = []
-    for requested, codes in expanded.items():
-        offered = [code for code in c.needs if code in codes]
-        if offered:
-            exact = requested in offered
-            fits.append((NEED_EXACT if exact else NEED_NARROWER, requested, offered, exact))
-    if not fits:
-        return None
-    fits.sort(key=lambda f: -f[0])
-    score += fits[0][0] + min(NEED_EACH_FURTHER * (len(fits) - 1), NEED_FURTHER_CAP)
-    for _, requested, offered, exact in fits:
-        if exact:
+    # Exact answers first, like the need fit of the score.
+    fits = sorted(row["fits"], key=lambda code: code not in needs)
+    for requested in fits:
+        if requested in needs:
             reasons.append(Reason(kind="offers", params={"need": requested}))
         else:
-            reasons.append(Reason(kind="offers_part", params={"need": offered[0], "of": requested}))
+            offered = next(code for code in needs if code in asked.expanded[requested])
+            reasons.append(Reason(kind="offers_part", params={"need": offered, "of": requested}))
 
-    # Geography: explicit coverage of the place beats coverage of what contains it, which
-    # beats a site nearby; remote help counts least.
-    physical = any(d != "remote" for d in c.delivery)
-    remote = "remote" in c.delivery
-    chain_ids = [a.id for a in destination.chain]
-    covered = sorted(c.covered, key=chain_ids.index)
-    within = c.distance_m is not None and c.distance_m <= search.radius_km * 1000
-    geo = 0.0
+    delivery = facts["delivery"] or []
+    physical = any(d != DeliveryMode.REMOTE for d in delivery)
+    covered = [destination.chain[i].id for i in row["covered"]]
     if physical and covered:
-        area = next(a for a in destination.chain if a.id == covered[0])
-        geo = (
-            COVERS_DESTINATION
-            if area.id == destination.area.id
-            else COVERS_BY_LEVEL.get(area.level, COVERS_BY_LEVEL[AreaLevel.COUNTRY])
-        )
-        reasons.append(Reason(kind="covers", params={"area": area.id}))
-    if physical and within:
-        assert c.distance_m is not None
-        near = NEARBY_BASE + NEARBY_RANGE * (1 - c.distance_m / (search.radius_km * 1000))
-        geo = max(geo, near)
-    if c.distance_m is not None:
-        reasons.append(
-            Reason(
-                kind="distance",
-                params={"km": round(c.distance_m / 1000, 1), "area": destination.area.id},
-            )
-        )
-    if remote and covered and search.include_remote:
-        geo = max(geo, REMOTE)
-        if not physical:
-            reasons.append(Reason(kind="remote", params={"area": covered[-1]}))
-    local = physical and (bool(covered) or within)
-    if not local and not (remote and covered and search.include_remote):
-        return None
-    score += geo
+        reasons.append(Reason(kind="covers", params={"area": covered[0]}))
+    km = row["km"]
+    if km is not None:
+        reasons.append(Reason(kind="distance", params={"km": km, "area": destination.area.id}))
+    if not physical and covered:
+        # Only remote help reaches a candidate without a place of its own there.
+        reasons.append(Reason(kind="remote", params={"area": covered[-1]}))
 
-    groups = [g for g in search.target_groups if g in c.groups]
+    groups = [g for g in search.target_groups if g in (facts["target_group_codes"] or [])]
     if groups:
-        score += TARGET_GROUP
         reasons.append(Reason(kind="serves", params={"groups": groups}))
-
-    spoken = [lang for lang in search.languages if lang in c.languages]
+    spoken = [lang for lang in search.languages if lang in (facts["languages"] or [])]
     if spoken:
-        score += LANGUAGE_ANY + (LANGUAGE_ALL if len(spoken) == len(search.languages) else 0)
         reasons.append(Reason(kind="speaks", params={"languages": spoken}))
 
-    state = freshness(
-        c.last_verified_at,
-        now=now,
-        ageing_after_days=ageing_after_days,
-        stale_after_days=stale_after_days,
-    )
-    score += FRESHNESS_POINTS.get(state, 0.0)
-    if c.last_verified_at is None:
+    verified = _native(facts["last_verified_at"])
+    if verified is None:
         reasons.append(Reason(kind="unverified"))
     else:
-        days = max((now - c.last_verified_at).days, 0)
+        state = freshness(
+            verified,
+            now=asked.now,
+            ageing_after_days=asked.ageing_after_days,
+            stale_after_days=asked.stale_after_days,
+        )
+        days = max((asked.now - verified).days, 0)
         reasons.append(Reason(kind="verified", params={"days": days, "state": state.value}))
 
-    score += CAPACITY_POINTS.get(c.capacity, 0.0)
-    if c.capacity is not Capacity.UNKNOWN:
-        reasons.append(Reason(kind="capacity", params={"capacity": c.capacity.value}))
-    if c.status is ServiceStatus.TEMPORARILY_CLOSED:
-        score += TEMPORARILY_CLOSED
+    capacity = Capacity(facts["capacity"] or Capacity.UNKNOWN)
+    if capacity is not Capacity.UNKNOWN:
+        reasons.append(Reason(kind="capacity", params={"capacity": capacity.value}))
+    if facts["status"] == ServiceStatus.TEMPORARILY_CLOSED:
         reasons.append(Reason(kind="temporarily_closed"))
-
-    if c.response_days is not None:
-        if c.response_days <= 3:
-            score += RESPONSE_FAST
-        elif c.response_days <= 7:
-            score += RESPONSE_WEEK
-        reasons.append(Reason(kind="response", params={"days": c.response_days}))
-
-    if c.programmes:
-        score += PROGRAMME
-        reasons.append(Reason(kind="programme", params={"programme": c.programmes[0]}))
-    if c.sending_countries:
-        reasons.append(Reason(kind="only_from", params={"countries": c.sending_countries}))
+    if facts["expected_response_days"] is not None:
+        reasons.append(Reason(kind="response", params={"days": facts["expected_response_days"]}))
+    reasons += responsiveness_reasons(facts)
+    if search.programme is not None and search.programme in (facts["programme_ids"] or []):
+        reasons.append(Reason(kind="programme", params={"programme": search.programme}))
+    if facts["sending_countries"]:
+        reasons.append(Reason(kind="only_from", params={"countries": facts["sending_countries"]}))
 
     return Match(
-        service_id=c.id,
-        score=round(score, 2),
-        distance_km=round(c.distance_m / 1000, 1) if c.distance_m is not None else None,
+        service_id=facts["id"],
+        score=row["score"],
+        distance_km=km,
         matched_area_ids=covered,
-        matched_needs=[f[1] for f in fits],
+        matched_needs=fits,
         reasons=reasons,
     )
-
-
-def order_key(match: Match) -> tuple[float, float, str]:
-    """Best score first, then nearest, then id: a total order, so pages never overlap."""
-    distance = match.distance_km if match.distance_km is not None else float("inf")
-    return (-match.score, distance, match.service_id)
-
-
-def _cursor_key(match: Match) -> str:
-    return f"{match.score:.2f}|{'' if match.distance_km is None else match.distance_km}"
 
 
 class SearchResult(BaseModel):
@@ -539,6 +668,9 @@ class SearchResult(BaseModel):
     has_next_page: bool
     unmatched_needs: list[str]
     cursors: list[str]
+    # With `with_services`: the page's services and their organisations.
+    services: dict[str, Service] = Field(default_factory=dict)
+    organisations: dict[str, Organisation] = Field(default_factory=dict)
 
 
 async def search_partners(
@@ -550,55 +682,40 @@ async def search_partners(
     now: datetime,
     ageing_after_days: int,
     stale_after_days: int,
+    cache: ReferenceCache | None = None,
+    with_services: bool = False,
 ) -> SearchResult:
-    """Queries 1 to 4 of the module docstring, in one read transaction."""
+    """The queries of the module docstring, in one read transaction. `with_services` adds
+    the page's services and their organisations to the same transaction (two batches), so
+    that the API answers a page without opening more transactions for them."""
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise ValidationFailed.single("first", f"must be between 1 and {MAX_PAGE_SIZE}")
-    after_key, after_id = decode_cursor(after)
-    destination = await resolve_destination(tx, search=search)
-    expanded = await expand_needs(tx, codes=search.needs)
-    text_ids = await text_matches(tx, text=search.text) if search.text else None
-    found = await candidates(
-        tx,
+    resume = _decode_after(after)
+    asked = Resolved(
         search=search,
-        destination=destination,
-        need_codes=sorted({code for codes in expanded.values() for code in codes}),
-        text_ids=text_ids,
+        destination=await resolve_destination(tx, search=search, cache=cache),
+        expanded=await expand_needs(tx, codes=search.needs, cache=cache),
+        now=now,
+        ageing_after_days=ageing_after_days,
+        stale_after_days=stale_after_days,
     )
-    matches = [
-        m
-        for c in found
-        if (
-            m := rank(
-                c,
-                search=search,
-                destination=destination,
-                expanded=expanded,
-                now=now,
-                ageing_after_days=ageing_after_days,
-                stale_after_days=stale_after_days,
-            )
-        )
-        is not None
-    ]
-    matches.sort(key=order_key)
-    answered = {need for m in matches for need in m.matched_needs}
-    start = 0
-    if after:
-        start = next(
-            (
-                i + 1
-                for i, m in enumerate(matches)
-                if m.service_id == after_id and _cursor_key(m) == after_key
-            ),
-            len(matches),
-        )
-    page = matches[start : start + first]
+    text_ids = await text_matches(tx, text=search.text) if search.text else None
+    # One more row than the page says whether another page follows.
+    found = await ranked(tx, asked=asked, text_ids=text_ids, after=resume, limit=first + 1)
+    page = [page_match(row, asked) for row in found.rows[:first]]
+    services: dict[str, Service] = {}
+    organisations: dict[str, Organisation] = {}
+    if with_services and page:
+        services = await services_by_ids(tx, ids=[m.service_id for m in page])
+        owners = sorted({s.organisation_id for s in services.values()})
+        organisations = await organisations_by_ids(tx, ids=owners)
     return SearchResult(
-        destination_id=destination.area.id,
+        destination_id=asked.destination.area.id,
         matches=page,
-        total=len(matches),
-        has_next_page=start + first < len(matches),
-        unmatched_needs=[n for n in search.needs if n not in answered],
-        cursors=[encode_cursor(_cursor_key(m), m.service_id) for m in page],
+        total=found.total,
+        has_next_page=len(found.rows) > first,
+        unmatched_needs=[n for n in search.needs if n not in found.answered],
+        cursors=[encode_cursor(_cursor_key(m.score, m.distance_km), m.service_id) for m in page],
+        services=services,
+        organisations=organisations,
     )

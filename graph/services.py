@@ -313,9 +313,28 @@ def location_rows(service_id: str, data: ServiceInput) -> list[dict[str, Any]]:
     ]
 
 
+# The relationships a search would otherwise expand for every candidate, kept as list
+# properties on the service (`need_codes`, `target_group_codes`, `covered_area_ids`,
+# `programme_ids`, `site_points`): graph/search.py filters and scores on them. Set here from
+# the relationships just written, so the two cannot disagree; migration 9 set them once for
+# services written before.
+SEARCH_FACTS: LiteralString = """
+SET s.need_codes = COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) RETURN n.code ORDER BY n.code },
+    s.target_group_codes =
+      COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) RETURN t.code ORDER BY t.code },
+    s.covered_area_ids = COLLECT { MATCH (s)-[:COVERS]->(a:Area) RETURN a.id ORDER BY a.id },
+    s.programme_ids =
+      COLLECT { MATCH (s)-[:FUNDED_BY]->(p:Programme) RETURN p.id ORDER BY p.id },
+    s.site_points = COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location) WHERE l.point IS NOT NULL
+                              RETURN l.point ORDER BY l.id }
+"""
+
 # Relationships are replaced wholesale: the input is the full description of the service.
 # A site without coordinates is placed at its area's centroid and says so (point_source).
-UPSERT: LiteralString = """
+# Sites are shared by the services of one organisation, so a site that moved also refreshes
+# the `site_points` of the other services delivered there.
+UPSERT: LiteralString = (
+    """
 UNWIND $rows AS row
 MATCH (o:Organisation {id: row.organisation})
 MERGE (s:Service {id: row.id})
@@ -351,19 +370,29 @@ CALL (s, row) {
   UNWIND row.locations AS site
   MATCH (a:Area {id: site.area})
   MERGE (l:Location {id: site.id})
+  WITH s, l, a, site, l.point AS before
   SET l.name = site.name, l.address = site.address,
       l.point = CASE WHEN site.lat IS NULL THEN a.centroid
                      ELSE point({latitude: site.lat, longitude: site.lon}) END,
       l.point_source = CASE WHEN site.lat IS NULL THEN 'area centroid' ELSE 'given' END
   SET l += coalesce(site.extra, {})
   MERGE (s)-[:DELIVERED_AT]->(l)
-  WITH l, a
+  WITH s, l, a, before
   OPTIONAL MATCH (l)-[oldIn:IN]->(other:Area) WHERE other <> a
   DELETE oldIn
   MERGE (l)-[:IN]->(a)
+  WITH DISTINCT s, l, before
+  WHERE before IS NOT NULL AND before <> l.point
+  MATCH (l)<-[:DELIVERED_AT]-(sharing:Service) WHERE sharing <> s
+  SET sharing.site_points = COLLECT { MATCH (sharing)-[:DELIVERED_AT]->(x:Location)
+                                      WHERE x.point IS NOT NULL RETURN x.point ORDER BY x.id }
 }
+CALL (s) {"""
+    + SEARCH_FACTS
+    + """}
 RETURN count(s) AS written
 """
+)
 
 
 def upsert_row(service_id: str, data: ServiceInput, extra: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from graph.geocoding import Geocoder
 from graph.needs import Need, needs_by_codes
 from graph.organisations import Organisation, organisations_by_ids
 from graph.programmes import Programme, programmes_by_ids
+from graph.reference import Expiring, ReferenceCache
 from graph.services import Service, services_by_ids
 from graph.target_groups import TargetGroup, target_groups_by_codes
 from graph.users import Actor
@@ -32,10 +33,19 @@ T = TypeVar("T")
 
 
 def _batch_by_id(
-    graph: Graph, fetch: Callable[..., Awaitable[Mapping[str, T]]], key: str = "ids"
+    graph: Graph,
+    fetch: Callable[..., Awaitable[Mapping[str, T]]],
+    key: str = "ids",
+    kept: Expiring[str, T] | None = None,
 ) -> Callable[[list[str]], Awaitable[Sequence[T | None]]]:
+    """One read transaction per batch; for reference data (`kept`), only for what the
+    process's reference cache does not hold."""
+
+    async def read(ids: list[str]) -> Mapping[str, T]:
+        return await graph.read(fetch, **{key: list(ids)})
+
     async def load(ids: list[str]) -> Sequence[T | None]:
-        found = await graph.read(fetch, **{key: list(ids)})
+        found = await (kept.get_many(list(ids), read) if kept is not None else read(ids))
         return [found.get(i) for i in ids]
 
     return load
@@ -51,14 +61,19 @@ class Loaders:
     programme: DataLoader[str, Programme | None]
 
     @classmethod
-    def for_request(cls, graph: Graph) -> Loaders:
+    def for_request(cls, graph: Graph, reference: ReferenceCache) -> Loaders:
+        # Built apart, so that each batch function's type comes from its own arguments.
+        areas = _batch_by_id(graph, areas_by_ids, kept=reference.areas)
+        needs = _batch_by_id(graph, needs_by_codes, "codes", kept=reference.needs)
+        groups = _batch_by_id(graph, target_groups_by_codes, "codes", kept=reference.target_groups)
+        programmes = _batch_by_id(graph, programmes_by_ids, kept=reference.programmes)
         return cls(
-            area=DataLoader(load_fn=_batch_by_id(graph, areas_by_ids)),
+            area=DataLoader(load_fn=areas),
             organisation=DataLoader(load_fn=_batch_by_id(graph, organisations_by_ids)),
             service=DataLoader(load_fn=_batch_by_id(graph, services_by_ids)),
-            need=DataLoader(load_fn=_batch_by_id(graph, needs_by_codes, "codes")),
-            target_group=DataLoader(load_fn=_batch_by_id(graph, target_groups_by_codes, "codes")),
-            programme=DataLoader(load_fn=_batch_by_id(graph, programmes_by_ids)),
+            need=DataLoader(load_fn=needs),
+            target_group=DataLoader(load_fn=groups),
+            programme=DataLoader(load_fn=programmes),
         )
 
 
@@ -72,17 +87,19 @@ class Context(BaseContext):
         now: datetime,
         geocoder: Geocoder,
         cipher: DataCipher,
+        reference: ReferenceCache,
     ) -> None:
         super().__init__()
         self.cipher = cipher
         self.geocoder = geocoder
+        self.reference = reference
         # One moment per request, so that every freshness in a response agrees.
         self.now = now
         self.graph = graph
         self.lang = lang
         self.actor = actor
         self.settings = settings
-        self.loaders = Loaders.for_request(graph)
+        self.loaders = Loaders.for_request(graph, reference)
 
 
 def preferred_language(request: Request) -> str | None:
@@ -114,6 +131,7 @@ async def get_context(request: Request, graph: GraphDep, settings: SettingsDep) 
         now=request.app.state.clock(),
         geocoder=request.app.state.geocoder,
         cipher=request.app.state.cipher,
+        reference=request.app.state.reference_cache,
     )
 
 

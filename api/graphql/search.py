@@ -19,7 +19,7 @@ from api.graphql.pagination import PageInfo
 from api.graphql.services import ReturnTypeType, ServiceType
 from graph.languages import pick
 from graph.pagination import MAX_PAGE_SIZE
-from graph.search import Match, PartnerSearch, Reason, search_partners
+from graph.search import Match, PartnerSearch, Reason, SearchResult, search_partners
 from homeward.errors import HomewardError
 
 # Reason templates per language; a missing language falls back like every label does.
@@ -50,6 +50,23 @@ TEMPLATES: dict[str, dict[str, str]] = {
                  "de": "antwortet laut eigener Angabe binnen {days} Tagen",
                  "sq": "përgjigjet brenda {days} ditësh (sipas tyre)",
                  "sr-Latn": "odgovara u roku od {days} dana (po navodu)"},
+    # Measured over the service's referrals (graph.search.responsiveness_reasons).
+    "answers_hours": {"en": "answers referrals in {hours} hours (median of {count})",
+                      "de": "antwortet im Median nach {hours} Stunden (bei {count} Anfragen)",
+                      "sq": "përgjigjet për {hours} orë (mediana nga {count} referime)",
+                      "sr-Latn": "odgovara za {hours} sati (medijana od {count} upućivanja)"},
+    "answers_days": {"en": "answers referrals in {days} days (median of {count})",
+                     "de": "antwortet im Median nach {days} Tagen (bei {count} Anfragen)",
+                     "sq": "përgjigjet për {days} ditë (mediana nga {count} referime)",
+                     "sr-Latn": "odgovara za {days} dana (medijana od {count} upućivanja)"},
+    "accepts": {"en": "accepts {percent}% of referrals",
+                "de": "nimmt {percent} % der Anfragen an",
+                "sq": "pranon {percent}% të referimeve",
+                "sr-Latn": "prihvata {percent}% upućivanja"},
+    "reports_outcomes": {"en": "reports the outcome of {percent}% of accepted referrals",
+                         "de": "meldet das Ergebnis bei {percent} % der angenommenen Anfragen",
+                         "sq": "raporton rezultatin për {percent}% të referimeve të pranuara",
+                         "sr-Latn": "javlja ishod za {percent}% prihvaćenih upućivanja"},
     "programme": {"en": "part of {programme}", "de": "Teil von {programme}",
                   "sq": "pjesë e {programme}", "sr-Latn": "deo programa {programme}"},
     "only_from": {"en": "only for returnees from {countries}",
@@ -171,10 +188,16 @@ PartnerSearchResult = Annotated[
 ]
 
 
-async def _prefetch(info: Info, matches: list[Match], destination_id: str) -> None:
+async def _prefetch(info: Info, result: SearchResult) -> None:
     """Load everything the page and its reasons name in one batch per kind, so that the
-    wording below and the matches' fields are answered from the loaders' caches."""
-    areas, needs, groups, programmes = {destination_id}, set(), set(), set()
+    wording below and the matches' fields are answered from the loaders' caches. The page's
+    services and organisations came with the search; areas, needs, target groups and
+    programmes mostly come from the process's reference cache."""
+    loaders = info.context.loaders
+    loaders.service.prime_many(result.services)
+    loaders.organisation.prime_many(result.organisations)
+    matches = result.matches
+    areas, needs, groups, programmes = {result.destination_id}, set(), set(), set()
     for match in matches:
         areas |= set(match.matched_area_ids)
         needs |= set(match.matched_needs)
@@ -185,7 +208,6 @@ async def _prefetch(info: Info, matches: list[Match], destination_id: str) -> No
             needs |= {params[k] for k in ("need", "of") if k in params}
             groups |= set(params.get("groups", []))
             programmes |= {params["programme"]} if "programme" in params else set()
-    loaders = info.context.loaders
     services = await loaders.service.load_many([m.service_id for m in matches])
     await asyncio.gather(
         loaders.area.load_many(sorted(areas)),
@@ -267,12 +289,14 @@ class SearchQuery:
                 now=info.context.now,
                 ageing_after_days=settings.verification_ageing_days,
                 stale_after_days=settings.verification_stale_days,
+                cache=info.context.reference,
+                with_services=True,
             )
         except HomewardError as exc:
             error = to_graphql_error(exc, argument="query")
             assert isinstance(error, ValidationError)
             return error
-        await _prefetch(info, result.matches, result.destination_id)
+        await _prefetch(info, result)
         edges = []
         for cursor, match in zip(result.cursors, result.matches, strict=True):
             reasons = await _reason_texts(info, match.reasons, language)

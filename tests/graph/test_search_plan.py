@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any, LiteralString
 
 from neo4j.spatial import WGS84Point
 
 from graph.driver import Graph
-from graph.search import CANDIDATES, TEXT
+from graph.search import RANKED, TEXT, WEIGHTS
 from seed.loader import seed
 
 
@@ -30,22 +31,32 @@ async def _explain(graph: Graph, query: LiteralString, **params: Any) -> list[st
 async def test_candidates_use_the_point_index_and_id_lookups(graph: Graph) -> None:
     await seed(graph)  # plans depend on statistics; plan against a populated directory
     point = WGS84Point((20.74, 42.21))
+    now = datetime.now(UTC)
     plan = await _explain(
         graph,
-        CANDIDATES,
+        RANKED,
         chain=["XK-prizren", "XK"],
+        chain_points=[25.0, 12.0],
         point=point,
         south_west=WGS84Point((20.4, 42.0)),
         north_east=WGS84Point((21.0, 42.4)),
         radius_m=25000.0,
         statuses=["active"],
         include_full=True,
+        include_remote=True,
         sending_country=None,
         return_type=None,
         text_ids=None,
         need_codes=["employment"],
+        requested=[{"code": "employment", "codes": ["employment"]}],
         target_groups=[],
+        languages=[],
         programme=None,
+        fresh_since=now,
+        stale_since=now,
+        w=WEIGHTS,
+        after=None,
+        limit=21,
     )
     text = "\n".join(plan)
     assert "POINT INDEX" in text, text

@@ -6,7 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from graph.driver import Graph
+from graph.migrations import MIGRATIONS
 from graph.services import (
+    ServiceInput,
     get_service,
     register_service,
     services_in_area,
@@ -174,3 +176,73 @@ async def test_a_forged_cursor_is_a_validation_error(directory_graph: Graph) -> 
         await directory_graph.read(
             services_of_organisation, organisation_id="org-krct", first=3, after="!!nope"
         )
+
+
+async def _search_facts(graph: Graph, id: str) -> dict[str, Any]:
+    async with graph.driver.session(database=graph.database) as session:
+        result = await session.run(
+            "MATCH (s:Service {id: $id}) RETURN s {.need_codes, .target_group_codes, "
+            ".covered_area_ids, .programme_ids, .site_points} AS facts",
+            id=id,
+        )
+        record = await result.single(strict=True)
+    facts: dict[str, Any] = record["facts"]
+    return facts
+
+
+async def test_a_service_keeps_its_search_facts_in_step_with_its_relations(
+    directory_graph: Graph,
+) -> None:
+    site = {"id": "krct-prizren", "area": "XK-prizren", "point": {"lat": 42.21, "lon": 20.74}}
+    await directory.add_services(
+        directory_graph,
+        [("svc-1", directory.service(locations=[site])), ("svc-2", directory.service())],
+    )
+    facts = await _search_facts(directory_graph, "svc-1")
+    assert facts["need_codes"] == ["psychosocial.trauma-therapy"]
+    assert facts["target_group_codes"] == ["rae"]
+    assert facts["covered_area_ids"] == ["XK-prizren"]
+    assert facts["programme_ids"] == []
+    assert [(p.y, p.x) for p in facts["site_points"]] == [(42.21, 20.74)]
+
+    # An edit replaces them with the relations.
+    edited = directory.service(needs=["employment"], target_groups=[], covers=["XK"])
+    await directory.add_services(directory_graph, [("svc-1", edited)])
+    facts = await _search_facts(directory_graph, "svc-1")
+    assert facts["need_codes"] == ["employment"]
+    assert facts["target_group_codes"] == []
+    assert facts["covered_area_ids"] == ["XK"]
+    assert facts["site_points"] == []
+
+
+async def test_a_shared_site_that_moves_moves_for_every_service_there(
+    directory_graph: Graph,
+) -> None:
+    def at(lat: float) -> ServiceInput:
+        site = {"id": "krct-office", "area": "XK-prizren", "point": {"lat": lat, "lon": 20.74}}
+        return directory.service(locations=[site])
+
+    await directory.add_services(directory_graph, [("svc-1", at(42.21)), ("svc-2", at(42.21))])
+    await directory.add_services(directory_graph, [("svc-2", at(42.30))])
+    for id in ("svc-1", "svc-2"):
+        points = (await _search_facts(directory_graph, id))["site_points"]
+        assert [p.y for p in points] == [42.30], id
+
+
+async def test_migration_9_gives_services_written_before_it_their_search_facts(
+    directory_graph: Graph,
+) -> None:
+    await directory.add_services(
+        directory_graph, [("svc-1", directory.service(locations=[{"area": "XK-prizren"}]))]
+    )
+    async with directory_graph.driver.session(database=directory_graph.database) as session:
+        await session.run(
+            "MATCH (s:Service) REMOVE s.need_codes, s.target_group_codes, s.covered_area_ids, "
+            "s.programme_ids, s.site_points"
+        )
+    (backfill,) = next(m for m in MIGRATIONS if m.version == 9).statements
+    await directory_graph.run_schema(backfill)
+    facts = await _search_facts(directory_graph, "svc-1")
+    assert facts["need_codes"] == ["psychosocial.trauma-therapy"]
+    assert facts["covered_area_ids"] == ["XK-prizren"]
+    assert len(facts["site_points"]) == 1
