@@ -149,7 +149,8 @@ MATCH (scope:Area {id: $area})
 CALL (scope) { MATCH (scope)-[:PART_OF*0..]->(a:Area) RETURN a }
 CALL (a) { MATCH (a)<-[:COVERS]-(s:Service) WHERE s.status = 'active' RETURN s }
 WITH DISTINCT s
-WITH s, COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) WHERE n.code IN $codes RETURN n.code } AS codes
+// need_codes is the search fact kept on every service (graph/services.py): no expansion.
+WITH s, [c IN coalesce(s.need_codes, []) WHERE c IN $codes] AS codes
 WHERE codes <> []
 RETURN s {.id, .status, .capacity, .last_verified_at} AS service, codes
 """
@@ -170,8 +171,7 @@ CALL (m, below) {
   WHERE s.status = 'active'
   RETURN s
 }
-WITH m, s, COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) WHERE n.code IN $codes RETURN n.code }
-  AS codes
+WITH m, s, [c IN coalesce(s.need_codes, []) WHERE c IN $codes] AS codes
 WHERE codes <> []
 RETURN m.id AS area, s {.id, .status, .capacity, .last_verified_at} AS service, codes
 """
