@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -15,11 +15,11 @@ from api import policy
 from api.auth import authenticate
 from api.deps import GraphDep, SettingsDep
 from graph.areas import areas_by_ids
-from graph.coordination import GapCell, service_gaps, three_w
+from graph.coordination import GapCell, period, service_gaps, three_w
 from graph.languages import from_properties, pick
 from graph.users import Actor
-from homeward.errors import Forbidden, NotFound, Unauthenticated
-from reports.gapmap import render, state
+from homeward.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from reports.gapmap import area_names, gap_picture, state
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
@@ -138,10 +138,10 @@ async def _gaps(
     until: date | None,
 ) -> list[GapCell]:
     now: datetime = request.app.state.clock()
-    end = datetime.combine(until, time(), UTC) if until else now
-    start = datetime.combine(since, time(), UTC) if since else end - timedelta(days=365)
-    if start >= end:
-        raise HTTPException(422, "since must be before until")
+    try:
+        start, end = period(since, until, now)
+    except ValidationFailed as exc:
+        raise HTTPException(422, exc.message) from exc
     try:
         return await graph.read(
             service_gaps,
@@ -176,7 +176,7 @@ async def export_gaps_geojson(
     cells = await _gaps(
         graph, settings, request, country=country, needs=need, since=since, until=until
     )
-    names = await _names(graph, cells, lang)
+    names = await area_names(graph, cells, lang)
     features = [
         {
             "type": "Feature",
@@ -203,80 +203,26 @@ async def export_gaps_geojson(
     )
 
 
-async def _names(graph: GraphDep, cells: list[GapCell], lang: str) -> dict[str, str]:
-    areas = await graph.read(areas_by_ids, ids=sorted({c.area_id for c in cells}))
-    return {i: a.name(lang) for i, a in areas.items()}
-
-
-async def _map(
+@router.get("/gaps.{image_format}", response_class=Response)
+async def export_gaps_picture(
     request: Request,
     graph: GraphDep,
     settings: SettingsDep,
-    *,
+    image_format: Literal["png", "svg"],
     need: str,
-    country: str,
-    since: date | None,
-    until: date | None,
-    lang: str,
-    image_format: str,
+    country: str = "XK",
+    since: date | None = None,
+    until: date | None = None,
+    lang: str = "en",
 ) -> Response:
+    """The gap map picture for one need, as PNG or SVG."""
+    await _coordinator(request, f"GET /exports/gaps.{image_format}")
     cells = await _gaps(
         graph, settings, request, country=country, needs=[need], since=since, until=until
     )
-    names = await _names(graph, cells, lang)
-    title = f"{need} in {country.upper()}: referrals/services per municipality"
-    image = render(cells, names=names, title=title, image_format=image_format)
+    names = await area_names(graph, cells, lang)
+    image = gap_picture(
+        cells, names=names, need=need, area_id=country.upper(), image_format=image_format
+    )
     media = "image/png" if image_format == "png" else "image/svg+xml"
     return Response(image, media_type=media)
-
-
-@router.get("/gaps.png", response_class=Response)
-async def export_gaps_png(
-    request: Request,
-    graph: GraphDep,
-    settings: SettingsDep,
-    need: str,
-    country: str = "XK",
-    since: date | None = None,
-    until: date | None = None,
-    lang: str = "en",
-) -> Response:
-    """The gap map picture for one need."""
-    await _coordinator(request, "GET /exports/gaps.png")
-    return await _map(
-        request,
-        graph,
-        settings,
-        need=need,
-        country=country,
-        since=since,
-        until=until,
-        lang=lang,
-        image_format="png",
-    )
-
-
-@router.get("/gaps.svg", response_class=Response)
-async def export_gaps_svg(
-    request: Request,
-    graph: GraphDep,
-    settings: SettingsDep,
-    need: str,
-    country: str = "XK",
-    since: date | None = None,
-    until: date | None = None,
-    lang: str = "en",
-) -> Response:
-    """The gap map picture for one need, as SVG."""
-    await _coordinator(request, "GET /exports/gaps.svg")
-    return await _map(
-        request,
-        graph,
-        settings,
-        need=need,
-        country=country,
-        since=since,
-        until=until,
-        lang=lang,
-        image_format="svg",
-    )

@@ -17,13 +17,24 @@ Definitions (also in docs/coordination.md):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
-from homeward.errors import NotFound
+from homeward.errors import NotFound, ValidationFailed
+
+
+def period(since: date | None, until: date | None, now: datetime) -> tuple[datetime, datetime]:
+    """The window that demand and referral volumes are counted in: the days given, or the
+    last 12 months up to now."""
+    end = datetime.combine(until, time(), UTC) if until else now
+    start = datetime.combine(since, time(), UTC) if since else end - timedelta(days=365)
+    if start >= end:
+        raise ValidationFailed.single("since", "must be before until")
+    return start, end
+
 
 # --- overlaps ----------------------------------------------------------------------------------
 

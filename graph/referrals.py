@@ -682,7 +682,7 @@ async def list_referrals(
     actor: Actor,
     filter: ReferralFilter,
     first: int,
-    after: tuple[str, str] | None,
+    after: tuple[datetime, str] | None,
     cipher: DataCipher,
     now: datetime,
     policy: Policy,
@@ -695,7 +695,6 @@ async def list_referrals(
         receiver_orgs = []
     elif filter.side is Side.RECEIVER:
         sender_orgs = []
-    after_at = datetime.fromisoformat(after[0]) if after else None
     result = await tx.run(
         LIST + " LIMIT $limit",
         sender_orgs=sender_orgs,
@@ -706,7 +705,7 @@ async def list_referrals(
         due=filter.follow_ups_due,
         schedule=list(policy.follow_up_months),
         now=now,
-        after_at=after_at,
+        after_at=after[0] if after else None,
         after_id=after[1] if after else "",
         limit=first + 1,
     )

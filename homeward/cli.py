@@ -25,7 +25,6 @@ from rich.progress import (
 from rich.table import Table
 
 from graph import runtime
-from graph.areas import areas_by_ids
 from graph.coordination import GapCell, service_gaps
 from graph.crypto import cipher_from_settings
 from graph.driver import Graph, create_driver
@@ -48,7 +47,7 @@ from graph.users import (
 )
 from homeward.errors import HomewardError, ValidationFailed
 from homeward.settings import Settings, get_settings
-from reports.gapmap import render
+from reports.gapmap import area_names, gap_picture
 
 if TYPE_CHECKING:
     from importers.hsds.assembly import ImportReport
@@ -409,12 +408,14 @@ def report_gaps(
             stale_after_days=settings.verification_stale_days,
             now=now,
         )
-        areas = await graph.read(areas_by_ids, ids=[c.area_id for c in cells])
-        return cells, {i: a.name(lang) for i, a in areas.items()}
+        return cells, await area_names(graph, cells, lang)
 
     cells, names = _with_graph(settings, work)
-    title = f"{need} in {country.upper()}: referrals/services per municipality"
-    out.write_bytes(render(cells, names=names, title=title, image_format=image_format))
+    out.write_bytes(
+        gap_picture(
+            cells, names=names, need=need, area_id=country.upper(), image_format=image_format
+        )
+    )
     unmet = [names.get(c.area_id, c.area_id) for c in cells if c.unmet]
     console.print(f"wrote {out} ({len(cells)} municipalities)")
     console.print(f"demand and no partner: {', '.join(unmet) if unmet else 'none'}")

@@ -10,7 +10,9 @@ from collections.abc import Mapping
 # The object API, not pyplot: no global figure state, safe in a server's threads.
 from matplotlib.figure import Figure
 
+from graph.areas import areas_by_ids
 from graph.coordination import GapCell
+from graph.driver import Graph
 
 # Colour-blind-safe (Okabe-Ito) and distinguishable in greyscale by marker size.
 COLOURS = {
@@ -81,3 +83,16 @@ def render(
     buffer = io.BytesIO()
     figure.savefig(buffer, format=image_format, bbox_inches="tight")
     return buffer.getvalue()
+
+
+async def area_names(graph: Graph, cells: list[GapCell], lang: str) -> dict[str, str]:
+    areas = await graph.read(areas_by_ids, ids=sorted({c.area_id for c in cells}))
+    return {i: a.name(lang) for i, a in areas.items()}
+
+
+def gap_picture(
+    cells: list[GapCell], *, names: Mapping[str, str], need: str, area_id: str, image_format: str
+) -> bytes:
+    """The map of one need's cells: for the endpoint and the command line alike."""
+    title = f"{need} in {area_id}: referrals/services per municipality"
+    return render(cells, names=names, title=title, image_format=image_format)

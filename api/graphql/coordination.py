@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 
 import strawberry
 
@@ -10,6 +10,7 @@ from api.graphql.context import Info
 from graph.coordination import (
     GapCell,
     Overlap,
+    period,
     service_gaps,
     service_overlaps,
     support_comparison,
@@ -114,14 +115,6 @@ class SupportRowType:
     open_to_all: int = strawberry.field(description="Of `services`, those open to anyone.")
 
 
-def _window(since: date | None, until: date | None, now: datetime) -> tuple[datetime, datetime]:
-    end = datetime.combine(until, time(), UTC) if until else now
-    start = datetime.combine(since, time(), UTC) if since else end - timedelta(days=365)
-    if start >= end:
-        raise ValidationFailed.single("since", "must be before until")
-    return start, end
-
-
 @strawberry.type
 class CoordinationQuery:
     @strawberry.field(
@@ -136,7 +129,7 @@ class CoordinationQuery:
         target_group: str | None = None,
         since: date | None = None,
     ) -> list[OverlapType]:
-        start, _ = _window(since, None, info.context.now)
+        start, _ = period(since, None, info.context.now)
         found = await info.context.graph.read(
             service_overlaps,
             area_id=str(area_id),
@@ -160,7 +153,7 @@ class CoordinationQuery:
     ) -> list[GapCellType]:
         if not needs:
             raise ValidationFailed.single("needs", "name at least one need")
-        start, end = _window(since, until, info.context.now)
+        start, end = period(since, until, info.context.now)
         cells = await info.context.graph.read(
             service_gaps,
             area_id=str(area_id),

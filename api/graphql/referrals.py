@@ -348,13 +348,12 @@ class ReferralQuery:
         after: str | None = None,
     ) -> Connection[ReferralType]:
         at, last_id = decode_cursor(after)
-        position: tuple[str, str] | None = None
+        position: tuple[datetime, str] | None = None
         if after is not None:
             try:
-                datetime.fromisoformat(at)
+                position = (datetime.fromisoformat(at), last_id)
             except ValueError as exc:
                 raise ValidationFailed.single("after", "not a cursor returned by this API") from exc
-            position = (at, last_id)
         page = await info.context.graph.read(
             list_referrals,
             actor=info.context.actor,

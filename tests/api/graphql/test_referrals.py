@@ -294,7 +294,6 @@ async def test_revoking_consent_withdraws_the_receivers_access_at_once(
     assert after["note"] is None
     assert after["household"] is None
     assert after["needs"] == []
-    assert after["events"][0]["note"] is None or after["events"][0]["note"] == ""
     assert set(after["withheldCategories"]) == {
         "NEEDS",
         "HOUSEHOLD",
