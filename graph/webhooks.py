@@ -168,6 +168,8 @@ class DeliveryReport(BaseModel):
     retrying: int = 0
     failed: int = 0
     cancelled: int = 0
+    # Not attempted this round: queued behind an undelivered one to the same subscription.
+    held: int = 0
 
 
 def _native(value: Any) -> Any:
@@ -392,7 +394,7 @@ LOCK_DUE: LiteralString = (
     "MATCH (d:WebhookDelivery) WHERE "
     + DUE
     + """
-WITH d ORDER BY d.next_attempt_at, d.id LIMIT $limit
+WITH d ORDER BY d.next_attempt_at, d.created_at, d.id LIMIT $limit
 SET d.locked_at = $now
 RETURN d.id AS id
 """
@@ -406,7 +408,8 @@ WHERE """
     + DUE
     + """
 SET d.state = 'sending', d.lease_until = $lease_until, d.claim = $claim
-RETURN d, s.url AS url, s.secret_enc AS secret_enc, s.active AS active
+RETURN d, s.id AS subscription_id, s.url AS url, s.secret_enc AS secret_enc,
+       s.active AS active
 """
 )
 
@@ -431,9 +434,19 @@ SET d.state = CASE WHEN row.state = 'pending' AND NOT s.active THEN 'cancelled'
 RETURN count(d) AS recorded
 """
 
+# Handed back unattempted: attempts, last status and error stay as they were.
+RELEASE: LiteralString = """
+UNWIND $rows AS row
+MATCH (d:WebhookDelivery {id: row.id})
+WHERE d.state = 'sending' AND d.claim = $claim
+SET d.state = 'pending', d.next_attempt_at = row.next_attempt_at,
+    d.lease_until = null, d.claim = null
+"""
+
 
 class _Claimed(BaseModel):
     id: str
+    subscription_id: str
     url: str
     # Encrypted, and None once the subscription was deleted.
     secret_enc: str | None
@@ -454,6 +467,11 @@ class _Outcome(BaseModel):
     error: str | None = None
 
 
+class _Held(BaseModel):
+    id: str
+    next_attempt_at: datetime
+
+
 async def _claim(
     tx: AsyncManagedTransaction, *, now: datetime, limit: int, claim: str
 ) -> list[_Claimed]:
@@ -467,6 +485,7 @@ async def _claim(
         claimed.append(
             _Claimed(
                 id=props["id"],
+                subscription_id=r["subscription_id"],
                 url=r["url"],
                 secret_enc=r["secret_enc"] if r["active"] else None,
                 event=props["event"],
@@ -479,13 +498,20 @@ async def _claim(
 
 
 async def _record(
-    tx: AsyncManagedTransaction, *, outcomes: list[_Outcome], claim: str, now: datetime
+    tx: AsyncManagedTransaction,
+    *,
+    outcomes: list[_Outcome],
+    held: list[_Held],
+    claim: str,
+    now: datetime,
 ) -> int:
-    ids = [o.id for o in outcomes]
+    ids = [o.id for o in outcomes] + [h.id for h in held]
     await tx.run(LOCK, ids=sorted(ids), now=now)
     rows = [o.model_dump() | {"state": o.state.value} for o in outcomes]
     result = await tx.run(RECORD, rows=rows, claim=claim)
     record = await result.single(strict=True)
+    if held:
+        await tx.run(RELEASE, rows=[h.model_dump() for h in held], claim=claim)
     return int(record["recorded"])
 
 
@@ -645,8 +671,34 @@ async def deliver_due(
             status, error = await _attempt(client, delivery, secret, now)
         return _outcome(delivery, status, error, now)
 
-    outcomes = await asyncio.gather(*(attempt(d) for d in claimed))
-    await graph.write(_record, outcomes=list(outcomes), claim=claim, now=now)
+    # A receiver reads "sent" before "overdue" for the same referral: deliveries to one
+    # subscription go one after another in the order they became due, different
+    # subscriptions in parallel. Once one is not delivered, the rest of that subscription's
+    # queue waits behind it rather than overtaking it; and a queue stops early enough that
+    # the whole batch ends well inside the claim's lease.
+    queues: dict[str, list[_Claimed]] = {}
+    for d in claimed:
+        queues.setdefault(d.subscription_id, []).append(d)
+    deadline = time.monotonic() + LEASE.total_seconds() / 2 - DELIVERY_TIMEOUT_S
+    held: list[_Held] = []
+
+    async def in_order(queue: list[_Claimed]) -> list[_Outcome]:
+        done: list[_Outcome] = []
+        for i, delivery in enumerate(queue):
+            if time.monotonic() > deadline:
+                held.extend(_Held(id=d.id, next_attempt_at=now) for d in queue[i:])
+                break
+            outcome = await attempt(delivery)
+            done.append(outcome)
+            if outcome.state is DeliveryState.PENDING:
+                behind = outcome.next_attempt_at or now
+                held.extend(_Held(id=d.id, next_attempt_at=behind) for d in queue[i + 1 :])
+                break
+        return done
+
+    outcomes = [o for q in await asyncio.gather(*map(in_order, queues.values())) for o in q]
+    report.held = len(held)
+    await graph.write(_record, outcomes=outcomes, held=held, claim=claim, now=now)
     for o in outcomes:
         if o.state is DeliveryState.DELIVERED:
             report.delivered += 1

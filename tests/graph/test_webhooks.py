@@ -297,6 +297,7 @@ async def test_a_delivery_is_signed_and_marked_delivered(
         "retrying": 0,
         "failed": 0,
         "cancelled": 0,
+        "held": 0,
     }
     (request,) = receiver.requests
     headers = request.headers
@@ -364,6 +365,36 @@ async def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
     # The same delivery, byte for byte, on every attempt.
     assert len(set(receiver.delivery_ids())) == 1
     assert len({r.body for r in receiver.requests}) == 1
+
+
+async def test_one_subscription_gets_its_events_in_order_and_a_failure_holds_the_rest(
+    orgs: Graph, cipher: DataCipher, receiver: Receiver, http: httpx.AsyncClient
+) -> None:
+    await subscribe(orgs, cipher, receiver.url, [SENT, WebhookEvent.REFERRAL_OVERDUE])
+    for minute in range(6):
+        event = WebhookEvent.REFERRAL_OVERDUE if minute % 2 else SENT
+        await notify(orgs, event, at=T0 + timedelta(minutes=minute))
+    queued = [d["id"] for d in await deliveries(orgs)]
+    receiver.fail_first = 1
+    now = T0 + timedelta(hours=1)
+
+    first = await deliver_due(orgs, now=now, cipher=cipher, client=http)
+
+    # The oldest failed; the five behind it were not sent ahead of it.
+    assert (first.claimed, first.retrying, first.held, first.delivered) == (6, 1, 5, 0)
+    assert receiver.delivery_ids() == queued[:1]
+    waiting = await deliveries(orgs)
+    assert {d["state"] for d in waiting} == {"pending"}
+    assert [d["attempts"] for d in waiting] == [1, 0, 0, 0, 0, 0]
+    retry_at = now + backoff(1)
+    assert {native(d["next_attempt_at"]) for d in waiting} == {retry_at}
+
+    second = await deliver_due(orgs, now=retry_at, cipher=cipher, client=http)
+
+    assert second.delivered == 6
+    assert receiver.delivery_ids() == queued[:1] + queued
+    events = [r.headers["x-homeward-event"] for r in receiver.requests[1:]]
+    assert events == ["referral.sent", "referral.overdue"] * 3
 
 
 def test_backoff_doubles_and_is_capped() -> None:
