@@ -365,8 +365,10 @@ WHERE s.status IN $statuses
   AND ($return_type IS NULL OR size(coalesce(s.return_types, [])) = 0
        OR $return_type IN s.return_types)
   AND ($text_ids IS NULL OR s.id IN $text_ids)
-  // A record confirmed as a duplicate shows once, as its canonical record.
-  AND NOT EXISTS { (s)-[:SAME_AS]->(:Service) }
+// A record confirmed as a duplicate shows once, as its canonical record. Checked after the
+// property filters (a clause of its own keeps the planner from doing it first): expanding
+// every candidate's relationships costs more than all the rest of the query together.
+WITH s WHERE NOT EXISTS { (s)-[:SAME_AS]->(:Service) }
 WITH s,
      [i IN range(0, size($chain) - 1) WHERE $chain[i] IN s.covered_area_ids] AS covered,
      reduce(m = null, d IN [p IN s.site_points | point.distance(p, $point)] |
