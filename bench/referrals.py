@@ -35,11 +35,13 @@ from bench.shape import (
     UNUSED_SERVICE_SHARE,
 )
 from graph.areas import AreaLevel
+from graph.referrals import REFERRAL_NEED_CODES
 from graph.services import ServiceStatus
 
-# The minimal referral of DESIGN.md's model, until graph/referrals.py exists. MERGE on the id
+# The minimal referral of DESIGN.md's model. MERGE on the id
 # keeps a retried batch (or a `--reuse` load) from creating a second node.
-WRITE_REFERRALS: LiteralString = """
+WRITE_REFERRALS: LiteralString = (
+    """
 UNWIND $rows AS row
 MATCH (o:Organisation {id: row.from})
 MATCH (s:Service {id: row.to})
@@ -55,8 +57,12 @@ CALL (r, row) {
   MATCH (n:Need {code: code})
   MERGE (r)-[:FOR]->(n)
 }
+CALL (r) {"""
+    + REFERRAL_NEED_CODES
+    + """}
 RETURN count(r) AS written
 """
+)
 
 
 async def write_referrals(tx: AsyncManagedTransaction, *, rows: list[dict[str, Any]]) -> int:

@@ -172,13 +172,16 @@ CALL (scope) {
   MATCH path = (scope)<-[:PART_OF*0..]-(m:Area) WHERE m.level = 'municipality'
   RETURN m, nodes(path)[1..] AS below
 }
+// COVERS and DELIVERED_AT only ever start at a Service, IN at a Location and PART_OF joins
+// areas (graph/services.py, graph/areas.py): the patterns leave out labels the types imply,
+// which spares a label check on each of the tens of thousands of rows of a country.
 CALL (m, below) {
   UNWIND below AS a
-  MATCH (a)<-[:COVERS]-(s:Service)
+  MATCH (a)<-[:COVERS]-(s)
   WHERE s.status = 'active'
   RETURN s
   UNION
-  MATCH (m)<-[:PART_OF*0..]-(:Area)<-[:IN]-(:Location)<-[:DELIVERED_AT]-(s:Service)
+  MATCH (m)<-[:PART_OF*0..]-()<-[:IN]-()<-[:DELIVERED_AT]-(s)
   WHERE s.status = 'active'
   RETURN s
 }
@@ -198,8 +201,8 @@ CALL (m) {
     AND ((r.sent_at >= $since AND r.sent_at < $until)
          OR (r.sent_at < $since AND r.planned_arrival >= date($since)
              AND r.planned_arrival < date($until)))
-  RETURN COLLECT { MATCH (r)-[:FOR]->(n:Need) RETURN n.code ORDER BY n.code } AS codes,
-         count(*) AS referrals
+  // need_codes is kept on every referral (graph/referrals.py): no expansion.
+  RETURN r.need_codes AS codes, count(*) AS referrals
 }
 RETURN m.id AS area, codes, sum(referrals) AS referrals
 """

@@ -175,6 +175,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "} IN TRANSACTIONS OF 5000 ROWS",
         ),
     ),
+    Migration(
+        version=10,
+        description="need codes on referrals, for the gap matrix",
+        # Data: referrals written before graph.referrals kept the list get it once.
+        statements=(
+            "MATCH (r:Referral) CALL (r) { "
+            "SET r.need_codes = COLLECT { MATCH (r)-[:FOR]->(n:Need) "
+            "RETURN n.code ORDER BY n.code } "
+            "} IN TRANSACTIONS OF 5000 ROWS",
+        ),
+    ),
 )
 
 

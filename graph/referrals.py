@@ -761,7 +761,16 @@ def new_case_reference(now: datetime) -> str:
     return f"HW-{now.year}-" + "".join(secrets.choice(alphabet) for _ in range(6))
 
 
-CREATE: LiteralString = """
+# The referral's need codes kept as a list beside its FOR relationships (set from them, so the
+# two cannot disagree): the gap matrix counts demand per need from the property, without an
+# expansion per referral. Needs never change after creation; migration 10 set it once for
+# referrals written before.
+REFERRAL_NEED_CODES: LiteralString = (
+    "SET r.need_codes = COLLECT { MATCH (r)-[:FOR]->(n:Need) RETURN n.code ORDER BY n.code }"
+)
+
+CREATE: LiteralString = (
+    """
 MATCH (sender:Organisation {id: $sender})
 MATCH (s:Service {id: $service})
 MATCH (d:Area {id: $destination})
@@ -774,6 +783,9 @@ CALL (r) {
   MATCH (n:Need {code: code})
   CREATE (r)-[:FOR]->(n)
 }
+CALL (r) {"""
+    + REFERRAL_NEED_CODES
+    + """}
 CALL (r) {
   UNWIND $groups AS code
   MATCH (t:TargetGroup {code: code})
@@ -787,6 +799,7 @@ CALL (r) {
 CREATE (:ReferralEvent {id: $event_id, seq: 0, at: $now, actor: $actor, action: 'create',
                         to_status: 'draft'})-[:OF]->(r)
 """
+)
 
 
 async def create_referral(
@@ -1397,7 +1410,8 @@ class ReferralHistoryRecord(BaseModel):
     planned_arrival: date | None = None
 
 
-HISTORY: LiteralString = """
+HISTORY: LiteralString = (
+    """
 UNWIND $rows AS row
 MATCH (sender:Organisation {id: row.from})
 MATCH (s:Service {id: row.service})
@@ -1414,8 +1428,12 @@ CALL (r, row) {
   MATCH (n:Need {code: code})
   MERGE (r)-[:FOR]->(n)
 }
+CALL (r) {"""
+    + REFERRAL_NEED_CODES
+    + """}
 RETURN count(r) AS written
 """
+)
 
 
 async def write_referral_history(

@@ -346,14 +346,16 @@ WEIGHTS: dict[str, Any] = {
 # out of that one pass, and only the page rows carry the facts that the reasons name.
 RANKED: LiteralString = """
 CALL () {
+  // COVERS and DELIVERED_AT only ever start at a Service (graph/services.py): no label check
+  // on each of the thousands of services that cover a country.
   UNWIND $chain AS area_id
-  MATCH (:Area {id: area_id})<-[:COVERS]-(s:Service)
+  MATCH (:Area {id: area_id})<-[:COVERS]-(s)
   RETURN s
   UNION
   MATCH (l:Location)
   WHERE point.withinBBox(l.point, $south_west, $north_east)
     AND point.distance(l.point, $point) <= $radius_m
-  MATCH (s:Service)-[:DELIVERED_AT]->(l)
+  MATCH (s)-[:DELIVERED_AT]->(l)
   RETURN s
 }
 WITH DISTINCT s

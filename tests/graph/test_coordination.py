@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from neo4j import AsyncManagedTransaction
 
 from graph.coordination import service_gaps, service_overlaps, support_comparison
 from graph.driver import Graph
+from graph.migrations import MIGRATIONS
 from homeward.errors import NotFound
 from seed.loader import seed
 
@@ -84,3 +86,22 @@ async def test_unknown_area_or_need_is_named(seeded: Graph) -> None:
         await seeded.read(
             support_comparison, destination_id="XK", need="flying", sending_countries=[]
         )
+
+
+async def test_migration_10_gives_referrals_written_before_it_their_need_codes(
+    seeded: Graph,
+) -> None:
+    async def needs(tx: AsyncManagedTransaction) -> dict[str, tuple[list[str], list[str]]]:
+        result = await tx.run(
+            "MATCH (r:Referral) RETURN r.id AS id, r.need_codes AS kept, "
+            "COLLECT { MATCH (r)-[:FOR]->(n:Need) RETURN n.code ORDER BY n.code } AS linked"
+        )
+        return {r["id"]: (r["kept"], r["linked"]) async for r in result}
+
+    written = await seeded.read(needs)
+    assert written
+    assert all(kept == linked != [] for kept, linked in written.values())
+    await seeded.run_schema("MATCH (r:Referral) REMOVE r.need_codes")
+    (backfill,) = next(m for m in MIGRATIONS if m.version == 10).statements
+    await seeded.run_schema(backfill)
+    assert await seeded.read(needs) == written

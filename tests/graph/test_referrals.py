@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
+from neo4j import AsyncManagedTransaction
 
 from graph.crypto import DataCipher
 from graph.driver import Graph
@@ -131,6 +132,17 @@ async def _step(graph: Graph, id: str, action: Action) -> ReferralStatus:
         outcome=Outcome.GOT_HELP if action is Action.COMPLETE else None,
     )
     return referral.status
+
+
+async def test_a_new_referral_keeps_its_need_codes_for_the_gap_matrix(world: Graph) -> None:
+    await _referral(world, "ref-needs")
+
+    async def kept(tx: AsyncManagedTransaction) -> list[str]:
+        result = await tx.run("MATCH (r:Referral {id: 'ref-needs'}) RETURN r.need_codes AS c")
+        record = await result.single(strict=True)
+        return list(record["c"])
+
+    assert await world.read(kept) == ["psychosocial.trauma-therapy"]
 
 
 async def test_every_illegal_transition_is_refused_in_the_database(world: Graph) -> None:
