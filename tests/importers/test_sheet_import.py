@@ -4,6 +4,7 @@ report, strict mode, idempotency, matching what the directory holds, malformed f
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import pytest
 from openpyxl import Workbook
@@ -50,10 +51,6 @@ SERBIAN_LATIN = (
 )
 
 
-async def _import(graph: Graph, name: str, data: bytes, **options: object) -> object:
-    return await import_sheet(graph, read_sheet(name, data), **options)  # type: ignore[arg-type]
-
-
 async def _services(graph: Graph, organisation: str) -> dict[str, Service]:
     page = await graph.read(
         services_of_organisation, organisation_id=organisation, first=50, after=None
@@ -61,12 +58,12 @@ async def _services(graph: Graph, organisation: str) -> dict[str, Service]:
     return {e.node.name: e.node for e in page.edges}
 
 
-def _xlsx(rows: list[list[object]]) -> bytes:
+def _xlsx(rows: Sequence[Sequence[object]]) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
     for row in rows:
-        sheet.append(row)
+        sheet.append(list(row))
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
