@@ -519,12 +519,15 @@ def _print_counts(report: ImportReport) -> None:
     )
 
 
+StrictOption = Annotated[
+    bool, typer.Option(help="Any rejected row aborts the import; nothing is written.")
+]
+
+
 @import_app.command("hsds")
 def import_hsds_command(
     path: Annotated[Path, typer.Argument(help="Folder or zip of HSDS CSV files, or HSDS JSON.")],
-    strict: Annotated[
-        bool, typer.Option(help="Any rejected row aborts the import; nothing is written.")
-    ] = False,
+    strict: StrictOption = False,
     default_country: Annotated[
         str | None,
         typer.Option(help="ISO 3166-1 code for organisations whose sites give no country."),
@@ -581,9 +584,7 @@ def _run_import(
 @import_app.command("sheet")
 def import_sheet_command(
     path: Annotated[Path, typer.Argument(help="A CSV or XLSX file, one row per service.")],
-    strict: Annotated[
-        bool, typer.Option(help="Any rejected row aborts the import; nothing is written.")
-    ] = False,
+    strict: StrictOption = False,
     organisation: Annotated[
         str | None,
         typer.Option(help="Id of the organisation every row belongs to (no column needed)."),

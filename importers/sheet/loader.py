@@ -48,7 +48,7 @@ from graph.target_groups import all_target_groups
 from graph.text import close_matches, did_you_mean, fold
 from homeward.errors import NotFound
 from importers.hsds.assembly import ImportReport
-from importers.hsds.loader import AfterBatch, ImportRejected, Plan, Progress, write_plan
+from importers.hsds.loader import ImportRejected, Plan, write_plan
 from importers.hsds.source import Row
 from importers.sheet.columns import (
     CAPACITY_WORDS,
@@ -608,11 +608,9 @@ async def import_sheet(
     *,
     strict: bool = False,
     organisation_id: str | None = None,
-    progress: Progress | None = None,
-    after_batch: AfterBatch | None = None,
 ) -> ImportReport:
     plan, report = await prepare_sheet(graph, sheet, organisation_id=organisation_id)
     if strict and report.errors:
         raise ImportRejected(report)
-    report.written = await write_plan(graph, plan, progress=progress, after_batch=after_batch)
+    report.written = await write_plan(graph, plan)
     return report
