@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from graph.areas import country_exists
 from graph.audit import diff, record_event
+from graph.duplicate_review import CANONICAL_ORGANISATION
 from graph.duplicates import (
     PossibleDuplicates,
     organisation_candidates,
@@ -328,3 +329,40 @@ async def list_organisations(
         result = await tx.run(IN_AREA, params, area=area_id)
     orgs = [_organisation(r["o"], r["based_in"]) async for r in result]
     return paginate([(o.name, o.id, o) for o in orgs], first)
+
+
+class OrganisationMatch(BaseModel):
+    """An organisation an import names by id or by one of its names (folded)."""
+
+    id: str
+    name: str
+    country: str
+    keys: list[str]
+    phone: str | None
+    email: str | None
+    website: str | None
+
+
+# A name finds only canonical records (one merged into another is the same organisation);
+# an id finds its record whatever it is.
+BY_NAMES: LiteralString = (
+    """
+MATCH (o:Organisation)
+WHERE o.id IN $ids
+   OR (any(k IN o.name_keys WHERE k IN $keys) AND """
+    + CANONICAL_ORGANISATION
+    + """)
+RETURN o.id AS id, o.name AS name, o.country AS country, o.name_keys AS keys,
+       o.phone AS phone, o.email AS email, o.website AS website
+ORDER BY o.id
+"""
+)
+
+
+async def organisations_by_names(
+    tx: AsyncManagedTransaction, *, keys: list[str], ids: list[str]
+) -> list[OrganisationMatch]:
+    """Organisations whose id is in `ids` or one of whose folded names, alternate names or
+    acronym is in `keys` (see `graph.text.fold`)."""
+    result = await tx.run(BY_NAMES, keys=keys, ids=ids)
+    return [OrganisationMatch.model_validate(dict(r)) async for r in result]

@@ -25,7 +25,6 @@ score's constants live here and reach the query as parameters. Distances are Neo
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ from graph.services import (
     freshness,
     services_by_ids,
 )
-from graph.text import fold
+from graph.text import close_matches, did_you_mean, fold
 from homeward.errors import FieldProblem, ValidationFailed
 
 DEFAULT_RADIUS_KM = 25.0
@@ -159,11 +158,9 @@ async def _chain(
     return chain
 
 
-async def _suggest_places(tx: AsyncManagedTransaction, name: str) -> list[str]:
+async def _suggest_places(tx: AsyncManagedTransaction, name: str) -> tuple[str, ...]:
     rows = [(r["key"], r["id"]) async for r in await tx.run(ALL_NAMES)]
-    keys = dict(rows)
-    close = difflib.get_close_matches(fold(name), list(keys), n=5, cutoff=0.7)
-    return list(dict.fromkeys(keys[k] for k in close))
+    return close_matches(name, dict(rows), n=5, cutoff=0.7)
 
 
 async def resolve_destination(
@@ -196,9 +193,12 @@ async def resolve_destination(
         field, wanted = "place", search.place
     if not chain:
         suggestions = await _suggest_places(tx, wanted)
-        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
         raise ValidationFailed(
-            [FieldProblem(field, f"unknown place {wanted!r}{hint}", tuple(suggestions))]
+            [
+                FieldProblem(
+                    field, f"unknown place {wanted!r}{did_you_mean(suggestions)}", suggestions
+                )
+            ]
         )
     area = chain[0]
     point = area.centroid or next((a.centroid for a in chain if a.centroid), None)
@@ -245,12 +245,12 @@ async def expand_needs(
         }
         problems = []
         for code in unknown:
-            close = difflib.get_close_matches(fold(code), list(by_key), n=3, cutoff=0.6)
-            suggestions = tuple(dict.fromkeys(by_key[k] for k in close))
-            hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+            suggestions = close_matches(code, by_key)
             problems.append(
                 FieldProblem(
-                    f"needs.{codes.index(code)}", f"unknown need code {code!r}{hint}", suggestions
+                    f"needs.{codes.index(code)}",
+                    f"unknown need code {code!r}{did_you_mean(suggestions)}",
+                    suggestions,
                 )
             )
         raise ValidationFailed(problems)

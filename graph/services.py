@@ -837,3 +837,19 @@ async def verification_due(
 ) -> list[Service]:
     result = await tx.run(DUE, due_before=due_before, organisation=organisation_id)
     return [_service(r) async for r in result]
+
+
+BY_NAME_KEYS: LiteralString = """
+UNWIND $wanted AS w
+MATCH (:Organisation {id: w.organisation})-[:PROVIDES]->(s:Service {name_key: w.key})
+RETURN w.organisation AS organisation, w.key AS key, collect(s.id) AS ids
+"""
+
+
+async def service_ids_by_names(
+    tx: AsyncManagedTransaction, *, wanted: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """Ids of the services each (organisation id, folded service name) pair names, so that
+    an import finds a service registered by other means instead of adding it again."""
+    result = await tx.run(BY_NAME_KEYS, wanted=[{"organisation": o, "key": k} for o, k in wanted])
+    return {(r["organisation"], r["key"]): sorted(r["ids"]) async for r in result}

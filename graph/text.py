@@ -6,8 +6,10 @@ first, then diacritics are dropped and case is folded.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
+from collections.abc import Mapping
 
 # Serbian Cyrillic to Gaj's Latin alphabet (the official correspondence, one to one or two).
 _SR_CYRL_TO_LATN = {
@@ -58,3 +60,16 @@ def search_keys(names: list[str]) -> list[str]:
 def distinct(values: list[str]) -> list[str]:
     """Stripped, without blanks and repeats, in the order given."""
     return list(dict.fromkeys(v.strip() for v in values if v.strip()))
+
+
+def close_matches(
+    value: str, choices: Mapping[str, str], *, n: int = 3, cutoff: float = 0.6
+) -> tuple[str, ...]:
+    """What `value` was probably meant to be, for a "did you mean ..." hint: `choices` maps
+    folded names to what to suggest (a code, an id, a name), best match first."""
+    close = difflib.get_close_matches(fold(value), list(choices), n=n, cutoff=cutoff)
+    return tuple(dict.fromkeys(choices[k] for k in close))
+
+
+def did_you_mean(suggestions: tuple[str, ...]) -> str:
+    return f"; did you mean {', '.join(suggestions)}?" if suggestions else ""

@@ -51,6 +51,7 @@ from reports.gapmap import area_names, gap_picture
 
 if TYPE_CHECKING:
     from importers.hsds.assembly import ImportReport
+    from importers.hsds.loader import Plan
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -518,12 +519,15 @@ def _print_counts(report: ImportReport) -> None:
     )
 
 
+StrictOption = Annotated[
+    bool, typer.Option(help="Any rejected row aborts the import; nothing is written.")
+]
+
+
 @import_app.command("hsds")
 def import_hsds_command(
     path: Annotated[Path, typer.Argument(help="Folder or zip of HSDS CSV files, or HSDS JSON.")],
-    strict: Annotated[
-        bool, typer.Option(help="Any rejected row aborts the import; nothing is written.")
-    ] = False,
+    strict: StrictOption = False,
     default_country: Annotated[
         str | None,
         typer.Option(help="ISO 3166-1 code for organisations whose sites give no country."),
@@ -535,7 +539,7 @@ def import_hsds_command(
     """Import Open Referral HSDS 3.0 data (idempotent: importing again changes nothing).
     Rejected rows are listed as `file:line: field: message`; the good rows are imported and
     the exit status is 1 when any row was rejected."""
-    from importers.hsds.loader import ImportRejected, plan_size, prepare, write_plan
+    from importers.hsds.loader import prepare
     from importers.hsds.source import read_path
     from importers.hsds.taxonomy_map import load_map
 
@@ -544,11 +548,21 @@ def import_hsds_command(
         taxonomy_map = load_map(mapping) if mapping else load_map()
     except HomewardError as exc:
         raise _fail(exc) from exc
+    _run_import(
+        lambda graph: prepare(graph, source, mapping=taxonomy_map, default_country=default_country),
+        strict=strict,
+    )
+
+
+def _run_import(
+    prepare: Callable[[Graph], Awaitable[tuple[Plan, ImportReport]]], *, strict: bool
+) -> None:
+    """Check everything, print the report, then (unless strict and anything was wrong)
+    write with a progress bar; exit status 1 when any row was rejected."""
+    from importers.hsds.loader import ImportRejected, plan_size, write_plan
 
     async def work(graph: Graph) -> ImportReport:
-        plan, report = await prepare(
-            graph, source, mapping=taxonomy_map, default_country=default_country
-        )
+        plan, report = await prepare(graph)
         _print_report(report)
         if strict and report.errors:
             raise ImportRejected(report)
@@ -565,6 +579,33 @@ def import_hsds_command(
     _print_counts(report)
     if report.errors:
         raise typer.Exit(code=1)
+
+
+@import_app.command("sheet")
+def import_sheet_command(
+    path: Annotated[Path, typer.Argument(help="A CSV or XLSX file, one row per service.")],
+    strict: StrictOption = False,
+    organisation: Annotated[
+        str | None,
+        typer.Option(help="Id of the organisation every row belongs to (no column needed)."),
+    ] = None,
+) -> None:
+    """Import a partner's list of services from a spreadsheet (README, "Spreadsheet
+    import"). Rejected rows are listed as `file:line: column: message`; the good rows are
+    imported; importing the same file again changes nothing."""
+    from importers.hsds.source import MalformedInput
+    from importers.sheet.loader import prepare_sheet
+    from importers.sheet.source import read_sheet
+
+    try:
+        if not path.is_file():
+            raise MalformedInput(str(path), "no such file")
+        sheet = read_sheet(path.name, path.read_bytes(), organisation_given=bool(organisation))
+    except HomewardError as exc:
+        raise _fail(exc) from exc
+    _run_import(
+        lambda graph: prepare_sheet(graph, sheet, organisation_id=organisation), strict=strict
+    )
 
 
 class ExportFormat(StrEnum):

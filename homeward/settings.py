@@ -112,6 +112,10 @@ class Settings(BaseSettings):
         default=300.0, ge=0, alias="HOMEWARD_HOUSEKEEPING_INTERVAL_S"
     )
 
+    # Largest upload the import endpoints accept (bytes); larger files get a 413 and are
+    # imported with `homeward import` instead.
+    import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="HOMEWARD_IMPORT_MAX_BYTES")
+
     @property
     def uses_local_neo4j(self) -> bool:
         return self.neo4j_uri is None

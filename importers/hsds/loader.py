@@ -488,7 +488,8 @@ async def write_plan(
 
     if plan.countries:
         await run("countries", plan.countries, _write_countries, key="records")
-    await run("programmes", plan.programmes, upsert_programmes, key="records")
+    if plan.programmes:
+        await run("programmes", plan.programmes, upsert_programmes, key="records")
     await run("organisations", plan.organisations, upsert_organisations, key="rows")
     await run("services", plan.services, upsert_services, key="rows")
     return written

@@ -6,13 +6,17 @@ A field added to the schema without a row here (and a rule in api/policy.py) fai
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from cryptography.fernet import Fernet
 
 from api import policy
+from api.app import create_app
 from api.graphql.schema import schema
 from graph.users import ANONYMOUS, Actor, Membership, Role
 from homeward.errors import Forbidden, Unauthenticated
-from homeward.settings import Settings
+from homeward.settings import Environment, Settings
 
 C, P, K, A = Role.COUNSELLOR, Role.PARTNER, Role.COORDINATOR, Role.ADMIN
 EVERYONE = {C, P, K, A}
@@ -130,3 +134,28 @@ def test_scopes() -> None:
     assert policy.webhook_scope(partner) == {"a", "b"}
     assert policy.webhook_scope(_actor(Role.ADMIN)) is None
     assert policy.webhook_scope(_actor(Role.COORDINATOR)) == set()
+
+
+# Routes anyone may call whatever the rules: health, and the GraphQL endpoint, whose fields
+# have their own rules above.
+UNRULED_ROUTES = {"/health", "/graphql"}
+
+
+def test_every_rest_route_has_a_rule() -> None:
+    app = create_app(
+        Settings(HOMEWARD_ENV=Environment.TEST, HOMEWARD_DATA_KEYS=Fernet.generate_key().decode())
+    )
+    operations = set()
+    for path, methods in app.openapi()["paths"].items():
+        if path in UNRULED_ROUTES:
+            continue
+        # "/exports/gaps.{image_format}" stands for every format it accepts.
+        pattern = "[^/]+".join(re.escape(part) for part in re.split(r"\{[^}]+\}", path))
+        for method in methods:
+            operation = f"{method.upper()} {pattern}"
+            matched = {r for r in policy.REST_RULES if re.fullmatch(operation, r)}
+            assert matched, f"{method.upper()} {path} has no rule in REST_RULES"
+            operations |= matched
+    assert operations == set(policy.REST_RULES)  # no rule without its route
+    assert policy.REST_RULES["POST /imports/sheet"] == policy.ADMIN
+    assert policy.REST_RULES["POST /imports/hsds"] == policy.ADMIN
