@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
-from api import exports, health
+from api import exports, health, metrics
 from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
-from api.graphql.schema import schema
+from api.graphql.schema import schema_for
+from api.middleware import Protection, RequestContext
 from graph.crypto import DataCipher, cipher_from_settings
 from graph.driver import Graph, create_driver
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
@@ -105,13 +106,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(exports.router)
     app.include_router(
         GraphQLRouter(
-            schema,
+            schema_for(introspection=settings.introspection_enabled),
             context_getter=get_context,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
         ),
         prefix="/graphql",
     )
+    # Added last, so RequestContext is the outermost: even a 413 or a 429 has a request id.
+    app.add_middleware(Protection, settings=settings)
+    app.add_middleware(RequestContext)
     return app

@@ -111,6 +111,9 @@ REST_RULES: dict[str, Rule] = {
     "GET /exports/gaps.geojson": COORDINATION,
     "GET /exports/gaps.png": COORDINATION,
     "GET /exports/gaps.svg": COORDINATION,
+    # Request counts and latencies are operational data; a scraper on the same host may be
+    # let in without a token by HOMEWARD_METRICS_FROM_LOOPBACK (api/metrics.py).
+    "GET /metrics": ADMIN,
 }
 
 

@@ -112,6 +112,25 @@ class Settings(BaseSettings):
         default=300.0, ge=0, alias="HOMEWARD_HOUSEKEEPING_INTERVAL_S"
     )
 
+    # Protection of the HTTP API (docs/operations.md). Rate limits use the `limits` notation
+    # ("600/minute", "20/second;600/minute"); an empty value switches that limit off.
+    rate_limit: str = Field(default="600/minute", alias="HOMEWARD_RATE_LIMIT")
+    rate_limit_anonymous: str = Field(default="300/minute", alias="HOMEWARD_RATE_LIMIT_ANONYMOUS")
+    # Larger bodies are refused with 413 before they are read to the end.
+    max_body_bytes: int = Field(default=1_000_000, ge=1_024, alias="HOMEWARD_MAX_BODY_BYTES")
+    # /metrics needs an admin token; with this on, requests from the loopback address need
+    # none (a Prometheus on the same host). Never on behind a proxy on the same host.
+    metrics_from_loopback: bool = Field(default=False, alias="HOMEWARD_METRICS_FROM_LOOPBACK")
+
+    # Operations. Logs are one JSON object per line unless `text` is asked for.
+    log_format: str = Field(default="json", pattern="^(json|text)$", alias="HOMEWARD_LOG_FORMAT")
+    log_level: str = Field(
+        default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", alias="HOMEWARD_LOG_LEVEL"
+    )
+    # On SIGTERM: how long in-flight requests, then a periodic job's run in progress, may
+    # take to finish before they are cut off.
+    shutdown_grace_s: float = Field(default=20.0, ge=0, alias="HOMEWARD_SHUTDOWN_GRACE_S")
+
     @property
     def uses_local_neo4j(self) -> bool:
         return self.neo4j_uri is None
@@ -134,6 +153,12 @@ class Settings(BaseSettings):
 
     @property
     def graphiql_enabled(self) -> bool:
+        return self.environment is not Environment.PRODUCTION
+
+    @property
+    def introspection_enabled(self) -> bool:
+        # A production schema is documented in schema.graphql; there is no need to let any
+        # caller map it out field by field.
         return self.environment is not Environment.PRODUCTION
 
 

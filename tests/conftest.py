@@ -60,6 +60,10 @@ def test_settings(neo4j_uri: str) -> Settings:
         # switches it on.
         HOMEWARD_WEBHOOK_INTERVAL_S=0,
         HOMEWARD_HOUSEKEEPING_INTERVAL_S=0,
+        # Tests (and load tests) send many requests from one address; the rate limit's own
+        # tests set their small limits.
+        HOMEWARD_RATE_LIMIT="100000/minute",
+        HOMEWARD_RATE_LIMIT_ANONYMOUS="100000/minute",
     )
 
 
