@@ -77,6 +77,22 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: list
     await send({"type": "http.response.body", "body": payload})
 
 
+def route_label(scope: Scope, status: int) -> str:
+    """The route template the request matched, prefix included (`/exports/gaps.{image_format}`),
+    so that a label never holds an id or whatever path a caller made up."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    pattern = getattr(route, "path_regex", None)
+    if status == 404 or template is None or pattern is None:
+        return "unmatched"
+    path: str = scope["path"]
+    # The route knows its own part of the path only; what precedes it is the routers' prefix.
+    for start in range(len(path) + 1):
+        if pattern.match(path[start:]):
+            return str(path[:start] + template)
+    return "unmatched"
+
+
 class RequestContext:
     """Outermost: gives the request its id, echoes it, times the request, writes the access
     log line and the metrics, and turns an exception no route handled into a 500 that names
@@ -119,7 +135,7 @@ class RequestContext:
                 )
         finally:
             duration = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = route_label(scope, status)
             operation = OPERATION_NAMES.label(info.operation) if info.operation else NOT_GRAPHQL
             if route == "/graphql" and not operation:
                 operation = "none"  # GraphiQL's page, or a request refused before parsing
@@ -156,10 +172,10 @@ class Protection:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.max_body = settings.max_body_bytes
-        self.limits = _parse("HOMEWARD_RATE_LIMIT", settings.rate_limit)
-        self.anonymous_limits = _parse(
-            "HOMEWARD_RATE_LIMIT_ANONYMOUS", settings.rate_limit_anonymous
-        )
+        # Checked when the settings were read (homeward/settings.py).
+        self.limits = parse_many(settings.rate_limit) if settings.rate_limit.strip() else []
+        anonymous = settings.rate_limit_anonymous
+        self.anonymous_limits = parse_many(anonymous) if anonymous.strip() else []
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -247,12 +263,3 @@ class Protection:
             },
             [],
         )
-
-
-def _parse(setting: str, value: str) -> list[RateLimitItem]:
-    if not value.strip():
-        return []
-    try:
-        return parse_many(value)
-    except ValueError as exc:
-        raise ValueError(f"{setting}: {value!r} is not a rate limit such as '600/minute'") from exc

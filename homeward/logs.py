@@ -12,9 +12,11 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from homeward.settings import Settings
 
@@ -54,6 +56,26 @@ def current_request_id() -> str | None:
     return info.request_id if info is not None else None
 
 
+def _stamp_request_id(
+    factory: Callable[..., logging.LogRecord],
+) -> Callable[..., logging.LogRecord]:
+    """Records carry the request id from the moment they are made, so a handler that formats
+    them later (a queue, a test's capture) still knows the request."""
+    if getattr(factory, "stamps_request_id", False):
+        return factory
+
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.request_id = current_request_id()
+        return record
+
+    make.stamps_request_id = True  # type: ignore[attr-defined]
+    return make
+
+
+logging.setLogRecordFactory(_stamp_request_id(logging.getLogRecordFactory()))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -62,7 +84,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
-        request_id = getattr(record, "request_id", None) or current_request_id()
+        request_id = getattr(record, "request_id", None)
         if request_id is not None:
             entry["request_id"] = request_id
         for field in FIELDS:
@@ -82,7 +104,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = redact(super().format(record))
-        request_id = current_request_id()
+        request_id = getattr(record, "request_id", None)
         extras = [f"{f}={getattr(record, f)}" for f in FIELDS if getattr(record, f, None)]
         if request_id:
             extras.insert(0, f"request_id={request_id}")

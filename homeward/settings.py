@@ -6,7 +6,8 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +131,16 @@ class Settings(BaseSettings):
     # On SIGTERM: how long in-flight requests, then a periodic job's run in progress, may
     # take to finish before they are cut off.
     shutdown_grace_s: float = Field(default=20.0, ge=0, alias="HOMEWARD_SHUTDOWN_GRACE_S")
+
+    @field_validator("rate_limit", "rate_limit_anonymous")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a rate limit such as '600/minute'") from exc
+        return value
 
     @property
     def uses_local_neo4j(self) -> bool:
