@@ -94,11 +94,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # is back; `homeward migrate` applies what is missing.
                 log.warning("migrations not applied, Neo4j unavailable: %s", exc.message)
         try:
-            async with PeriodicRunner(periodic_jobs(app, settings)):
+            # On SIGTERM uvicorn stops accepting, lets in-flight requests finish, then ends
+            # the lifespan here: periodic jobs get the same grace, then the driver closes.
+            async with PeriodicRunner(
+                periodic_jobs(app, settings), grace_s=settings.shutdown_grace_s
+            ):
                 yield
         finally:
             await app.state.webhook_client.aclose()
             await driver.close()
+            log.info("Neo4j driver closed")
 
     app = FastAPI(
         title="Homeward",

@@ -30,13 +30,13 @@ import gzip
 import json
 import math
 import os
-import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, LiteralString
 
 import neo4j.time as ntime
+import pytz
 from neo4j import AsyncManagedTransaction
 from neo4j.spatial import CartesianPoint, Point, WGS84Point
 
@@ -106,7 +106,9 @@ def decode(value: Any) -> Any:
     if "$datetime" in value:
         moment = ntime.DateTime.from_iso_format(value["$datetime"])
         zone = value.get("zone")
-        return moment.astimezone(zoneinfo.ZoneInfo(zone)) if zone else moment
+        # pytz, as the driver's own zones: with a zoneinfo zone the driver crashes hashing
+        # the value it is about to send.
+        return moment.astimezone(pytz.timezone(zone)) if zone else moment
     if "$date" in value:
         return ntime.Date.from_iso_format(value["$date"])
     if "$time" in value:

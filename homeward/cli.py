@@ -199,7 +199,19 @@ def serve(
         "/graphql  health: /health\nCtrl-C stops the API; `make stop` (homeward db stop) "
         "stops Neo4j."
     )
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+    from homeward.logs import configure_logging
+
+    configure_logging(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=bind_host,
+        port=bind_port,
+        # Our handler (JSON lines) and our access line, which leaves out query strings and
+        # client addresses; uvicorn's own would log both.
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
+    )
 
 
 @app.command("demo-users")
