@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
-from api import exports, health, imports
+from api import exports, health, imports, metrics
 from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
-from api.graphql.schema import schema
+from api.graphql.schema import schema_for
+from api.middleware import Protection, RequestContext
 from graph.crypto import DataCipher, cipher_from_settings
 from graph.driver import Graph, create_driver
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
@@ -93,11 +94,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # is back; `homeward migrate` applies what is missing.
                 log.warning("migrations not applied, Neo4j unavailable: %s", exc.message)
         try:
-            async with PeriodicRunner(periodic_jobs(app, settings)):
+            # On SIGTERM uvicorn stops accepting, lets in-flight requests finish, then ends
+            # the lifespan here: periodic jobs get the same grace, then the driver closes.
+            async with PeriodicRunner(
+                periodic_jobs(app, settings), grace_s=settings.shutdown_grace_s
+            ):
                 yield
         finally:
             await app.state.webhook_client.aclose()
             await driver.close()
+            log.info("Neo4j driver closed")
 
     app = FastAPI(
         title="Homeward",
@@ -105,14 +111,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(exports.router)
     app.include_router(imports.router)
     app.include_router(
         GraphQLRouter(
-            schema,
+            schema_for(introspection=settings.introspection_enabled),
             context_getter=get_context,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
         ),
         prefix="/graphql",
     )
+    # Added last, so RequestContext is the outermost: even a 413 or a 429 has a request id.
+    app.add_middleware(Protection, settings=settings)
+    app.add_middleware(RequestContext)
     return app

@@ -2,7 +2,9 @@
 
 Each job runs in its own task: once after its first interval, then again `interval_s` after
 the previous run ended, so a slow run is never overlapped by the next one. A failing run is
-logged and the loop goes on; stopping cancels the tasks and waits for them to end.
+logged and the loop goes on. Stopping (on SIGTERM, when the lifespan ends) starts no new run,
+gives a run in progress `grace_s` seconds to finish, then cancels it, and waits for every
+task to end; a cancelled webhook delivery is sent again once its lease expires.
 """
 
 from __future__ import annotations
@@ -29,15 +31,19 @@ class PeriodicJob:
 class PeriodicRunner:
     """Runs `jobs` until stopped; a job with an interval of 0 or less is switched off."""
 
-    def __init__(self, jobs: Sequence[PeriodicJob]) -> None:
+    def __init__(self, jobs: Sequence[PeriodicJob], *, grace_s: float = 0.0) -> None:
         self.jobs = list(jobs)
+        self.grace_s = grace_s
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
 
     @property
     def running(self) -> list[str]:
         return [name for name, task in self._tasks.items() if not task.done()]
 
     def start(self) -> None:
+        if not self._tasks:
+            self._stopping.clear()
         for job in self.jobs:
             if job.interval_s > 0 and job.name not in self._tasks:
                 self._tasks[job.name] = asyncio.create_task(
@@ -45,14 +51,21 @@ class PeriodicRunner:
                 )
 
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
+        tasks = dict(self._tasks)
         self._tasks.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            # A run in progress is interrupted at its next await; that is the point of stopping.
+        self._stopping.set()
+        if tasks and self.grace_s > 0:
+            await asyncio.wait(tasks.values(), timeout=self.grace_s)
+        for name, task in tasks.items():
+            if not task.done():
+                log.warning("periodic job %s cut off after %.0f s", name, self.grace_s)
+                task.cancel()
+        for task in tasks.values():
+            # A run still going is interrupted at its next await; that is the point of stopping.
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if tasks:
+            log.info("periodic jobs stopped")
 
     async def __aenter__(self) -> PeriodicRunner:
         self.start()
@@ -66,10 +79,14 @@ class PeriodicRunner:
     ) -> None:
         await self.stop()
 
-    @staticmethod
-    async def _loop(job: PeriodicJob) -> None:
-        while True:
-            await asyncio.sleep(job.interval_s)
+    async def _loop(self, job: PeriodicJob) -> None:
+        while not self._stopping.is_set():
+            try:
+                # Sleeps the interval, unless stopping wakes it first.
+                await asyncio.wait_for(self._stopping.wait(), timeout=job.interval_s)
+                return
+            except TimeoutError:
+                pass
             try:
                 await job.run()
             except HomewardError as exc:

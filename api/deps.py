@@ -28,9 +28,9 @@ GraphDep = Annotated[Graph, Depends(get_graph)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-async def rest_actor(request: Request, operation: str) -> Actor:
-    """The caller of a REST route, if `policy.REST_RULES` lets them call `operation`
-    ("GET /exports/3w.csv"); 401 or 403 otherwise, saying what is wrong."""
+async def authorize_rest(request: Request, operation: str) -> Actor:
+    """The caller of a REST route, if `policy.REST_RULES[operation]` lets them in; else the
+    401 or 403 that says why."""
     try:
         actor = await authenticate(
             request.headers.get("authorization"),

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import GraphDep, SettingsDep, rest_actor
+from api.deps import GraphDep, SettingsDep, authorize_rest
 from graph.areas import areas_by_ids
 from graph.coordination import GapCell, period, service_gaps, three_w
 from graph.languages import from_properties, pick
@@ -93,7 +93,7 @@ async def export_3w(
 ) -> Response:
     """Who does what where: one row per service, need and area it covers, with a second
     header row of HXL hashtags."""
-    await rest_actor(request, "GET /exports/3w.csv")
+    await authorize_rest(request, "GET /exports/3w.csv")
     try:
         rows = await graph.read(three_w, country=country.upper())
     except NotFound as exc:
@@ -153,7 +153,7 @@ async def export_gaps_geojson(
 ) -> JSONResponse:
     """The gap matrix: one point feature per municipality (its centroid) and need, with
     demand, supply, gap score and the nearest partner outside."""
-    await rest_actor(request, "GET /exports/gaps.geojson")
+    await authorize_rest(request, "GET /exports/gaps.geojson")
     cells = await _gaps(
         graph, settings, request, country=country, needs=need, since=since, until=until
     )
@@ -197,7 +197,7 @@ async def export_gaps_picture(
     lang: str = "en",
 ) -> Response:
     """The gap map picture for one need, as PNG or SVG."""
-    await rest_actor(request, f"GET /exports/gaps.{image_format}")
+    await authorize_rest(request, f"GET /exports/gaps.{image_format}")
     cells = await _gaps(
         graph, settings, request, country=country, needs=[need], since=since, until=until
     )

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from api.deps import GraphDep, SettingsDep, rest_actor
+from api.deps import GraphDep, SettingsDep, authorize_rest
 from graph.areas import areas_by_ids
 from graph.hsds import directory_facts
 from graph.needs import all_needs
@@ -150,7 +150,7 @@ async def import_sheet_upload(
     ] = None,
 ) -> JSONResponse:
     """A partner's spreadsheet (CSV or XLSX), one row per service."""
-    await rest_actor(request, "POST /imports/sheet")
+    await authorize_rest(request, "POST /imports/sheet")
     name, data = await _upload(request, settings.import_max_bytes, "upload.csv")
     try:
         sheet = await asyncio.to_thread(
@@ -175,7 +175,7 @@ async def import_hsds_upload(
     ] = None,
 ) -> JSONResponse:
     """Open Referral HSDS 3.0: a zip of the tabular form, or nested JSON (`*_full.json`)."""
-    await rest_actor(request, "POST /imports/hsds")
+    await authorize_rest(request, "POST /imports/hsds")
     name, data = await _upload(request, settings.import_max_bytes, "upload.zip")
     try:
         source = await asyncio.to_thread(read_bytes, name, data)
@@ -204,7 +204,7 @@ async def sheet_template_xlsx(
 ) -> Response:
     """The spreadsheet template: headers, an example row, instructions and the valid needs,
     target groups and areas."""
-    await rest_actor(request, "GET /imports/template.xlsx")
+    await authorize_rest(request, "GET /imports/template.xlsx")
     lang = _lang(lang)
     needs = await graph.read(all_needs)
     groups = await graph.read(all_target_groups)
@@ -223,7 +223,7 @@ async def sheet_template_xlsx(
 @router.get("/template.csv", response_class=Response)
 async def sheet_template_csv(request: Request, lang: LangQuery = "en") -> Response:
     """The header row and the example row; the lists of valid values are in the XLSX."""
-    await rest_actor(request, "GET /imports/template.csv")
+    await authorize_rest(request, "GET /imports/template.csv")
     return Response(
         template_csv(_lang(lang)),
         media_type="text/csv; charset=utf-8",

@@ -117,6 +117,9 @@ REST_RULES: dict[str, Rule] = {
     "GET /imports/template.csv": DIRECTORY,
     "POST /imports/hsds": ADMIN,
     "POST /imports/sheet": ADMIN,
+    # Request counts and latencies are operational data; a scraper on the same host may be
+    # let in without a token by HOMEWARD_METRICS_FROM_LOOPBACK (api/metrics.py).
+    "GET /metrics": ADMIN,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar
 
@@ -10,6 +11,7 @@ from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, Auth
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
 from homeward.errors import DatabaseUnavailable
+from homeward.metrics import NEO4J_LATENCY, count_error
 from homeward.settings import Settings
 
 P = ParamSpec("P")
@@ -35,6 +37,13 @@ def create_driver(settings: Settings) -> AsyncDriver:
     )
 
 
+def _observe(access: str, work: Callable[..., object], started: float) -> None:
+    # The transaction function's name is the label: bounded by the code, and it says which
+    # query was slow without logging the query or its parameters.
+    name = getattr(work, "__name__", "other")
+    NEO4J_LATENCY.labels(access=access, work=name).observe(time.perf_counter() - started)
+
+
 class Graph:
     """A driver bound to one database. Reads run in read transactions (cluster readers can
     serve them), writes in write transactions; both are retried by the driver on transient
@@ -49,19 +58,27 @@ class Graph:
 
     async def read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         self.transactions += 1
+        started = time.perf_counter()
         try:
             async with self.driver.session(database=self.database) as session:
                 return await session.execute_read(work, *args, **kwargs)
         except (ServiceUnavailable, SessionExpired) as exc:
+            count_error("database_unavailable")
             raise DatabaseUnavailable(f"Neo4j is unavailable: {exc}") from exc
+        finally:
+            _observe("read", work, started)
 
     async def write(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         self.transactions += 1
+        started = time.perf_counter()
         try:
             async with self.driver.session(database=self.database) as session:
                 return await session.execute_write(work, *args, **kwargs)
         except (ServiceUnavailable, SessionExpired) as exc:
+            count_error("database_unavailable")
             raise DatabaseUnavailable(f"Neo4j is unavailable: {exc}") from exc
+        finally:
+            _observe("write", work, started)
 
     async def run_schema(self, statement: LiteralString) -> None:
         """Schema DDL cannot share a transaction with data writes, and a batched backfill

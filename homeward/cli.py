@@ -50,6 +50,7 @@ from homeward.settings import Settings, get_settings
 from reports.gapmap import area_names, gap_picture
 
 if TYPE_CHECKING:
+    from graph.backup import RestoreReport
     from importers.hsds.assembly import ImportReport
     from importers.hsds.loader import Plan
 
@@ -199,7 +200,19 @@ def serve(
         "/graphql  health: /health\nCtrl-C stops the API; `make stop` (homeward db stop) "
         "stops Neo4j."
     )
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+    from homeward.logs import configure_logging
+
+    configure_logging(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=bind_host,
+        port=bind_port,
+        # Our handler (JSON lines) and our access line, which leaves out query strings and
+        # client addresses; uvicorn's own would log both.
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
+    )
 
 
 @app.command("demo-users")
@@ -381,6 +394,48 @@ def referrals_rotate_key() -> None:
         raise _fail(exc) from exc
     nodes = _with_graph(settings, lambda g: rotate_all(g, cipher=cipher))
     console.print(f"{nodes} records re-encrypted under the newest key")
+
+
+@app.command("backup")
+def backup_command(
+    out: Annotated[Path, typer.Argument(help="The file to write, e.g. homeward.jsonl.gz.")],
+) -> None:
+    """Write the whole graph (users, token hashes, referrals still encrypted) as gzipped
+    JSON lines; see docs/operations.md. Equal graphs give equal files."""
+    from graph.backup import backup
+
+    report = _with_graph(get_settings(), lambda g: backup(g, out))
+    console.print(f"{report.nodes} nodes and {report.relationships} relationships in {out}")
+
+
+@app.command("restore")
+def restore_command(
+    source: Annotated[Path, typer.Argument(help="A file written by `homeward backup`.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete what the database holds first.")
+    ] = False,
+) -> None:
+    """Load a backup into an empty database (with --force, into any: its data is deleted
+    first). The file is checked whole before anything is written."""
+    from graph.backup import restore
+
+    async def work(graph: Graph) -> RestoreReport:
+        with _progress() as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def report(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = progress.add_task(phase, total=total)
+                progress.update(tasks[phase], completed=done)
+
+            return await restore(graph, source, force=force, progress=report)
+
+    result = _with_graph(get_settings(), work)
+    if result.wiped:
+        console.print(f"{result.wiped} nodes deleted first (--force)")
+    console.print(
+        f"restored {result.nodes} nodes and {result.relationships} relationships from {source}"
+    )
 
 
 @report_app.command("gaps")

@@ -6,7 +6,8 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +117,35 @@ class Settings(BaseSettings):
     # imported with `homeward import` instead.
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="HOMEWARD_IMPORT_MAX_BYTES")
 
+    # Protection of the HTTP API (docs/operations.md). Rate limits use the `limits` notation
+    # ("600/minute", "20/second;600/minute"); an empty value switches that limit off.
+    rate_limit: str = Field(default="600/minute", alias="HOMEWARD_RATE_LIMIT")
+    rate_limit_anonymous: str = Field(default="300/minute", alias="HOMEWARD_RATE_LIMIT_ANONYMOUS")
+    # Larger bodies are refused with 413 before they are read to the end.
+    max_body_bytes: int = Field(default=1_000_000, ge=1_024, alias="HOMEWARD_MAX_BODY_BYTES")
+    # /metrics needs an admin token; with this on, requests from the loopback address need
+    # none (a Prometheus on the same host). Never on behind a proxy on the same host.
+    metrics_from_loopback: bool = Field(default=False, alias="HOMEWARD_METRICS_FROM_LOOPBACK")
+
+    # Operations. Logs are one JSON object per line unless `text` is asked for.
+    log_format: str = Field(default="json", pattern="^(json|text)$", alias="HOMEWARD_LOG_FORMAT")
+    log_level: str = Field(
+        default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", alias="HOMEWARD_LOG_LEVEL"
+    )
+    # On SIGTERM: how long in-flight requests, then a periodic job's run in progress, may
+    # take to finish before they are cut off.
+    shutdown_grace_s: float = Field(default=20.0, ge=0, alias="HOMEWARD_SHUTDOWN_GRACE_S")
+
+    @field_validator("rate_limit", "rate_limit_anonymous")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a rate limit such as '600/minute'") from exc
+        return value
+
     @property
     def uses_local_neo4j(self) -> bool:
         return self.neo4j_uri is None
@@ -138,6 +168,12 @@ class Settings(BaseSettings):
 
     @property
     def graphiql_enabled(self) -> bool:
+        return self.environment is not Environment.PRODUCTION
+
+    @property
+    def introspection_enabled(self) -> bool:
+        # A production schema is documented in schema.graphql; there is no need to let any
+        # caller map it out field by field.
         return self.environment is not Environment.PRODUCTION
 
 

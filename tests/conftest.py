@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -60,6 +61,10 @@ def test_settings(neo4j_uri: str) -> Settings:
         # switches it on.
         HOMEWARD_WEBHOOK_INTERVAL_S=0,
         HOMEWARD_HOUSEKEEPING_INTERVAL_S=0,
+        # Tests (and load tests) send many requests from one address; the rate limit's own
+        # tests set their small limits.
+        HOMEWARD_RATE_LIMIT="100000/minute",
+        HOMEWARD_RATE_LIMIT_ANONYMOUS="100000/minute",
     )
 
 
@@ -128,6 +133,19 @@ async def app(graph: Graph, test_settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(test_settings)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@asynccontextmanager
+async def serve(
+    settings: Settings, client: tuple[str, int] = ("127.0.0.1", 50000)
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An application with other settings than the `app` fixture's, running its lifespan,
+    and an HTTP client to it that calls from `client`'s address."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
 
 
 @pytest.fixture

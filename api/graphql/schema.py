@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -19,6 +22,7 @@ from api.graphql.coordination import CoordinationQuery
 from api.graphql.duplicates import DuplicateMutation, DuplicateQuery
 from api.graphql.needs import TaxonomyQuery
 from api.graphql.organisations import OrganisationMutation, OrganisationQuery
+from api.graphql.protection import HomewardSchema, MaskUnexpectedErrors, PageSizeLimit
 from api.graphql.referrals import ReferralMutation, ReferralQuery
 from api.graphql.search import SearchQuery
 from api.graphql.services import ServiceMutation, ServiceQuery
@@ -70,14 +74,30 @@ LIMIT_RULES = [
     *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
 ]
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    extensions=[
-        AccessControl,
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        lambda: AddValidationRules(LIMIT_RULES),
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-    ],
-)
+
+def build_schema(*, introspection: bool) -> strawberry.Schema:
+    rules = LIMIT_RULES if introspection else [*LIMIT_RULES, NoSchemaIntrospectionCustomRule]
+    return HomewardSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            MaskUnexpectedErrors,
+            AccessControl,
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: AddValidationRules(rules),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            PageSizeLimit,
+        ],
+    )
+
+
+# The schema of development and tests, and the one `make schema` writes out.
+schema = build_schema(introspection=True)
+
+
+@cache
+def schema_for(*, introspection: bool) -> strawberry.Schema:
+    """Production answers no `__schema` or `__type` (its schema is published as
+    schema.graphql); the second schema is built only where it is used."""
+    return schema if introspection else build_schema(introspection=False)

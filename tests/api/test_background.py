@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from neo4j import AsyncManagedTransaction
+from neo4j.exceptions import DriverError
 
+from api import app as app_module
 from api.app import create_app
 from api.background import PeriodicJob, PeriodicRunner
 from graph.driver import Graph
@@ -130,3 +134,85 @@ async def test_the_application_delivers_webhooks_by_itself(
         request.body,
         request.headers["x-homeward-signature"],
     )
+
+
+# Graceful shutdown: the lifespan's end (uvicorn runs it on SIGTERM once in-flight requests
+# are answered) waits for a run in progress within the grace, cancels it after, and closes
+# the driver.
+
+
+class BlockingJob:
+    """A periodic job that signals when a run has started and takes `run_s` seconds."""
+
+    def __init__(self, run_s: float) -> None:
+        self.run_s = run_s
+        self.started = asyncio.Event()
+        self.finished = False
+        self.cancelled = False
+
+    async def __call__(self) -> None:
+        self.started.set()
+        try:
+            await asyncio.sleep(self.run_s)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        self.finished = True
+
+
+async def _shut_down_mid_run(
+    settings: Settings, job: BlockingJob, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Graph, float]:
+    monkeypatch.setattr(
+        app_module, "periodic_jobs", lambda app, settings: [PeriodicJob("slow", 0.01, job)]
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        graph: Graph = application.state.graph
+        await asyncio.wait_for(job.started.wait(), timeout=10)
+        stopping = time.perf_counter()
+    return graph, time.perf_counter() - stopping
+
+
+async def _driver_closed(graph: Graph) -> bool:
+    try:
+        await graph.read(_one)
+    except DriverError:
+        return True
+    return False
+
+
+async def _one(tx: AsyncManagedTransaction) -> int:
+    record = await (await tx.run("RETURN 1 AS one")).single()
+    return int(record["one"]) if record else 0
+
+
+async def test_shutdown_lets_a_run_in_progress_finish_within_the_grace(
+    test_settings: Settings, graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = BlockingJob(run_s=0.3)
+    settings = test_settings.model_copy(update={"shutdown_grace_s": 5.0})
+    app_graph, took = await _shut_down_mid_run(settings, job, monkeypatch)
+    assert job.finished
+    assert not job.cancelled
+    assert 0.1 < took < 5.0
+    assert await _driver_closed(app_graph)
+
+
+async def test_shutdown_cancels_a_run_that_outlasts_the_grace(
+    test_settings: Settings,
+    graph: Graph,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    job = BlockingJob(run_s=60)
+    settings = test_settings.model_copy(update={"shutdown_grace_s": 0.3})
+    with caplog.at_level(logging.INFO):
+        app_graph, took = await _shut_down_mid_run(settings, job, monkeypatch)
+    assert job.cancelled
+    assert not job.finished
+    assert took < 5.0
+    assert await _driver_closed(app_graph)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "periodic job slow cut off after 0 s" in messages
+    assert messages.index("periodic jobs stopped") < messages.index("Neo4j driver closed")

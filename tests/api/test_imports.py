@@ -270,3 +270,26 @@ async def test_a_large_upload_is_refused_with_413(
         "/imports/sheet", files=_file("list.csv", BROKEN.encode()), headers=ADMIN
     )
     assert small.status_code == 200
+
+
+async def test_an_upload_over_the_general_body_limit_but_within_its_own_is_read(
+    graph: Graph, test_settings: Settings, seeded: Graph
+) -> None:
+    """Uploads are bounded by HOMEWARD_IMPORT_MAX_BYTES, not the smaller limit of other
+    requests; every other route keeps that one."""
+    settings = test_settings.model_copy(
+        update={"max_body_bytes": 2048, "import_max_bytes": 100_000}
+    )
+    application = create_app(settings)
+    big = BROKEN + "Return Aid;More;legal-counselling;Prizren\n" * 100
+    assert 2048 < len(big) < 100_000
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            upload = await c.post(
+                "/imports/sheet", files=_file("list.csv", big.encode()), headers=ADMIN
+            )
+            assert upload.status_code == 200, upload.text
+            graphql = await c.post("/graphql", json={"query": "{ __typename }", "x": big})
+            assert graphql.status_code == 413
+            assert "HOMEWARD_MAX_BODY_BYTES" in graphql.json()["detail"]
