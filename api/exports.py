@@ -11,33 +11,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api import policy
-from api.auth import authenticate
-from api.deps import GraphDep, SettingsDep
+from api.deps import GraphDep, SettingsDep, rest_access
 from graph.areas import areas_by_ids
 from graph.coordination import GapCell, period, service_gaps, three_w
 from graph.languages import from_properties, pick
-from graph.users import Actor
-from homeward.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from homeward.errors import NotFound, ValidationFailed
 from reports.gapmap import area_names, gap_picture, state
 
 router = APIRouter(prefix="/exports", tags=["exports"])
-
-
-async def _coordinator(request: Request, operation: str) -> Actor:
-    try:
-        actor = await authenticate(
-            request.headers.get("authorization"),
-            graph=request.app.state.graph,
-            settings=request.app.state.settings,
-            verifier=request.app.state.jwt_verifier,
-        )
-        policy.check(operation, actor, request.app.state.settings, policy.REST_RULES)
-    except Unauthenticated as exc:
-        raise HTTPException(401, exc.message, headers={"WWW-Authenticate": "Bearer"}) from exc
-    except Forbidden as exc:
-        raise HTTPException(403, exc.message) from exc
-    return actor
 
 
 # Column title, HXL hashtag. HXL (hxlstandard.org) lets 3W tables be merged and mapped by
@@ -112,7 +93,7 @@ async def export_3w(
 ) -> Response:
     """Who does what where: one row per service, need and area it covers, with a second
     header row of HXL hashtags."""
-    await _coordinator(request, "GET /exports/3w.csv")
+    await rest_access(request, "GET /exports/3w.csv")
     try:
         rows = await graph.read(three_w, country=country.upper())
     except NotFound as exc:
@@ -172,7 +153,7 @@ async def export_gaps_geojson(
 ) -> JSONResponse:
     """The gap matrix: one point feature per municipality (its centroid) and need, with
     demand, supply, gap score and the nearest partner outside."""
-    await _coordinator(request, "GET /exports/gaps.geojson")
+    await rest_access(request, "GET /exports/gaps.geojson")
     cells = await _gaps(
         graph, settings, request, country=country, needs=need, since=since, until=until
     )
@@ -216,7 +197,7 @@ async def export_gaps_picture(
     lang: str = "en",
 ) -> Response:
     """The gap map picture for one need, as PNG or SVG."""
-    await _coordinator(request, f"GET /exports/gaps.{image_format}")
+    await rest_access(request, f"GET /exports/gaps.{image_format}")
     cells = await _gaps(
         graph, settings, request, country=country, needs=[need], since=since, until=until
     )

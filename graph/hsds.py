@@ -7,10 +7,15 @@ Writes go through the bulk writes of each concept (`upsert_organisations`,
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import LiteralString
 
 from neo4j import AsyncManagedTransaction
+from neo4j.spatial import WGS84Point
 from pydantic import BaseModel
+
+from graph.areas import GeoPoint
+from graph.search import bbox
 
 
 class AreaFact(BaseModel):
@@ -99,3 +104,203 @@ async def locations_by_refs(tx: AsyncManagedTransaction, *, refs: list[str]) -> 
     """Existing sites an import names, with the area they are in."""
     result = await tx.run(LOCATIONS_BY_REFS, refs=refs)
     return [LocationRef.model_validate(dict(r)) async for r in result]
+
+
+# --- the /hsds/ read API --------------------------------------------------------------------
+
+
+class HsdsKeys(BaseModel):
+    """Homeward and stored HSDS ids of every organisation, service and site: what an HSDS id
+    seen by an API client is resolved against (`api/hsds.py` derives the UUIDs an export
+    gives records that came without one)."""
+
+    organisations: list[tuple[str, str | None]]
+    # (service id, its HSDS id, [(site id, its HSDS id), ...])
+    services: list[tuple[str, str | None, list[tuple[str, str | None]]]]
+
+
+KEYS: LiteralString = """
+CALL () { MATCH (o:Organisation) RETURN collect([o.id, o.hsds_id]) AS organisations }
+CALL () {
+  MATCH (s:Service)
+  RETURN collect([s.id, s.hsds_id,
+                  COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location) RETURN [l.id, l.hsds_id] }])
+         AS services
+}
+RETURN organisations, services
+"""
+
+
+async def hsds_keys(tx: AsyncManagedTransaction) -> HsdsKeys:
+    record = await (await tx.run(KEYS)).single(strict=True)
+    return HsdsKeys(
+        organisations=[(o[0], o[1]) for o in record["organisations"]],
+        services=[(s[0], s[1], [(lo[0], lo[1]) for lo in s[2]]) for s in record["services"]],
+    )
+
+
+class ServiceFilter(BaseModel):
+    """The filters of the HSDS API's lists, in Homeward's terms (ids already resolved)."""
+
+    # Lucene query of `graph.search.lucene_query`; None: no text filter.
+    terms: str | None = None
+    organisation_id: str | None = None
+    need: str | None = None
+    target_group: str | None = None
+    # 'needs', 'groups', 'any' (a taxonomy every service has terms of), 'none' (unknown).
+    taxonomy: str | None = None
+    modified_after: datetime | None = None
+    # Sites within `radius_m` metres of `near`.
+    near: GeoPoint | None = None
+    radius_m: float | None = None
+
+
+class PageKeys(BaseModel):
+    """One page of a list: how many match in all, and the keys of this page in order."""
+
+    total: int
+    keys: list[list[str]]
+
+
+_SERVICES_ALL: LiteralString = "MATCH (s:Service)\n"
+_SERVICES_TEXT: LiteralString = """
+CALL db.index.fulltext.queryNodes('directory_text', $terms) YIELD node
+CALL (node) {
+  WITH node WHERE node:Service RETURN node AS s
+  UNION
+  MATCH (node:Organisation)-[:PROVIDES]->(s:Service) RETURN s
+}
+WITH DISTINCT s
+"""
+# Through the point index on sites: only sites in the bounding box are looked at.
+_SERVICES_NEAR: LiteralString = """
+MATCH (l:Location) WHERE point.withinBBox(l.point, $south_west, $north_east)
+  AND point.distance(l.point, $here) <= $radius_m
+MATCH (s:Service)-[:DELIVERED_AT]->(l)
+WITH DISTINCT s
+"""
+_SERVICE_FILTERS: LiteralString = """
+WITH s WHERE ($organisation IS NULL
+              OR EXISTS { (:Organisation {id: $organisation})-[:PROVIDES]->(s) })
+  AND ($need IS NULL OR $need IN s.need_codes)
+  AND ($group IS NULL OR $group IN s.target_group_codes)
+  AND ($taxonomy IS NULL OR $taxonomy = 'any' OR $taxonomy = 'needs'
+       OR ($taxonomy = 'groups' AND size(s.target_group_codes) > 0))
+  AND ($modified_after IS NULL OR s.updated_at >= $modified_after)
+"""
+# Nearest site first when a place is given; then by id, so that pages never overlap.
+_SERVICE_DISTANCE: LiteralString = """
+WITH s, CASE WHEN $here IS NULL THEN null ELSE
+  reduce(d = null, p IN coalesce(s.site_points, []) |
+         CASE WHEN d IS NULL OR point.distance(p, $here) < d THEN point.distance(p, $here)
+              ELSE d END) END AS distance
+WHERE $here IS NULL OR distance <= $radius_m
+"""
+_SERVICE_PAGE: LiteralString = """
+WITH s, distance ORDER BY distance, s.id
+WITH collect([s.id]) AS keys
+RETURN size(keys) AS total, keys[$skip..$skip + $limit] AS keys
+"""
+# A service delivered at several sites is one row per site.
+_SITE_PAGE: LiteralString = """
+MATCH (s)-[:DELIVERED_AT]->(l:Location)
+WITH s, l, CASE WHEN $here IS NULL THEN null ELSE point.distance(l.point, $here) END AS distance
+WHERE $here IS NULL OR distance <= $radius_m
+WITH s, l, distance ORDER BY distance, s.id, l.id
+WITH collect([s.id, l.id]) AS keys
+RETURN size(keys) AS total, keys[$skip..$skip + $limit] AS keys
+"""
+
+
+def _service_query(where: ServiceFilter, page: LiteralString) -> LiteralString:
+    if where.terms is not None:
+        source = _SERVICES_TEXT
+    elif where.near is not None:
+        source = _SERVICES_NEAR
+    else:
+        source = _SERVICES_ALL
+    distance = _SERVICE_DISTANCE if page is _SERVICE_PAGE else "WITH s\n"
+    return source + _SERVICE_FILTERS + distance + page
+
+
+def _filter_params(where: ServiceFilter) -> dict[str, object]:
+    here = south_west = north_east = None
+    if where.near is not None and where.radius_m is not None:
+        here = WGS84Point((where.near.lon, where.near.lat))
+        south_west, north_east = bbox(where.near, where.radius_m / 1000)
+    return {
+        "terms": where.terms,
+        "organisation": where.organisation_id,
+        "need": where.need,
+        "group": where.target_group,
+        "taxonomy": where.taxonomy,
+        "modified_after": where.modified_after,
+        "here": here,
+        "south_west": south_west,
+        "north_east": north_east,
+        "radius_m": where.radius_m,
+    }
+
+
+async def _page(
+    tx: AsyncManagedTransaction, query: LiteralString, params: dict[str, object]
+) -> PageKeys:
+    record = await (await tx.run(query, params)).single(strict=True)
+    return PageKeys(total=record["total"], keys=record["keys"])
+
+
+async def service_page(
+    tx: AsyncManagedTransaction, *, where: ServiceFilter, skip: int, limit: int
+) -> PageKeys:
+    """Service ids of one page, ordered by id (by distance first near a place). The query
+    reads ids only; the page's records are read afterwards in one go."""
+    query = _service_query(where, _SERVICE_PAGE)
+    return await _page(tx, query, _filter_params(where) | {"skip": skip, "limit": limit})
+
+
+async def site_page(
+    tx: AsyncManagedTransaction, *, where: ServiceFilter, skip: int, limit: int
+) -> PageKeys:
+    """(service id, site id) pairs of one page of HSDS `service_at_location`s."""
+    query = _service_query(where, _SITE_PAGE)
+    return await _page(tx, query, _filter_params(where) | {"skip": skip, "limit": limit})
+
+
+_ORGANISATIONS_ALL: LiteralString = "MATCH (o:Organisation)\n"
+_ORGANISATIONS_TEXT: LiteralString = """
+CALL db.index.fulltext.queryNodes('directory_text', $terms) YIELD node
+CALL (node) {
+  WITH node WHERE node:Organisation RETURN node AS o
+  UNION
+  MATCH (o:Organisation)-[:PROVIDES]->(node:Service) RETURN o
+}
+WITH DISTINCT o
+"""
+_ORGANISATION_PAGE: LiteralString = """
+WITH o ORDER BY o.id
+WITH collect([o.id]) AS keys
+RETURN size(keys) AS total, keys[$skip..$skip + $limit] AS keys
+"""
+
+
+async def organisation_page(
+    tx: AsyncManagedTransaction, *, terms: str | None, skip: int, limit: int
+) -> PageKeys:
+    """Organisation ids of one page, by id; with `terms`, those whose name or description
+    or one of whose services matches."""
+    source = _ORGANISATIONS_ALL if terms is None else _ORGANISATIONS_TEXT
+    return await _page(
+        tx, source + _ORGANISATION_PAGE, {"terms": terms, "skip": skip, "limit": limit}
+    )
+
+
+SERVICES_OF: LiteralString = """
+UNWIND $ids AS id
+MATCH (:Organisation {id: id})-[:PROVIDES]->(s:Service)
+RETURN s.id AS id ORDER BY s.id
+"""
+
+
+async def service_ids_of(tx: AsyncManagedTransaction, *, organisation_ids: list[str]) -> list[str]:
+    """Every service of these organisations, by id."""
+    return [r["id"] async for r in await tx.run(SERVICES_OF, ids=organisation_ids)]
