@@ -102,16 +102,17 @@ async def read_reference(graph: Graph) -> Reference:
 class Exporter:
     """Rows of every table for records of the directory.
 
-    `last_modified` adds HSDS's `last_modified` to services (the API's change date). The
-    file export leaves it out, so that exporting a re-imported directory gives the same
-    files."""
+    `public` makes the records of the anonymous HSDS API: services get HSDS's
+    `last_modified` (their change date; the file export leaves it out, so that exporting a
+    re-imported directory gives the same files), and who last verified an entry (a staff
+    member's e-mail address) is left out."""
 
-    def __init__(self, reference: Reference, *, last_modified: bool = False) -> None:
+    def __init__(self, reference: Reference, *, public: bool = False) -> None:
         self.areas = reference.areas
         self.needs = reference.needs
         self.groups = reference.groups
         self.programmes = reference.programmes
-        self.last_modified = last_modified
+        self.public = public
         self.tables: Tables = defaultdict(list)
         self._seen: set[tuple[str, str]] = set()
 
@@ -328,7 +329,7 @@ class Exporter:
                 "fees_description": service.fees_description,
                 "application_process": service.referral_method,
             }
-            | ({"last_modified": service.updated_at} if self.last_modified else {}),
+            | ({"last_modified": service.updated_at} if self.public else {}),
         )
         for kind, codes in (
             (NEEDS_TAXONOMY, service.need_codes),
@@ -360,7 +361,7 @@ class Exporter:
                 "capacity-note": [service.capacity_note],
                 "capacity-date": [service.capacity_date],
                 "last-verified-at": [service.last_verified_at],
-                "last-verified-by": [service.last_verified_by],
+                "last-verified-by": [] if self.public else [service.last_verified_by],
             },
         )
         for code in service.languages:
@@ -498,7 +499,7 @@ def one_to_one(obj: Mapping[str, Any], *, keep: Iterable[str] = ()) -> dict[str,
 
 
 def _api_exporter(reference: Reference) -> Exporter:
-    exporter = Exporter(reference, last_modified=True)
+    exporter = Exporter(reference, public=True)
     exporter.taxonomy()
     return exporter
 

@@ -21,7 +21,14 @@ from graph.organisations import organisations_after
 from graph.services import services_after
 from homeward.settings import Settings
 from importers.hsds.export import export_tables, nested_organisations
-from importers.hsds.profile import GROUPS_TAXONOMY, NEEDS_TAXONOMY, hsds_id, taxonomy_id, term_id
+from importers.hsds.profile import (
+    GROUPS_TAXONOMY,
+    NEEDS_TAXONOMY,
+    PROFILE_TAXONOMY,
+    hsds_id,
+    taxonomy_id,
+    term_id,
+)
 from importers.hsds.schemas import problems
 from seed.identities import DEMO_IDENTITIES, create_demo_identities
 from seed.loader import seed
@@ -200,8 +207,12 @@ async def test_one_service_is_the_exported_record(client: httpx.AsyncClient, dem
     assert "last_modified" in service
     # The same record as the file export, beyond the API's change date and the
     # organisation's lists that belong to `/organizations/{id}`.
+    # Who verified the entry (a staff member's e-mail) stays out of the public API.
+    verified_by = term_id(PROFILE_TAXONOMY, "last-verified-by")
     mine = {k: v for k, v in service.items() if k not in ("last_modified", "organization")}
     theirs = {k: v for k, v in exported[service_id].items() if k != "organization"}
+    assert any(a["taxonomy_term_id"] == verified_by for a in theirs["attributes"])
+    theirs["attributes"] = [a for a in theirs["attributes"] if a["taxonomy_term_id"] != verified_by]
     assert mine == theirs
     codes = {a["taxonomy_term"]["code"] for a in service["attributes"] if "taxonomy_term" in a}
     assert "psychosocial.trauma-therapy" in codes
@@ -539,3 +550,28 @@ async def test_a_page_costs_the_same_transactions_whatever_its_size(
         small = await cost(path, per_page=2, **extra)
         large = await cost(path, per_page=100, **extra)
         assert small == large <= 4, (path, small, large)
+
+
+async def test_no_referral_or_personal_data_is_served(
+    client: httpx.AsyncClient, demo: Graph
+) -> None:
+    async with demo.driver.session(database=demo.database) as session:
+        result = await session.run(
+            "MATCH (r:Referral) RETURN r.reference AS value "
+            "UNION MATCH (u:User) RETURN u.email AS value "
+            "UNION MATCH (s:Service) WHERE s.last_verified_by IS NOT NULL "
+            "RETURN s.last_verified_by AS value"
+        )
+        private = [r["value"] async for r in result]
+    assert any(v.startswith("HW-") for v in private)
+    assert any("@" in v for v in private)
+    served = ""
+    for path, params in (
+        ("/hsds/services", {"full": "true"}),
+        ("/hsds/organizations", {"full_service": "true"}),
+        ("/hsds/service_at_locations", {"full": "true"}),
+    ):
+        response = await client.get(path, params={"format": "ndjson", **params})
+        served += response.text
+    assert len(served) > 100_000
+    assert [v for v in private if v in served] == []
