@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -63,8 +63,8 @@ PROFILE_URL = "https://github.com/openreferral/specification/tree/3.0"
 MAX_RADIUS_KM = 500.0
 # A streamed (ndjson) answer reads its records this many at a time.
 STREAM_CHUNK = 100
-# An id nobody knows makes the id index be read again, but not more often than this.
-KEYS_MIN_AGE_S = 10.0
+# How far back an unknown id makes the id index look for changes before its last reading.
+CHANGES_OVERLAP = timedelta(minutes=2)
 NDJSON = "application/x-ndjson"
 
 router = APIRouter(prefix="/hsds", tags=["hsds"])
@@ -75,37 +75,35 @@ router = APIRouter(prefix="/hsds", tags=["hsds"])
 
 @dataclass
 class _Keys:
-    organisations: dict[str, str]
-    services: dict[str, str]
-    sites: dict[str, tuple[str, str]]
+    organisations: dict[str, str] = field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)
+    sites: dict[str, tuple[str, str]] = field(default_factory=dict)
 
-
-def _index(keys: HsdsKeys) -> _Keys:
-    """HSDS id -> Homeward id: the stored HSDS id of an imported record and the UUID an
-    export derives from the Homeward id (the same derivation as the export's)."""
-    organisations: dict[str, str] = {}
-    for oid, stored in keys.organisations:
-        organisations[stored or hsds_id("organization", oid)] = oid
-    services: dict[str, str] = {}
-    sites: dict[str, tuple[str, str]] = {}
-    for sid, stored, locations in keys.services:
-        hsid = stored or hsds_id("service", sid)
-        services[hsid] = sid
-        for lid, lstored in locations:
-            sites[site_id(hsid, lstored or hsds_id("location", lid))] = (sid, lid)
-    return _Keys(organisations, services, sites)
+    def add(self, keys: HsdsKeys) -> None:
+        """HSDS id -> Homeward id: the stored HSDS id of an imported record, else the UUID
+        the export derives from the Homeward id (the export's own derivation)."""
+        for oid, stored in keys.organisations:
+            self.organisations[(stored or hsds_id("organization", oid)).lower()] = oid
+        for sid, stored, locations in keys.services:
+            hsid = stored or hsds_id("service", sid)
+            self.services[hsid.lower()] = sid
+            for lid, lstored in locations:
+                self.sites[site_id(hsid, lstored or hsds_id("location", lid)).lower()] = (sid, lid)
 
 
 @dataclass
 class HsdsState:
     """What the API keeps per process, like the reference cache: the export's reference data
-    and the HSDS id index, read again after `ttl_s`, and the index also when an unknown id
-    is asked for (at most every `KEYS_MIN_AGE_S`), so new records are found at once."""
+    (read again after `ttl_s`) and the HSDS id index. The index is read whole once; after
+    that an id it does not know makes it read only what changed since (an indexed range), so
+    a new record is found at once. A deleted record's id stays in it and resolves to nothing
+    (a 404)."""
 
     ttl_s: float = REFERENCE_TTL_S
     clock: Callable[[], float] = time.monotonic
     _reference: tuple[float, Reference] | None = None
-    _keys: tuple[float, _Keys] | None = None
+    _keys: _Keys = field(default_factory=_Keys)
+    _read_at: datetime | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def reference(self, graph: Graph) -> Reference:
@@ -113,17 +111,26 @@ class HsdsState:
             self._reference = (self.clock(), await read_reference(graph))
         return self._reference[1]
 
-    async def _read_keys(self, graph: Graph, *, older_than: float) -> _Keys:
+    async def _refresh(self, graph: Graph, *, changes_only: bool) -> None:
         async with self._lock:
-            if self._keys is None or self.clock() - self._keys[0] > older_than:
-                self._keys = (self.clock(), _index(await graph.read(hsds_keys)))
-            return self._keys[1]
+            if self._read_at is None:
+                keys = await graph.read(hsds_keys)
+            elif changes_only:
+                # A transaction's change date is when it began: look back past any still
+                # open when the index was last read.
+                keys = await graph.read(hsds_keys, since=self._read_at - CHANGES_OVERLAP)
+            else:
+                return
+            self._keys.add(keys)
+            self._read_at = keys.read_at
 
     async def resolve(self, graph: Graph, pick: Callable[[_Keys], dict[str, Any]], id: str) -> Any:
         """The Homeward key of an HSDS id (None when there is none)."""
-        found = pick(await self._read_keys(graph, older_than=self.ttl_s)).get(id.lower())
+        await self._refresh(graph, changes_only=False)
+        found = pick(self._keys).get(id.lower())
         if found is None:
-            found = pick(await self._read_keys(graph, older_than=KEYS_MIN_AGE_S)).get(id.lower())
+            await self._refresh(graph, changes_only=True)
+            found = pick(self._keys).get(id.lower())
         return found
 
 

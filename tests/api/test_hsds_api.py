@@ -18,7 +18,7 @@ from api import policy
 from api.app import create_app
 from graph.driver import Graph
 from graph.organisations import organisations_after
-from graph.services import services_after
+from graph.services import DeliveryMode, ServiceInput, services_after, upsert_row, upsert_services
 from homeward.settings import Settings
 from importers.hsds.export import export_tables, nested_organisations
 from importers.hsds.profile import (
@@ -575,3 +575,26 @@ async def test_no_referral_or_personal_data_is_served(
         served += response.text
     assert len(served) > 100_000
     assert [v for v in private if v in served] == []
+
+
+async def test_a_record_added_after_the_id_index_was_read_is_found_at_once(
+    client: httpx.AsyncClient, demo: Graph
+) -> None:
+    known = _service_hsds_id("xk-krct-trauma-therapy")
+    assert (await client.get(f"/hsds/services/{known}")).status_code == 200  # index read
+    data = ServiceInput(
+        organisation_id="xk-krct",
+        name="Remote counselling line (test)",
+        delivery=[DeliveryMode.REMOTE],
+        needs=["psychosocial.counselling"],
+    )
+    await demo.write(upsert_services, rows=[upsert_row("xk-krct-test-line", data, {})])
+    try:
+        response = await client.get(f"/hsds/services/{_service_hsds_id('xk-krct-test-line')}")
+        assert response.status_code == 200, response.text
+        assert response.json()["name"] == "Remote counselling line (test)"
+    finally:
+        async with demo.driver.session(database=demo.database) as session:
+            await (
+                await session.run("MATCH (s:Service {id: 'xk-krct-test-line'}) DETACH DELETE s")
+            ).consume()
