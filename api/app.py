@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
-from api import exports, health, imports, metrics
+from api import exports, health, hsds, imports, metrics
 from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cipher = cipher
         # Areas, needs, target groups and programmes; per process, like the driver.
         app.state.reference_cache = ReferenceCache()
+        app.state.hsds = hsds.HsdsState()
         app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
         app.state.webhook_client = delivery_client()
         if settings.migrate_on_startup:
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(exports.router)
     app.include_router(imports.router)
+    app.include_router(hsds.router)
     app.include_router(
         GraphQLRouter(
             schema_for(introspection=settings.introspection_enabled),

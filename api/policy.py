@@ -105,10 +105,22 @@ RULES: dict[str, Rule] = {
 INTROSPECTION = frozenset({"__typename", "__schema", "__type"})
 
 
-# The REST endpoints beside GraphQL (a test fails when a route has no rule): exports of
-# coordination data, the import template (public, like the directory it describes) and the
+# The REST endpoints beside GraphQL, by method and route path (a test fails when a route has
+# no rule): exports of coordination data, the HSDS read API of the public directory
+# (`api/hsds.py`), the import template (public, like the directory it describes) and the
 # imports, which write any organisation's records.
 REST_RULES: dict[str, Rule] = {
+    "GET /hsds/": DIRECTORY,
+    "GET /hsds/services": DIRECTORY,
+    "GET /hsds/services/{id}": DIRECTORY,
+    "GET /hsds/organizations": DIRECTORY,
+    "GET /hsds/organizations/{id}": DIRECTORY,
+    "GET /hsds/service_at_locations": DIRECTORY,
+    "GET /hsds/service_at_locations/{id}": DIRECTORY,
+    "GET /hsds/taxonomies": DIRECTORY,
+    "GET /hsds/taxonomies/{id}": DIRECTORY,
+    "GET /hsds/taxonomy_terms": DIRECTORY,
+    "GET /hsds/taxonomy_terms/{id}": DIRECTORY,
     "GET /exports/3w.csv": COORDINATION,
     "GET /exports/gaps.geojson": COORDINATION,
     "GET /exports/gaps.png": COORDINATION,

@@ -7,10 +7,15 @@ Writes go through the bulk writes of each concept (`upsert_organisations`,
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import LiteralString
 
 from neo4j import AsyncManagedTransaction
+from neo4j.spatial import WGS84Point
 from pydantic import BaseModel
+
+from graph.areas import GeoPoint
+from graph.search import bbox
 
 
 class AreaFact(BaseModel):
@@ -99,3 +104,239 @@ async def locations_by_refs(tx: AsyncManagedTransaction, *, refs: list[str]) -> 
     """Existing sites an import names, with the area they are in."""
     result = await tx.run(LOCATIONS_BY_REFS, refs=refs)
     return [LocationRef.model_validate(dict(r)) async for r in result]
+
+
+# --- the /hsds/ read API --------------------------------------------------------------------
+
+
+class HsdsKeys(BaseModel):
+    """Homeward and stored HSDS ids of organisations, services and sites: what an HSDS id
+    seen by an API client is resolved against (`api/hsds.py` derives the UUIDs an export
+    gives records that came without one)."""
+
+    organisations: list[tuple[str, str | None]]
+    # (service id, its HSDS id, [(site id, its HSDS id), ...])
+    services: list[tuple[str, str | None, list[tuple[str, str | None]]]]
+    # The database's clock when they were read: the next `since`.
+    read_at: datetime
+
+
+# With `$since`, only records changed since then: the service change date is indexed.
+KEYS: LiteralString = """
+CALL () {
+  MATCH (o:Organisation) WHERE $since IS NULL OR o.updated_at >= $since
+  RETURN collect([o.id, o.hsds_id]) AS organisations
+}
+CALL () {
+  MATCH (s:Service) WHERE $since IS NULL OR s.updated_at >= $since
+  RETURN collect([s.id, s.hsds_id,
+                  COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location) RETURN [l.id, l.hsds_id] }])
+         AS services
+}
+RETURN organisations, services, datetime() AS read_at
+"""
+
+
+async def hsds_keys(tx: AsyncManagedTransaction, *, since: datetime | None = None) -> HsdsKeys:
+    record = await (await tx.run(KEYS, since=since)).single(strict=True)
+    return HsdsKeys(
+        organisations=[(o[0], o[1]) for o in record["organisations"]],
+        services=[(s[0], s[1], [(lo[0], lo[1]) for lo in s[2]]) for s in record["services"]],
+        read_at=record["read_at"].to_native(),
+    )
+
+
+class ServiceFilter(BaseModel):
+    """The filters of the HSDS API's lists, in Homeward's terms (ids already resolved)."""
+
+    # Lucene query of `graph.search.lucene_query`; None: no text filter.
+    terms: str | None = None
+    organisation_id: str | None = None
+    need: str | None = None
+    target_group: str | None = None
+    # 'needs', 'groups', 'any' (a taxonomy every service has terms of), 'none' (unknown).
+    taxonomy: str | None = None
+    modified_after: datetime | None = None
+    # Sites within `radius_m` metres of `near`.
+    near: GeoPoint | None = None
+    radius_m: float | None = None
+
+
+class PageKeys(BaseModel):
+    """One page of a list: how many match in all, and the keys of this page in order."""
+
+    total: int
+    keys: list[list[str]]
+
+
+# Sources of the service lists; the conditions of the filter are appended as one WHERE.
+# Without a condition the whole list is read in id order from the id constraint's index,
+# and a page stops after its last row.
+_SERVICES_ALL: LiteralString = "MATCH (s:Service)\nWHERE s.id IS NOT NULL"
+_SERVICES_OF: LiteralString = (
+    "MATCH (:Organisation {id: $organisation})-[:PROVIDES]->(s:Service)\nWHERE true"
+)
+_SERVICES_TEXT: LiteralString = """
+CALL db.index.fulltext.queryNodes('directory_text', $terms) YIELD node
+CALL (node) {
+  WITH node WHERE node:Service RETURN node AS s
+  UNION
+  MATCH (node:Organisation)-[:PROVIDES]->(s:Service) RETURN s
+}
+WITH DISTINCT s WHERE true"""
+# Through the point index on sites: only sites in the bounding box are looked at.
+_SERVICES_NEAR: LiteralString = """
+MATCH (l:Location) WHERE point.withinBBox(l.point, $south_west, $north_east)
+  AND point.distance(l.point, $here) <= $radius_m
+MATCH (s:Service)-[:DELIVERED_AT]->(l)
+WITH DISTINCT s WHERE true"""
+_IN_ORGANISATION: LiteralString = "EXISTS { (:Organisation {id: $organisation})-[:PROVIDES]->(s) }"
+_HAS_NEED: LiteralString = "$need IN s.need_codes"
+_HAS_GROUP: LiteralString = "$group IN s.target_group_codes"
+_HAS_GROUPS: LiteralString = "size(s.target_group_codes) > 0"
+_MODIFIED: LiteralString = "s.updated_at >= $modified_after"
+
+
+# The distance to the nearest site, when a place is given.
+_SERVICE_DISTANCE: LiteralString = """
+WITH s, CASE WHEN $here IS NULL THEN null ELSE
+  reduce(d = null, p IN coalesce(s.site_points, []) |
+         CASE WHEN d IS NULL OR point.distance(p, $here) < d THEN point.distance(p, $here)
+              ELSE d END) END AS distance
+WHERE $here IS NULL OR distance <= $radius_m
+"""
+# A service delivered at several sites is one row per site.
+_SITES: LiteralString = """
+MATCH (s)-[:DELIVERED_AT]->(l:Location)
+WITH s, l, CASE WHEN $here IS NULL THEN null ELSE point.distance(l.point, $here) END AS distance
+WHERE $here IS NULL OR distance <= $radius_m
+"""
+# Nearest first when a place is given; then by id, so that pages never overlap. Without a
+# place the order is the id's alone, which Neo4j reads in order from the id constraint's
+# index and stops after the page.
+_COUNT: LiteralString = "RETURN count(*) AS total"
+_SERVICES_BY_ID: LiteralString = "WITH s ORDER BY s.id SKIP $skip LIMIT $limit RETURN [s.id] AS key"
+_SERVICES_BY_DISTANCE: LiteralString = (
+    "WITH s, distance ORDER BY distance, s.id SKIP $skip LIMIT $limit RETURN [s.id] AS key"
+)
+_SITES_BY_ID: LiteralString = (
+    "WITH s, l ORDER BY s.id, l.id SKIP $skip LIMIT $limit RETURN [s.id, l.id] AS key"
+)
+_SITES_BY_DISTANCE: LiteralString = (
+    "WITH s, l, distance ORDER BY distance, s.id, l.id SKIP $skip LIMIT $limit "
+    "RETURN [s.id, l.id] AS key"
+)
+
+
+def _service_rows(where: ServiceFilter) -> LiteralString:
+    """The Cypher that yields `s` for every service the filter keeps, in no order."""
+    conditions: list[LiteralString] = []
+    if where.terms is not None:
+        source = _SERVICES_TEXT
+    elif where.near is not None:
+        source = _SERVICES_NEAR
+    elif where.organisation_id is not None:
+        source = _SERVICES_OF
+    else:
+        source = _SERVICES_ALL
+    if where.organisation_id is not None and source is not _SERVICES_OF:
+        conditions.append(_IN_ORGANISATION)
+    if where.need is not None:
+        conditions.append(_HAS_NEED)
+    if where.target_group is not None:
+        conditions.append(_HAS_GROUP)
+    if where.taxonomy == "groups":
+        conditions.append(_HAS_GROUPS)
+    if where.modified_after is not None:
+        conditions.append(_MODIFIED)
+    return source + "".join(" AND " + c for c in conditions) + "\n"
+
+
+def _filter_params(where: ServiceFilter) -> dict[str, object]:
+    here = south_west = north_east = None
+    if where.near is not None and where.radius_m is not None:
+        here = WGS84Point((where.near.lon, where.near.lat))
+        south_west, north_east = bbox(where.near, where.radius_m / 1000)
+    return {
+        "terms": where.terms,
+        "organisation": where.organisation_id,
+        "need": where.need,
+        "group": where.target_group,
+        "taxonomy": where.taxonomy,
+        "modified_after": where.modified_after,
+        "here": here,
+        "south_west": south_west,
+        "north_east": north_east,
+        "radius_m": where.radius_m,
+    }
+
+
+async def _page(
+    tx: AsyncManagedTransaction,
+    rows: LiteralString,
+    order: LiteralString,
+    params: dict[str, object],
+    *,
+    skip: int,
+    limit: int,
+) -> PageKeys:
+    """How many rows match, and the keys of one page of them, in one transaction."""
+    counted = await (await tx.run(rows + _COUNT, params)).single(strict=True)
+    result = await tx.run(rows + order, params | {"skip": skip, "limit": limit})
+    return PageKeys(total=counted["total"], keys=[r["key"] async for r in result])
+
+
+async def service_page(
+    tx: AsyncManagedTransaction, *, where: ServiceFilter, skip: int, limit: int
+) -> PageKeys:
+    """Service ids of one page, ordered by id (by distance first near a place). The queries
+    read ids only; the page's records are read afterwards in one go."""
+    near = where.near is not None
+    rows = _service_rows(where) + (_SERVICE_DISTANCE if near else "")
+    order = _SERVICES_BY_DISTANCE if near else _SERVICES_BY_ID
+    return await _page(tx, rows, order, _filter_params(where), skip=skip, limit=limit)
+
+
+async def site_page(
+    tx: AsyncManagedTransaction, *, where: ServiceFilter, skip: int, limit: int
+) -> PageKeys:
+    """(service id, site id) pairs of one page of HSDS `service_at_location`s."""
+    order = _SITES_BY_DISTANCE if where.near is not None else _SITES_BY_ID
+    rows = _service_rows(where) + _SITES
+    return await _page(tx, rows, order, _filter_params(where), skip=skip, limit=limit)
+
+
+_ORGANISATIONS_ALL: LiteralString = "MATCH (o:Organisation)\n"
+_ORGANISATIONS_TEXT: LiteralString = """
+CALL db.index.fulltext.queryNodes('directory_text', $terms) YIELD node
+CALL (node) {
+  WITH node WHERE node:Organisation RETURN node AS o
+  UNION
+  MATCH (o:Organisation)-[:PROVIDES]->(node:Service) RETURN o
+}
+WITH DISTINCT o
+"""
+_ORGANISATIONS_BY_ID: LiteralString = (
+    "WITH o ORDER BY o.id SKIP $skip LIMIT $limit RETURN [o.id] AS key"
+)
+
+
+async def organisation_page(
+    tx: AsyncManagedTransaction, *, terms: str | None, skip: int, limit: int
+) -> PageKeys:
+    """Organisation ids of one page, by id; with `terms`, those whose name or description
+    or one of whose services matches."""
+    rows = _ORGANISATIONS_ALL if terms is None else _ORGANISATIONS_TEXT
+    return await _page(tx, rows, _ORGANISATIONS_BY_ID, {"terms": terms}, skip=skip, limit=limit)
+
+
+SERVICES_OF: LiteralString = """
+UNWIND $ids AS id
+MATCH (:Organisation {id: id})-[:PROVIDES]->(s:Service)
+RETURN s.id AS id ORDER BY s.id
+"""
+
+
+async def service_ids_of(tx: AsyncManagedTransaction, *, organisation_ids: list[str]) -> list[str]:
+    """Every service of these organisations, by id."""
+    return [r["id"] async for r in await tx.run(SERVICES_OF, ids=organisation_ids)]

@@ -438,7 +438,7 @@ RETURN total, answered, rows
 """
 
 
-def _bbox(point: GeoPoint, radius_km: float) -> tuple[WGS84Point, WGS84Point]:
+def bbox(point: GeoPoint, radius_km: float) -> tuple[WGS84Point, WGS84Point]:
     dlat = radius_km / 111.32
     dlon = radius_km / (111.32 * max(math.cos(math.radians(point.lat)), 0.01))
     return (
@@ -512,7 +512,7 @@ async def ranked(
     statuses = [ServiceStatus.ACTIVE.value]
     if search.include_temporarily_closed:
         statuses.append(ServiceStatus.TEMPORARILY_CLOSED.value)
-    south_west, north_east = _bbox(destination.point, search.radius_km)
+    south_west, north_east = bbox(destination.point, search.radius_km)
     result = await tx.run(
         RANKED,
         chain=[a.id for a in destination.chain],

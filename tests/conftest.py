@@ -84,16 +84,21 @@ async def migrated(driver: AsyncDriver, test_settings: Settings) -> Graph:
     return graph
 
 
-@pytest.fixture
-async def graph(migrated: Graph) -> Graph:
+async def wipe(graph: Graph) -> Graph:
     """An empty directory with the schema in place (migration records survive the wipe)."""
-    async with migrated.driver.session(database=migrated.database) as session:
+    async with graph.driver.session(database=graph.database) as session:
         result = await session.run(
             "MATCH (n) WHERE NOT n:SchemaMigration CALL (n) { DETACH DELETE n } "
             "IN TRANSACTIONS OF 5000 ROWS"
         )
         await result.consume()
-    return migrated
+    return graph
+
+
+@pytest.fixture
+async def graph(migrated: Graph) -> Graph:
+    """An empty directory with the schema in place."""
+    return await wipe(migrated)
 
 
 COUNTRIES = [

@@ -2,8 +2,10 @@
 `datapackage.json` (folder or zip) or as nested JSON, following Homeward's profile
 (`importers/hsds/profile.py`), so that importing an export restores the same records.
 
-`Exporter` turns records into rows per table (strings, as in the CSV files); `nest` builds
-the nested JSON objects of the HSDS API from the same rows, so both forms say the same.
+`Exporter` turns records into rows per table (strings, as in the CSV files); `Nester` builds
+the nested JSON objects of the HSDS API from the same rows, so both forms say the same. The
+`/hsds/` read API (`api/hsds.py`) builds its records with the same two, a page at a time
+(`nested_services`, `nested_organisations_of`, `nested_sites`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import uuid
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,21 +79,40 @@ def _language_name(code: str) -> str:
     return str(found.name) if found is not None else code
 
 
-class Exporter:
-    """Rows of every table for records of the directory."""
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What every exported record may name: the gazetteer, the taxonomy, the programmes."""
 
-    def __init__(
-        self,
-        *,
-        areas: dict[str, AreaFact],
-        needs: list[Need],
-        groups: list[TargetGroup],
-        programmes: dict[str, Programme],
-    ) -> None:
-        self.areas = areas
-        self.needs = needs
-        self.groups = groups
-        self.programmes = programmes
+    areas: dict[str, AreaFact]
+    needs: list[Need]
+    groups: list[TargetGroup]
+    programmes: dict[str, Programme]
+
+
+async def read_reference(graph: Graph) -> Reference:
+    facts = await graph.read(directory_facts)
+    return Reference(
+        areas={a.id: a for a in facts.areas},
+        needs=await graph.read(all_needs),
+        groups=await graph.read(all_target_groups),
+        programmes=await graph.read(programmes_by_ids, ids=facts.programmes),
+    )
+
+
+class Exporter:
+    """Rows of every table for records of the directory.
+
+    `public` makes the records of the anonymous HSDS API: services get HSDS's
+    `last_modified` (their change date; the file export leaves it out, so that exporting a
+    re-imported directory gives the same files), and who last verified an entry (a staff
+    member's e-mail address) is left out."""
+
+    def __init__(self, reference: Reference, *, public: bool = False) -> None:
+        self.areas = reference.areas
+        self.needs = reference.needs
+        self.groups = reference.groups
+        self.programmes = reference.programmes
+        self.public = public
         self.tables: Tables = defaultdict(list)
         self._seen: set[tuple[str, str]] = set()
 
@@ -306,7 +328,8 @@ class Exporter:
                 "maximum_age": service.maximum_age,
                 "fees_description": service.fees_description,
                 "application_process": service.referral_method,
-            },
+            }
+            | ({"last_modified": service.updated_at} if self.public else {}),
         )
         for kind, codes in (
             (NEEDS_TAXONOMY, service.need_codes),
@@ -338,7 +361,7 @@ class Exporter:
                 "capacity-note": [service.capacity_note],
                 "capacity-date": [service.capacity_date],
                 "last-verified-at": [service.last_verified_at],
-                "last-verified-by": [service.last_verified_by],
+                "last-verified-by": [] if self.public else [service.last_verified_by],
             },
         )
         for code in service.languages:
@@ -365,23 +388,17 @@ class Exporter:
             lid = self.location(loc, organisation)
             self.add(
                 "service_at_location",
-                {"id": _id("service_at_location", sid, lid), "service_id": sid, "location_id": lid},
+                {"id": site_id(sid, lid), "service_id": sid, "location_id": lid},
             )
         return sid
 
 
 async def export_tables(graph: Graph, *, page: int = 5000) -> Tables:
     """The whole directory as HSDS rows per table."""
-    facts = await graph.read(directory_facts)
-    programmes = await graph.read(programmes_by_ids, ids=facts.programmes)
-    exporter = Exporter(
-        areas={a.id: a for a in facts.areas},
-        needs=await graph.read(all_needs),
-        groups=await graph.read(all_target_groups),
-        programmes=programmes,
-    )
+    reference = await read_reference(graph)
+    exporter = Exporter(reference)
     exporter.taxonomy()
-    for programme in programmes.values():
+    for programme in reference.programmes.values():
         exporter.programme(programme)
     organisations: dict[str, str] = {}
     after = ""
@@ -457,6 +474,129 @@ class Nester:
 def nested_organisations(tables: Tables) -> list[dict[str, Any]]:
     nester = Nester(tables)
     return [nester.nest("organization", row) for row in tables.get("organizations", [])]
+
+
+# --- records of the HSDS API ------------------------------------------------------------------
+
+# Inside a service, its organisation is shown without what a page of services cannot know in
+# full (the organisation's other sites, programmes and services), so that a service looks the
+# same on every page; `/organizations/{id}` has the rest.
+_ORGANISATION_IN_SERVICE_DROPS = ("locations", "programs", "services")
+
+
+def one_to_one(obj: Mapping[str, Any], *, keep: Iterable[str] = ()) -> dict[str, Any]:
+    """An object with only its own fields, without nested lists or objects (the HSDS API's
+    list shapes); the single objects named in `keep` stay, themselves reduced the same way."""
+    kept = set(keep)
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        if isinstance(value, dict):
+            if key in kept:
+                out[key] = one_to_one(value)
+        elif not isinstance(value, list):
+            out[key] = value
+    return out
+
+
+def _api_exporter(reference: Reference) -> Exporter:
+    exporter = Exporter(reference, public=True)
+    exporter.taxonomy()
+    return exporter
+
+
+def _add_services(
+    exporter: Exporter,
+    reference: Reference,
+    services: Iterable[Service],
+    organisations: Mapping[str, Organisation],
+) -> list[str]:
+    ids = []
+    for service in services:
+        first = next((p for p in service.programme_ids if p in reference.programmes), None)
+        if first is not None:
+            exporter.programme(reference.programmes[first])
+        oid = exporter.organisation(organisations[service.organisation_id])
+        ids.append(exporter.service(service, oid))
+    return ids
+
+
+def _trim_service(service: dict[str, Any]) -> dict[str, Any]:
+    organisation = service.get("organization")
+    if isinstance(organisation, dict):
+        for key in _ORGANISATION_IN_SERVICE_DROPS:
+            organisation.pop(key, None)
+    return service
+
+
+def nested_services(
+    reference: Reference,
+    services: list[Service],
+    organisations: Mapping[str, Organisation],
+) -> list[dict[str, Any]]:
+    """Fully nested HSDS services, in the order given: the export's rows, nested."""
+    exporter = _api_exporter(reference)
+    ids = _add_services(exporter, reference, services, organisations)
+    nester = Nester(exporter.tables)
+    rows = nester.by_id.get("services", {})
+    return [_trim_service(nester.nest("service", rows[sid])) for sid in ids]
+
+
+def nested_organisations_of(
+    reference: Reference,
+    organisations: list[Organisation],
+    services: list[Service],
+    *,
+    full_services: bool,
+) -> list[dict[str, Any]]:
+    """Fully nested HSDS organisations, in the order given, with `services` (all of theirs)
+    nested fully or reduced to their own fields."""
+    exporter = _api_exporter(reference)
+    ids = [exporter.organisation(org) for org in organisations]
+    _add_services(exporter, reference, services, {o.id: o for o in organisations})
+    nester = Nester(exporter.tables)
+    rows = nester.by_id.get("organizations", {})
+    out = []
+    for oid in ids:
+        org = nester.nest("organization", rows[oid])
+        org["services"] = [
+            s if full_services else one_to_one(s, keep=("program",)) for s in org["services"]
+        ]
+        out.append(org)
+    return out
+
+
+def nested_sites(
+    reference: Reference,
+    pairs: list[tuple[str, str]],
+    services: Mapping[str, Service],
+    organisations: Mapping[str, Organisation],
+) -> list[dict[str, Any]]:
+    """Fully nested HSDS `service_at_location`s for (service id, site id) pairs, in the
+    order given; each with its site and its service."""
+    exporter = _api_exporter(reference)
+    wanted = [services[sid] for sid in dict.fromkeys(sid for sid, _ in pairs)]
+    hsds_services = dict(
+        zip(
+            [s.id for s in wanted],
+            _add_services(exporter, reference, wanted, organisations),
+            strict=True,
+        )
+    )
+    nester = Nester(exporter.tables)
+    out = []
+    for sid, lid in pairs:
+        location = next(loc for loc in services[sid].locations if loc.id == lid)
+        key = site_id(hsds_services[sid], location.hsds_id or hsds_id("location", lid))
+        site = nester.nest("service_at_location", nester.by_id["service_at_location"][key])
+        if isinstance(site.get("service"), dict):
+            _trim_service(site["service"])
+        out.append(site)
+    return out
+
+
+def site_id(service_hsds_id: str, location_hsds_id: str) -> str:
+    """The HSDS id of a `service_at_location`: the same in the export and the API."""
+    return _id("service_at_location", service_hsds_id, location_hsds_id)
 
 
 # --- files ----------------------------------------------------------------------------------

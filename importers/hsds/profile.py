@@ -21,6 +21,7 @@ Unchanged HSDS fields carry the rest: `application_process` is the referral meth
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from typing import Final
 
 NAMESPACE: Final = uuid.UUID("6f1c5a0e-4b7e-5d2a-9c1e-8a3b2f4d6e70")
@@ -46,10 +47,13 @@ def hsds_id(kind: str, our_id: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{kind}:{our_id}"))
 
 
+@lru_cache(maxsize=64)
 def taxonomy_id(name: str) -> str:
     return hsds_id("taxonomy", name)
 
 
+# Cached: a few hundred terms, named by every exported record.
+@lru_cache(maxsize=4096)
 def term_id(taxonomy: str, code: str) -> str:
     return hsds_id(f"term:{taxonomy}", code)
 

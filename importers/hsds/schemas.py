@@ -81,12 +81,17 @@ def table_columns(table: str) -> tuple[tuple[str, str], ...]:
     )
 
 
+@lru_cache(maxsize=32)
+def _typing(table: str) -> tuple[dict[str, str], frozenset[str]]:
+    """Column types and required columns of a table (asked for every row)."""
+    return dict(table_columns(table)), frozenset(schema(TABLE_SCHEMAS[table]).get("required", []))
+
+
 def typed(table: str, row: dict[str, str]) -> dict[str, Any]:
     """A tabular row (strings) with the JSON types the schema gives its columns; empty values
     left out unless the schema requires the field. A value that is not of its type stays a
     string (and fails validation)."""
-    types = dict(table_columns(table))
-    required = set(schema(TABLE_SCHEMAS[table]).get("required", []))
+    types, required = _typing(table)
     out: dict[str, Any] = {}
     for key, value in row.items():
         if value is None or (value == "" and key not in required):
