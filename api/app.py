@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
-from api import exports, health
+from api import exports, failures, health
 from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Referral and partner directory for return and reintegration",
         lifespan=lifespan,
     )
+    app.add_exception_handler(DatabaseUnavailable, failures.database_unavailable)
     app.include_router(health.router)
     app.include_router(exports.router)
     app.include_router(

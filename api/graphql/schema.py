@@ -12,6 +12,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from api.failures import ErrorCodes
 from api.graphql.access import AccessControl
 from api.graphql.areas import AreaQuery
 from api.graphql.audit import AuditQuery
@@ -75,6 +76,7 @@ schema = strawberry.Schema(
     mutation=Mutation,
     extensions=[
         AccessControl,
+        ErrorCodes,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: AddValidationRules(LIMIT_RULES),
