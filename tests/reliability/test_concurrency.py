@@ -215,6 +215,8 @@ async def test_concurrent_clients_lose_no_update_and_duplicate_no_node(
             last = events[-1]["toStatus"] if events else ReferralStatus.DRAFT.name
             assert referral["status"] == last
 
+    # The figures docs/reliability.md quotes (shown with `pytest -s`).
+    print(f"concurrency: {CLIENTS} clients x {OPERATIONS} operations: {dict(outcomes)}")
     assert len(registered) == CLIENTS * OPERATIONS // 4
     assert len(referrals) == CLIENTS * OPERATIONS // 4
     assert outcomes["step:ReferralPayload"] >= 1

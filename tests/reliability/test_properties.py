@@ -128,7 +128,7 @@ async def searchable(people: dict[str, str], graph: Graph) -> dict[str, str]:
 
 
 @pytest.mark.neo4j
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     query=search_queries(),
     first=st.none() | st.integers(min_value=-5, max_value=500),
@@ -176,7 +176,7 @@ STEP = """
 
 
 @pytest.mark.neo4j
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     steps=st.lists(
         st.tuples(st.sampled_from(list(Action)), st.booleans(), st.booleans()), max_size=8
@@ -249,7 +249,7 @@ async def test_random_steps_through_the_api_follow_the_transitions(
         }, result
         if kind == "IllegalTransitionError":
             assert not legal
-            assert result["currentStatus"] == status
+            assert result["currentStatus"].upper() == status
         seen = await call(READ, tokens["SENDER"], id=rid)
         assert (seen["status"], seen["version"]) == (status, version)
     assert FIELD.keys() == TRANSITIONS.keys()
