@@ -78,7 +78,13 @@ class ErrorCodes(SchemaExtension):
             if code is not None:
                 error.extensions = {**(error.extensions or {}), "code": code}
                 codes.add(code)
-        response = getattr(self.execution_context.context, "response", None)
+        context = self.execution_context.context
+        # Homeward's Context carries the response; Strawberry's default context is a dict.
+        response = (
+            context.get("response")
+            if isinstance(context, dict)
+            else getattr(context, "response", None)
+        )
         if response is None:
             return
         if INTERNAL in codes:
