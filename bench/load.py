@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
@@ -78,6 +79,9 @@ class Outcome:
         default_factory=lambda: {"search": [], "read": [], "write": []}
     )
     errors: dict[str, int] = field(default_factory=lambda: {"search": 0, "read": 0, "write": 0})
+    # What went wrong, by kind of request and cause: a status code, "timeout" or "answer"
+    # (a 200 whose result was not the expected one).
+    causes: Counter[str] = field(default_factory=Counter)
     registered: list[str] = field(default_factory=list)
 
 
@@ -174,6 +178,7 @@ async def _phase(
             headers = {"Authorization": f"Bearer {token}"}
         response = await http.post("/graphql", json=body, headers=headers, timeout=patience_s)
         if response.status_code != 200:
+            outcome.causes[f"{kind}: {response.status_code}"] += 1
             return False
         payload = response.json()
         if payload.get("errors"):
@@ -196,8 +201,12 @@ async def _phase(
             started = time.perf_counter()
             try:
                 ok = await request(http, kind, rng, number * 100000 + n)
-            except httpx.HTTPError:
+            except httpx.TimeoutException:
                 ok = False
+                outcome.causes[f"{kind}: timeout"] += 1
+            except httpx.HTTPError as exc:
+                ok = False
+                outcome.causes[f"{kind}: {type(exc).__name__}"] += 1
             outcome.latencies[kind].append((time.perf_counter() - started) * 1000)
             if not ok:
                 outcome.errors[kind] += 1
@@ -298,7 +307,10 @@ def main(
             f"{cpu['cpu_api']:.1f}", f"{cpu['cpu_neo4j']:.1f}",
         )  # fmt: skip
         mix = {k: len(v) for k, v in outcome.latencies.items()}
-        console.print(f"{level} clients: {mix} requests by kind, errors {outcome.errors}")
+        console.print(
+            f"{level} clients: {mix} requests by kind, errors {outcome.errors}, "
+            f"causes {dict(outcome.causes)}"
+        )
     console.print(table)
 
 
