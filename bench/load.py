@@ -181,12 +181,13 @@ async def _phase(
             outcome.causes[f"{kind}: {response.status_code}"] += 1
             return False
         payload = response.json()
-        if payload.get("errors"):
-            return False
         data = next(iter((payload.get("data") or {}).values()), None)
-        if data is None:
-            return False
-        if expected and data.get("__typename") != expected:
+        if (
+            payload.get("errors")
+            or data is None
+            or (expected and data.get("__typename") != expected)
+        ):
+            outcome.causes[f"{kind}: answer"] += 1
             return False
         if kind == "write":
             outcome.registered.append(data["service"]["id"])
