@@ -21,11 +21,12 @@ import httpx
 import pytest
 
 from graph import runtime
+from graph.areas import area_rows, upsert_areas
 from graph.driver import Graph, create_driver
 from graph.migrations import migrate
 from homeward.settings import PROJECT_ROOT, Settings
 from tests import directory
-from tests.conftest import add_people
+from tests.conftest import COUNTRIES, add_people
 from tests.reliability.conftest import LiveServer, serve
 
 pytestmark = pytest.mark.neo4j
@@ -74,8 +75,6 @@ async def fault_graph(fault_settings: Settings) -> AsyncIterator[Graph]:
 
 @pytest.fixture(scope="module")
 async def tokens(fault_graph: Graph) -> dict[str, str]:
-    from graph.areas import area_rows, upsert_areas
-    from tests.conftest import COUNTRIES
 
     await migrate(fault_graph)
     await fault_graph.write(upsert_areas, rows=area_rows(COUNTRIES))
