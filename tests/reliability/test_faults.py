@@ -44,7 +44,10 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
+# A fresh instance per test: the kill test is run on an instance nobody stopped and restarted
+# before it (after such a restart, restarting again once failed with the new process
+# terminated while starting; not understood yet).
+@pytest.fixture
 def instance() -> Iterator[runtime.LocalNeo4j]:
     home = PROJECT_ROOT / ".neo4j" / "fault"
     neo4j = runtime.LocalNeo4j(home=home, port=free_port(), heap="512m", pagecache="64m")
@@ -58,12 +61,12 @@ def instance() -> Iterator[runtime.LocalNeo4j]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fault_settings(instance: runtime.LocalNeo4j, test_settings: Settings) -> Settings:
     return test_settings.model_copy(update={"neo4j_uri": instance.uri})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def fault_graph(fault_settings: Settings) -> AsyncIterator[Graph]:
     driver = create_driver(fault_settings)
     graph = Graph(driver, fault_settings.neo4j_database)
@@ -73,7 +76,7 @@ async def fault_graph(fault_settings: Settings) -> AsyncIterator[Graph]:
         await driver.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def tokens(fault_graph: Graph) -> dict[str, str]:
 
     await migrate(fault_graph)
@@ -82,7 +85,7 @@ async def tokens(fault_graph: Graph) -> dict[str, str]:
     return await add_people(fault_graph)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def live(fault_settings: Settings, tokens: dict[str, str]) -> Iterator[LiveServer]:
     yield from serve(fault_settings)
 
