@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
-from api import exports, health, hsds, imports, metrics
+from api import exports, failures, health, hsds, imports, metrics
 from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Referral and partner directory for return and reintegration",
         lifespan=lifespan,
     )
+    app.add_exception_handler(DatabaseUnavailable, failures.database_unavailable)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(exports.router)

@@ -223,11 +223,11 @@ async def _bare_phase(
         await driver.close()
 
 
-def _wait_for_api(deadline_s: float = 60.0) -> None:
+def _wait_for_api(deadline_s: float = 60.0, port: int = API_PORT) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{API_PORT}/health", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

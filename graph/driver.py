@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar
 
-from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, Auth
-from neo4j.exceptions import ServiceUnavailable, SessionExpired
+from neo4j import (
+    READ_ACCESS,
+    WRITE_ACCESS,
+    AsyncDriver,
+    AsyncGraphDatabase,
+    AsyncManagedTransaction,
+    Auth,
+)
+from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
 from homeward.errors import DatabaseUnavailable
 from homeward.metrics import NEO4J_LATENCY, count_error
@@ -44,41 +52,89 @@ def _observe(access: str, work: Callable[..., object], started: float) -> None:
     NEO4J_LATENCY.labels(access=access, work=name).observe(time.perf_counter() - started)
 
 
+# Transient failures (deadlocks, lock timeouts, a leader switch) are retried with backoff for
+# this long; every transaction function is idempotent, so running it again is safe.
+TRANSIENT_RETRY_S = 10.0
+# An unreachable Neo4j is retried only briefly (a pooled connection gone stale after a restart
+# is replaced at once), so that requests answer 503 within about a second instead of queueing.
+UNAVAILABLE_RETRY_S = 0.5
+FIRST_RETRY_DELAY_S = 0.05
+MAX_RETRY_DELAY_S = 1.0
+
+
 class Graph:
     """A driver bound to one database. Reads run in read transactions (cluster readers can
-    serve them), writes in write transactions; both are retried by the driver on transient
-    errors, which is why every transaction function must be safe to run twice."""
+    serve them), writes in write transactions; both are retried on transient errors, which
+    is why every transaction function must be safe to run twice.
 
-    def __init__(self, driver: AsyncDriver, database: str | None) -> None:
+    The retry loop is ours rather than the driver's: the driver retries an unreachable server
+    as patiently as a deadlock (30 s by default), and a request must fail fast in the first
+    case and keep trying in the second."""
+
+    def __init__(
+        self,
+        driver: AsyncDriver,
+        database: str | None,
+        *,
+        transient_retry_s: float = TRANSIENT_RETRY_S,
+        unavailable_retry_s: float = UNAVAILABLE_RETRY_S,
+    ) -> None:
         self.driver = driver
         self.database = database
+        self.transient_retry_s = transient_retry_s
+        self.unavailable_retry_s = unavailable_retry_s
         # Transactions run through this Graph; tests read it to hold the DataLoaders to a
         # constant number of round trips per request.
         self.transactions = 0
+        # Attempts that failed and were run again, for the reliability tests and /metrics.
+        self.retries = 0
 
     async def read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        self.transactions += 1
-        started = time.perf_counter()
-        try:
-            async with self.driver.session(database=self.database) as session:
-                return await session.execute_read(work, *args, **kwargs)
-        except (ServiceUnavailable, SessionExpired) as exc:
-            count_error("database_unavailable")
-            raise DatabaseUnavailable(f"Neo4j is unavailable: {exc}") from exc
-        finally:
-            _observe("read", work, started)
+        return await self._run(READ_ACCESS, work, *args, **kwargs)
 
     async def write(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._run(WRITE_ACCESS, work, *args, **kwargs)
+
+    async def _run(self, mode: str, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         self.transactions += 1
         started = time.perf_counter()
         try:
-            async with self.driver.session(database=self.database) as session:
-                return await session.execute_write(work, *args, **kwargs)
-        except (ServiceUnavailable, SessionExpired) as exc:
+            return await self._attempts(mode, work, *args, **kwargs)
+        except DatabaseUnavailable:
             count_error("database_unavailable")
-            raise DatabaseUnavailable(f"Neo4j is unavailable: {exc}") from exc
+            raise
         finally:
-            _observe("write", work, started)
+            _observe("read" if mode == READ_ACCESS else "write", work, started)
+
+    async def _attempts(self, mode: str, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        started = time.monotonic()
+        delay = FIRST_RETRY_DELAY_S
+        while True:
+            try:
+                # No waiting retries inside the driver: the loop here decides.
+                async with self.driver.session(
+                    database=self.database,
+                    default_access_mode=mode,
+                    max_transaction_retry_time=0.0,
+                    initial_retry_delay=0.0,
+                ) as session:
+                    if mode == READ_ACCESS:
+                        return await session.execute_read(work, *args, **kwargs)
+                    return await session.execute_write(work, *args, **kwargs)
+            except (ServiceUnavailable, SessionExpired) as exc:
+                if time.monotonic() - started + delay > self.unavailable_retry_s:
+                    raise DatabaseUnavailable(f"Neo4j is unavailable: {exc}") from exc
+            except Neo4jError as exc:
+                if not exc.is_retryable():
+                    raise
+                if time.monotonic() - started + delay > self.transient_retry_s:
+                    raise DatabaseUnavailable(
+                        f"Neo4j stayed busy for {self.transient_retry_s:g} s: {exc.message}"
+                    ) from exc
+            self.retries += 1
+            # Jitter, so that the two sides of a deadlock do not collide again in step.
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
+            delay = min(delay * 2, MAX_RETRY_DELAY_S)
 
     async def run_schema(self, statement: LiteralString) -> None:
         """Schema DDL cannot share a transaction with data writes, and a batched backfill

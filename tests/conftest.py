@@ -16,6 +16,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 from neo4j import AsyncDriver
 
 from api.app import create_app
@@ -27,6 +28,13 @@ from graph.organisations import OrganisationInput, OrganisationKind, upsert_orga
 from graph.users import Role, UserInput, create_user, issue_token, new_token
 from homeward.settings import PROJECT_ROOT, Environment, Settings, get_settings
 from tests.receiver import Receiver
+
+# Property and fuzz tests run the same examples on every run (CI included), without a
+# per-test deadline (a real Neo4j answers in varying time on a shared machine); a developer
+# hunting for new failures runs with HYPOTHESIS_PROFILE=explore and a larger FUZZ_EXAMPLES.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, database=None)
+hypothesis_settings.register_profile("explore", deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TEST_HOME = PROJECT_ROOT / ".neo4j" / "test"
 TEST_PORT = int(os.environ.get("HOMEWARD_TEST_NEO4J_PORT", "7697"))
@@ -175,10 +183,9 @@ PEOPLE = {
 }
 
 
-@pytest.fixture
-async def people(countries: Graph) -> dict[str, str]:
-    """Bearer tokens by person name; organisations A and B exist in Kosovo."""
-    await countries.write(
+async def add_people(graph: Graph) -> dict[str, str]:
+    """Organisations A and B and one user per person of PEOPLE; their bearer tokens by name."""
+    await graph.write(
         upsert_organisations,
         rows=[(i, data, {}) for i, data in PEOPLE_ORGANISATIONS.items()],
     )
@@ -190,9 +197,9 @@ async def people(countries: Graph) -> dict[str, str]:
             organisation_id=organisation,
             role=role,
         )
-        await countries.write(create_user, id=f"user-{name}", data=user)
+        await graph.write(create_user, id=f"user-{name}", data=user)
         token, token_id, secret_hash = new_token()
-        await countries.write(
+        await graph.write(
             issue_token,
             user_id=f"user-{name}",
             token_id=token_id,
@@ -202,6 +209,12 @@ async def people(countries: Graph) -> dict[str, str]:
         )
         tokens[name] = token
     return tokens
+
+
+@pytest.fixture
+async def people(countries: Graph) -> dict[str, str]:
+    """Bearer tokens by person name; organisations A and B exist in Kosovo."""
+    return await add_people(countries)
 
 
 @pytest.fixture

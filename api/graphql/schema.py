@@ -15,6 +15,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from api.failures import ErrorCodes
 from api.graphql.access import AccessControl
 from api.graphql.areas import AreaQuery
 from api.graphql.audit import AuditQuery
@@ -83,6 +84,7 @@ def build_schema(*, introspection: bool) -> strawberry.Schema:
         extensions=[
             MaskUnexpectedErrors,
             AccessControl,
+            ErrorCodes,
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             lambda: AddValidationRules(rules),
