@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
-from api import exports, health
+from api import exports, health, web
 from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
@@ -114,4 +114,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         prefix="/graphql",
     )
+    web.install(app)
     return app

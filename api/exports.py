@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api import policy
-from api.auth import authenticate
+from api.auth import SESSION_COOKIE, authenticate, header_or_session_cookie
 from api.deps import GraphDep, SettingsDep
 from graph.areas import areas_by_ids
 from graph.coordination import GapCell, period, service_gaps, three_w
@@ -27,7 +27,9 @@ router = APIRouter(prefix="/exports", tags=["exports"])
 async def _coordinator(request: Request, operation: str) -> Actor:
     try:
         actor = await authenticate(
-            request.headers.get("authorization"),
+            header_or_session_cookie(
+                request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+            ),
             graph=request.app.state.graph,
             settings=request.app.state.settings,
             verifier=request.app.state.jwt_verifier,

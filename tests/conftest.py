@@ -82,13 +82,18 @@ async def migrated(driver: AsyncDriver, test_settings: Settings) -> Graph:
 @pytest.fixture
 async def graph(migrated: Graph) -> Graph:
     """An empty directory with the schema in place (migration records survive the wipe)."""
-    async with migrated.driver.session(database=migrated.database) as session:
+    await wipe(migrated)
+    return migrated
+
+
+async def wipe(graph: Graph) -> None:
+    """Everything but the migration records."""
+    async with graph.driver.session(database=graph.database) as session:
         result = await session.run(
             "MATCH (n) WHERE NOT n:SchemaMigration CALL (n) { DETACH DELETE n } "
             "IN TRANSACTIONS OF 5000 ROWS"
         )
         await result.consume()
-    return migrated
 
 
 COUNTRIES = [
