@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import SESSION_COOKIE
@@ -93,10 +94,23 @@ async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Respo
     return response
 
 
-router.include_router(search.router)
-router.include_router(referrals.router)
-router.include_router(organisation.router)
-router.include_router(coordination.router)
+PAGE_ROUTERS = [search.router, referrals.router, organisation.router, coordination.router]
+for _pages in PAGE_ROUTERS:
+    router.include_router(_pages)
+
+
+def page_operations() -> set[str]:
+    """Every page as "METHOD /app/path", the form of the keys of policy.REST_RULES."""
+    # The routes declared on `router` carry its prefix already; the included ones do not.
+    routes = [(r, "") for r in router.routes] + [
+        (r, router.prefix) for pages in PAGE_ROUTERS for r in pages.routes
+    ]
+    return {
+        f"{method} {prefix}{route.path}"
+        for route, prefix in routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
 
 
 async def any_session(request: Request) -> WebSession:

@@ -178,6 +178,7 @@ async def new_referral(request: Request, service: str, destination: str) -> Resp
         "return_type": "VOLUNTARY",
         "adults": "1",
         "children": [],
+        "children_counts": {},
         "languages": request.query_params.get("languages", ""),
         "case_reference": "",
         "planned_arrival": "",

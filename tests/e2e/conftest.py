@@ -22,6 +22,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from api.app import create_app
 from graph.driver import Graph, create_driver
+from graph.duplicate_review import scan
+from graph.duplicates import Kind
 from homeward.settings import PROJECT_ROOT, Settings
 from seed.identities import DEMO_IDENTITIES, create_demo_identities
 from seed.loader import seed
@@ -90,6 +92,9 @@ def reseed(settings: Settings) -> None:
             await wipe(graph)
             await seed(graph)
             await graph.write(create_demo_identities)
+            # The duplicate review queue holds what the batch scan found.
+            for kind in Kind:
+                await scan(graph, kind=kind)
         finally:
             await driver.close()
 

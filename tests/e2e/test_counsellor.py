@@ -42,7 +42,6 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
     page.get_by_label("Adults in the household").fill("2")
     page.get_by_label("6–14").fill("1")
     page.get_by_label("Health information").fill("Father: PTSD diagnosis (illustrative)")
-    page.get_by_label("Your case reference (optional, no names)").fill("MUC-E2E-1")
     page.get_by_role("button", name="Save as draft").click()
 
     expect(page.locator("#status")).to_have_text("draft")
