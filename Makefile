@@ -15,7 +15,7 @@ TEST_NEO4J_PORT ?= 7697
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: neo4j install run stop test check lint typecheck schema clean bench-data bench-search bench-load bench-stop
+.PHONY: neo4j install chromium run stop test check lint typecheck schema clean bench-data bench-search bench-load bench-stop
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -34,6 +34,15 @@ $(NEO4J_JARS): neo4j/pom.xml
 neo4j: $(NEO4J_JARS)
 
 install: $(BIN)/.installed $(NEO4J_JARS)
+
+# The browser tests of the web pages drive Debian's Chromium (Playwright never downloads a
+# browser of its own here). Installed from the distribution's packages when missing.
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; }
 
 run: install
 	$(BIN)/homeward db start
@@ -56,7 +65,7 @@ check: lint typecheck
 
 # pytest's session fixture starts and stops the throwaway Neo4j; the `db stop` after it is
 # for a run that was killed before its teardown. The recipe exits with pytest's status.
-test: check
+test: check chromium
 	status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
 	HOMEWARD_NEO4J_HOME=$(TEST_NEO4J_HOME) HOMEWARD_NEO4J_PORT=$(TEST_NEO4J_PORT) \
 		$(BIN)/homeward db stop >/dev/null; \

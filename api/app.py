@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
-from api import exports, failures, health, hsds, imports, metrics
+from api import exports, failures, health, hsds, imports, metrics, web
 from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
@@ -128,4 +128,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, so RequestContext is the outermost: even a 413 or a 429 has a request id.
     app.add_middleware(Protection, settings=settings)
     app.add_middleware(RequestContext)
+    web.install(app)
     return app

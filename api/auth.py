@@ -30,6 +30,11 @@ from graph.users import (
 from homeward.errors import Unauthenticated
 from homeward.settings import Settings
 
+# The web pages keep the bearer token in this cookie (HttpOnly, SameSite=Strict). Read-only
+# GET endpoints (exports) accept it as well, so that a signed-in page can link and embed them;
+# /graphql does not, so no other site can make a browser post to it with the cookie.
+SESSION_COOKIE = "homeward_session"
+
 JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 
 
@@ -86,6 +91,13 @@ def bearer_token(header: str | None) -> str | None:
     if not token or " " in token:
         raise Unauthenticated("the Authorization header holds no single bearer token")
     return token
+
+
+def header_or_session_cookie(header: str | None, cookie: str | None) -> str | None:
+    """The Authorization header, else the web session's token as if it were one."""
+    if header is not None and header.strip():
+        return header
+    return f"Bearer {cookie}" if cookie else None
 
 
 def _actor(user: User) -> Actor:

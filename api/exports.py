@@ -93,7 +93,7 @@ async def export_3w(
 ) -> Response:
     """Who does what where: one row per service, need and area it covers, with a second
     header row of HXL hashtags."""
-    await authorize_rest(request, "GET /exports/3w.csv")
+    await authorize_rest(request, "GET /exports/3w.csv", session=True)
     try:
         rows = await graph.read(three_w, country=country.upper())
     except NotFound as exc:
@@ -153,7 +153,7 @@ async def export_gaps_geojson(
 ) -> JSONResponse:
     """The gap matrix: one point feature per municipality (its centroid) and need, with
     demand, supply, gap score and the nearest partner outside."""
-    await authorize_rest(request, "GET /exports/gaps.geojson")
+    await authorize_rest(request, "GET /exports/gaps.geojson", session=True)
     cells = await _gaps(
         graph, settings, request, country=country, needs=need, since=since, until=until
     )
@@ -197,7 +197,7 @@ async def export_gaps_picture(
     lang: str = "en",
 ) -> Response:
     """The gap map picture for one need, as PNG or SVG."""
-    await authorize_rest(request, f"GET /exports/gaps.{image_format}")
+    await authorize_rest(request, f"GET /exports/gaps.{image_format}", session=True)
     cells = await _gaps(
         graph, settings, request, country=country, needs=[need], since=since, until=until
     )

@@ -132,6 +132,26 @@ REST_RULES: dict[str, Rule] = {
     # Request counts and latencies are operational data; a scraper on the same host may be
     # let in without a token by HOMEWARD_METRICS_FROM_LOOPBACK (api/metrics.py).
     "GET /metrics": ADMIN,
+    # The web pages (api/web/): each the same rule as the GraphQL operations it runs, which
+    # check again. Sign-in and sign-out show no data and are open (api.web.OPEN_PAGES).
+    "GET /app/search": SIGNED_IN,
+    "GET /app/places.json": SIGNED_IN,
+    "GET /app/referrals": SEND_REFERRALS,
+    "GET /app/referrals/new": SEND_REFERRALS,
+    "POST /app/referrals": SEND_REFERRALS,
+    "GET /app/referrals/{referral_id}": REFERRAL_PARTIES,
+    "POST /app/referrals/{referral_id}/consent": SEND_REFERRALS,
+    "POST /app/referrals/{referral_id}/action": REFERRAL_PARTIES,
+    "GET /app/incoming": ANSWER_REFERRALS,
+    "GET /app/organisation": MAINTAIN_SERVICES,
+    "GET /app/services/new": MAINTAIN_SERVICES,
+    "POST /app/services": MAINTAIN_SERVICES,
+    "GET /app/services/{service_id}/edit": MAINTAIN_SERVICES,
+    "POST /app/services/{service_id}": MAINTAIN_SERVICES,
+    "POST /app/services/{service_id}/verify": MAINTAIN_SERVICES,
+    "GET /app/gaps": COORDINATION,
+    "GET /app/duplicates": COORDINATION,
+    "POST /app/duplicates/{candidate_id}": COORDINATION,
 }
 
 

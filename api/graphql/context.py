@@ -123,15 +123,22 @@ async def get_context(request: Request, graph: GraphDep, settings: SettingsDep) 
         raise HTTPException(
             status_code=401, detail=exc.message, headers={"WWW-Authenticate": challenge}
         ) from exc
+    return context_for(request, actor=actor, lang=preferred_language(request))
+
+
+def context_for(request: Request, *, actor: Actor, lang: str | None) -> Context:
+    """The context of one request from the application's state: for /graphql and for the web
+    pages, which execute the same schema in-process on behalf of the signed-in actor."""
+    state = request.app.state
     return Context(
-        graph=graph,
-        lang=preferred_language(request),
+        graph=state.graph,
+        lang=lang,
         actor=actor,
-        settings=settings,
-        now=request.app.state.clock(),
-        geocoder=request.app.state.geocoder,
-        cipher=request.app.state.cipher,
-        reference=request.app.state.reference_cache,
+        settings=state.settings,
+        now=state.clock(),
+        geocoder=state.geocoder,
+        cipher=state.cipher,
+        reference=state.reference_cache,
     )
 
 

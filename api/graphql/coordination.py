@@ -6,6 +6,7 @@ from datetime import date
 
 import strawberry
 
+from api.graphql.areas import AreaType
 from api.graphql.context import Info
 from graph.coordination import (
     GapCell,
@@ -16,6 +17,12 @@ from graph.coordination import (
     support_comparison,
 )
 from homeward.errors import ValidationFailed
+
+
+async def _area(info: Info, area_id: str) -> AreaType | None:
+    """The area of a row, through the request's loader: one read however many rows."""
+    area = await info.context.loaders.area.load(area_id)
+    return AreaType.from_model(area) if area else None
 
 
 @strawberry.type(name="OverlapService")
@@ -34,6 +41,10 @@ class OverlapType:
     need: str
     organisations: int
     services: list[OverlapServiceType]
+
+    @strawberry.field(description="The municipality, for its name in the caller's language.")
+    async def area(self, info: Info) -> AreaType | None:
+        return await _area(info, self.area_id)
 
     @classmethod
     def from_model(cls, o: Overlap) -> OverlapType:
@@ -77,6 +88,10 @@ class GapCellType:
     gap_score: float = strawberry.field(description="demand / (supply + 1)")
     unmet: bool = strawberry.field(description="Demand and no supply.")
     nearest_partner: NearestPartnerType | None
+
+    @strawberry.field(description="The municipality, for its name in the caller's language.")
+    async def area(self, info: Info) -> AreaType | None:
+        return await _area(info, self.area_id)
 
     @classmethod
     def from_model(cls, c: GapCell) -> GapCellType:

@@ -1,0 +1,146 @@
+"""The web pages under /app: server-rendered HTML for counsellors, partners and coordinators,
+working on the GraphQL API in-process (see api/web/pages.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+
+from api.auth import SESSION_COOKIE
+from api.web import coordination, organisation, referrals, search
+from api.web.pages import START_PAGES, render, see_other
+from api.web.session import (
+    PageForbidden,
+    SignInRequired,
+    WebSession,
+    actor_of_token,
+    check_form,
+    safe_next,
+    sign_in_cookie,
+    sign_in_url,
+    sign_out_cookie,
+    web_session,
+)
+from homeward.errors import Unauthenticated
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+# Pages that show no data and so need no rule in policy.REST_RULES (a test checks that every
+# other /app route has one).
+OPEN_PAGES = frozenset({"GET /app/", "GET /app/sign-in", "POST /app/sign-in", "POST /app/sign-out"})
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    session = await web_session(request)
+    for role, page in START_PAGES:
+        if role in session.actor.roles:
+            return see_other(session, page)
+    return see_other(session, "/app/sign-in")
+
+
+@router.get("/sign-in")
+async def sign_in_page(
+    request: Request, next: str | None = None, reason: str | None = None
+) -> Response:
+    session = await any_session(request)
+    response = render(
+        request, session, "sign_in.html", next=safe_next(next), reason=reason, failed=None
+    )
+    if request.cookies.get(SESSION_COOKIE) and not session.signed_in:
+        # The kept token is no longer accepted: forget it.
+        sign_out_cookie(response)
+    return response
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request,
+    token: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/app/",
+) -> Response:
+    session = await web_session(request, use_token=False)
+    check_form(request, session, csrf)
+    try:
+        session.actor = await actor_of_token(request, token.strip())
+    except Unauthenticated as exc:
+        return render(
+            request,
+            session,
+            "sign_in.html",
+            status_code=401,
+            next=safe_next(next),
+            reason=None,
+            failed=exc.message,
+        )
+    response = see_other(session, safe_next(next))
+    sign_in_cookie(response, token.strip(), https=session.https)
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+    session = await web_session(request, use_token=False)
+    check_form(request, session, csrf)
+    response = see_other(session, "/app/sign-in")
+    sign_out_cookie(response)
+    return response
+
+
+PAGE_ROUTERS = [search.router, referrals.router, organisation.router, coordination.router]
+for _pages in PAGE_ROUTERS:
+    router.include_router(_pages)
+
+
+def page_operations() -> set[str]:
+    """Every page as "METHOD /app/path", the form of the keys of policy.REST_RULES."""
+    # The routes declared on `router` carry its prefix already; the included ones do not.
+    routes = [(r, "") for r in router.routes] + [
+        (r, router.prefix) for pages in PAGE_ROUTERS for r in pages.routes
+    ]
+    return {
+        f"{method} {prefix}{route.path}"
+        for route, prefix in routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+
+
+async def any_session(request: Request) -> WebSession:
+    """The session, signed out when the kept token is no longer accepted."""
+    try:
+        return await web_session(request)
+    except SignInRequired:
+        return await web_session(request, use_token=False)
+
+
+async def on_sign_in_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    url = sign_in_url(exc.next_url)
+    if exc.message:
+        url += "&reason=" + quote(exc.message, safe="")
+    return RedirectResponse(url, status_code=303)
+
+
+async def on_forbidden(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageForbidden)
+    session = await any_session(request)
+    return render(
+        request, session, "message.html", status_code=403, title="forbidden.title", text=exc.message
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages, their static files and the answers to refusals on `app`."""
+    app.include_router(router)
+    static = Path(__file__).parent / "static"
+    app.mount("/app/static", StaticFiles(directory=static), name="web-static")
+    app.add_exception_handler(SignInRequired, on_sign_in_required)
+    app.add_exception_handler(PageForbidden, on_forbidden)

@@ -1,0 +1,325 @@
+"""The partner's organisation: its services, a form to add or edit one, and the one-click
+"still correct" verification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from api.web.pages import render, run, see_other, typed_error
+from api.web.search import language_codes
+from api.web.session import PageForbidden, WebSession, check_form, page_session
+from graph.users import Role
+
+router = APIRouter()
+
+ME = "query Me { me { displayName memberships { organisationId role } } }"
+
+ORGANISATION = """
+query Organisation($id: ID!) {
+  organisation(id: $id) {
+    id name acronym countryCode
+    services(first: 100) {
+      nodes {
+        id name status capacity freshness lastVerifiedAt version
+        needs { label }
+        coverage { name }
+      }
+    }
+  }
+}
+"""
+
+FORM_DATA = """
+query ServiceForm($country: ID!) {
+  needs { code label broader { code } }
+  targetGroups { code label }
+  country: area(id: $country) { id name }
+  areas(parentId: $country, first: 100) { nodes { id name } }
+}
+"""
+
+SERVICE = """
+query Service($id: ID!) {
+  service(id: $id) {
+    id name description status delivery languages eligibilityDescription minimumAge maximumAge
+    sendingCountries returnTypes feesDescription referralMethod expectedResponseDays
+    capacity capacityNote version
+    organisation { id countryCode }
+    needs { code }
+    targetGroups { code }
+    coverage { id }
+    programmes { id }
+    locations { id name address point { lat lon } area { id } }
+  }
+}
+"""
+
+RESULT = """
+    __typename
+    ... on ServicePayload { service { id } }
+    ... on ValidationError { message fields { field message suggestions } }
+    ... on NotFoundError { message }
+    ... on ForbiddenError { message }
+    ... on VersionConflictError { message currentVersion }
+    ... on PossibleDuplicatesError { message }
+"""
+
+REGISTER = (
+    "mutation Register($input: ServiceInput!) {"
+    " registerService(input: $input, confirmNotDuplicate: true) {" + RESULT + "} }"
+)
+UPDATE = (
+    "mutation Update($id: ID!, $version: Int!, $input: ServiceInput!) {"
+    " updateService(id: $id, expectedVersion: $version, input: $input) {" + RESULT + "} }"
+)
+VERIFY = "mutation Verify($id: ID!) { verifyService(id: $id) {" + RESULT + "} }"
+
+CAPACITIES = ["AVAILABLE", "LIMITED", "FULL", "UNKNOWN"]
+DELIVERY = ["IN_PERSON", "REMOTE", "OUTREACH"]
+
+
+async def own_organisation(request: Request, session: WebSession) -> str:
+    """The organisation this partner maintains (`?org=` picks one of several)."""
+    me = (await run(request, session, ME))["me"]
+    mine = [
+        m["organisationId"]
+        for m in me["memberships"]
+        if m["role"] in {Role.PARTNER.name, Role.ADMIN.name}
+    ]
+    chosen = request.query_params.get("org")
+    if chosen in mine:
+        return str(chosen)
+    if not mine:
+        raise PageForbidden("you maintain no organisation's services")
+    return str(mine[0])
+
+
+@router.get("/organisation")
+async def organisation_page(request: Request) -> Response:
+    session = await page_session(request, "GET /app/organisation")
+    organisation_id = await own_organisation(request, session)
+    data = await run(request, session, ORGANISATION, {"id": organisation_id})
+    return render(
+        request,
+        session,
+        "organisation.html",
+        organisation=data["organisation"],
+        saved=request.query_params.get("saved") == "1",
+    )
+
+
+def _blank(organisation_id: str) -> dict[str, Any]:
+    return {
+        "id": None,
+        "version": None,
+        "organisation": {"id": organisation_id},
+        "name": "",
+        "description": "",
+        "needs": [],
+        "coverage": [],
+        "targetGroups": [],
+        "languages": [],
+        "eligibilityDescription": "",
+        "capacity": "UNKNOWN",
+        "capacityNote": "",
+        "delivery": ["IN_PERSON"],
+        "expectedResponseDays": None,
+    }
+
+
+async def _form(
+    request: Request,
+    session: WebSession,
+    service: dict[str, Any],
+    country: str,
+    *,
+    error: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    from api.web.search import need_options
+
+    data = await run(request, session, FORM_DATA, {"country": country})
+    areas = ([data["country"]] if data["country"] else []) + data["areas"]["nodes"]
+    return render(
+        request,
+        session,
+        "service_form.html",
+        status_code=status_code,
+        service=service,
+        selected={
+            "needs": {n["code"] for n in service["needs"]},
+            "coverage": {a["id"] for a in service["coverage"]},
+            "targetGroups": {g["code"] for g in service["targetGroups"]},
+        },
+        need_groups=need_options(data["needs"]),
+        target_groups=data["targetGroups"],
+        areas=areas,
+        capacities=CAPACITIES,
+        delivery_modes=DELIVERY,
+        error=error,
+    )
+
+
+async def _country_of(request: Request, session: WebSession, organisation_id: str) -> str:
+    data = await run(request, session, ORGANISATION, {"id": organisation_id})
+    if data["organisation"] is None:
+        raise PageForbidden("your organisation is not in the directory")
+    return str(data["organisation"]["countryCode"])
+
+
+@router.get("/services/new")
+async def new_service(request: Request) -> Response:
+    session = await page_session(request, "GET /app/services/new")
+    organisation_id = await own_organisation(request, session)
+    country = await _country_of(request, session, organisation_id)
+    return await _form(request, session, _blank(organisation_id), country)
+
+
+async def _service(request: Request, session: WebSession, service_id: str) -> dict[str, Any]:
+    service: dict[str, Any] | None = (await run(request, session, SERVICE, {"id": service_id}))[
+        "service"
+    ]
+    if service is None:
+        raise PageForbidden("no such service")
+    return service
+
+
+@router.get("/services/{service_id}/edit")
+async def edit_service(request: Request, service_id: str) -> Response:
+    session = await page_session(request, "GET /app/services/{service_id}/edit")
+    service = await _service(request, session, service_id)
+    return await _form(request, session, service, service["organisation"]["countryCode"])
+
+
+def service_input(form: FormData, kept: dict[str, Any] | None, organisation_id: str) -> Any:
+    """The ServiceInput of the form. An edit replaces the whole description, so what the
+    form does not show (sites, programmes, age limits, fees...) is carried over as it was."""
+
+    def text(name: str) -> str | None:
+        value = str(form.get(name, "")).strip()
+        return value or None
+
+    days = text("expected_response_days")
+    values: dict[str, Any] = {
+        "organisationId": organisation_id,
+        "name": text("name") or "",
+        "description": text("description"),
+        "needs": [str(v) for v in form.getlist("needs")],
+        "covers": [str(v) for v in form.getlist("covers")],
+        "targetGroups": [str(v) for v in form.getlist("target_groups")],
+        "languages": language_codes(text("languages") or ""),
+        "eligibilityDescription": text("eligibility"),
+        "capacity": text("capacity"),
+        "capacityNote": text("capacity_note"),
+        "delivery": [str(v) for v in form.getlist("delivery")],
+        "expectedResponseDays": int(days) if days and days.isdigit() else None,
+    }
+    if kept is not None:
+        values |= {
+            "status": kept["status"],
+            "minimumAge": kept["minimumAge"],
+            "maximumAge": kept["maximumAge"],
+            "sendingCountries": kept["sendingCountries"],
+            "returnTypes": kept["returnTypes"],
+            "feesDescription": kept["feesDescription"],
+            "referralMethod": kept["referralMethod"],
+            "programmes": [p["id"] for p in kept["programmes"]],
+            "locations": [
+                {
+                    "id": loc["id"],
+                    "area": loc["area"]["id"],
+                    "name": loc["name"],
+                    "address": loc["address"],
+                    "point": loc["point"],
+                }
+                for loc in kept["locations"]
+                if loc["area"] is not None
+            ],
+        }
+    return values
+
+
+def _as_shown(values: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
+    """What the person typed, in the shape the form template reads, to show it again."""
+    return kept | {
+        "name": values["name"],
+        "description": values["description"] or "",
+        "needs": [{"code": c} for c in values["needs"]],
+        "coverage": [{"id": a} for a in values["covers"]],
+        "targetGroups": [{"code": c} for c in values["targetGroups"]],
+        "languages": values["languages"],
+        "eligibilityDescription": values["eligibilityDescription"] or "",
+        "capacity": values["capacity"] or "UNKNOWN",
+        "capacityNote": values["capacityNote"] or "",
+        "delivery": values["delivery"],
+        "expectedResponseDays": values["expectedResponseDays"],
+    }
+
+
+async def _save(
+    request: Request,
+    session: WebSession,
+    *,
+    kept: dict[str, Any] | None,
+    organisation_id: str,
+    country: str,
+) -> Response:
+    form = await request.form()
+    check_form(request, session, str(form.get("csrf", "")))
+    values = service_input(form, kept, organisation_id)
+    if kept is None:
+        variables: dict[str, Any] = {"input": values}
+        field, result = "registerService", await run(request, session, REGISTER, variables)
+    else:
+        variables = {
+            "id": kept["id"],
+            "version": int(str(form.get("version", "0"))),
+            "input": values,
+        }
+        field, result = "updateService", await run(request, session, UPDATE, variables)
+    error = typed_error(result[field])
+    if error is not None:
+        shown = _as_shown(values, kept or _blank(organisation_id))
+        status = 409 if error["__typename"] == "VersionConflictError" else 422
+        return await _form(request, session, shown, country, error=error, status_code=status)
+    return see_other(session, f"/app/organisation?org={organisation_id}&saved=1")
+
+
+@router.post("/services")
+async def register_service(request: Request) -> Response:
+    session = await page_session(request, "POST /app/services")
+    organisation_id = await own_organisation(request, session)
+    country = await _country_of(request, session, organisation_id)
+    return await _save(
+        request, session, kept=None, organisation_id=organisation_id, country=country
+    )
+
+
+@router.post("/services/{service_id}")
+async def update_service(request: Request, service_id: str) -> Response:
+    session = await page_session(request, "POST /app/services/{service_id}")
+    kept = await _service(request, session, service_id)
+    return await _save(
+        request,
+        session,
+        kept=kept,
+        organisation_id=kept["organisation"]["id"],
+        country=kept["organisation"]["countryCode"],
+    )
+
+
+@router.post("/services/{service_id}/verify")
+async def verify_service(request: Request, service_id: str) -> Response:
+    session = await page_session(request, "POST /app/services/{service_id}/verify")
+    form = await request.form()
+    check_form(request, session, str(form.get("csrf", "")))
+    result = (await run(request, session, VERIFY, {"id": service_id}))["verifyService"]
+    error = typed_error(result)
+    if error is not None:
+        raise PageForbidden(error["message"])
+    org = str(form.get("org", ""))
+    return see_other(session, f"/app/organisation?org={org}&saved=1")

@@ -1,0 +1,393 @@
+"""Referrals on the web: the counsellor's form, the consent step and sending; the lists of
+sent and incoming referrals; one referral with its history and the steps the viewer may take.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from api.web.pages import render, run, see_other, typed_error
+from api.web.search import language_codes
+from api.web.session import WebSession, check_form, page_session
+
+router = APIRouter()
+
+ERRORS = """
+    ... on ValidationError { message fields { field message suggestions } }
+    ... on NotFoundError { message }
+    ... on ForbiddenError { message }
+    ... on VersionConflictError { message currentVersion }
+    ... on IllegalTransitionError { message }
+    ... on ConsentMissingError { message missingCategories }
+"""
+
+NEW_FORM = """
+query NewReferral($service: ID!, $destination: ID!) {
+  service(id: $service) { id name organisation { name } needs { code label } }
+  area(id: $destination) { id name }
+}
+"""
+
+CREATE = (
+    """
+mutation Create($input: ReferralInput!) {
+  createReferral(input: $input) {
+    __typename
+    ... on ReferralPayload { referral { id } }
+"""
+    + ERRORS
+    + "} }"
+)
+
+CONSENT = (
+    """
+mutation Consent($input: ConsentInput!) {
+  grantConsent(input: $input) {
+    __typename
+    ... on ConsentPayload { consent { id } }
+"""
+    + ERRORS
+    + "} }"
+)
+
+READ = """
+query Referral($id: ID!) {
+  referral(id: $id) {
+    id reference caseReference status viewerSide returnType plannedArrival version overdue
+    responseDueAt followUpsDue allowedActions withheldCategories declineReason outcome
+    note contact health languages documents
+    household { adults children }
+    needs { code label }
+    destination { id name }
+    service { id name }
+    fromOrganisation { id name }
+    receivingOrganisation { id name }
+    consents { id categories expiresOn valid recipient { id } }
+    events { at actor action fromStatus toStatus note reason outcome }
+  }
+}
+"""
+
+LIST = """
+query Referrals($side: ReferralSide!) {
+  all: referrals(side: $side, first: 100) { nodes { ...Row } }
+  due: referrals(side: $side, followUpsDue: true, first: 100) { nodes { ...Row } }
+}
+fragment Row on Referral {
+  id reference caseReference status overdue updatedAt followUpsDue responseDueAt
+  service { name }
+  fromOrganisation { name }
+  receivingOrganisation { name }
+  destination { name }
+  needs { label }
+}
+"""
+
+# The lifecycle step of each action, and the extra argument it takes.
+STEPS: dict[str, tuple[str, str]] = {
+    "SEND": ("sendReferral", ""),
+    "ACKNOWLEDGE": ("acknowledgeReferral", ""),
+    "ACCEPT": ("acceptReferral", ""),
+    "DECLINE": ("declineReferral", "reason"),
+    "START": ("startReferral", ""),
+    "COMPLETE": ("completeReferral", "outcome"),
+    "CANCEL": ("cancelReferral", ""),
+}
+
+
+def _step_mutation(field: str, extra: str) -> str:
+    kind = {"reason": "DeclineReason", "outcome": "Outcome"}.get(extra)
+    declared = f", ${extra}: {kind}!" if kind else ""
+    passed = f", {extra}: ${extra}" if kind else ""
+    return (
+        f"mutation Step($id: ID!, $note: String, $version: Int{declared}) {{\n"
+        f"  {field}(id: $id, note: $note, expectedVersion: $version{passed}) {{\n"
+        "    __typename\n    ... on ReferralPayload { referral { id } }\n" + ERRORS + "} }"
+    )
+
+
+STEP_MUTATIONS = {action: _step_mutation(*step) for action, step in STEPS.items()}
+
+RETURN_TYPES = ["VOLUNTARY", "MANDATORY", "FORCED"]
+AGE_BANDS = ["AGE_0_2", "AGE_3_5", "AGE_6_14", "AGE_15_17"]
+CATEGORIES = ["NEEDS", "HOUSEHOLD", "HEALTH", "CONTACT", "DOCUMENTS", "NOTES"]
+DECLINE_REASONS = ["NOT_ELIGIBLE", "NO_CAPACITY", "OUTSIDE_AREA", "SERVICE_NOT_OFFERED", "OTHER"]
+OUTCOMES = [
+    "GOT_HELP",
+    "NOT_ELIGIBLE",
+    "NO_CAPACITY",
+    "COULD_NOT_CONTACT",
+    "DECLINED_BY_RETURNEE",
+    "REFERRED_ELSEWHERE",
+    "MOVED_AWAY",
+]
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return -1  # the API says what is wrong with it
+
+
+async def _new_form(
+    request: Request,
+    session: WebSession,
+    *,
+    service_id: str,
+    destination: str,
+    values: dict[str, Any],
+    error: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    data = await run(
+        request, session, NEW_FORM, {"service": service_id, "destination": destination}
+    )
+    if data["service"] is None or data["area"] is None:
+        return render(
+            request,
+            session,
+            "message.html",
+            status_code=404,
+            title="notfound.title",
+            text=None,
+        )
+    return render(
+        request,
+        session,
+        "referral_new.html",
+        status_code=status_code,
+        service=data["service"],
+        destination=data["area"],
+        values=values,
+        error=error,
+        return_types=RETURN_TYPES,
+        age_bands=AGE_BANDS,
+    )
+
+
+@router.get("/referrals/new")
+async def new_referral(request: Request, service: str, destination: str) -> Response:
+    session = await page_session(request, "GET /app/referrals/new")
+    values = {
+        "needs": request.query_params.getlist("needs"),
+        "return_type": "VOLUNTARY",
+        "adults": "1",
+        "children": [],
+        "children_counts": {},
+        "languages": request.query_params.get("languages", ""),
+        "case_reference": "",
+        "planned_arrival": "",
+        "note": "",
+        "contact": "",
+        "health": "",
+    }
+    return await _new_form(
+        request, session, service_id=service, destination=destination, values=values
+    )
+
+
+@router.post("/referrals")
+async def create_referral(request: Request) -> Response:
+    session = await page_session(request, "POST /app/referrals")
+    form = await request.form()
+    check_form(request, session, str(form.get("csrf", "")))
+
+    def text(name: str) -> str:
+        return str(form.get(name, "")).strip()
+
+    values: dict[str, Any] = {
+        "needs": [str(v) for v in form.getlist("needs")],
+        "return_type": text("return_type"),
+        "adults": text("adults"),
+        "children": [str(v) for v in form.getlist("children")],
+        "languages": text("languages"),
+        "case_reference": text("case_reference"),
+        "planned_arrival": text("planned_arrival"),
+        "note": text("note"),
+        "contact": text("contact"),
+        "health": text("health"),
+    }
+    children: list[str] = []
+    for band in AGE_BANDS:
+        children += [band] * max(0, _int(text(f"children_{band}"), 0))
+    values["children_counts"] = {b: text(f"children_{b}") for b in AGE_BANDS}
+    referral_input = {
+        "serviceId": text("service"),
+        "destination": text("destination"),
+        "needs": values["needs"],
+        "returnType": values["return_type"] or "VOLUNTARY",
+        "household": {"adults": _int(text("adults"), 1), "children": children},
+        "languages": language_codes(str(values["languages"])),
+        "caseReference": values["case_reference"] or None,
+        "plannedArrival": values["planned_arrival"] or None,
+        "note": values["note"] or None,
+        "contact": values["contact"] or None,
+        "health": values["health"] or None,
+    }
+    result = (await run(request, session, CREATE, {"input": referral_input}))["createReferral"]
+    error = typed_error(result)
+    if error is not None:
+        return await _new_form(
+            request,
+            session,
+            service_id=text("service"),
+            destination=text("destination"),
+            values=values,
+            error=error,
+            status_code=422,
+        )
+    return see_other(session, f"/app/referrals/{result['referral']['id']}")
+
+
+def carried_categories(referral: dict[str, Any]) -> list[str]:
+    """The data categories this referral holds, which the consent must cover."""
+    carried = ["NEEDS", "HOUSEHOLD"]
+    if referral["health"]:
+        carried.append("HEALTH")
+    if referral["contact"]:
+        carried.append("CONTACT")
+    if referral["documents"]:
+        carried.append("DOCUMENTS")
+    if referral["note"]:
+        carried.append("NOTES")
+    return carried
+
+
+async def _detail(
+    request: Request,
+    session: WebSession,
+    referral_id: str,
+    *,
+    error: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    referral = (await run(request, session, READ, {"id": referral_id}))["referral"]
+    if referral is None:
+        return render(
+            request, session, "message.html", status_code=404, title="notfound.title", text=None
+        )
+    receiver = referral["receivingOrganisation"]
+    consent = next(
+        (
+            c
+            for c in referral["consents"]
+            if c["valid"] and receiver and c["recipient"] and c["recipient"]["id"] == receiver["id"]
+        ),
+        None,
+    )
+    return render(
+        request,
+        session,
+        "referral.html",
+        status_code=status_code,
+        referral=referral,
+        consent=consent,
+        carried=carried_categories(referral),
+        categories=CATEGORIES,
+        consent_until=(date.today() + timedelta(days=365)).isoformat(),
+        decline_reasons=DECLINE_REASONS,
+        outcomes=OUTCOMES,
+        error=error,
+        saved=request.query_params.get("saved") == "1",
+    )
+
+
+@router.get("/referrals/{referral_id}")
+async def referral_page(request: Request, referral_id: str) -> Response:
+    session = await page_session(request, "GET /app/referrals/{referral_id}")
+    return await _detail(request, session, referral_id)
+
+
+@router.post("/referrals/{referral_id}/consent")
+async def grant_consent(
+    request: Request,
+    referral_id: str,
+    purpose: Annotated[str, Form()],
+    evidence: Annotated[str, Form()],
+    expires: Annotated[str, Form()],
+    categories: Annotated[list[str] | None, Form()] = None,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    session = await page_session(request, "POST /app/referrals/{referral_id}/consent")
+    check_form(request, session, csrf)
+    consent_input = {
+        "referralId": referral_id,
+        "categories": categories or [],
+        "purpose": purpose,
+        "evidenceReference": evidence,
+        "expiresOn": expires or None,
+    }
+    result = (await run(request, session, CONSENT, {"input": consent_input}))["grantConsent"]
+    error = typed_error(result)
+    if error is not None:
+        return await _detail(request, session, referral_id, error=error, status_code=422)
+    return see_other(session, f"/app/referrals/{referral_id}?saved=1")
+
+
+@router.post("/referrals/{referral_id}/action")
+async def referral_step(
+    request: Request,
+    referral_id: str,
+    action: Annotated[str, Form()],
+    version: Annotated[int | None, Form()] = None,
+    note: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    outcome: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    session = await page_session(request, "POST /app/referrals/{referral_id}/action")
+    check_form(request, session, csrf)
+    error: dict[str, Any] | None
+    if action not in STEPS:
+        error = {"__typename": "ValidationError", "message": f"unknown step {action!r}"}
+        return await _detail(request, session, referral_id, error=error, status_code=422)
+    field, extra = STEPS[action]
+    variables: dict[str, Any] = {"id": referral_id, "note": note.strip() or None}
+    variables["version"] = version
+    if extra:
+        variables[extra] = {"reason": reason, "outcome": outcome}[extra] or None
+    if extra and variables[extra] is None:
+        error = {"__typename": "ValidationError", "message": f"choose a {extra}"}
+        return await _detail(request, session, referral_id, error=error, status_code=422)
+    result = (await run(request, session, STEP_MUTATIONS[action], variables))[field]
+    error = typed_error(result)
+    if error is not None:
+        status = 409 if error["__typename"] == "VersionConflictError" else 422
+        return await _detail(request, session, referral_id, error=error, status_code=status)
+    return see_other(session, f"/app/referrals/{referral_id}?saved=1")
+
+
+def overdue_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Overdue referrals first, then the most recently changed."""
+    by_recent = sorted(rows, key=lambda r: r["updatedAt"], reverse=True)
+    return sorted(by_recent, key=lambda r: not r["overdue"])
+
+
+async def _list(request: Request, session: WebSession, side: str, title: str) -> Response:
+    data = await run(request, session, LIST, {"side": side})
+    return render(
+        request,
+        session,
+        "referrals.html",
+        title=title,
+        side=side,
+        rows=overdue_first(data["all"]["nodes"]),
+        due=data["due"]["nodes"],
+    )
+
+
+@router.get("/referrals")
+async def my_referrals(request: Request) -> Response:
+    session = await page_session(request, "GET /app/referrals")
+    return await _list(request, session, "SENDER", "referrals.title")
+
+
+@router.get("/incoming")
+async def incoming_referrals(request: Request) -> Response:
+    session = await page_session(request, "GET /app/incoming")
+    return await _list(request, session, "RECEIVER", "referrals.incoming")

@@ -1,0 +1,140 @@
+"""The counsellor's search: needs, place of return in any spelling, radius, target groups,
+languages and sending country; results with reasons, distance, freshness and responsiveness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.web.pages import allowed, render, run
+from api.web.session import page_session, remember
+
+router = APIRouter()
+
+VOCABULARY = """
+query Vocabulary {
+  needs { code label broader { code } }
+  targetGroups { code label }
+  areas(level: COUNTRY, first: 100) { nodes { id name } }
+}
+"""
+
+SEARCH = """
+query Search($q: PartnerSearchInput!) {
+  searchPartners(query: $q, first: 20) {
+    __typename
+    ... on ValidationError { message fields { field message suggestions } }
+    ... on PartnerSearchResults {
+      totalCount
+      destination { id name }
+      unmatchedNeeds { label }
+      nodes {
+        distanceKm
+        reasons
+        matchedNeeds { code label }
+        organisation { id name acronym }
+        service {
+          id name capacity freshness lastVerifiedAt
+          responsiveness { referralsReceived ackMedianHours acceptanceRate }
+        }
+      }
+    }
+  }
+}
+"""
+
+PLACES = """
+query Places($name: String!) {
+  areas(name: $name, first: 8) { nodes { id name level parent { name } } }
+}
+"""
+
+
+def need_options(needs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Needs grouped under their top-level term, for an <optgroup> each."""
+    groups: dict[str, dict[str, Any]] = {}
+    for need in needs:
+        if need["broader"] is None:
+            groups[need["code"]] = {"label": need["label"], "needs": [need]}
+    for need in needs:
+        if need["broader"] is not None and need["broader"]["code"] in groups:
+            groups[need["broader"]["code"]]["needs"].append(need)
+    return list(groups.values())
+
+
+def language_codes(text: str) -> list[str]:
+    return [code.strip().lower() for code in text.replace(";", ",").split(",") if code.strip()]
+
+
+async def vocabulary(request: Request, session: Any) -> dict[str, Any]:
+    data = await run(request, session, VOCABULARY)
+    return {
+        "need_groups": need_options(data["needs"]),
+        "target_groups": data["targetGroups"],
+        "countries": data["areas"]["nodes"],
+    }
+
+
+@router.get("/search")
+async def search_page(request: Request) -> Response:
+    session = await page_session(request, "GET /app/search")
+    params = request.query_params
+    form: dict[str, Any] = {
+        "needs": params.getlist("needs"),
+        "place": params.get("place", "").strip(),
+        "radius": params.get("radius", "25"),
+        "target_groups": params.getlist("target_groups"),
+        "languages": params.get("languages", ""),
+        "sending_country": params.get("sending_country", ""),
+    }
+    results: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    if form["needs"] and form["place"]:
+        try:
+            radius = float(form["radius"])
+        except ValueError:
+            radius = -1.0
+        query = {
+            "needs": form["needs"],
+            "place": form["place"],
+            "radiusKm": radius,
+            "targetGroups": form["target_groups"],
+            "languages": language_codes(str(form["languages"])),
+            "sendingCountry": form["sending_country"] or None,
+        }
+        found = (await run(request, session, SEARCH, {"q": query}))["searchPartners"]
+        if found["__typename"] == "ValidationError":
+            error = found
+        else:
+            results = found
+    return render(
+        request,
+        session,
+        "search.html",
+        form=form,
+        results=results,
+        error=error,
+        can_refer=allowed(request, session, "GET /app/referrals/new"),
+        **await vocabulary(request, session),
+    )
+
+
+@router.get("/places.json")
+async def places(request: Request, q: str = "") -> Response:
+    """Suggestions for the place field: areas whose name in any language or script begins
+    with what was typed."""
+    session = await page_session(request, "GET /app/places.json")
+    if len(q.strip()) < 2:
+        return JSONResponse([])
+    data = await run(request, session, PLACES, {"name": q.strip()})
+    suggestions = [
+        {
+            "id": a["id"],
+            "name": a["name"],
+            "context": a["parent"]["name"] if a["parent"] else "",
+        }
+        for a in data["areas"]["nodes"]
+    ]
+    return remember(JSONResponse(suggestions), session)

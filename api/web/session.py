@@ -1,0 +1,189 @@
+"""Who is signed in to the web pages, in which language, and the CSRF defence of their forms.
+
+The bearer token the person pasted is kept in an HttpOnly, SameSite=Strict cookie (Secure
+when the page came over https) and checked on every request exactly as the API checks an
+Authorization header, so a revoked or expired token signs the person out at once.
+
+CSRF: double-submit token. A random value lives in its own SameSite=Strict cookie and every
+form carries it in a hidden field; a POST whose field does not equal the cookie is refused.
+A POST whose Origin header names another site is refused as well.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import quote, urlsplit
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from api import policy
+from api.auth import SESSION_COOKIE, authenticate, header_or_session_cookie
+from api.web.i18n import DEFAULT, LANGUAGES
+from graph.users import ANONYMOUS, Actor, Role
+from homeward.errors import Forbidden, Unauthenticated
+
+R = TypeVar("R", bound=Response)
+
+CSRF_COOKIE = "homeward_csrf"
+LANG_COOKIE = "homeward_lang"
+CSRF_FIELD = "csrf"
+
+
+class SignInRequired(Exception):
+    """Raised by a page whose reader must sign in (again); answered with a redirect."""
+
+    def __init__(self, message: str, next_url: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.next_url = next_url
+
+
+class PageForbidden(Exception):
+    """Raised by a page the signed-in person may not see; answered with a 403 page."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class WebSession:
+    actor: Actor
+    lang: str
+    csrf: str
+    # True when the request chose a language with ?lang=, to be remembered in a cookie.
+    lang_chosen: bool
+    # A new CSRF value to be set as a cookie (first visit).
+    csrf_new: bool
+    https: bool
+
+    @property
+    def signed_in(self) -> bool:
+        return self.actor.authenticated
+
+    def has(self, *roles: Role) -> bool:
+        return bool(self.actor.roles & set(roles)) or Role.ADMIN in self.actor.roles
+
+
+def _language(request: Request) -> tuple[str, bool]:
+    chosen = request.query_params.get("lang")
+    if chosen in LANGUAGES:
+        return chosen, True
+    kept = request.cookies.get(LANG_COOKIE)
+    if kept in LANGUAGES:
+        return kept, False
+    header = request.headers.get("accept-language", "")
+    for part in header.split(","):
+        tag = part.split(";")[0].strip().split("-")[0].lower()
+        if tag in LANGUAGES:
+            return tag, False
+    return DEFAULT, False
+
+
+async def actor_of_token(request: Request, token: str | None) -> Actor:
+    state = request.app.state
+    return await authenticate(
+        header_or_session_cookie(None, token),
+        graph=state.graph,
+        settings=state.settings,
+        verifier=state.jwt_verifier,
+    )
+
+
+def _here(request: Request) -> str:
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{request.url.path}{query}"
+
+
+async def web_session(request: Request, *, use_token: bool = True) -> WebSession:
+    """The session of any page, signed in or not. A token the API no longer accepts raises
+    SignInRequired (the sign-in page says why); `use_token=False` ignores the token."""
+    lang, chosen = _language(request)
+    csrf = request.cookies.get(CSRF_COOKIE) or ""
+    new = len(csrf) < 32
+    if new:
+        csrf = secrets.token_urlsafe(32)
+    https = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    token = request.cookies.get(SESSION_COOKIE) if use_token else None
+    actor = ANONYMOUS
+    if token:
+        try:
+            actor = await actor_of_token(request, token)
+        except Unauthenticated as exc:
+            raise SignInRequired(exc.message, _here(request)) from exc
+    return WebSession(
+        actor=actor, lang=lang, csrf=csrf, lang_chosen=chosen, csrf_new=new, https=https
+    )
+
+
+async def page_session(request: Request, operation: str) -> WebSession:
+    """The session of a page that `policy.REST_RULES[operation]` guards."""
+    session = await web_session(request)
+    if not session.signed_in:
+        raise SignInRequired("", _here(request))
+    try:
+        policy.check(operation, session.actor, request.app.state.settings, policy.REST_RULES)
+    except Unauthenticated as exc:
+        raise SignInRequired(exc.message, _here(request)) from exc
+    except Forbidden as exc:
+        raise PageForbidden(exc.message) from exc
+    return session
+
+
+def check_form(request: Request, session: WebSession, submitted: str | None) -> None:
+    """Refuse a POST that did not come from one of our own forms."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        host = request.headers.get("host", "")
+        if urlsplit(origin).netloc != host:
+            raise PageForbidden("the form was sent from another site")
+    if session.csrf_new or not submitted or not hmac.compare_digest(submitted, session.csrf):
+        raise PageForbidden("the form has expired; reload the page and send it again")
+
+
+def remember(response: R, session: WebSession) -> R:
+    """Cookies every response may need to set."""
+    if session.csrf_new:
+        response.set_cookie(
+            CSRF_COOKIE,
+            session.csrf,
+            httponly=True,
+            samesite="strict",
+            secure=session.https,
+            path="/",
+        )
+    if session.lang_chosen:
+        response.set_cookie(
+            LANG_COOKIE,
+            session.lang,
+            max_age=365 * 24 * 3600,
+            samesite="strict",
+            secure=session.https,
+            path="/",
+        )
+    return response
+
+
+def sign_in_cookie(response: Response, token: str, *, https: bool) -> None:
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=https, path="/"
+    )
+
+
+def sign_out_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def sign_in_url(next_url: str) -> str:
+    return f"/app/sign-in?next={quote(next_url, safe='')}"
+
+
+def safe_next(next_url: str | None) -> str:
+    """Only a path of this application: never an address elsewhere (open redirect)."""
+    if next_url and next_url.startswith("/app") and not next_url.startswith("//"):
+        return next_url
+    return "/app/"

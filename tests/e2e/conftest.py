@@ -1,0 +1,162 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, against the real application served
+by uvicorn on 127.0.0.1 and the test Neo4j with the seeded demo directory and demo accounts.
+
+Playwright never downloads a browser here: it starts /usr/bin/chromium (`make chromium`
+installs it from the distribution's packages). Screenshots of each main page go to
+.artefacts/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from api.app import create_app
+from graph.driver import Graph, create_driver
+from graph.duplicate_review import scan
+from graph.duplicates import Kind
+from homeward.settings import PROJECT_ROOT, Settings
+from seed.identities import DEMO_IDENTITIES, create_demo_identities
+from seed.loader import seed
+from tests.conftest import wipe
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = PROJECT_ROOT / ".artefacts" / "screenshots"
+expect.set_options(timeout=30_000)
+TOKENS = {i.role.value: i.token for i in DEMO_IDENTITIES}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """The application under uvicorn in a thread of this process, on 127.0.0.1."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="e2e-uvicorn", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the application did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def reseed(settings: Settings) -> None:
+    """A fresh demo directory with the demo accounts, once for all journeys (seeding takes
+    seconds). Each journey works on records of its own, so the order does not matter.
+
+    Synchronous, on a thread of its own with its own driver: while Playwright's sync API is
+    in use, this thread counts as running an event loop, so no async fixture may run here.
+    """
+
+    async def work() -> None:
+        driver = create_driver(settings)
+        graph = Graph(driver, settings.neo4j_database)
+        try:
+            await wipe(graph)
+            await seed(graph)
+            await graph.write(create_demo_identities)
+            # The duplicate review queue holds what the batch scan found.
+            for kind in Kind:
+                await scan(graph, kind=kind)
+        finally:
+            await driver.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, work()).result()
+
+
+@pytest.fixture(scope="package")
+def live_server(migrated: Graph, test_settings: Settings) -> Iterator[LiveServer]:
+    reseed(test_settings)
+    # The schema is in place already (`migrated`); the server need not race to apply it.
+    server = LiveServer(test_settings.model_copy(update={"migrate_on_startup": False}))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# Package scope: Playwright's sync API holds this thread's event loop while a browser is open,
+# so it must be closed before the async tests of other packages run.
+@pytest.fixture(scope="package")
+def browser(live_server: LiveServer) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("no /usr/bin/chromium: run `make chromium` (Debian's package)")
+    # launch() gives the browser a fresh temporary profile (user data dir) of its own and
+    # removes it on close.
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1100, "height": 900}, locale="en-GB"
+    )
+    # Generous: the first request of a cold server on a busy two-core machine takes seconds.
+    ctx.set_default_timeout(30_000)
+    ctx.set_default_navigation_timeout(60_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+def sign_in(page: Page, role: str) -> None:
+    page.goto("/app/sign-in")
+    page.get_by_label("Your access token").fill(TOKENS[role])
+    page.get_by_role("button", name="Sign in").click()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

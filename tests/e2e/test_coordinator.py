@@ -1,0 +1,50 @@
+"""The coordinator's journey in the browser: the gap map and table of Kosovo for trauma
+therapy, overlaps, the 3W download, and a duplicate decided from its evidence."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import screenshot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+def test_coordinator_sees_gaps_downloads_3w_and_reviews_duplicates(page: Page) -> None:
+    sign_in(page, "coordinator")
+    expect(page).to_have_url(re.compile(r"/app/gaps$"))
+    page.get_by_label("Country", exact=True).select_option("XK")
+    page.get_by_label("Need", exact=True).select_option("psychosocial.trauma-therapy")
+    page.get_by_role("button", name="Show").click()
+
+    expect(page.get_by_role("heading", level=2).first).to_contain_text("Trauma therapy")
+    rows = page.locator("#gaps tbody tr")
+    expect(rows.filter(has_text="Prizren")).to_have_count(1)
+    # The picture is the export, fetched with the session cookie: it must really load.
+    picture = page.locator("#gap-map")
+    picture.scroll_into_view_if_needed()
+    expect(picture).to_have_js_property("complete", True)
+    assert picture.evaluate("img => img.naturalWidth") > 100
+    expect(page.locator("#overlaps, #overlaps-title")).not_to_have_count(0)
+    screenshot(page, "coordinator-gaps")
+
+    with page.expect_download() as download_info:
+        page.locator("#three-w").click()
+    download = download_info.value
+    assert download.suggested_filename == "3w-XK.csv"
+    lines = download.path().read_text(encoding="utf-8").splitlines()
+    assert lines[1].startswith("#org+name,")
+    assert any("KRCT" in line for line in lines[2:])
+
+    page.get_by_role("link", name="Duplicate review").click()
+    pairs = page.locator("li.pair")
+    expect(pairs.first).to_be_visible()
+    before = pairs.count()
+    expect(pairs.first.locator("table")).not_to_be_empty()
+    screenshot(page, "coordinator-duplicates")
+    pairs.first.get_by_role("button", name=re.compile("^Different")).click()
+    expect(page.get_by_role("status")).to_have_text("Decision recorded.")
+    expect(page.locator("li.pair")).to_have_count(before - 1)

@@ -1,0 +1,86 @@
+"""The partner's journey in the browser: KRCT's services, "still correct" in one click, a new
+service added and then edited, and incoming referrals acknowledged, accepted, carried through
+to an outcome, or declined with a reason."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import screenshot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+NEW_SERVICE = "Home visits for returnee families (illustrative)"
+
+
+def test_partner_keeps_services_current_and_answers_referrals(page: Page) -> None:
+    sign_in(page, "partner")
+    expect(page).to_have_url(re.compile(r"/app/organisation$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("KRCT")
+    first = page.locator("ul.services > li").first
+    first.get_by_role("button", name=re.compile("Still correct")).click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(page.locator("ul.services > li").first).to_contain_text("recently verified")
+    screenshot(page, "partner-organisation")
+
+    page.get_by_role("link", name="Add a service").click()
+    page.get_by_label("Name").fill(NEW_SERVICE)
+    page.get_by_label("Needs it addresses").select_option(["psychosocial.counselling"])
+    page.get_by_label("Areas it covers").select_option(label="Prizren")
+    page.get_by_label("Languages (ISO codes, e.g. sq, sr, en)").fill("sq, sr")
+    page.get_by_label("Eligibility").fill("Families who returned within the last year")
+    page.get_by_label("Capacity", exact=True).select_option("LIMITED")
+    page.get_by_role("button", name="Save service").click()
+    added = page.locator("ul.services > li").filter(has_text=NEW_SERVICE)
+    expect(added).to_contain_text("Prizren")
+    expect(added).to_contain_text("limited")
+
+    added.get_by_role("link", name=re.compile("Edit")).click()
+    expect(page.get_by_label("Eligibility")).to_have_value(
+        "Families who returned within the last year"
+    )
+    page.get_by_label("Capacity", exact=True).select_option("FULL")
+    screenshot(page, "partner-service-form")
+    page.get_by_role("button", name="Save service").click()
+    expect(page.locator("ul.services > li").filter(has_text=NEW_SERVICE)).to_contain_text("full")
+
+    # A service name the API refuses comes back as the typed error beside the form.
+    page.locator("ul.services > li").filter(has_text=NEW_SERVICE).get_by_role(
+        "link", name=re.compile("Edit")
+    ).click()
+    page.get_by_label("Needs it addresses").select_option([])
+    page.get_by_role("button", name="Save service").click()
+    expect(page.locator("#form-error")).to_contain_text("needs")
+
+    page.get_by_role("link", name="Incoming referrals").click()
+    rows = page.locator("#referrals tbody tr")
+    expect(rows.first).to_be_visible()
+    overdue = [row.get_attribute("class") == "overdue" for row in rows.all()]
+    assert overdue == sorted(overdue, reverse=True)
+    screenshot(page, "partner-incoming")
+
+    rows.filter(has_text="sent").first.get_by_role("link").click()
+    for step, status in (
+        ("Acknowledge", "acknowledged"),
+        ("Accept", "accepted"),
+        ("Start work", "in progress"),
+    ):
+        page.get_by_role("button", name=step).click()
+        expect(page.locator("#status")).to_have_text(status)
+    page.get_by_label("Outcome").select_option("GOT_HELP")
+    page.get_by_role("button", name="Complete").click()
+    expect(page.locator("#status")).to_have_text("completed")
+    expect(page.locator(".facts")).to_contain_text("got help")
+    screenshot(page, "partner-referral")
+
+    page.get_by_role("link", name="Incoming referrals").click()
+    page.locator("#referrals tbody tr").filter(has_text="acknowledged").first.get_by_role(
+        "link"
+    ).click()
+    page.get_by_label("Reason").select_option("NO_CAPACITY")
+    page.get_by_role("button", name="Decline").click()
+    expect(page.locator("#status")).to_have_text("declined")
+    expect(page.locator(".facts")).to_contain_text("no capacity")
