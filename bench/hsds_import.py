@@ -33,6 +33,7 @@ import asyncio
 import cProfile
 import io
 import json
+import os
 import pstats
 import shutil
 import statistics
@@ -255,6 +256,12 @@ async def directory_counts(tx: AsyncManagedTransaction) -> dict[str, int]:
     return {key: int(value) for key, value in dict(record).items()}
 
 
+def _process_cpu(pid: int) -> float:
+    """User and system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _check(deadline: float) -> None:
     if time.monotonic() > deadline:
         raise BenchAborted("time limit reached (--max-minutes)")
@@ -268,6 +275,12 @@ class Repeat:
     order: str
     importer_s: float
     bare_s: float
+    # CPU seconds of this process and of the Neo4j process during each load: on a shared
+    # machine these say what a load costs when the wall clock says mostly how busy it was.
+    importer_cpu: float = 0.0
+    importer_neo4j_cpu: float = 0.0
+    bare_cpu: float = 0.0
+    bare_neo4j_cpu: float = 0.0
 
     @property
     def ratio(self) -> float:
@@ -294,9 +307,13 @@ async def measure(*, repeats: int, deadline: float, profile: bool) -> dict[str, 
         await migrate(graph)
         await load_reference(graph, ref)
         # The bare load's rows: the importer's own plan, made once, untimed.
+        console.print("preparing the bare load's rows (untimed) ...")
         plan, _ = await prepare(graph, read_path(EXPORT))
         rows = bare_rows(plan)
         expected: dict[str, int] | None = None
+        neo4j_pid = runtime.running_pid(bench_instance(TARGET_HOME))
+        if neo4j_pid is None:
+            raise HomewardError(f"the Neo4j of {TARGET_HOME} is not running")
         results: list[Repeat] = []
         for index in range(repeats):
             order = "importer first" if index % 2 == 0 else "bare first"
@@ -304,22 +321,26 @@ async def measure(*, repeats: int, deadline: float, profile: bool) -> dict[str, 
             for which in ("importer", "bare") if index % 2 == 0 else ("bare", "importer"):
                 _check(deadline)
                 await graph.run_schema(CLEAR)
-                with console.status(f"repeat {index + 1}: {which} ..."):
-                    if which == "importer":
-                        timings[which], _ = await _import(graph, deadline)
-                    else:
-                        t0 = time.perf_counter()
-                        await bare_load(graph, rows, deadline=deadline)
-                        timings[which] = time.perf_counter() - t0
+                cpu, neo4j_cpu = time.process_time(), _process_cpu(neo4j_pid)
+                if which == "importer":
+                    timings[f"{which}_s"], _ = await _import(graph, deadline)
+                else:
+                    t0 = time.perf_counter()
+                    await bare_load(graph, rows, deadline=deadline)
+                    timings[f"{which}_s"] = time.perf_counter() - t0
+                timings[f"{which}_cpu"] = time.process_time() - cpu
+                timings[f"{which}_neo4j_cpu"] = _process_cpu(neo4j_pid) - neo4j_cpu
+                console.print(
+                    f"repeat {index + 1}: {which} {timings[f'{which}_s']:.1f} s "
+                    f"(CPU: Python {timings[f'{which}_cpu']:.1f} s, "
+                    f"Neo4j {timings[f'{which}_neo4j_cpu']:.1f} s; "
+                    f"load average {os.getloadavg()[0]:.1f})"
+                )
                 counts = await graph.read(directory_counts)
                 expected = expected or counts
                 if counts != expected:
                     raise HomewardError(f"{which} wrote {counts}, the other load {expected}")
-            results.append(Repeat(order, timings["importer"], timings["bare"]))
-            console.print(
-                f"repeat {index + 1} ({order}): importer {timings['importer']:.1f} s, "
-                f"bare {timings['bare']:.1f} s"
-            )
+            results.append(Repeat(order, **timings))
         prof = None
         if profile:
             _check(deadline)
