@@ -15,7 +15,7 @@ TEST_NEO4J_PORT ?= 7697
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: neo4j install run stop test check lint typecheck schema clean bench-data bench-search bench-stop
+.PHONY: neo4j install run stop test check lint typecheck schema clean bench-data bench-search bench-hsds-import bench-stop
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -68,6 +68,9 @@ bench-data: install
 
 bench-search: install
 	$(BIN)/python -m bench.search --clients 8 --requests 800
+
+bench-hsds-import: install
+	$(BIN)/python -m bench.hsds_import --repeats 3 --max-minutes 60
 
 bench-stop: install
 	$(BIN)/python -m bench.dataset stop
