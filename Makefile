@@ -15,7 +15,7 @@ TEST_NEO4J_PORT ?= 7697
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: neo4j install chromium run stop test check lint typecheck schema clean bench-data bench-search bench-load bench-stop
+.PHONY: neo4j install chromium run stop test check lint typecheck schema clean bench-data bench-search bench-load bench-hsds-import bench-stop
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -80,6 +80,9 @@ bench-search: install
 
 bench-load: install
 	$(BIN)/python -m bench.load --clients 8 --clients 32 --seconds 60
+
+bench-hsds-import: install
+	$(BIN)/python -m bench.hsds_import --repeats 3 --max-minutes 60
 
 bench-stop: install
 	$(BIN)/python -m bench.dataset stop

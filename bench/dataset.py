@@ -207,6 +207,35 @@ async def count_graph(tx: AsyncManagedTransaction) -> GraphCounts:
     return GraphCounts(nodes=nodes, relationships=rels)
 
 
+@dataclass(slots=True)
+class Reference:
+    """What M's directory refers to: the gazetteer and the taxonomy."""
+
+    areas: list[AreaRecord]
+    needs: list[NeedRecord]
+    target_groups: list[Term]
+    programmes: list[ProgrammeRecord]
+
+
+def reference(*, seed: int) -> Reference:
+    """M's reference data alone (the gazetteer does not depend on the scale)."""
+    seed_data = read_seed()
+    gaz = build_gazetteer(seed_data.areas, seed=seed)
+    return Reference(gaz.records, seed_data.needs, seed_data.target_groups, seed_data.programmes)
+
+
+async def load_reference(
+    graph: Graph, ref: Reference, *, advance: Callable[[int], object] = lambda n: None
+) -> None:
+    for batch in _batches(area_rows(ref.areas)):
+        await graph.write(upsert_areas, rows=batch)
+        advance(len(batch))
+    await graph.write(upsert_needs, records=ref.needs)
+    await graph.write(upsert_target_groups, records=ref.target_groups)
+    await graph.write(upsert_programmes, records=ref.programmes)
+    advance(len(ref.needs) + len(ref.target_groups))
+
+
 async def load(
     data: DataSet, graph: Graph, *, progress: Progress, deadline: float | None
 ) -> list[Phase]:
@@ -219,13 +248,11 @@ async def load(
     started = time.perf_counter()
     reference_rows = len(data.areas) + len(data.needs) + len(data.target_groups)
     task = progress.add_task("reference data", total=reference_rows, rate="")
-    for batch in _batches(area_rows(data.areas)):
-        await graph.write(upsert_areas, rows=batch)
-        progress.update(task, advance=len(batch))
-    await graph.write(upsert_needs, records=data.needs)
-    await graph.write(upsert_target_groups, records=data.target_groups)
-    await graph.write(upsert_programmes, records=data.programmes)
-    progress.update(task, advance=len(data.needs) + len(data.target_groups))
+    await load_reference(
+        graph,
+        Reference(data.areas, data.needs, data.target_groups, data.programmes),
+        advance=lambda n: progress.update(task, advance=n),
+    )
     phases.append(
         Phase(
             "areas, needs, target groups, programmes",

@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from neo4j import AsyncGraphDatabase
 
@@ -30,41 +31,46 @@ BENCH_PAGECACHE = "2g"
 START_TIMEOUT_S = 120.0
 
 
-def bench_instance() -> runtime.LocalNeo4j:
+def bench_instance(home: Path = BENCH_HOME) -> runtime.LocalNeo4j:
+    """The benchmark Neo4j; another `home` under `.neo4j/` (named `bench-...`) is a second
+    database of the same size on the same port, e.g. the empty one an import is timed on."""
     return runtime.LocalNeo4j(
-        home=BENCH_HOME, port=BENCH_PORT, heap=BENCH_HEAP, pagecache=BENCH_PAGECACHE
+        home=home, port=BENCH_PORT, heap=BENCH_HEAP, pagecache=BENCH_PAGECACHE
     )
 
 
-def start_bench() -> int:
+def start_bench(home: Path = BENCH_HOME) -> int:
     """Start the benchmark Neo4j unless it runs already; return its pid once Bolt answers."""
-    return runtime.start(bench_instance(), timeout_s=START_TIMEOUT_S)
+    return runtime.start(bench_instance(home), timeout_s=START_TIMEOUT_S)
 
 
-def stop_bench() -> bool:
+def stop_bench(home: Path = BENCH_HOME) -> bool:
     """Stop it cleanly; False if it was not running."""
-    return runtime.stop(bench_instance(), grace_s=60.0)
+    return runtime.stop(bench_instance(home), grace_s=60.0)
 
 
-def wipe_bench() -> None:
-    """Stop the benchmark Neo4j and delete its folder, and nothing else."""
-    home = BENCH_HOME.resolve()
-    # A guard against a changed constant: this must only ever remove .neo4j/bench.
-    if home.name != "bench" or home.parent != (PROJECT_ROOT / ".neo4j").resolve():
-        raise LocalNeo4jError(f"refusing to delete {home}: not the benchmark folder")
-    stop_bench()
-    if runtime.running_pid(bench_instance()) is not None:
-        raise LocalNeo4jError(f"the Neo4j in {home} is still running; not deleting it")
-    if home.exists():
-        shutil.rmtree(home)
+def wipe_bench(home: Path = BENCH_HOME) -> None:
+    """Stop the benchmark Neo4j of `home` and delete its folder, and nothing else."""
+    resolved = home.resolve()
+    # A guard against a changed constant: this must only ever remove .neo4j/bench(-*).
+    if (
+        not (resolved.name == "bench" or resolved.name.startswith("bench-"))
+        or resolved.parent != (PROJECT_ROOT / ".neo4j").resolve()
+    ):
+        raise LocalNeo4jError(f"refusing to delete {resolved}: not a benchmark folder")
+    stop_bench(home)
+    if runtime.running_pid(bench_instance(home)) is not None:
+        raise LocalNeo4jError(f"the Neo4j in {resolved} is still running; not deleting it")
+    if resolved.exists():
+        shutil.rmtree(resolved)
 
 
 @asynccontextmanager
-async def bench_graph() -> AsyncIterator[Graph]:
+async def bench_graph(home: Path = BENCH_HOME) -> AsyncIterator[Graph]:
     """A `Graph` on the benchmark Neo4j, with timeouts meant for bulk loads rather than for
     requests that must fail fast (those of `graph.driver.create_driver`)."""
     driver = AsyncGraphDatabase.driver(
-        bench_instance().uri,
+        bench_instance(home).uri,
         auth=None,
         connection_timeout=10.0,
         max_transaction_retry_time=60.0,

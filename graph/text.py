@@ -23,24 +23,33 @@ _SPECIAL = {"đ": "dj", "ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ı": "i"
 _SPACES = re.compile(r"[\s\-‐–—_'’`.,/()]+")
 
 
+def _transliteration() -> dict[int, str]:
+    table: dict[int, str] = {}
+    # Every letter whose lower case is in the table is a Cyrillic capital (U+0400-U+042F).
+    for code in range(0x0400, 0x0530):
+        ch = chr(code)
+        latin = _SR_CYRL_TO_LATN.get(ch.lower())
+        if latin is not None:
+            table[code] = latin if ch == ch.lower() else latin[0].upper() + latin[1:]
+    return table
+
+
+# `str.translate` tables: folding runs for every name and description written, so it must
+# not loop over characters in Python.
+_TRANSLITERATE = _transliteration()
+_SPECIAL_TABLE = {ord(k): v for k, v in _SPECIAL.items()}
+
+
 def sr_cyrillic_to_latin(text: str) -> str:
-    out: list[str] = []
-    for ch in text:
-        lower = ch.lower()
-        latin = _SR_CYRL_TO_LATN.get(lower)
-        if latin is None:
-            out.append(ch)
-        elif ch != lower:
-            out.append(latin[0].upper() + latin[1:])
-        else:
-            out.append(latin)
-    return "".join(out)
+    return text.translate(_TRANSLITERATE)
 
 
 def fold(text: str) -> str:
     """The search key of a name: transliterated, without diacritics, lower case, single-spaced."""
-    latin = sr_cyrillic_to_latin(text).casefold()
-    latin = "".join(_SPECIAL.get(ch, ch) for ch in latin)
+    if text.isascii():
+        # Nothing to transliterate or decompose; casefold is lower for ASCII.
+        return _SPACES.sub(" ", text.lower()).strip()
+    latin = text.translate(_TRANSLITERATE).casefold().translate(_SPECIAL_TABLE)
     stripped = "".join(
         ch for ch in unicodedata.normalize("NFKD", latin) if not unicodedata.combining(ch)
     )

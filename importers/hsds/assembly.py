@@ -44,6 +44,9 @@ class ImportReport:
     read: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     written: dict[str, int] = field(default_factory=dict)
+    # Kept as problems are added: the planner asks after every service whether it added an
+    # error, and counting the list each time would make a large import quadratic.
+    error_count: int = 0
 
     @property
     def errors(self) -> list[Problem]:
@@ -55,6 +58,8 @@ class ImportReport:
 
     def add(self, where: str, field: str, message: str, severity: Severity = "error") -> None:
         self.problems.append(Problem(where, field, message, severity))
+        if severity == "error":
+            self.error_count += 1
 
 
 class Fields:

@@ -188,6 +188,7 @@ class _Planner:
         self.location_areas: dict[str, str] = {}  # HSDS location id -> area id
         self.organisation_ids: dict[str, str] = {}  # HSDS org id -> Homeward id (accepted)
         self.by_town: dict[tuple[str, str], list[str]] = {}
+        self._sites: dict[str, list[str]] | None = None  # organisation -> sites (sites_of)
         for area in self.known.areas.values():
             country = self.known.country_of(area.id)
             if area.level != "country" and country is not None:
@@ -248,20 +249,28 @@ class _Planner:
                 break
         self.location_areas[location.hsds_id] = found
 
+    def sites_of(self, organisation: str) -> list[str]:
+        """The organisation's own sites, then its services' sites, in the order read. Indexed
+        once for all organisations: scanning every site and service per organisation would
+        make an import without `country` attributes quadratic."""
+        if self._sites is None:
+            self._sites = {}
+            for loc in self.a.locations.values():
+                if loc.organization_id:
+                    self._sites.setdefault(loc.organization_id, []).append(loc.hsds_id)
+            served: dict[str, list[str]] = {}
+            for service in self.a.services.values():
+                if service.organization_id:
+                    served.setdefault(service.organization_id, []).extend(service.location_ids)
+            for org, loc_ids in served.items():
+                self._sites.setdefault(org, []).extend(loc_ids)
+        return self._sites.get(organisation, [])
+
     def organisation_country(self, draft: OrganisationDraft) -> str | None:
         given = draft.profile_value("country")
         if given:
             return given.upper()
-        own = [
-            loc.hsds_id for loc in self.a.locations.values() if loc.organization_id == draft.hsds_id
-        ]
-        served = [
-            loc_id
-            for service in self.a.services.values()
-            if service.organization_id == draft.hsds_id
-            for loc_id in service.location_ids
-        ]
-        for loc_id in (*own, *served):
+        for loc_id in self.sites_of(draft.hsds_id):
             area = self.location_areas.get(loc_id)
             country = self.known.country_of(area) if area else None
             if country:
@@ -329,7 +338,7 @@ class _Planner:
 
     def service(self, draft: ServiceDraft) -> None:
         where = draft.row.where
-        problems_before = len(self.report.errors)
+        problems_before = self.report.error_count
         organisation = self.organisation_ids.get(draft.organization_id or "")
         if organisation is None:
             existing = self.known.organisations.get(draft.organization_id or "")
@@ -416,7 +425,7 @@ class _Planner:
         except ValidationError as exc:
             _reject(draft, self.a, "services", exc, SERVICE_FIELDS)
             return
-        if len(self.report.errors) > problems_before:
+        if self.report.error_count > problems_before:
             self.report.rejected["services"] += 1
             return
         extra: dict[str, Any] = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -90,8 +91,8 @@ class Source:
 # --- CSV -------------------------------------------------------------------------------
 
 
-def _has_bad_bytes(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+# Undecodable bytes, as `surrogateescape` leaves them.
+BAD_BYTES = re.compile("[\udc80-\udcff]")
 
 
 def read_csv(name: str, data: bytes) -> Iterator[Row]:
@@ -113,22 +114,25 @@ def read_csv(name: str, data: bytes) -> Iterator[Row]:
             )
         if "id" not in header:
             raise MalformedInput(f"{name}:1", f"no 'id' column in the header {header!r}")
+        # Searched once for the whole file: most files have none, and then no value needs
+        # a look of its own.
+        suspect = BAD_BYTES.search(text) is not None
+        width = len(header)
         start = reader.line_num + 1
         for values in reader:
             line, start = start, reader.line_num + 1
-            if not any(v.strip() for v in values):
+            if not "".join(values).strip():
                 continue
             row = Row(name, line, dict(zip(header, values, strict=False)))
-            if len(values) != len(header):
-                row.problems.append(
-                    ("(row)", f"has {len(values)} fields, the header has {len(header)}")
-                )
-            for key, value in row.data.items():
-                if _has_bad_bytes(value):
-                    row.problems.append((key, "not UTF-8 text; save the file as UTF-8"))
-                    row.data[key] = value.encode("utf-8", "surrogateescape").decode(
-                        "utf-8", "replace"
-                    )
+            if len(values) != width:
+                row.problems.append(("(row)", f"has {len(values)} fields, the header has {width}"))
+            if suspect:
+                for key, value in row.data.items():
+                    if BAD_BYTES.search(value):
+                        row.problems.append((key, "not UTF-8 text; save the file as UTF-8"))
+                        row.data[key] = value.encode("utf-8", "surrogateescape").decode(
+                            "utf-8", "replace"
+                        )
             yield row
     except csv.Error as exc:
         raise MalformedInput(f"{name}:{reader.line_num}", f"not valid CSV: {exc}") from exc
