@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from api import policy
 from api.app import create_app
 from api.graphql.schema import schema
+from api.web import OPEN_PAGES, page_operations
 from graph.users import ANONYMOUS, Actor, Membership, Role
 from homeward.errors import Forbidden, Unauthenticated
 from homeward.settings import Environment, Settings
@@ -156,6 +157,12 @@ def test_every_rest_route_has_a_rule() -> None:
             matched = {r for r in policy.REST_RULES if re.fullmatch(operation, r)}
             assert matched, f"{method.upper()} {path} has no rule in REST_RULES"
             operations |= matched
+    # The web pages stay out of the OpenAPI document; tests/api/test_web.py holds each of
+    # them to a rule, and here they count as routes that exist.
+    pages = page_operations()
+    assert pages - OPEN_PAGES <= set(policy.REST_RULES)
+    operations |= pages & set(policy.REST_RULES)
     assert operations == set(policy.REST_RULES)  # no rule without its route
+    assert policy.REST_RULES["GET /metrics"] == policy.ADMIN
     assert policy.REST_RULES["POST /imports/sheet"] == policy.ADMIN
     assert policy.REST_RULES["POST /imports/hsds"] == policy.ADMIN
