@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import socket
 import subprocess
@@ -30,12 +29,11 @@ from dataclasses import dataclass, field
 
 import httpx
 import typer
-from cryptography.fernet import Fernet
 from neo4j import AsyncManagedTransaction
 from rich.console import Console
 from rich.table import Table
 
-from bench.neo4j import bench_instance, start_bench, stop_bench
+from bench.neo4j import api_environment, bench_instance, start_bench, stop_bench
 from bench.search import DESTINATIONS, NEEDS, QUERY, CpuMeter, _summary, _wait_for_api, workload
 from graph import runtime
 from graph.driver import Graph, create_driver
@@ -243,15 +241,7 @@ def main(
     start_bench()
     settings = Settings(NEO4J_URI=instance.uri)
     port = _free_port()
-    env = os.environ | {
-        "NEO4J_URI": instance.uri,
-        "HOMEWARD_ENV": "production",  # no GraphiQL, no demo identities
-        "HOMEWARD_MIGRATE_ON_STARTUP": "false",
-        # Production refuses to start without data keys; the writes here carry no personal
-        # data, so a key made for this run will do.
-        "HOMEWARD_DATA_KEYS": os.environ.get("HOMEWARD_DATA_KEYS")
-        or Fernet.generate_key().decode("ascii"),
-    }
+    env = api_environment(instance)
     api = subprocess.Popen(  # noqa: S603 - fixed argv
         [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],

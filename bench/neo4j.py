@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from neo4j import AsyncGraphDatabase
 
 from graph import runtime
@@ -80,3 +81,20 @@ async def bench_graph(home: Path = BENCH_HOME) -> AsyncIterator[Graph]:
         yield Graph(driver, None)
     finally:
         await driver.close()
+
+
+def api_environment(instance: runtime.LocalNeo4j) -> dict[str, str]:
+    """Environment of an API process that the benchmarks start against `instance`."""
+    return dict(os.environ) | {
+        "NEO4J_URI": instance.uri,
+        "HOMEWARD_ENV": "production",  # no GraphiQL, no demo identities
+        "HOMEWARD_MIGRATE_ON_STARTUP": "false",
+        # Production refuses to start without data keys; the benchmarks' requests carry no
+        # personal data, so a key made for this run will do.
+        "HOMEWARD_DATA_KEYS": os.environ.get("HOMEWARD_DATA_KEYS")
+        or Fernet.generate_key().decode("ascii"),
+        # The benchmarks measure the service, not the per-caller rate limit, which a few
+        # clients on loopback would reach within seconds (HOMEWARD_RATE_LIMIT: '' is off).
+        "HOMEWARD_RATE_LIMIT": "",
+        "HOMEWARD_RATE_LIMIT_ANONYMOUS": "",
+    }

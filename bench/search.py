@@ -35,7 +35,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.neo4j import bench_instance, start_bench, stop_bench
+from bench.neo4j import api_environment, bench_instance, start_bench, stop_bench
 from graph import runtime
 from graph.driver import Graph, create_driver
 from graph.reference import ReferenceCache
@@ -244,11 +244,7 @@ def main(
     instance = bench_instance()
     started_neo4j = runtime.running_pid(instance) is None
     start_bench()
-    env = os.environ | {
-        "NEO4J_URI": instance.uri,
-        "HOMEWARD_ENV": "production",  # no GraphiQL, no demo identities
-        "HOMEWARD_MIGRATE_ON_STARTUP": "false",
-    }
+    env = api_environment(instance)
     api = subprocess.Popen(  # noqa: S603 - fixed argv
         [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
          "--port", str(API_PORT), "--log-level", "warning", "--no-access-log"],

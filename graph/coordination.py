@@ -166,6 +166,10 @@ WHERE codes <> []
 RETURN s {.id, .status, .capacity, .last_verified_at} AS service, codes
 """
 
+# Counted in the database: a country's municipalities have tens of thousands of local
+# (municipality, service) pairs, and carrying each one to Python cost more than finding it.
+# Services that cover the scope or an area above it are counted once, in Python, for every
+# municipality (`$above`), so they are left out here.
 SUPPLY_LOCAL: LiteralString = """
 MATCH (scope:Area {id: $area})
 CALL (scope) {
@@ -185,9 +189,12 @@ CALL (m, below) {
   WHERE s.status = 'active'
   RETURN s
 }
-WITH m, s, [c IN coalesce(s.need_codes, []) WHERE c IN $codes] AS codes
-WHERE codes <> []
-RETURN m.id AS area, s {.id, .status, .capacity, .last_verified_at} AS service, codes
+WITH m, s WHERE NOT s.id IN $above
+UNWIND $needs AS need
+WITH m, need, s WHERE any(c IN coalesce(s.need_codes, []) WHERE c IN need.codes)
+RETURN m.id AS area, need.code AS need, count(s) AS listed,
+       count(CASE WHEN coalesce(s.capacity, '') <> 'full' AND s.last_verified_at >= $fresh_after
+                  THEN 1 END) AS supply
 """
 
 DEMAND: LiteralString = """
@@ -279,13 +286,20 @@ async def service_gaps(
         (r["service"], set(r["codes"]))
         async for r in await tx.run(SUPPLY_ABOVE, area=area_id, codes=codes)
     ]
-    local: dict[str, list[tuple[dict[str, Any], set[str]]]] = {}
-    async for r in await tx.run(SUPPLY_LOCAL, area=area_id, codes=codes):
-        local.setdefault(r["area"], []).append((r["service"], set(r["codes"])))
+    fresh_after = now - timedelta(days=stale_after_days)
+    local: dict[tuple[str, str], tuple[int, int]] = {}
+    result = await tx.run(
+        SUPPLY_LOCAL,
+        area=area_id,
+        above=[service["id"] for service, _ in above],
+        needs=[{"code": need, "codes": sorted(expanded[need])} for need in needs],
+        fresh_after=fresh_after,
+    )
+    async for r in result:
+        local[(r["area"], r["need"])] = (r["listed"], r["supply"])
     referrals: dict[str, list[tuple[set[str], int]]] = {}
     async for r in await tx.run(DEMAND, area=area_id, since=since, until=until):
         referrals.setdefault(r["area"], []).append((set(r["codes"]), r["referrals"]))
-    fresh_after = now - timedelta(days=stale_after_days)
 
     def counted(service: dict[str, Any]) -> bool:
         verified = service.get("last_verified_at")
@@ -295,16 +309,15 @@ async def service_gaps(
             and verified.to_native() >= fresh_after
         )
 
+    # The same for every municipality: services of the whole scope or above, per need.
+    above_listed = {need: [s for s, codes in above if codes & expanded[need]] for need in needs}
     rows = []
     for m in municipalities:
         for need in needs:
             wanted = expanded[need]
-            offered = {
-                service["id"]: service
-                for service, codes in [*above, *local.get(m["area"], [])]
-                if codes & wanted and service.get("status") == "active"
-            }
-            supply = sum(counted(s) for s in offered.values())
+            listed, supply = local.get((m["area"], need), (0, 0))
+            listed += len(above_listed[need])
+            supply += sum(counted(s) for s in above_listed[need])
             demand = sum(n for codes, n in referrals.get(m["area"], []) if codes & wanted)
             rows.append(
                 {
@@ -312,7 +325,7 @@ async def service_gaps(
                     "centroid": m["centroid"],
                     "need": need,
                     "supply": supply,
-                    "listed": len(offered),
+                    "listed": listed,
                     "demand": demand,
                 }
             )
