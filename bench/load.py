@@ -21,8 +21,6 @@ import asyncio
 import contextlib
 import random
 import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,12 +31,12 @@ from neo4j import AsyncManagedTransaction
 from rich.console import Console
 from rich.table import Table
 
-from bench.neo4j import api_environment, bench_instance, start_bench, stop_bench
+from bench.neo4j import bench_instance, start_api, start_bench, stop_bench
 from bench.search import DESTINATIONS, NEEDS, QUERY, CpuMeter, _summary, _wait_for_api, workload
 from graph import runtime
 from graph.driver import Graph, create_driver
 from graph.users import Role, UserInput, create_user, issue_token, new_token
-from homeward.settings import PROJECT_ROOT, Settings
+from homeward.settings import Settings
 
 console = Console(width=200)
 app = typer.Typer(add_completion=False)
@@ -241,13 +239,7 @@ def main(
     start_bench()
     settings = Settings(NEO4J_URI=instance.uri)
     port = _free_port()
-    env = api_environment(instance)
-    api = subprocess.Popen(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env,
-        cwd=PROJECT_ROOT,
-    )  # fmt: skip
+    api = start_api(instance, port)
     results: list[tuple[int, Outcome, float, dict[str, float]]] = []
     registered: list[str] = []
 

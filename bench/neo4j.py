@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -81,6 +83,17 @@ async def bench_graph(home: Path = BENCH_HOME) -> AsyncIterator[Graph]:
         yield Graph(driver, None)
     finally:
         await driver.close()
+
+
+def start_api(instance: runtime.LocalNeo4j, port: int) -> subprocess.Popen[bytes]:
+    """An API process on 127.0.0.1:`port` against `instance`, as the benchmarks run it; the
+    caller terminates it."""
+    return subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=api_environment(instance),
+        cwd=PROJECT_ROOT,
+    )  # fmt: skip
 
 
 def api_environment(instance: runtime.LocalNeo4j) -> dict[str, str]:

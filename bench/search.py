@@ -23,8 +23,6 @@ import asyncio
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -35,13 +33,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.neo4j import api_environment, bench_instance, start_bench, stop_bench
+from bench.neo4j import bench_instance, start_api, start_bench, stop_bench
 from graph import runtime
 from graph.driver import Graph, create_driver
 from graph.reference import ReferenceCache
 from graph.search import PartnerSearch, search_partners
 from graph.users import utcnow
-from homeward.settings import PROJECT_ROOT, Settings
+from homeward.settings import Settings
 
 API_PORT = 8765
 console = Console()
@@ -244,13 +242,7 @@ def main(
     instance = bench_instance()
     started_neo4j = runtime.running_pid(instance) is None
     start_bench()
-    env = api_environment(instance)
-    api = subprocess.Popen(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-         "--port", str(API_PORT), "--log-level", "warning", "--no-access-log"],
-        env=env,
-        cwd=PROJECT_ROOT,
-    )  # fmt: skip
+    api = start_api(instance, API_PORT)
     try:
         _wait_for_api()
         queries = workload(requests, seed)
