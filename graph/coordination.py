@@ -155,7 +155,14 @@ RETURN m.id AS area, m.centroid AS centroid
 ORDER BY area
 """
 
-SUPPLY_ABOVE: LiteralString = """
+# What counts as supply: an active service (both reads filter on status) that is not full
+# and was verified within the stale period. One definition for both reads.
+COUNTED: LiteralString = (
+    "coalesce(s.capacity, '') <> 'full' AND coalesce(s.last_verified_at >= $fresh_after, false)"
+)
+
+SUPPLY_ABOVE: LiteralString = (
+    """
 MATCH (scope:Area {id: $area})
 CALL (scope) { MATCH (scope)-[:PART_OF*0..]->(a:Area) RETURN a }
 CALL (a) { MATCH (a)<-[:COVERS]-(s:Service) WHERE s.status = 'active' RETURN s }
@@ -163,14 +170,18 @@ WITH DISTINCT s
 // need_codes is the search fact kept on every service (graph/services.py): no expansion.
 WITH s, [c IN coalesce(s.need_codes, []) WHERE c IN $codes] AS codes
 WHERE codes <> []
-RETURN s {.id, .status, .capacity, .last_verified_at} AS service, codes
+RETURN s.id AS id, """
+    + COUNTED
+    + """ AS counted, codes
 """
+)
 
 # Counted in the database: a country's municipalities have tens of thousands of local
 # (municipality, service) pairs, and carrying each one to Python cost more than finding it.
 # Services that cover the scope or an area above it are counted once, in Python, for every
 # municipality (`$above`), so they are left out here.
-SUPPLY_LOCAL: LiteralString = """
+SUPPLY_LOCAL: LiteralString = (
+    """
 MATCH (scope:Area {id: $area})
 CALL (scope) {
   MATCH path = (scope)<-[:PART_OF*0..]-(m:Area) WHERE m.level = 'municipality'
@@ -193,9 +204,11 @@ WITH m, s WHERE NOT s.id IN $above
 UNWIND $needs AS need
 WITH m, need, s WHERE any(c IN coalesce(s.need_codes, []) WHERE c IN need.codes)
 RETURN m.id AS area, need.code AS need, count(s) AS listed,
-       count(CASE WHEN coalesce(s.capacity, '') <> 'full' AND s.last_verified_at >= $fresh_after
-                  THEN 1 END) AS supply
+       count(CASE WHEN """
+    + COUNTED
+    + """ THEN 1 END) AS supply
 """
+)
 
 DEMAND: LiteralString = """
 MATCH (scope:Area {id: $area})
@@ -282,16 +295,19 @@ async def service_gaps(
     municipalities = [r async for r in await tx.run(MUNICIPALITIES, area=area_id)]
     # Only services for one of the asked needs (or a narrower one) come back.
     codes = sorted(set().union(*expanded.values()))
-    above = [
-        (r["service"], set(r["codes"]))
-        async for r in await tx.run(SUPPLY_ABOVE, area=area_id, codes=codes)
-    ]
     fresh_after = now - timedelta(days=stale_after_days)
+    # Services of the whole scope or above: (counted, codes), the same for every municipality.
+    above = {
+        r["id"]: (r["counted"], set(r["codes"]))
+        async for r in await tx.run(
+            SUPPLY_ABOVE, area=area_id, codes=codes, fresh_after=fresh_after
+        )
+    }
     local: dict[tuple[str, str], tuple[int, int]] = {}
     result = await tx.run(
         SUPPLY_LOCAL,
         area=area_id,
-        above=[service["id"] for service, _ in above],
+        above=list(above),
         needs=[{"code": need, "codes": sorted(expanded[need])} for need in needs],
         fresh_after=fresh_after,
     )
@@ -300,24 +316,20 @@ async def service_gaps(
     referrals: dict[str, list[tuple[set[str], int]]] = {}
     async for r in await tx.run(DEMAND, area=area_id, since=since, until=until):
         referrals.setdefault(r["area"], []).append((set(r["codes"]), r["referrals"]))
-
-    def counted(service: dict[str, Any]) -> bool:
-        verified = service.get("last_verified_at")
-        return (
-            service.get("capacity") != "full"
-            and verified is not None
-            and verified.to_native() >= fresh_after
+    above_counts = {
+        need: (
+            sum(1 for _, codes in above.values() if codes & expanded[need]),
+            sum(1 for counted, codes in above.values() if counted and codes & expanded[need]),
         )
-
-    # The same for every municipality: services of the whole scope or above, per need.
-    above_listed = {need: [s for s, codes in above if codes & expanded[need]] for need in needs}
+        for need in needs
+    }
     rows = []
     for m in municipalities:
         for need in needs:
             wanted = expanded[need]
             listed, supply = local.get((m["area"], need), (0, 0))
-            listed += len(above_listed[need])
-            supply += sum(counted(s) for s in above_listed[need])
+            listed += above_counts[need][0]
+            supply += above_counts[need][1]
             demand = sum(n for codes, n in referrals.get(m["area"], []) if codes & wanted)
             rows.append(
                 {
