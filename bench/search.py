@@ -1,8 +1,9 @@
 """Search benchmark: `searchPartners` over HTTP with concurrent clients, and the same searches
-run directly through the driver (the Cypher the search runs, plus the wording of its page's
-reasons), in one run. A third phase sends a trivial GraphQL query (`{ __typename }`) the same
-way: no database, no resolver, so its latency is the floor that HTTP, FastAPI and Strawberry
-set on this machine with this many clients.
+run directly through the driver (the Cypher the search runs, the page's services and
+organisations included, plus the reasons of its page, not yet worded), in one run. A third
+phase sends a trivial GraphQL query (`{ __typename }`) the same way: no database, no
+resolver, so its latency is the floor that HTTP, FastAPI and Strawberry set on this machine
+with this many clients.
 
 Beside latencies, each phase reports the CPU time per request of the API process, the
 benchmark Neo4j and this client (Linux `/proc`): on a machine shared with other work,
@@ -209,6 +210,9 @@ async def _bare_phase(
             ageing_after_days=settings.verification_ageing_days,
             stale_after_days=settings.verification_stale_days,
             cache=cache,
+            # The API reads the page's services and organisations in the search's own
+            # transaction: they are part of the Cypher a search runs.
+            with_services=True,
         )
 
     try:

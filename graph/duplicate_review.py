@@ -50,6 +50,7 @@ from graph.duplicates import (
     service_blocks,
 )
 from graph.pagination import Page, decode_cursor, paginate
+from graph.temporal import native
 from graph.users import Actor
 from homeward.errors import NotFound, ValidationFailed
 
@@ -362,10 +363,6 @@ WITH a, r, b ORDER BY r.score DESC, r.id LIMIT $limit
 BY_ID: LiteralString = "MATCH (a)-[r:POSSIBLY_SAME_AS {id: $id}]->(b) " + RETURN_PAIR
 
 
-def _native(value: Any) -> Any:
-    return value.to_native() if value is not None and hasattr(value, "to_native") else value
-
-
 def _pair(record: Any) -> DuplicatePair:
     r = dict(record["r"])
     return DuplicatePair(
@@ -379,13 +376,13 @@ def _pair(record: Any) -> DuplicatePair:
         evidence=[Evidence(**e) for e in json.loads(r.get("evidence") or "[]")],
         state=State(r["state"]),
         canonical_id=r.get("canonical_id"),
-        found_at=_native(r.get("found_at")),
-        decided_at=_native(r.get("decided_at")),
+        found_at=native(r.get("found_at")),
+        decided_at=native(r.get("decided_at")),
         decided_by=r.get("decided_by"),
         note=r.get("note"),
         history=[
             ReviewEvent(
-                at=_native(e["at"]),
+                at=native(e["at"]),
                 actor=e["actor"],
                 action=e["action"],
                 note=e.get("note"),

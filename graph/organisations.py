@@ -24,6 +24,7 @@ from graph.duplicates import (
     organisation_keys,
 )
 from graph.pagination import Page, decode_cursor, paginate
+from graph.temporal import native
 from graph.text import search_keys
 from graph.users import Actor
 from homeward.errors import NotFound, ValidationFailed
@@ -127,8 +128,8 @@ def _organisation(node: Any, based_in: str | None) -> Organisation:
         hsds_id=props.get("hsds_id"),
         hsds_extra=props.get("hsds_extra"),
         version=props["version"],
-        created_at=props["created_at"].to_native(),
-        updated_at=props["updated_at"].to_native(),
+        created_at=native(props["created_at"]),
+        updated_at=native(props["updated_at"]),
     )
 
 
@@ -235,7 +236,8 @@ _UNAUDITED = {"id", "version", "created_at", "updated_at"}
 
 
 RETURN_ORGANISATION: LiteralString = """
-RETURN o, COLLECT { MATCH (o)-[:BASED_IN]->(a:Area) RETURN a.id }[0] AS based_in
+RETURN o {.*, created_at: toString(o.created_at), updated_at: toString(o.updated_at)} AS o,
+  COLLECT { MATCH (o)-[:BASED_IN]->(a:Area) RETURN a.id }[0] AS based_in
 """
 
 BY_IDS: LiteralString = "UNWIND $ids AS id MATCH (o:Organisation {id: id}) " + RETURN_ORGANISATION

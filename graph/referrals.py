@@ -25,6 +25,7 @@ from graph.driver import Graph
 from graph.languages import iso639_codes
 from graph.pagination import Page, paginate
 from graph.services import ReturnType, flag_for_reverification
+from graph.temporal import native
 from graph.text import distinct
 from graph.users import Actor, Role
 from graph.webhooks import WebhookEvent, enqueue
@@ -461,10 +462,6 @@ RETURN r,
 """
 
 
-def _native(value: Any) -> Any:
-    return value.to_native() if value is not None and hasattr(value, "to_native") else value
-
-
 def _opt(enum: type[Any], value: Any) -> Any:
     return enum(value) if value is not None else None
 
@@ -477,10 +474,10 @@ def _consent(props: dict[str, Any], recipient: str) -> Consent:
         categories=[DataCategory(c) for c in props["categories"]],
         purpose=props["purpose"],
         evidence_reference=props["evidence_reference"],
-        expires_on=_native(props["expires_on"]),
-        recorded_at=_native(props["recorded_at"]),
+        expires_on=native(props["expires_on"]),
+        recorded_at=native(props["recorded_at"]),
         recorded_by=props["recorded_by"],
-        revoked_at=_native(props.get("revoked_at")),
+        revoked_at=native(props.get("revoked_at")),
         revoked_by=props.get("revoked_by"),
     )
 
@@ -541,7 +538,7 @@ def view(
         if props.get("household_adults") is not None
         else None
     )
-    planned = _native(props.get("planned_arrival"))
+    planned = native(props.get("planned_arrival"))
     return Referral(
         id=props["id"],
         reference=props["reference"],
@@ -568,18 +565,18 @@ def view(
         withheld_categories=sorted(set(DataCategory) - readable),
         decline_reason=_opt(DeclineReason, props.get("decline_reason")),
         outcome=_opt(Outcome, props.get("outcome")),
-        response_due_at=_native(props.get("response_due_at")),
-        created_at=_native(props["created_at"]),
-        updated_at=_native(props["updated_at"]),
-        sent_at=_native(props.get("sent_at")),
-        acknowledged_at=_native(props.get("acknowledged_at")),
-        accepted_at=_native(props.get("accepted_at")),
-        closed_at=_native(props.get("closed_at")),
-        purged_at=_native(props.get("purged_at")),
+        response_due_at=native(props.get("response_due_at")),
+        created_at=native(props["created_at"]),
+        updated_at=native(props["updated_at"]),
+        sent_at=native(props.get("sent_at")),
+        acknowledged_at=native(props.get("acknowledged_at")),
+        accepted_at=native(props.get("accepted_at")),
+        closed_at=native(props.get("closed_at")),
+        purged_at=native(props.get("purged_at")),
         version=props["version"],
         events=[
             ReferralEvent(
-                at=_native(e["at"]),
+                at=native(e["at"]),
                 actor=e["actor"],
                 action=e["action"],
                 from_status=_opt(ReferralStatus, e.get("from_status")),
@@ -594,7 +591,7 @@ def view(
             FollowUp(
                 id=f["id"],
                 months_after_arrival=f["months_after_arrival"],
-                visited_on=_native(f["visited_on"]),
+                visited_on=native(f["visited_on"]),
                 employment=_opt(Employment, f.get("employment")),
                 schooling=_opt(Schooling, f.get("schooling")),
                 health_care_access=_opt(Access, f.get("health_care_access")),
@@ -602,7 +599,7 @@ def view(
                 feels_safe=_opt(Access, f.get("feels_safe")),
                 intends_to_leave=_opt(Intention, f.get("intends_to_leave")),
                 note=secret(DataCategory.NOTES, f.get("note_enc")),
-                recorded_at=_native(f["recorded_at"]),
+                recorded_at=native(f["recorded_at"]),
                 recorded_by=f["recorded_by"],
                 recorded_by_organisation_id=f["recorded_by_organisation"],
             )

@@ -50,6 +50,7 @@ from graph.services import (
     freshness,
     services_by_ids,
 )
+from graph.temporal import native
 from graph.text import close_matches, did_you_mean, fold
 from homeward.errors import FieldProblem, ValidationFailed
 
@@ -429,7 +430,8 @@ CALL (page) {
   UNWIND page AS row
   WITH row, row.s AS s
   RETURN collect(row {.score, .km, .fits, .covered, service: s {
-    .id, .delivery, .status, .capacity, .last_verified_at, .expected_response_days,
+    .id, .delivery, .status, .capacity, .expected_response_days,
+    last_verified_at: toString(s.last_verified_at),
     .languages, .sending_countries, .need_codes, .target_group_codes, .programme_ids,
     .referrals_received, .ack_median_hours, .acceptance_rate, .feedback_rate
   }}) AS rows
@@ -567,10 +569,6 @@ class Match(BaseModel):
     reasons: list[Reason]
 
 
-def _native(value: Any) -> Any:
-    return value.to_native() if value is not None and hasattr(value, "to_native") else value
-
-
 def responsiveness_reasons(facts: dict[str, Any]) -> list[Reason]:
     """What the service's referrals show, once there are enough of them to say anything."""
     received = facts.get("referrals_received") or 0
@@ -629,7 +627,7 @@ def page_match(row: dict[str, Any], asked: Resolved) -> Match:
     if spoken:
         reasons.append(Reason(kind="speaks", params={"languages": spoken}))
 
-    verified = _native(facts["last_verified_at"])
+    verified = native(facts["last_verified_at"])
     if verified is None:
         reasons.append(Reason(kind="unverified"))
     else:

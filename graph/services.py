@@ -20,6 +20,7 @@ from graph.audit import diff, record_event
 from graph.duplicates import PossibleDuplicates, service_candidates, service_features
 from graph.languages import iso639_codes
 from graph.pagination import Page, decode_cursor, paginate
+from graph.temporal import day, native
 from graph.text import distinct, fold
 from graph.users import Actor
 from homeward.errors import FieldProblem, Forbidden, NotFound, ValidationFailed, VersionConflict
@@ -524,8 +525,11 @@ async def update_service(
 # --- reads -------------------------------------------------------------------------------
 
 # One query per page or batch: related ids are collected here and resolved by DataLoaders.
+# Instants as ISO text (graph/temporal.py says why); every other property as stored.
 RETURN_SERVICE: LiteralString = """
-RETURN s,
+RETURN s {.*, capacity_date: toString(s.capacity_date),
+          last_verified_at: toString(s.last_verified_at),
+          created_at: toString(s.created_at), updated_at: toString(s.updated_at)} AS s,
   COLLECT { MATCH (o:Organisation)-[:PROVIDES]->(s) RETURN o.id }[0] AS organisation_id,
   COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) RETURN n.code ORDER BY n.code } AS needs,
   COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) RETURN t.code ORDER BY t.code } AS groups,
@@ -535,10 +539,6 @@ RETURN s,
             OPTIONAL MATCH (l)-[:IN]->(a:Area)
             RETURN {location: l, area: a.id} ORDER BY l.id } AS locations
 """
-
-
-def _native(value: Any) -> Any:
-    return value.to_native() if value is not None and hasattr(value, "to_native") else value
 
 
 def _location(entry: dict[str, Any]) -> Location:
@@ -581,8 +581,8 @@ def _service(record: Any) -> Service:
         expected_response_days=props.get("expected_response_days"),
         capacity=Capacity(props.get("capacity") or "unknown"),
         capacity_note=props.get("capacity_note"),
-        capacity_date=_native(props.get("capacity_date")),
-        last_verified_at=_native(props.get("last_verified_at")),
+        capacity_date=day(props.get("capacity_date")),
+        last_verified_at=native(props.get("last_verified_at")),
         last_verified_by=props.get("last_verified_by"),
         reverification_reason=props.get("reverification_reason"),
         responsiveness=Responsiveness(
@@ -596,8 +596,8 @@ def _service(record: Any) -> Service:
         hsds_id=props.get("hsds_id"),
         hsds_extra=props.get("hsds_extra"),
         version=props["version"],
-        created_at=_native(props["created_at"]),
-        updated_at=_native(props["updated_at"]),
+        created_at=native(props["created_at"]),
+        updated_at=native(props["updated_at"]),
     )
 
 

@@ -35,6 +35,7 @@ from graph.audit import diff, record_event
 from graph.crypto import DataCipher, KeyMissing
 from graph.driver import Graph
 from graph.pagination import Page, decode_cursor, paginate
+from graph.temporal import native
 from graph.users import Actor
 from homeward.errors import Forbidden, NotFound, ValidationFailed
 
@@ -172,10 +173,6 @@ class DeliveryReport(BaseModel):
     held: int = 0
 
 
-def _native(value: Any) -> Any:
-    return value.to_native() if value is not None and hasattr(value, "to_native") else value
-
-
 def _check_scope(organisation_id: str, allowed: set[str] | None) -> None:
     """`allowed` comes from the access policy: None is every organisation (admins)."""
     if allowed is not None and organisation_id not in allowed:
@@ -192,7 +189,7 @@ def _subscription(props: dict[str, Any], organisation_id: str) -> WebhookSubscri
         url=props["url"],
         events=[WebhookEvent(e) for e in props["events"]],
         active=props["active"],
-        created_at=_native(props["created_at"]),
+        created_at=native(props["created_at"]),
         created_by=props["created_by"],
     )
 
@@ -490,7 +487,7 @@ async def _claim(
                 secret_enc=r["secret_enc"] if r["active"] else None,
                 event=props["event"],
                 payload=props["payload"],
-                created_at=_native(props["created_at"]),
+                created_at=native(props["created_at"]),
                 attempts=props["attempts"],
             )
         )
@@ -734,10 +731,10 @@ def _delivery(record: Any) -> WebhookDelivery:
         payload=json.loads(props["payload"]),
         state=DeliveryState(props["state"]),
         attempts=props["attempts"],
-        created_at=_native(props["created_at"]),
-        next_attempt_at=_native(props.get("next_attempt_at")),
-        last_attempt_at=_native(props.get("last_attempt_at")),
-        delivered_at=_native(props.get("delivered_at")),
+        created_at=native(props["created_at"]),
+        next_attempt_at=native(props.get("next_attempt_at")),
+        last_attempt_at=native(props.get("last_attempt_at")),
+        delivered_at=native(props.get("delivered_at")),
         last_status_code=props.get("last_status_code"),
         last_error=props.get("last_error"),
     )
