@@ -28,7 +28,7 @@ from graph.needs import all_needs
 from graph.target_groups import all_target_groups
 from homeward.errors import NotFound
 from importers.hsds.assembly import ImportReport, Problem
-from importers.hsds.loader import ImportRejected, import_hsds
+from importers.hsds.loader import ImportRejected, Provenance, import_hsds
 from importers.hsds.source import MalformedInput, read_bytes
 from importers.sheet.loader import import_sheet
 from importers.sheet.source import read_sheet
@@ -48,6 +48,9 @@ class RowProblem(BaseModel):
 
 class ImportResult(BaseModel):
     strict: bool
+    # Entity id of the import's audit events (`auditEvents(entityId: ...)`); none when
+    # nothing was written.
+    import_id: str | None
     # Records written per kind (organisations, services, ...).
     imported: dict[str, int]
     # Rows read and rejected per table.
@@ -71,6 +74,7 @@ def _row_problem(problem: Problem) -> RowProblem:
 def _result(report: ImportReport, *, strict: bool) -> ImportResult:
     return ImportResult(
         strict=strict,
+        import_id=report.import_id,
         imported=report.written,
         read=dict(report.read),
         rejected_rows=dict(report.rejected),
@@ -150,7 +154,7 @@ async def import_sheet_upload(
     ] = None,
 ) -> JSONResponse:
     """A partner's spreadsheet (CSV or XLSX), one row per service."""
-    await authorize_rest(request, "POST /imports/sheet")
+    actor = await authorize_rest(request, "POST /imports/sheet")
     name, data = await _upload(request, settings.import_max_bytes, "upload.csv")
     try:
         sheet = await asyncio.to_thread(
@@ -159,7 +163,14 @@ async def import_sheet_upload(
     except MalformedInput as exc:
         raise HTTPException(422, exc.message) from exc
     return await _report(
-        import_sheet(graph, sheet, strict=strict, organisation_id=organisation), strict=strict
+        import_sheet(
+            graph,
+            sheet,
+            strict=strict,
+            organisation_id=organisation,
+            provenance=Provenance(actor, name),
+        ),
+        strict=strict,
     )
 
 
@@ -175,14 +186,20 @@ async def import_hsds_upload(
     ] = None,
 ) -> JSONResponse:
     """Open Referral HSDS 3.0: a zip of the tabular form, or nested JSON (`*_full.json`)."""
-    await authorize_rest(request, "POST /imports/hsds")
+    actor = await authorize_rest(request, "POST /imports/hsds")
     name, data = await _upload(request, settings.import_max_bytes, "upload.zip")
     try:
         source = await asyncio.to_thread(read_bytes, name, data)
     except MalformedInput as exc:
         raise HTTPException(422, exc.message) from exc
     return await _report(
-        import_hsds(graph, source, strict=strict, default_country=default_country),
+        import_hsds(
+            graph,
+            source,
+            strict=strict,
+            default_country=default_country,
+            provenance=Provenance(actor, name),
+        ),
         strict=strict,
     )
 

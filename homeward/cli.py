@@ -34,6 +34,7 @@ from graph.migrations import migrate as run_migrations
 from graph.referrals import purge_expired, rotate_all
 from graph.services import freshness, verification_due
 from graph.users import (
+    SYSTEM,
     Role,
     User,
     UserInput,
@@ -572,6 +573,8 @@ def _print_counts(report: ImportReport) -> None:
     console.print(
         "written: " + ", ".join(f"{count} {kind}" for kind, count in report.written.items())
     )
+    if report.import_id:
+        console.print(f"audit events of this import: entity id {report.import_id}")
 
 
 StrictOption = Annotated[
@@ -606,15 +609,21 @@ def import_hsds_command(
     _run_import(
         lambda graph: prepare(graph, source, mapping=taxonomy_map, default_country=default_country),
         strict=strict,
+        source=path.name,
     )
 
 
 def _run_import(
-    prepare: Callable[[Graph], Awaitable[tuple[Plan, ImportReport]]], *, strict: bool
+    prepare: Callable[[Graph], Awaitable[tuple[Plan, ImportReport]]],
+    *,
+    strict: bool,
+    source: str,
 ) -> None:
     """Check everything, print the report, then (unless strict and anything was wrong)
-    write with a progress bar; exit status 1 when any row was rejected."""
-    from importers.hsds.loader import ImportRejected, plan_size, write_plan
+    write with a progress bar; exit status 1 when any row was rejected. The audit events of
+    the import name the system as actor: the command line runs with the database's own
+    access, not as a user of the API."""
+    from importers.hsds.loader import ImportRejected, Provenance, plan_size, write_plan
 
     async def work(graph: Graph) -> ImportReport:
         plan, report = await prepare(graph)
@@ -623,11 +632,14 @@ def _run_import(
             raise ImportRejected(report)
         with _progress() as progress:
             task = progress.add_task("writing", total=plan_size(plan))
+            provenance = Provenance(SYSTEM, source)
             report.written = await write_plan(
                 graph,
                 plan,
+                provenance=provenance,
                 progress=lambda kind, n: progress.update(task, advance=n, description=kind),
             )
+            report.import_id = provenance.id
         return report
 
     report = _with_graph(get_settings(), work)
@@ -659,7 +671,9 @@ def import_sheet_command(
     except HomewardError as exc:
         raise _fail(exc) from exc
     _run_import(
-        lambda graph: prepare_sheet(graph, sheet, organisation_id=organisation), strict=strict
+        lambda graph: prepare_sheet(graph, sheet, organisation_id=organisation),
+        strict=strict,
+        source=path.name,
     )
 
 

@@ -44,6 +44,8 @@ class ImportReport:
     read: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     written: dict[str, int] = field(default_factory=dict)
+    # The audit entity id of the import's events (graph/audit.py), once written.
+    import_id: str | None = None
     # Kept as problems are added: the planner asks after every service whether it added an
     # error, and counting the list each time would make a large import quadratic.
     error_count: int = 0

@@ -27,6 +27,7 @@ sites, else of its services' sites, else the one it has in the directory already
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -34,15 +35,18 @@ from types import ModuleType
 from typing import Any
 
 import pycountry
+from neo4j import AsyncManagedTransaction
 from pydantic import ValidationError
 
 from graph.areas import AreaLevel, AreaRecord, GeoPoint, area_rows, upsert_areas
+from graph.audit import FieldChange, record_event
 from graph.driver import Graph
 from graph.hsds import directory_facts, locations_by_refs, organisations_by_refs
 from graph.organisations import OrganisationInput, upsert_organisations
 from graph.programmes import ProgrammeRecord, upsert_programmes
 from graph.services import LocationInput, ServiceInput, upsert_row, upsert_services
 from graph.text import fold
+from graph.users import SYSTEM, Actor
 from homeward.errors import HomewardError
 from importers.hsds.assembly import (
     AreaFacts,
@@ -473,10 +477,33 @@ def _batches(rows: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Who imports which file. Each batch is written together with an audit event (action
+    "import", the entity kind, `id` as its entity id) naming the actor, the file and the ids
+    of the records the batch wrote, in the batch's own transaction: an import stopped half way
+    leaves events for exactly the batches it wrote. One event per batch rather than per
+    record keeps a directory-sized import from writing a hundred thousand events."""
+
+    actor: Actor
+    source: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+# The audit entity of each kind, and the id of one of its planned rows.
+_ENTITIES: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "countries": ("area", lambda record: str(record.id)),
+    "programmes": ("programme", lambda record: str(record.id)),
+    "organisations": ("organisation", lambda row: str(row[0])),
+    "services": ("service", lambda row: str(row["id"])),
+}
+
+
 async def write_plan(
     graph: Graph,
     plan: Plan,
     *,
+    provenance: Provenance,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
     after_batch: AfterBatch | None = None,
@@ -487,8 +514,30 @@ async def write_plan(
     async def run(kind: str, rows: Sequence[Any], write: Any, **params: Any) -> None:
         nonlocal done
         written[kind] = 0
+        entity, row_id = _ENTITIES[kind]
+
+        async def audited(tx: AsyncManagedTransaction, /, **batch: Any) -> int:
+            count: int = await write(tx, **batch)
+            await record_event(
+                tx,
+                actor=provenance.actor,
+                action="import",
+                entity=entity,
+                entity_id=provenance.id,
+                organisation_id=None,
+                changes=[
+                    FieldChange(field="source", previous=None, replacement=provenance.source),
+                    FieldChange(
+                        field="ids",
+                        previous=None,
+                        replacement=[row_id(row) for row in batch[params["key"]]],
+                    ),
+                ],
+            )
+            return count
+
         for batch in _batches(rows, batch_size):
-            written[kind] += await graph.write(write, **{params["key"]: list(batch)})
+            written[kind] += await graph.write(audited, **{params["key"]: list(batch)})
             done += 1
             if progress is not None:
                 progress(kind, len(batch))
@@ -546,13 +595,21 @@ async def import_hsds(
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
     after_batch: AfterBatch | None = None,
+    provenance: Provenance | None = None,
 ) -> ImportReport:
     plan, report = await prepare(graph, source, mapping=mapping, default_country=default_country)
     if strict and report.errors:
         raise ImportRejected(report)
+    provenance = provenance or Provenance(SYSTEM, "hsds")
     report.written = await write_plan(
-        graph, plan, batch_size=batch_size, progress=progress, after_batch=after_batch
+        graph,
+        plan,
+        provenance=provenance,
+        batch_size=batch_size,
+        progress=progress,
+        after_batch=after_batch,
     )
+    report.import_id = provenance.id
     return report
 
 

@@ -46,9 +46,10 @@ from graph.services import (
 )
 from graph.target_groups import all_target_groups
 from graph.text import close_matches, did_you_mean, fold
+from graph.users import SYSTEM
 from homeward.errors import NotFound
 from importers.hsds.assembly import ImportReport
-from importers.hsds.loader import ImportRejected, Plan, write_plan
+from importers.hsds.loader import ImportRejected, Plan, Provenance, write_plan
 from importers.hsds.source import Row
 from importers.sheet.columns import (
     CAPACITY_WORDS,
@@ -608,9 +609,12 @@ async def import_sheet(
     *,
     strict: bool = False,
     organisation_id: str | None = None,
+    provenance: Provenance | None = None,
 ) -> ImportReport:
     plan, report = await prepare_sheet(graph, sheet, organisation_id=organisation_id)
     if strict and report.errors:
         raise ImportRejected(report)
-    report.written = await write_plan(graph, plan)
+    provenance = provenance or Provenance(SYSTEM, sheet.name)
+    report.written = await write_plan(graph, plan, provenance=provenance)
+    report.import_id = provenance.id
     return report

@@ -4,6 +4,7 @@ strict mode, HSDS uploads, access and the upload bound."""
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -199,6 +200,26 @@ async def test_hsds_upload(client: httpx.AsyncClient, seeded: Graph) -> None:
     assert body["imported"]["services"] == 1
     assert body["read"]["services"] == 1
     assert any(w["file"] == "locations.csv" and w["line"] == 2 for w in body["warnings"])
+    # The upload is in the audit trail under the admin who sent it, with the file's name.
+    admin = next(i for i in DEMO_IDENTITIES if i.role.value == "admin")
+    audit = await client.post(
+        "/graphql",
+        json={
+            "query": "query A($id: ID) { auditEvents(entityId: $id) { nodes { actor action "
+            "entity changes { field replacement } } } }",
+            "variables": {"id": body["import_id"]},
+        },
+        headers=ADMIN,
+    )
+    events = audit.json()["data"]["auditEvents"]["nodes"]
+    assert {(e["actor"], e["action"]) for e in events} == {(admin.user_id, "import")}
+    written = {
+        e["entity"]: {c["field"]: json.loads(c["replacement"]) for c in e["changes"]}
+        for e in events
+    }
+    for entity in ("organisation", "service"):
+        assert written[entity]["source"] == "hsds.zip"
+        assert len(written[entity]["ids"]) == 1
 
     nested = (HSDS_EXAMPLES / "service_full.json").read_bytes()
     again = await client.post(

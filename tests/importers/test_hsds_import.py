@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from graph.audit import AuditEvent, list_events
 from graph.driver import Graph
 from graph.organisations import organisations_by_ids
 from graph.services import services_by_ids
-from importers.hsds.loader import ImportRejected, import_hsds
+from graph.users import Actor
+from importers.hsds.loader import ImportRejected, Provenance, import_hsds
 from importers.hsds.source import MalformedInput, read_bytes, read_path
 from tests.importers.snapshot import snapshot
 
@@ -276,3 +278,64 @@ async def test_an_interrupted_import_run_again_converges(reference: Graph, examp
     assert 0 < await _count(reference) < 10
     await import_hsds(reference, read_path(folder), batch_size=3)
     assert await snapshot(reference) == uninterrupted
+
+
+async def _import_events(graph: Graph, provenance: Provenance) -> list[AuditEvent]:
+    page = await graph.read(
+        list_events, entity_id=provenance.id, organisations=None, first=100, after=None
+    )
+    return [edge.node for edge in page.edges]
+
+
+async def _ids(graph: Graph, label: str) -> set[str]:
+    async with graph.driver.session(database=graph.database) as session:
+        result = await session.run(f"MATCH (n:{label}) RETURN n.id AS id")
+        return {r["id"] async for r in result}
+
+
+def _written(events: list[AuditEvent], entity: str) -> list[str]:
+    return [
+        id
+        for event in events
+        if event.entity == entity
+        for change in event.changes
+        if change.field == "ids"
+        for id in change.replacement
+    ]
+
+
+async def test_each_batch_is_written_with_an_audit_event_of_who_imported_what(
+    reference: Graph, examples: Path
+) -> None:
+    folder = examples / "csv"
+    _more_services(folder, 9)  # 10 services: four batches of 3
+    admin = Actor(user_id="user-admin-example")
+    stopped = Provenance(admin, "directory.zip")
+
+    def stop_after_first_services_batch(kind: str, done: int) -> None:
+        if kind == "services":
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        await import_hsds(
+            reference,
+            read_path(folder),
+            batch_size=3,
+            after_batch=stop_after_first_services_batch,
+            provenance=stopped,
+        )
+    events = await _import_events(reference, stopped)
+    # Exactly the batches that were written have their event, and they name what they wrote.
+    assert sorted(_written(events, "service")) == sorted(await _ids(reference, "Service"))
+    assert len(_written(events, "service")) == 3
+    assert sorted(_written(events, "organisation")) == sorted(await _ids(reference, "Organisation"))
+    for event in events:
+        assert (event.actor, event.action, event.entity_id) == (admin.label, "import", stopped.id)
+        assert {c.field: c.replacement for c in event.changes}["source"] == "directory.zip"
+
+    finished = Provenance(admin, "directory.zip")
+    report = await import_hsds(reference, read_path(folder), batch_size=3, provenance=finished)
+    assert report.import_id == finished.id
+    events = await _import_events(reference, finished)
+    assert len([e for e in events if e.entity == "service"]) == 4
+    assert sorted(_written(events, "service")) == sorted(await _ids(reference, "Service"))
