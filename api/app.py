@@ -73,7 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         driver = create_driver(settings)
-        graph = Graph(driver, settings.neo4j_database)
+        graph = Graph(
+            driver, settings.neo4j_database, query_timeout_s=settings.neo4j_query_timeout_s
+        )
         app.state.settings = settings
         app.state.graph = graph
         # Tests replace the clock to see entries age; everything else reads it from here.

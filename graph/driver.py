@@ -15,6 +15,7 @@ from neo4j import (
     AsyncGraphDatabase,
     AsyncManagedTransaction,
     Auth,
+    unit_of_work,
 )
 from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
@@ -78,9 +79,14 @@ class Graph:
         *,
         transient_retry_s: float = TRANSIENT_RETRY_S,
         unavailable_retry_s: float = UNAVAILABLE_RETRY_S,
+        query_timeout_s: float | None = None,
     ) -> None:
         self.driver = driver
         self.database = database
+        # Per attempt, enforced here (a Neo4j that hangs never answers the driver) and sent
+        # to Neo4j as the transaction's timeout (it ends the work on its side). None: no limit,
+        # for the command line's long jobs.
+        self.query_timeout_s = query_timeout_s
         self.transient_retry_s = transient_retry_s
         self.unavailable_retry_s = unavailable_retry_s
         # Transactions run through this Graph; tests read it to hold the DataLoaders to a
@@ -111,20 +117,23 @@ class Graph:
         delay = FIRST_RETRY_DELAY_S
         while True:
             try:
-                # No waiting retries inside the driver: the loop here decides.
-                async with self.driver.session(
-                    database=self.database,
-                    default_access_mode=mode,
-                    max_transaction_retry_time=0.0,
-                    initial_retry_delay=0.0,
-                ) as session:
-                    if mode == READ_ACCESS:
-                        return await session.execute_read(work, *args, **kwargs)
-                    return await session.execute_write(work, *args, **kwargs)
+                async with asyncio.timeout(self.query_timeout_s):
+                    return await self._attempt(mode, work, *args, **kwargs)
+            except TimeoutError as exc:
+                # Not retried: a Neo4j that did not answer in this time will not answer the
+                # next attempt sooner, and the caller is waiting. A write that timed out may
+                # still have committed; every write is idempotent, so trying again is safe.
+                raise DatabaseUnavailable(
+                    f"Neo4j did not answer within {self.query_timeout_s:g} s"
+                ) from exc
             except (ServiceUnavailable, SessionExpired) as exc:
                 if time.monotonic() - started + delay > self.unavailable_retry_s:
                     raise DatabaseUnavailable(f"Neo4j is unavailable: {exc}") from exc
             except Neo4jError as exc:
+                if exc.code is not None and "TransactionTimedOut" in exc.code:
+                    raise DatabaseUnavailable(
+                        f"Neo4j ended the transaction after {self.query_timeout_s:g} s"
+                    ) from exc
                 if not exc.is_retryable():
                     raise
                 if time.monotonic() - started + delay > self.transient_retry_s:
@@ -135,6 +144,20 @@ class Graph:
             # Jitter, so that the two sides of a deadlock do not collide again in step.
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
             delay = min(delay * 2, MAX_RETRY_DELAY_S)
+
+    async def _attempt(self, mode: str, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        # No waiting retries inside the driver: the loop in `_attempts` decides.
+        async with self.driver.session(
+            database=self.database,
+            default_access_mode=mode,
+            max_transaction_retry_time=0.0,
+            initial_retry_delay=0.0,
+        ) as session:
+            if self.query_timeout_s is not None:
+                work = unit_of_work(timeout=self.query_timeout_s)(work)
+            if mode == READ_ACCESS:
+                return await session.execute_read(work, *args, **kwargs)
+            return await session.execute_write(work, *args, **kwargs)
 
     async def run_schema(self, statement: LiteralString) -> None:
         """Schema DDL cannot share a transaction with data writes, and a batched backfill

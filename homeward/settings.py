@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     neo4j_database: str | None = Field(default=None, alias="NEO4J_DATABASE")
     # Short, so that /health and requests fail fast with 503 instead of hanging.
     neo4j_connection_timeout_s: float = Field(default=2.0, alias="NEO4J_CONNECTION_TIMEOUT")
+    # How long the API waits for one transaction before answering 503. Without it, a Neo4j
+    # that hangs (alive but not answering) would hold a counsellor's request for ever; Neo4j
+    # is told the same limit, so that it ends the transaction on its side too. Long enough for
+    # the batches of an uploaded import. The command line and the benchmarks set none.
+    neo4j_query_timeout_s: float = Field(default=30.0, gt=0, alias="NEO4J_QUERY_TIMEOUT")
 
     # The local Neo4j that `make run` starts (ignored when NEO4J_URI is set).
     local_neo4j_home: Path = Field(

@@ -23,7 +23,9 @@ async def test_health_reports_neo4j_up(client: httpx.AsyncClient) -> None:
 
 
 class CuttableProxy:
-    """Forwards 127.0.0.1:<port> to Neo4j until cut; `restore` listens again on the same port."""
+    """Forwards 127.0.0.1:<port> to Neo4j until cut; `restore` listens again on the same port.
+    `freeze` keeps the connections open but forwards nothing (a Neo4j that hangs) until
+    `thaw`."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -31,10 +33,19 @@ class CuttableProxy:
         self.server: asyncio.Server | None = None
         self.pipes: set[asyncio.Task[None]] = set()
         self.writers: set[asyncio.StreamWriter] = set()
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+
+    def freeze(self) -> None:
+        self.flowing.clear()
+
+    def thaw(self) -> None:
+        self.flowing.set()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                await self.flowing.wait()
                 writer.write(data)
                 await writer.drain()
         writer.close()
@@ -97,3 +108,33 @@ async def test_health_is_503_while_neo4j_is_away_and_recovers(
             up = await client.get("/health")
             assert up.status_code == 200, up.text
             assert up.json()["neo4j"]["state"] == "up"
+
+
+async def test_a_neo4j_that_hangs_gives_a_503_within_the_query_timeout_and_the_api_recovers(
+    proxy: CuttableProxy, test_settings: Settings
+) -> None:
+    timeout_s = 1.5
+    settings = test_settings.model_copy(
+        update={"neo4j_uri": f"bolt://127.0.0.1:{proxy.port}", "neo4j_query_timeout_s": timeout_s}
+    )
+    query = {"query": '{ organisation(id: "org-that-hangs") { name } }'}
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            assert (await client.post("/graphql", json=query)).status_code == 200
+
+            proxy.freeze()  # connections stay open, nothing comes back
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            hung = await client.post("/graphql", json=query)
+            waited = loop.time() - started
+            assert hung.status_code == 503, hung.text
+            assert hung.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+            # The limit, plus at most one connection timeout for a fresh connection's
+            # handshake, never the indefinite wait of an unanswered socket.
+            assert timeout_s <= waited < timeout_s + settings.neo4j_connection_timeout_s + 1
+
+            proxy.thaw()
+            recovered = await client.post("/graphql", json=query)
+            assert recovered.status_code == 200, recovered.text
