@@ -14,6 +14,8 @@ from typing import Any
 
 import pycountry
 
+from graph.text import sr_latin_to_cyrillic
+
 # BCP 47 tags as used here: an ISO 639 language, optionally a script ("sr-Latn", "sr-Cyrl").
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?$")
 DEFAULT_LANGUAGE = "en"
@@ -74,10 +76,13 @@ def validate_labels(labels: dict[str, str], *, require_english: bool = True) -> 
 
 def pick(labels: Mapping[str, str], lang: str | None) -> str:
     """The label in `lang`, falling back to the same language in another script, then English,
-    then whatever exists, so that a field never comes back empty."""
+    then whatever exists, so that a field never comes back empty. Serbian in Cyrillic that only
+    exists in Latin is transliterated: the two scripts correspond letter for letter."""
     if lang:
         if lang in labels:
             return labels[lang]
+        if lang == "sr-Cyrl" and "sr-Latn" in labels:
+            return sr_latin_to_cyrillic(labels["sr-Latn"])
         base = lang.split("-")[0]
         for tag, label in labels.items():
             if tag.split("-")[0] == base:

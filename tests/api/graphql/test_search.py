@@ -235,6 +235,11 @@ async def test_one_search_is_a_bounded_number_of_queries(
             "odgovara za 4 dana (medijana od 7 upućivanja)",
             "prihvata 86% upućivanja",
         ),
+        (
+            "sr-Cyrl",
+            "одговара за 4 дана (медијана од 7 упућивања)",
+            "прихвата 86% упућивања",
+        ),
     ],
 )
 async def test_what_referrals_show_is_a_reason_in_the_callers_language(
