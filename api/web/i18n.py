@@ -222,6 +222,8 @@ EN: dict[str, str] = {
     "followup.intends_to_leave": "Intends to leave again",
     "followup.not_recorded": "not recorded",
     "followup.note": "Note",
+    "followup.note_withheld": "No consent covers notes: the note is kept for the sending "
+    "organisation and will not be shown to you.",
     "followup.submit": "Record follow-up",
     "followup.recorded": "Follow-up recorded.",
     "followup.list": "Follow-ups",
@@ -450,6 +452,9 @@ DE: dict[str, str] = {
     "followup.intends_to_leave": "Will erneut ausreisen",
     "followup.not_recorded": "nicht erfasst",
     "followup.note": "Notiz",
+    "followup.note_withheld": "Keine Einwilligung umfasst Notizen: Die Notiz wird für die "
+    "überweisende Organisation gespeichert und Ihnen nicht "
+    "angezeigt.",
     "followup.submit": "Nachbetreuung festhalten",
     "followup.recorded": "Nachbetreuung gespeichert.",
     "followup.list": "Nachbetreuung",
@@ -675,6 +680,8 @@ SQ: dict[str, str] = {
     "followup.intends_to_leave": "Synon të largohet përsëri",
     "followup.not_recorded": "e paregjistruar",
     "followup.note": "Shënim",
+    "followup.note_withheld": "Asnjë pëlqim nuk mbulon shënimet: shënimi ruhet për "
+    "organizatën dërguese dhe nuk do t'ju shfaqet juve.",
     "followup.submit": "Regjistro ndjekjen",
     "followup.recorded": "Ndjekja u regjistrua.",
     "followup.list": "Ndjekjet",
@@ -902,6 +909,8 @@ SR: dict[str, str] = {
     "followup.intends_to_leave": "Namerava ponovo da ode",
     "followup.not_recorded": "nije zabeleženo",
     "followup.note": "Napomena",
+    "followup.note_withheld": "Nijedan pristanak ne obuhvata napomene: napomena se čuva za "
+    "organizaciju koja upućuje i neće vam biti prikazana.",
     "followup.submit": "Zabeleži praćenje",
     "followup.recorded": "Praćenje zabeleženo.",
     "followup.list": "Praćenja",
