@@ -133,6 +133,8 @@ INDICATORS: dict[str, tuple[str, str, list[str]]] = {
 }
 FOLLOW_UP_FIELDS = ["monthsAfterArrival", "visitedOn", *INDICATORS, "note"]
 FOLLOW_UP_ROUTE = "POST /app/referrals/{referral_id}/follow-up"
+# GraphQL's Int is 32 bits; a larger number would fail before the API could say what is wrong.
+GRAPHQL_INT = (-(2**31), 2**31 - 1)
 
 RETURN_TYPES = ["VOLUNTARY", "MANDATORY", "FORCED"]
 AGE_BANDS = ["AGE_0_2", "AGE_3_5", "AGE_6_14", "AGE_15_17"]
@@ -455,6 +457,12 @@ async def record_follow_up(request: Request, referral_id: str) -> Response:
         date.fromisoformat(submitted["visitedOn"])
     except ValueError:
         problems.append({"field": "input.visitedOn", "message": t("followup.bad_date")})
+    try:
+        months = int(submitted["monthsAfterArrival"])
+    except ValueError:
+        months = None
+    if months is None or not GRAPHQL_INT[0] <= months <= GRAPHQL_INT[1]:
+        problems.append({"field": "input.monthsAfterArrival", "message": t("followup.bad_choice")})
     for name, (_label, _words, choices) in INDICATORS.items():
         if submitted[name] and submitted[name] not in choices:
             problems.append({"field": f"input.{name}", "message": t("followup.bad_choice")})
@@ -465,7 +473,7 @@ async def record_follow_up(request: Request, referral_id: str) -> Response:
     else:
         visit: dict[str, Any] = {
             "referralId": referral_id,
-            "monthsAfterArrival": _int(submitted["monthsAfterArrival"], -1),
+            "monthsAfterArrival": months,
             "visitedOn": submitted["visitedOn"],
             "note": submitted["note"] or None,
         }

@@ -262,9 +262,17 @@ async def test_a_bad_follow_up_shows_the_field_errors_and_records_nothing(
     assert re.search(r'id="fu-monthsAfterArrival-error">[^<]*60', months.text)
     # What GraphQL could not even take is answered the same way.
     malformed = await client.post(
-        url, data=VISIT | {"visitedOn": "2026-02-30", "housing": "PALACE", "csrf": csrf}
+        url,
+        data=VISIT
+        | {
+            "visitedOn": "2026-02-30",
+            "housing": "PALACE",
+            "monthsAfterArrival": "9" * 12,
+            "csrf": csrf,
+        },
     )
     assert malformed.status_code == 422
+    assert 'id="fu-monthsAfterArrival-error">choose one of the listed values<' in malformed.text
     assert 'id="fu-visitedOn-error">a date is needed, as YYYY-MM-DD<' in malformed.text
     assert 'id="fu-housing-error">choose one of the listed values<' in malformed.text
     assert await _recorded(client, people["partner_b"], referral) == []
