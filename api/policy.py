@@ -142,6 +142,7 @@ REST_RULES: dict[str, Rule] = {
     "GET /app/referrals/{referral_id}": REFERRAL_PARTIES,
     "POST /app/referrals/{referral_id}/consent": SEND_REFERRALS,
     "POST /app/referrals/{referral_id}/action": REFERRAL_PARTIES,
+    "POST /app/referrals/{referral_id}/follow-up": REFERRAL_PARTIES,
     "GET /app/incoming": ANSWER_REFERRALS,
     "GET /app/organisation": MAINTAIN_SERVICES,
     "GET /app/services/new": MAINTAIN_SERVICES,

@@ -198,6 +198,13 @@ REVERIFY_AFTER: dict[Outcome | DeclineReason, str] = {
 }
 
 
+# Monitoring visits concern a returnee the receiver has taken on: from acceptance on, and
+# after completion too (the follow-up outlives the service's own work).
+FOLLOW_UP_STATUSES = frozenset(
+    {ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED}
+)
+
+
 class Employment(StrEnum):
     EMPLOYED = "employed"
     SELF_EMPLOYED = "self_employed"
@@ -491,11 +498,7 @@ def follow_ups_due(
     schedule: tuple[int, ...],
 ) -> list[int]:
     """Months after arrival at which a monitoring visit is due and not yet recorded."""
-    if planned_arrival is None or status not in {
-        ReferralStatus.ACCEPTED,
-        ReferralStatus.IN_PROGRESS,
-        ReferralStatus.COMPLETED,
-    }:
+    if planned_arrival is None or status not in FOLLOW_UP_STATUSES:
         return []
     return [m for m in schedule if m not in recorded and _add_months(planned_arrival, m) <= today]
 
@@ -1170,11 +1173,7 @@ async def record_follow_up(
     current = await get_referral(
         tx, id=data.referral_id, actor=actor, cipher=cipher, now=now, policy=policy
     )
-    if current.status not in {
-        ReferralStatus.ACCEPTED,
-        ReferralStatus.IN_PROGRESS,
-        ReferralStatus.COMPLETED,
-    }:
+    if current.status not in FOLLOW_UP_STATUSES:
         raise IllegalTransition("record a follow-up for", current.status.value, [])
     if data.visited_on > now.date():
         raise ValidationFailed.single("visited_on", "cannot be in the future")

@@ -2,6 +2,10 @@
 
 Only the interface's own words live here. Names of needs, target groups and areas come from
 the directory's multilingual data through the API, in the page's language.
+
+A message that words a count has one entry per plural category of its language, under
+`key|category` (`search.results|one`, `search.results|other`); `t(key, count=n)` picks the
+form that `plural_category` names for n.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ EN: dict[str, str] = {
     "search.sending_country": "Sending country",
     "search.any": "any",
     "search.submit": "Search",
-    "search.results": "{count} partners near {place}",
+    "search.results|one": "{count} partner near {place}",
+    "search.results|other": "{count} partners near {place}",
     "search.none": "No partner found. Widen the radius or choose fewer needs.",
     "search.unmatched": "No partner offers: {needs}",
     "search.refer": "Refer to this service",
@@ -202,6 +207,50 @@ EN: dict[str, str] = {
     "dup.same": "Same",
     "dup.different": "Different",
     "dup.decided": "Decision recorded.",
+    "followup.title": "Follow-up visit",
+    "followup.help": "Record a monitoring visit after the returnee's arrival.",
+    "followup.months": "Months after arrival",
+    "followup.month|one": "{count} month after arrival",
+    "followup.month|other": "{count} months after arrival",
+    "followup.due": "{month} (due)",
+    "followup.visited_on": "Date of the visit",
+    "followup.employment": "Employment",
+    "followup.schooling": "Schooling of the children",
+    "followup.health_care_access": "Access to health care",
+    "followup.housing": "Housing",
+    "followup.feels_safe": "Feels safe",
+    "followup.intends_to_leave": "Intends to leave again",
+    "followup.not_recorded": "not recorded",
+    "followup.note": "Note",
+    "followup.note_withheld": "No consent covers notes: the note is kept for the sending "
+    "organisation and will not be shown to you.",
+    "followup.submit": "Record follow-up",
+    "followup.recorded": "Follow-up recorded.",
+    "followup.list": "Follow-ups",
+    "followup.none": "No follow-up recorded yet.",
+    "followup.visited": "visited on {date}, recorded by {who}",
+    "followup.check": "Some fields of the follow-up need attention.",
+    "followup.bad_date": "a date is needed, as YYYY-MM-DD",
+    "followup.bad_choice": "choose one of the listed values",
+    "employment.EMPLOYED": "employed",
+    "employment.SELF_EMPLOYED": "self-employed",
+    "employment.IN_TRAINING": "in training",
+    "employment.UNEMPLOYED": "unemployed",
+    "employment.NOT_APPLICABLE": "not applicable",
+    "schooling.ALL_CHILDREN": "all children attend school",
+    "schooling.SOME_CHILDREN": "some children attend school",
+    "schooling.NO_CHILDREN": "no child attends school",
+    "schooling.NOT_APPLICABLE": "not applicable (no children of school age)",
+    "access.YES": "yes",
+    "access.PARTLY": "partly",
+    "access.NO": "no",
+    "housing.ADEQUATE": "adequate",
+    "housing.TEMPORARY": "temporary",
+    "housing.INADEQUATE": "inadequate",
+    "housing.NONE": "no housing",
+    "intention.NO": "no",
+    "intention.UNDECIDED": "undecided",
+    "intention.YES": "yes",
     "done": "Saved.",
 }
 
@@ -237,7 +286,8 @@ DE: dict[str, str] = {
     "search.sending_country": "Entsendeland",
     "search.any": "beliebig",
     "search.submit": "Suchen",
-    "search.results": "{count} Partner in der Nähe von {place}",
+    "search.results|one": "{count} Partner in der Nähe von {place}",
+    "search.results|other": "{count} Partner in der Nähe von {place}",
     "search.none": "Kein Partner gefunden. Vergrößern Sie den Umkreis oder wählen Sie weniger "
     "Bedarfe.",
     "search.unmatched": "Kein Partner bietet: {needs}",
@@ -387,6 +437,51 @@ DE: dict[str, str] = {
     "dup.same": "Dieselbe",
     "dup.different": "Verschieden",
     "dup.decided": "Entscheidung gespeichert.",
+    "followup.title": "Nachbetreuungsbesuch",
+    "followup.help": "Halten Sie einen Besuch nach der Ankunft der rückkehrenden Person fest.",
+    "followup.months": "Monate nach der Ankunft",
+    "followup.month|one": "{count} Monat nach der Ankunft",
+    "followup.month|other": "{count} Monate nach der Ankunft",
+    "followup.due": "{month} (fällig)",
+    "followup.visited_on": "Datum des Besuchs",
+    "followup.employment": "Beschäftigung",
+    "followup.schooling": "Schulbesuch der Kinder",
+    "followup.health_care_access": "Zugang zur Gesundheitsversorgung",
+    "followup.housing": "Wohnen",
+    "followup.feels_safe": "Fühlt sich sicher",
+    "followup.intends_to_leave": "Will erneut ausreisen",
+    "followup.not_recorded": "nicht erfasst",
+    "followup.note": "Notiz",
+    "followup.note_withheld": "Keine Einwilligung umfasst Notizen: Die Notiz wird für die "
+    "überweisende Organisation gespeichert und Ihnen nicht "
+    "angezeigt.",
+    "followup.submit": "Nachbetreuung festhalten",
+    "followup.recorded": "Nachbetreuung gespeichert.",
+    "followup.list": "Nachbetreuung",
+    "followup.none": "Noch keine Nachbetreuung erfasst.",
+    "followup.visited": "Besuch am {date}, erfasst von {who}",
+    "followup.check": "Einige Angaben zur Nachbetreuung müssen korrigiert werden.",
+    "followup.bad_date": "ein Datum wird benötigt, als JJJJ-MM-TT",
+    "followup.bad_choice": "wählen Sie einen der aufgeführten Werte",
+    "employment.EMPLOYED": "angestellt",
+    "employment.SELF_EMPLOYED": "selbstständig",
+    "employment.IN_TRAINING": "in Ausbildung",
+    "employment.UNEMPLOYED": "arbeitslos",
+    "employment.NOT_APPLICABLE": "entfällt",
+    "schooling.ALL_CHILDREN": "alle Kinder gehen zur Schule",
+    "schooling.SOME_CHILDREN": "einige Kinder gehen zur Schule",
+    "schooling.NO_CHILDREN": "kein Kind geht zur Schule",
+    "schooling.NOT_APPLICABLE": "entfällt (keine Kinder im Schulalter)",
+    "access.YES": "ja",
+    "access.PARTLY": "teilweise",
+    "access.NO": "nein",
+    "housing.ADEQUATE": "angemessen",
+    "housing.TEMPORARY": "vorübergehend",
+    "housing.INADEQUATE": "unzureichend",
+    "housing.NONE": "keine Unterkunft",
+    "intention.NO": "nein",
+    "intention.UNDECIDED": "unentschieden",
+    "intention.YES": "ja",
     "done": "Gespeichert.",
 }
 
@@ -421,7 +516,8 @@ SQ: dict[str, str] = {
     "search.sending_country": "Vendi dërgues",
     "search.any": "çdo",
     "search.submit": "Kërko",
-    "search.results": "{count} partnerë pranë {place}",
+    "search.results|one": "{count} partner pranë {place}",
+    "search.results|other": "{count} partnerë pranë {place}",
     "search.none": "Nuk u gjet asnjë partner. Zgjeroni rrezen ose zgjidhni më pak nevoja.",
     "search.unmatched": "Asnjë partner nuk ofron: {needs}",
     "search.refer": "Referoje te ky shërbim",
@@ -569,6 +665,50 @@ SQ: dict[str, str] = {
     "dup.same": "E njëjta",
     "dup.different": "Të ndryshme",
     "dup.decided": "Vendimi u regjistrua.",
+    "followup.title": "Vizita e ndjekjes",
+    "followup.help": "Regjistroni një vizitë monitorimi pas mbërritjes së të kthyerit.",
+    "followup.months": "Muaj pas mbërritjes",
+    "followup.month|one": "{count} muaj pas mbërritjes",
+    "followup.month|other": "{count} muaj pas mbërritjes",
+    "followup.due": "{month} (e nevojshme)",
+    "followup.visited_on": "Data e vizitës",
+    "followup.employment": "Punësimi",
+    "followup.schooling": "Shkollimi i fëmijëve",
+    "followup.health_care_access": "Qasja në kujdesin shëndetësor",
+    "followup.housing": "Strehimi",
+    "followup.feels_safe": "Ndihet i sigurt",
+    "followup.intends_to_leave": "Synon të largohet përsëri",
+    "followup.not_recorded": "e paregjistruar",
+    "followup.note": "Shënim",
+    "followup.note_withheld": "Asnjë pëlqim nuk mbulon shënimet: shënimi ruhet për "
+    "organizatën dërguese dhe nuk do t'ju shfaqet juve.",
+    "followup.submit": "Regjistro ndjekjen",
+    "followup.recorded": "Ndjekja u regjistrua.",
+    "followup.list": "Ndjekjet",
+    "followup.none": "Ende asnjë ndjekje e regjistruar.",
+    "followup.visited": "vizituar më {date}, regjistruar nga {who}",
+    "followup.check": "Disa fusha të ndjekjes duhen korrigjuar.",
+    "followup.bad_date": "nevojitet një datë, si VVVV-MM-DD",
+    "followup.bad_choice": "zgjidhni një nga vlerat e listuara",
+    "employment.EMPLOYED": "i punësuar",
+    "employment.SELF_EMPLOYED": "i vetëpunësuar",
+    "employment.IN_TRAINING": "në trajnim",
+    "employment.UNEMPLOYED": "i papunë",
+    "employment.NOT_APPLICABLE": "nuk aplikohet",
+    "schooling.ALL_CHILDREN": "të gjithë fëmijët shkojnë në shkollë",
+    "schooling.SOME_CHILDREN": "disa fëmijë shkojnë në shkollë",
+    "schooling.NO_CHILDREN": "asnjë fëmijë nuk shkon në shkollë",
+    "schooling.NOT_APPLICABLE": "nuk aplikohet (pa fëmijë në moshë shkollore)",
+    "access.YES": "po",
+    "access.PARTLY": "pjesërisht",
+    "access.NO": "jo",
+    "housing.ADEQUATE": "i përshtatshëm",
+    "housing.TEMPORARY": "i përkohshëm",
+    "housing.INADEQUATE": "i papërshtatshëm",
+    "housing.NONE": "pa strehim",
+    "intention.NO": "jo",
+    "intention.UNDECIDED": "i pavendosur",
+    "intention.YES": "po",
     "done": "U ruajt.",
 }
 
@@ -603,7 +743,9 @@ SR: dict[str, str] = {
     "search.sending_country": "Zemlja iz koje se vraćaju",
     "search.any": "bilo koja",
     "search.submit": "Traži",
-    "search.results": "{count} partnera blizu mesta {place}",
+    "search.results|one": "{count} partner blizu mesta {place}",
+    "search.results|few": "{count} partnera blizu mesta {place}",
+    "search.results|other": "{count} partnera blizu mesta {place}",
     "search.none": "Nije pronađen nijedan partner. Povećajte poluprečnik ili izaberite manje "
     "potreba.",
     "search.unmatched": "Nijedan partner ne nudi: {needs}",
@@ -751,18 +893,102 @@ SR: dict[str, str] = {
     "dup.same": "Isto",
     "dup.different": "Različito",
     "dup.decided": "Odluka zabeležena.",
+    "followup.title": "Poseta praćenja",
+    "followup.help": "Zabeležite posetu praćenja posle dolaska povratnika.",
+    "followup.months": "Meseci posle dolaska",
+    "followup.month|one": "{count} mesec posle dolaska",
+    "followup.month|few": "{count} meseca posle dolaska",
+    "followup.month|other": "{count} meseci posle dolaska",
+    "followup.due": "{month} (dospelo)",
+    "followup.visited_on": "Datum posete",
+    "followup.employment": "Zaposlenje",
+    "followup.schooling": "Školovanje dece",
+    "followup.health_care_access": "Pristup zdravstvenoj zaštiti",
+    "followup.housing": "Stanovanje",
+    "followup.feels_safe": "Oseća se bezbedno",
+    "followup.intends_to_leave": "Namerava ponovo da ode",
+    "followup.not_recorded": "nije zabeleženo",
+    "followup.note": "Napomena",
+    "followup.note_withheld": "Nijedan pristanak ne obuhvata napomene: napomena se čuva za "
+    "organizaciju koja upućuje i neće vam biti prikazana.",
+    "followup.submit": "Zabeleži praćenje",
+    "followup.recorded": "Praćenje zabeleženo.",
+    "followup.list": "Praćenja",
+    "followup.none": "Još nema zabeleženih praćenja.",
+    "followup.visited": "poseta {date}, zabeležio/la {who}",
+    "followup.check": "Neka polja praćenja treba ispraviti.",
+    "followup.bad_date": "potreban je datum, kao GGGG-MM-DD",
+    "followup.bad_choice": "izaberite jednu od ponuđenih vrednosti",
+    "employment.EMPLOYED": "zaposlen/a",
+    "employment.SELF_EMPLOYED": "samozaposlen/a",
+    "employment.IN_TRAINING": "na obuci",
+    "employment.UNEMPLOYED": "nezaposlen/a",
+    "employment.NOT_APPLICABLE": "nije primenljivo",
+    "schooling.ALL_CHILDREN": "sva deca idu u školu",
+    "schooling.SOME_CHILDREN": "neka deca idu u školu",
+    "schooling.NO_CHILDREN": "nijedno dete ne ide u školu",
+    "schooling.NOT_APPLICABLE": "nije primenljivo (nema dece školskog uzrasta)",
+    "access.YES": "da",
+    "access.PARTLY": "delimično",
+    "access.NO": "ne",
+    "housing.ADEQUATE": "odgovarajuće",
+    "housing.TEMPORARY": "privremeno",
+    "housing.INADEQUATE": "neodgovarajuće",
+    "housing.NONE": "bez smeštaja",
+    "intention.NO": "ne",
+    "intention.UNDECIDED": "neodlučno",
+    "intention.YES": "da",
     "done": "Sačuvano.",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "de": DE, "sq": SQ, "sr": SR}
 
+# The CLDR plural categories each page language uses for whole numbers.
+PLURAL_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "en": ("one", "other"),
+    "de": ("one", "other"),
+    "sq": ("one", "other"),
+    "sr": ("one", "few", "other"),
+}
+
+
+def plural_category(lang: str, n: int) -> str:
+    """The CLDR plural category of the whole number n in `lang` ("sr-Latn" counts as "sr")."""
+    n = abs(n)
+    if lang.split("-")[0] == "sr":
+        # 1, 21, 101 mesec; 2-4, 22-24 meseca; 5-20, 25-30, 111-114 meseci.
+        if n % 10 == 1 and n % 100 != 11:
+            return "one"
+        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+            return "few"
+        return "other"
+    return "one" if n == 1 else "other"
+
+
+def plural_keys() -> set[str]:
+    """Every message that words a count (those with forms under `key|category`)."""
+    return {key.split("|")[0] for key in EN if "|" in key}
+
 
 def translator(lang: str) -> Callable[..., str]:
-    """`t(key, **values)` in `lang`, falling back to English for a word not translated yet."""
-    messages = CATALOGUE.get(lang, EN)
+    """`t(key, **values)` in `lang`, falling back to English for a word not translated yet.
+    A message with plural forms takes the number as `count`."""
+    if lang not in CATALOGUE:
+        lang = DEFAULT
+    messages = CATALOGUE[lang]
+    counted = plural_keys()
 
     def t(key: str, **values: Any) -> str:
-        text = messages.get(key) or EN[key]
+        if key in counted:
+            if not isinstance(values.get("count"), int):
+                raise TypeError(f"message {key!r} words a count: pass count=<whole number>")
+            count = values["count"]
+            text = (
+                messages.get(f"{key}|{plural_category(lang, count)}")
+                or EN[f"{key}|{plural_category(DEFAULT, count)}"]
+            )
+        else:
+            text = messages.get(key) or EN[key]
         return text.format(**values) if values else text
 
     return t

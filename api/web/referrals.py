@@ -1,5 +1,6 @@
 """Referrals on the web: the counsellor's form, the consent step and sending; the lists of
-sent and incoming referrals; one referral with its history and the steps the viewer may take.
+sent and incoming referrals; one referral with its history, its follow-up visits and the steps
+the viewer may take.
 """
 
 from __future__ import annotations
@@ -10,9 +11,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from api.web.pages import render, run, see_other, typed_error
+from api.web.i18n import translator
+from api.web.pages import allowed, render, run, see_other, typed_error
 from api.web.search import language_codes
 from api.web.session import WebSession, check_form, page_session
+from graph.referrals import (
+    FOLLOW_UP_STATUSES,
+    Access,
+    Employment,
+    Housing,
+    Intention,
+    Schooling,
+)
 
 router = APIRouter()
 
@@ -32,27 +42,21 @@ query NewReferral($service: ID!, $destination: ID!) {
 }
 """
 
-CREATE = (
-    """
-mutation Create($input: ReferralInput!) {
-  createReferral(input: $input) {
-    __typename
-    ... on ReferralPayload { referral { id } }
-"""
-    + ERRORS
-    + "} }"
-)
 
-CONSENT = (
-    """
-mutation Consent($input: ConsentInput!) {
-  grantConsent(input: $input) {
-    __typename
-    ... on ConsentPayload { consent { id } }
-"""
-    + ERRORS
-    + "} }"
+def _input_mutation(name: str, field: str, input_type: str, payload: str) -> str:
+    """A mutation of one input, answering with what it made or with a typed error."""
+    return (
+        f"mutation {name}($input: {input_type}!) {{\n"
+        f"  {field}(input: $input) {{\n    __typename\n    ... on {payload}\n" + ERRORS + "} }"
+    )
+
+
+REFERRAL_ID = "ReferralPayload { referral { id } }"
+CREATE = _input_mutation("Create", "createReferral", "ReferralInput", REFERRAL_ID)
+CONSENT = _input_mutation(
+    "Consent", "grantConsent", "ConsentInput", "ConsentPayload { consent { id } }"
 )
+FOLLOW_UP = _input_mutation("FollowUp", "recordFollowUp", "FollowUpInput", REFERRAL_ID)
 
 READ = """
 query Referral($id: ID!) {
@@ -68,6 +72,10 @@ query Referral($id: ID!) {
     receivingOrganisation { id name }
     consents { id categories expiresOn valid recipient { id } }
     events { at actor action fromStatus toStatus note reason outcome }
+    followUps {
+      id monthsAfterArrival visitedOn employment schooling healthCareAccess housing feelsSafe
+      intendsToLeave note recordedAt recordedByOrganisationId
+    }
   }
 }
 """
@@ -106,11 +114,27 @@ def _step_mutation(field: str, extra: str) -> str:
     return (
         f"mutation Step($id: ID!, $note: String, $version: Int{declared}) {{\n"
         f"  {field}(id: $id, note: $note, expectedVersion: $version{passed}) {{\n"
-        "    __typename\n    ... on ReferralPayload { referral { id } }\n" + ERRORS + "} }"
+        f"    __typename\n    ... on {REFERRAL_ID}\n" + ERRORS + "} }"
     )
 
 
 STEP_MUTATIONS = {action: _step_mutation(*step) for action, step in STEPS.items()}
+
+# The indicators of a follow-up visit by FollowUpInput field (also the form field's name, so
+# the API's field errors land beside it): the catalogue key of its label, the prefix of its
+# values' words, and its values.
+INDICATORS: dict[str, tuple[str, str, list[str]]] = {
+    "employment": ("followup.employment", "employment", [e.name for e in Employment]),
+    "schooling": ("followup.schooling", "schooling", [e.name for e in Schooling]),
+    "healthCareAccess": ("followup.health_care_access", "access", [e.name for e in Access]),
+    "housing": ("followup.housing", "housing", [e.name for e in Housing]),
+    "feelsSafe": ("followup.feels_safe", "access", [e.name for e in Access]),
+    "intendsToLeave": ("followup.intends_to_leave", "intention", [e.name for e in Intention]),
+}
+FOLLOW_UP_FIELDS = ["monthsAfterArrival", "visitedOn", *INDICATORS, "note"]
+FOLLOW_UP_ROUTE = "POST /app/referrals/{referral_id}/follow-up"
+# GraphQL's Int is 32 bits; a larger number would fail before the API could say what is wrong.
+GRAPHQL_INT = (-(2**31), 2**31 - 1)
 
 RETURN_TYPES = ["VOLUNTARY", "MANDATORY", "FORCED"]
 AGE_BANDS = ["AGE_0_2", "AGE_3_5", "AGE_6_14", "AGE_15_17"]
@@ -258,12 +282,61 @@ def carried_categories(referral: dict[str, Any]) -> list[str]:
     return carried
 
 
+def _today(request: Request) -> date:
+    """Today by the application's clock, the one the API judges visit dates by."""
+    today: date = request.app.state.clock().date()
+    return today
+
+
+def _follow_up_form(
+    request: Request,
+    session: WebSession,
+    referral: dict[str, Any],
+    submitted: dict[str, str] | None,
+    error: dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    """The follow-up form's content, or None for a viewer or a referral the API would refuse
+    it for (the policy's rule for the route, and the statuses graph.referrals accepts)."""
+    if (
+        referral["viewerSide"] is None
+        or referral["status"] not in {s.name for s in FOLLOW_UP_STATUSES}
+        or not allowed(request, session, FOLLOW_UP_ROUTE)
+    ):
+        return None
+    months = list(request.app.state.settings.follow_up_months)
+    recorded = {f["monthsAfterArrival"] for f in referral["followUps"]}
+    # The first visit due, else the first not recorded yet.
+    first = referral["followUpsDue"] or [m for m in months if m not in recorded] or months
+    values = {
+        "monthsAfterArrival": str(first[0] if first else 0),
+        "visitedOn": _today(request).isoformat(),
+    }
+    errors: dict[str, str] = {}
+    unplaced: list[dict[str, Any]] = []
+    for problem in (error or {}).get("fields") or []:
+        name = str(problem["field"]).removeprefix("input.")
+        if name in FOLLOW_UP_FIELDS:
+            errors[name] = problem["message"]
+        else:
+            unplaced.append(problem)
+    return {
+        "months": sorted(set(months) | set(referral["followUpsDue"])),
+        "indicators": INDICATORS,
+        "values": values | (submitted or {}),
+        "error": error,
+        "errors": errors,
+        "unplaced": unplaced,
+    }
+
+
 async def _detail(
     request: Request,
     session: WebSession,
     referral_id: str,
     *,
     error: dict[str, Any] | None = None,
+    follow_up: dict[str, str] | None = None,
+    follow_up_error: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     referral = (await run(request, session, READ, {"id": referral_id}))["referral"]
@@ -280,6 +353,11 @@ async def _detail(
         ),
         None,
     )
+    parties = [o for o in (referral["fromOrganisation"], receiver) if o]
+    form = _follow_up_form(request, session, referral, follow_up, follow_up_error)
+    if form is None and follow_up_error is not None:
+        # The referral moved on meanwhile (cancelled, say): the API's refusal shows on top.
+        error = follow_up_error
     return render(
         request,
         session,
@@ -293,7 +371,10 @@ async def _detail(
         decline_reasons=DECLINE_REASONS,
         outcomes=OUTCOMES,
         error=error,
-        saved=request.query_params.get("saved") == "1",
+        follow_up=form,
+        indicators=INDICATORS,
+        organisation_names={o["id"]: o["name"] for o in parties},
+        saved=request.query_params.get("saved"),
     )
 
 
@@ -360,6 +441,55 @@ async def referral_step(
         status = 409 if error["__typename"] == "VersionConflictError" else 422
         return await _detail(request, session, referral_id, error=error, status_code=status)
     return see_other(session, f"/app/referrals/{referral_id}?saved=1")
+
+
+@router.post("/referrals/{referral_id}/follow-up")
+async def record_follow_up(request: Request, referral_id: str) -> Response:
+    session = await page_session(request, FOLLOW_UP_ROUTE)
+    form = await request.form()
+    check_form(request, session, str(form.get("csrf", "")))
+    submitted = {name: str(form.get(name, "")).strip() for name in FOLLOW_UP_FIELDS}
+    t = translator(session.lang)
+    # What GraphQL itself would reject before the API sees it (a malformed date, a value
+    # outside an enum) is said here, in the same shape as the API's own field errors.
+    problems: list[dict[str, Any]] = []
+    try:
+        date.fromisoformat(submitted["visitedOn"])
+    except ValueError:
+        problems.append({"field": "input.visitedOn", "message": t("followup.bad_date")})
+    try:
+        months = int(submitted["monthsAfterArrival"])
+    except ValueError:
+        months = None
+    if months is None or not GRAPHQL_INT[0] <= months <= GRAPHQL_INT[1]:
+        problems.append({"field": "input.monthsAfterArrival", "message": t("followup.bad_choice")})
+    for name, (_label, _words, choices) in INDICATORS.items():
+        if submitted[name] and submitted[name] not in choices:
+            problems.append({"field": f"input.{name}", "message": t("followup.bad_choice")})
+    error: dict[str, Any] | None
+    if problems:
+        error = {"__typename": "ValidationError", "message": t("followup.check")}
+        error["fields"] = problems
+    else:
+        visit: dict[str, Any] = {
+            "referralId": referral_id,
+            "monthsAfterArrival": months,
+            "visitedOn": submitted["visitedOn"],
+            "note": submitted["note"] or None,
+        }
+        visit |= {name: submitted[name] or None for name in INDICATORS}
+        result = (await run(request, session, FOLLOW_UP, {"input": visit}))["recordFollowUp"]
+        error = typed_error(result)
+    if error is not None:
+        return await _detail(
+            request,
+            session,
+            referral_id,
+            follow_up=submitted,
+            follow_up_error=error,
+            status_code=422,
+        )
+    return see_other(session, f"/app/referrals/{referral_id}?saved=follow-up")
 
 
 def overdue_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,13 +1,22 @@
-"""The web pages' access rules, sign-in cookie and CSRF defence, over in-process HTTP."""
+"""The web pages' access rules, sign-in cookie and CSRF defence, and the follow-up form of the
+referral page, over in-process HTTP."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from typing import Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
 
 from api import policy
 from api.web import OPEN_PAGES, page_operations
+from graph.driver import Graph
+from tests import directory
+from tests.api.graphql.conftest import START, GraphQLClient
+from tests.api.graphql.test_referrals import ACCEPT, sent_referral
 
 
 async def test_every_page_has_an_access_rule(client: httpx.AsyncClient) -> None:
@@ -88,3 +97,196 @@ async def test_a_revoked_or_unknown_token_signs_out(
     again = await client.get("/app/organisation")
     assert again.status_code == 303
     assert "reason=unknown%20token" in again.headers["location"]
+
+
+# --- follow-up visits on the referral page -------------------------------------------------
+
+TODAY = START + timedelta(days=100)  # arrival planned at START: visits at 1 and 3 months due
+FOLLOW_UPS = """
+query($id: ID!) { referral(id: $id) {
+  followUps { monthsAfterArrival visitedOn employment housing feelsSafe note }
+} }
+"""
+
+
+@pytest.fixture
+async def b_service(app: FastAPI, people: dict[str, str], graph: Graph) -> dict[str, str]:
+    """B offers the one trauma service in Prizren; tokens by person."""
+    app.state.clock = lambda: TODAY
+    await directory.build(graph)
+    await directory.add_services(graph, [("svc-b", directory.service(organisation_id="org-b"))])
+    return people
+
+
+@pytest.fixture
+async def referral(client: httpx.AsyncClient, b_service: dict[str, str]) -> str:
+    """A referral from A's counsellor to B's trauma service, sent and not yet accepted."""
+    return await sent_referral(GraphQLClient(client), b_service)
+
+
+async def test_the_results_heading_words_its_count(
+    client: httpx.AsyncClient, b_service: dict[str, str]
+) -> None:
+    await _signed_in(client, b_service["counsellor"])
+    query = "/app/search?needs=psychosocial.trauma-therapy&place=Prizren&lang="
+    for lang, heading in (
+        ("en", "1 partner near Prizren"),
+        ("sr", "1 partner blizu mesta Prizren"),
+        ("sq", "1 partner pranë Prizren"),
+    ):
+        page = (await client.get(query + lang)).text
+        assert f'<h2 id="results-title">{heading}</h2>' in page
+
+
+def _follow_up_form(page: str) -> str | None:
+    found = re.search(r'<form[^>]*id="followup-form".*?</form>', page, re.S)
+    return found.group(0) if found else None
+
+
+async def test_the_follow_up_form_shows_to_the_parties_once_the_referral_is_accepted(
+    client: httpx.AsyncClient, people: dict[str, str], referral: str
+) -> None:
+    page = f"/app/referrals/{referral}"
+    for person in ("counsellor", "partner_b"):
+        await _signed_in(client, people[person])
+        before = await client.get(page)
+        assert before.status_code == 200
+        assert _follow_up_form(before.text) is None, person  # sent: the API would refuse
+
+    await GraphQLClient(client)(ACCEPT, {"id": referral}, token=people["partner_b"])
+    for person in ("counsellor", "partner_b"):
+        await _signed_in(client, people[person])
+        form = _follow_up_form((await client.get(page)).text)
+        assert form is not None, person
+        # The first visit due is chosen; the standard intervals are all offered, worded.
+        assert '<option value="1" selected>1 month after arrival (due)</option>' in form
+        assert '<option value="3">3 months after arrival (due)</option>' in form
+        assert '<option value="12">12 months after arrival</option>' in form
+        assert f'value="{TODAY.date().isoformat()}"' in form
+        assert '<option value="SELF_EMPLOYED">self-employed</option>' in form
+        assert ">SELF_EMPLOYED<" not in form
+    german = _follow_up_form((await client.get(page + "?lang=de")).text)
+    assert german is not None
+    assert "1 Monat nach der Ankunft (fällig)" in german
+    assert "3 Monate nach der Ankunft (fällig)" in german
+    assert '<option value="INADEQUATE">unzureichend</option>' in german
+
+    # Neither side's other people: the referral does not exist for them, or the page refuses.
+    await _signed_in(client, people["partner"])
+    assert (await client.get(page)).status_code == 404
+    await _signed_in(client, people["coordinator"])
+    assert (await client.get(page)).status_code == 403
+    refused = await client.post(f"{page}/follow-up", data={"csrf": client.cookies["homeward_csrf"]})
+    assert refused.status_code == 403
+
+
+async def _accepted(client: httpx.AsyncClient, people: dict[str, str], referral: str) -> str:
+    """Accept as B's partner, who stays signed in; returns the session's CSRF value."""
+    await GraphQLClient(client)(ACCEPT, {"id": referral}, token=people["partner_b"])
+    return await _signed_in(client, people["partner_b"])
+
+
+async def _recorded(client: httpx.AsyncClient, token: str, referral: str) -> list[Any]:
+    body = await GraphQLClient(client)(FOLLOW_UPS, {"id": referral}, token=token)
+    visits: list[Any] = body["data"]["referral"]["followUps"]
+    return visits
+
+
+VISIT = {
+    "monthsAfterArrival": "3",
+    "visitedOn": (TODAY.date() - timedelta(days=2)).isoformat(),
+    "employment": "IN_TRAINING",
+    "schooling": "",
+    "healthCareAccess": "YES",
+    "housing": "TEMPORARY",
+    "feelsSafe": "PARTLY",
+    "intendsToLeave": "NO",
+    "note": "Vocational course in Prizren started (illustrative)",
+}
+
+
+async def test_a_posted_follow_up_is_recorded_and_shown_worded(
+    client: httpx.AsyncClient, people: dict[str, str], referral: str
+) -> None:
+    csrf = await _accepted(client, people, referral)
+    posted = await client.post(f"/app/referrals/{referral}/follow-up", data=VISIT | {"csrf": csrf})
+    assert posted.status_code == 303
+    assert posted.headers["location"] == f"/app/referrals/{referral}?saved=follow-up"
+
+    assert await _recorded(client, people["counsellor"], referral) == [
+        {
+            "monthsAfterArrival": 3,
+            "visitedOn": VISIT["visitedOn"],
+            "employment": "IN_TRAINING",
+            "housing": "TEMPORARY",
+            "feelsSafe": "PARTLY",
+            "note": VISIT["note"],
+        }
+    ]
+    page = (await client.get(posted.headers["location"])).text
+    assert "Follow-up recorded." in page
+    shown = re.search(r'<li class="card followup">.*?</li>', page, re.S)
+    assert shown is not None
+    entry = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", shown.group(0)))
+    assert "3 months after arrival" in entry
+    assert f"visited on {VISIT['visitedOn']}, recorded by Organisation B" in entry
+    for worded in ("in training", "Access to health care yes", "temporary", "Feels safe partly"):
+        assert worded in entry
+    assert "Schooling" not in entry  # not recorded, not shown
+    assert "IN_TRAINING" not in entry
+    # Only the 1-month visit is still due, and it is now the one chosen.
+    form = _follow_up_form(page)
+    assert form is not None
+    assert '<option value="1" selected>1 month after arrival (due)</option>' in form
+    assert '<option value="3">3 months after arrival</option>' in form
+
+
+async def test_a_bad_follow_up_shows_the_field_errors_and_records_nothing(
+    client: httpx.AsyncClient, people: dict[str, str], referral: str
+) -> None:
+    csrf = await _accepted(client, people, referral)
+    url = f"/app/referrals/{referral}/follow-up"
+    future = (TODAY.date() + timedelta(days=1)).isoformat()
+    # The API's own field error, beside the field, with what was typed kept.
+    refused = await client.post(url, data=VISIT | {"visitedOn": future, "csrf": csrf})
+    assert refused.status_code == 422
+    beside = re.search(r'id="fu-visitedOn-error">([^<]*)<', refused.text)
+    assert beside is not None
+    assert beside.group(1) == "cannot be in the future"
+    assert f'value="{future}" required aria-invalid="true"' in refused.text
+    assert '<option value="TEMPORARY" selected>temporary</option>' in refused.text
+    assert VISIT["note"] in refused.text
+
+    months = await client.post(url, data=VISIT | {"monthsAfterArrival": "75", "csrf": csrf})
+    assert months.status_code == 422
+    assert re.search(r'id="fu-monthsAfterArrival-error">[^<]*60', months.text)
+    # What GraphQL could not even take is answered the same way.
+    malformed = await client.post(
+        url,
+        data=VISIT
+        | {
+            "visitedOn": "2026-02-30",
+            "housing": "PALACE",
+            "monthsAfterArrival": "9" * 12,
+            "csrf": csrf,
+        },
+    )
+    assert malformed.status_code == 422
+    assert 'id="fu-monthsAfterArrival-error">choose one of the listed values<' in malformed.text
+    assert 'id="fu-visitedOn-error">a date is needed, as YYYY-MM-DD<' in malformed.text
+    assert 'id="fu-housing-error">choose one of the listed values<' in malformed.text
+    assert await _recorded(client, people["partner_b"], referral) == []
+
+
+async def test_a_follow_up_without_the_csrf_value_is_refused(
+    client: httpx.AsyncClient, people: dict[str, str], referral: str
+) -> None:
+    csrf = await _accepted(client, people, referral)
+    url = f"/app/referrals/{referral}/follow-up"
+    assert (await client.post(url, data=VISIT)).status_code == 403
+    assert (await client.post(url, data=VISIT | {"csrf": "x" * 43})).status_code == 403
+    foreign = await client.post(
+        url, data=VISIT | {"csrf": csrf}, headers={"Origin": "https://elsewhere.example"}
+    )
+    assert foreign.status_code == 403
+    assert await _recorded(client, people["partner_b"], referral) == []

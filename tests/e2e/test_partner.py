@@ -1,10 +1,11 @@
 """The partner's journey in the browser: KRCT's services, "still correct" in one click, a new
-service added and then edited, and incoming referrals acknowledged, accepted, carried through
-to an outcome, or declined with a reason."""
+service added and then edited, and incoming referrals acknowledged, accepted, started, visited
+after arrival (a follow-up), carried through to an outcome, or declined with a reason."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -70,10 +71,38 @@ def test_partner_keeps_services_current_and_answers_referrals(page: Page) -> Non
     ):
         page.get_by_role("button", name=step).click()
         expect(page.locator("#status")).to_have_text(status)
+    # Work has started: the monitoring visit after arrival is recorded on the same page.
+    form = page.locator("#followup-form")
+    months = form.get_by_label("Months after arrival")
+    expect(months.locator("option:checked")).to_contain_text("month")
+    months.select_option("1")
+    expect(form.get_by_label("Date of the visit")).to_have_value(
+        datetime.now(UTC).date().isoformat()
+    )
+    form.get_by_label("Employment").select_option(label="in training")
+    form.get_by_label("Housing").select_option(label="temporary")
+    form.get_by_label("Feels safe").select_option(label="partly")
+    form.get_by_label("Intends to leave again").select_option(label="no")
+    # This seeded referral came without consent to share notes: the page says where the
+    # note goes, and it is not shown back to the receiver.
+    expect(form.locator("#fu-note-hint")).to_contain_text("No consent covers notes")
+    form.get_by_label("Note").fill("Met the family at home (illustrative)")
+    form.get_by_role("button", name="Record follow-up").click()
+    expect(page.get_by_role("status")).to_have_text("Follow-up recorded.")
+    visit = page.locator("#follow-ups li.followup")
+    expect(visit).to_have_count(1)
+    expect(visit).to_contain_text("1 month after arrival")
+    expect(visit).to_contain_text("in training")
+    expect(visit).to_contain_text("Intends to leave again")
+    expect(visit).not_to_contain_text("Met the family at home")
+    screenshot(page, "partner-follow-up")
+
     page.get_by_label("Outcome").select_option("GOT_HELP")
     page.get_by_role("button", name="Complete").click()
     expect(page.locator("#status")).to_have_text("completed")
-    expect(page.locator(".facts")).to_contain_text("got help")
+    expect(page.locator(".facts").first).to_contain_text("got help")
+    # Completed, the form stays: visits go on after the service's own work is done.
+    expect(page.locator("#followup-form")).to_be_visible()
     screenshot(page, "partner-referral")
 
     page.get_by_role("link", name="Incoming referrals").click()
