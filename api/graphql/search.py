@@ -17,7 +17,7 @@ from api.graphql.needs import NeedType
 from api.graphql.organisations import OrganisationType
 from api.graphql.pagination import PageInfo
 from api.graphql.services import ReturnTypeType, ServiceType
-from graph.languages import pick
+from graph.languages import pick, pick_counted
 from graph.pagination import MAX_PAGE_SIZE
 from graph.search import Match, PartnerSearch, Reason, SearchResult, search_partners
 from homeward.errors import HomewardError
@@ -38,27 +38,12 @@ TEMPLATES: dict[str, dict[str, str]] = {
                "sr-Latn": "za {groups}"},
     "speaks": {"en": "speaks {languages}", "de": "spricht {languages}",
                "sq": "flet {languages}", "sr-Latn": "govori {languages}"},
-    "verified": {"en": "verified {days} days ago", "de": "vor {days} Tagen bestätigt",
-                 "sq": "verifikuar para {days} ditësh", "sr-Latn": "provereno pre {days} dana"},
     "unverified": {"en": "not verified yet", "de": "noch nicht bestätigt",
                    "sq": "ende e paverifikuar", "sr-Latn": "još nije provereno"},
     "capacity": {"en": "capacity {capacity}", "de": "Kapazität: {capacity}",
                  "sq": "kapaciteti: {capacity}", "sr-Latn": "kapacitet: {capacity}"},
     "temporarily_closed": {"en": "temporarily closed", "de": "vorübergehend geschlossen",
                            "sq": "përkohësisht e mbyllur", "sr-Latn": "privremeno zatvoreno"},
-    "response": {"en": "answers referrals within {days} days (stated)",
-                 "de": "antwortet laut eigener Angabe binnen {days} Tagen",
-                 "sq": "përgjigjet brenda {days} ditësh (sipas tyre)",
-                 "sr-Latn": "odgovara u roku od {days} dana (po navodu)"},
-    # Measured over the service's referrals (graph.search.responsiveness_reasons).
-    "answers_hours": {"en": "answers referrals in {hours} hours (median of {count})",
-                      "de": "antwortet im Median nach {hours} Stunden (bei {count} Anfragen)",
-                      "sq": "përgjigjet për {hours} orë (mediana nga {count} referime)",
-                      "sr-Latn": "odgovara za {hours} sati (medijana od {count} upućivanja)"},
-    "answers_days": {"en": "answers referrals in {days} days (median of {count})",
-                     "de": "antwortet im Median nach {days} Tagen (bei {count} Anfragen)",
-                     "sq": "përgjigjet për {days} ditë (mediana nga {count} referime)",
-                     "sr-Latn": "odgovara za {days} dana (medijana od {count} upućivanja)"},
     "accepts": {"en": "accepts {percent}% of referrals",
                 "de": "nimmt {percent} % der Anfragen an",
                 "sq": "pranon {percent}% të referimeve",
@@ -73,6 +58,46 @@ TEMPLATES: dict[str, dict[str, str]] = {
                   "de": "nur für Rückkehrende aus {countries}",
                   "sq": "vetëm për të kthyerit nga {countries}",
                   "sr-Latn": "samo za povratnike iz {countries}"},
+}  # fmt: skip
+# Reasons that word a number: the parameter counted, then per language one template per
+# plural category (graph.languages.plural_category). The referral count of the measured
+# ones is at least MIN_REFERRALS, so only the hours or days vary in form.
+COUNTED: dict[str, tuple[str, dict[str, dict[str, str]]]] = {
+    "verified": ("days", {
+        "en": {"one": "verified {days} day ago", "other": "verified {days} days ago"},
+        "de": {"one": "vor {days} Tag bestätigt", "other": "vor {days} Tagen bestätigt"},
+        "sq": {"one": "verifikuar para {days} dite", "other": "verifikuar para {days} ditësh"},
+        "sr-Latn": {"other": "provereno pre {days} dana"},
+    }),
+    "response": ("days", {
+        "en": {"one": "answers referrals within {days} day (stated)",
+               "other": "answers referrals within {days} days (stated)"},
+        "de": {"one": "antwortet laut eigener Angabe binnen {days} Tag",
+               "other": "antwortet laut eigener Angabe binnen {days} Tagen"},
+        "sq": {"one": "përgjigjet brenda {days} dite (sipas tyre)",
+               "other": "përgjigjet brenda {days} ditësh (sipas tyre)"},
+        "sr-Latn": {"other": "odgovara u roku od {days} dana (po navodu)"},
+    }),
+    # Measured over the service's referrals (graph.search.responsiveness_reasons).
+    "answers_hours": ("hours", {
+        "en": {"one": "answers referrals in {hours} hour (median of {count})",
+               "other": "answers referrals in {hours} hours (median of {count})"},
+        "de": {"one": "antwortet im Median nach {hours} Stunde (bei {count} Anfragen)",
+               "other": "antwortet im Median nach {hours} Stunden (bei {count} Anfragen)"},
+        "sq": {"other": "përgjigjet për {hours} orë (mediana nga {count} referime)"},
+        "sr-Latn": {"one": "odgovara za {hours} sat (medijana od {count} upućivanja)",
+                    "few": "odgovara za {hours} sata (medijana od {count} upućivanja)",
+                    "other": "odgovara za {hours} sati (medijana od {count} upućivanja)"},
+    }),
+    "answers_days": ("days", {
+        "en": {"one": "answers referrals in {days} day (median of {count})",
+               "other": "answers referrals in {days} days (median of {count})"},
+        "de": {"one": "antwortet im Median nach {days} Tag (bei {count} Anfragen)",
+               "other": "antwortet im Median nach {days} Tagen (bei {count} Anfragen)"},
+        "sq": {"other": "përgjigjet për {days} ditë (mediana nga {count} referime)"},
+        "sr-Latn": {"one": "odgovara za {days} dan (medijana od {count} upućivanja)",
+                    "other": "odgovara za {days} dana (medijana od {count} upućivanja)"},
+    }),
 }  # fmt: skip
 CAPACITY_WORDS = {
     "available": {"en": "available", "de": "frei", "sq": "e lirë", "sr-Latn": "slobodan"},
@@ -250,7 +275,12 @@ async def _reason_texts(info: Info, reasons: list[Reason], lang: str | None) -> 
             params["programme"] = programme.name if programme else params["programme"]
         if "capacity" in params:
             params["capacity"] = pick(CAPACITY_WORDS[params["capacity"]], lang)
-        texts.append(pick(TEMPLATES[reason.kind], lang).format(**params))
+        if reason.kind in COUNTED:
+            counted, forms = COUNTED[reason.kind]
+            template = pick_counted(forms, lang, int(reason.params[counted]))
+        else:
+            template = pick(TEMPLATES[reason.kind], lang)
+        texts.append(template.format(**params))
     return texts
 
 

@@ -5,13 +5,15 @@ the directory's multilingual data through the API, in the page's language.
 
 A message that words a count has one entry per plural category of its language, under
 `key|category` (`search.results|one`, `search.results|other`); `t(key, count=n)` picks the
-form that `plural_category` names for n.
+form that `graph.languages.plural_category` names for n.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from graph.languages import plural_category
 
 DEFAULT = "en"
 # Page language -> the tag asked of the API and put in <html lang>.
@@ -950,19 +952,6 @@ PLURAL_CATEGORIES: dict[str, tuple[str, ...]] = {
     "sq": ("one", "other"),
     "sr": ("one", "few", "other"),
 }
-
-
-def plural_category(lang: str, n: int) -> str:
-    """The CLDR plural category of the whole number n in `lang` ("sr-Latn" counts as "sr")."""
-    n = abs(n)
-    if lang.split("-")[0] == "sr":
-        # 1, 21, 101 mesec; 2-4, 22-24 meseca; 5-20, 25-30, 111-114 meseci.
-        if n % 10 == 1 and n % 100 != 11:
-            return "one"
-        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-            return "few"
-        return "other"
-    return "one" if n == 1 else "other"
 
 
 def plural_keys() -> set[str]:

@@ -9,10 +9,10 @@ from api.web.i18n import (
     CATALOGUE,
     EN,
     PLURAL_CATEGORIES,
-    plural_category,
     plural_keys,
     translator,
 )
+from graph.languages import plural_category
 
 
 @pytest.mark.parametrize("lang", ["en", "de", "sq"])

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from api.graphql.search import COUNTED, TEMPLATES
+from api.web.i18n import PLURAL_CATEGORIES
 from graph.driver import Graph
 from seed.loader import seed
 from tests.api.graphql.conftest import GraphQLClient
@@ -258,3 +260,14 @@ async def test_what_referrals_show_is_a_reason_in_the_callers_language(
     node = next(e["node"] for e in result["edges"] if e["node"]["service"]["id"] == first)
     assert answers in node["reasons"]
     assert accepts in node["reasons"]
+
+
+def test_every_counted_reason_words_its_number_in_every_form_of_each_language() -> None:
+    for kind, (counted, forms) in COUNTED.items():
+        assert set(forms) == {"en", "de", "sq", "sr-Latn"}, kind
+        for tag, texts in forms.items():
+            assert "other" in texts, (kind, tag)
+            assert set(texts) <= set(PLURAL_CATEGORIES[tag.split("-")[0]]), (kind, tag)
+            for text in texts.values():
+                assert "{" + counted + "}" in text, (kind, tag)
+        assert kind not in TEMPLATES
