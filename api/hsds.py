@@ -10,13 +10,12 @@ first.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -27,15 +26,14 @@ from api.deps import GraphDep, authorize_rest
 from graph.areas import GeoPoint
 from graph.driver import Graph
 from graph.hsds import (
-    HsdsKeys,
     PageKeys,
     ServiceFilter,
-    hsds_keys,
     organisation_page,
     service_ids_of,
     service_page,
     site_page,
 )
+from graph.hsds_ids import find_by_hsds_id
 from graph.organisations import organisations_by_ids
 from graph.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graph.reference import REFERENCE_TTL_S
@@ -50,9 +48,8 @@ from importers.hsds.export import (
     nested_sites,
     one_to_one,
     read_reference,
-    site_id,
 )
-from importers.hsds.profile import GROUPS_TAXONOMY, NEEDS_TAXONOMY, hsds_id, term_id
+from importers.hsds.profile import GROUPS_TAXONOMY, NEEDS_TAXONOMY, term_id
 from importers.hsds.profile import taxonomy_id as hsds_taxonomy_id
 from importers.hsds.schemas import typed
 
@@ -63,8 +60,6 @@ PROFILE_URL = "https://github.com/openreferral/specification/tree/3.0"
 MAX_RADIUS_KM = 500.0
 # A streamed (ndjson) answer reads its records this many at a time.
 STREAM_CHUNK = 100
-# How far back an unknown id makes the id index look for changes before its last reading.
-CHANGES_OVERLAP = timedelta(minutes=2)
 NDJSON = "application/x-ndjson"
 
 router = APIRouter(prefix="/hsds", tags=["hsds"])
@@ -74,64 +69,20 @@ router = APIRouter(prefix="/hsds", tags=["hsds"])
 
 
 @dataclass
-class _Keys:
-    organisations: dict[str, str] = field(default_factory=dict)
-    services: dict[str, str] = field(default_factory=dict)
-    sites: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-    def add(self, keys: HsdsKeys) -> None:
-        """HSDS id -> Homeward id: the stored HSDS id of an imported record, else the UUID
-        the export derives from the Homeward id (the export's own derivation)."""
-        for oid, stored in keys.organisations:
-            self.organisations[(stored or hsds_id("organization", oid)).lower()] = oid
-        for sid, stored, locations in keys.services:
-            hsid = stored or hsds_id("service", sid)
-            self.services[hsid.lower()] = sid
-            for lid, lstored in locations:
-                self.sites[site_id(hsid, lstored or hsds_id("location", lid)).lower()] = (sid, lid)
-
-
-@dataclass
 class HsdsState:
-    """What the API keeps per process, like the reference cache: the export's reference data
-    (read again after `ttl_s`) and the HSDS id index. The index is read whole once; after
-    that an id it does not know makes it read only what changed since (an indexed range), so
-    a new record is found at once. A deleted record's id stays in it and resolves to nothing
-    (a 404)."""
+    """What the API keeps per process, like the reference cache: the export's reference data,
+    read again after `ttl_s`. Records are found by their HSDS id in the graph, where every
+    write keeps it (graph/hsds_ids.py), so a new record is found at once and a deleted one
+    is a 404."""
 
     ttl_s: float = REFERENCE_TTL_S
     clock: Callable[[], float] = time.monotonic
     _reference: tuple[float, Reference] | None = None
-    _keys: _Keys = field(default_factory=_Keys)
-    _read_at: datetime | None = None
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def reference(self, graph: Graph) -> Reference:
         if self._reference is None or self.clock() - self._reference[0] > self.ttl_s:
             self._reference = (self.clock(), await read_reference(graph))
         return self._reference[1]
-
-    async def _refresh(self, graph: Graph, *, changes_only: bool) -> None:
-        async with self._lock:
-            if self._read_at is None:
-                keys = await graph.read(hsds_keys)
-            elif changes_only:
-                # A transaction's change date is when it began: look back past any still
-                # open when the index was last read.
-                keys = await graph.read(hsds_keys, since=self._read_at - CHANGES_OVERLAP)
-            else:
-                return
-            self._keys.add(keys)
-            self._read_at = keys.read_at
-
-    async def resolve(self, graph: Graph, pick: Callable[[_Keys], dict[str, Any]], id: str) -> Any:
-        """The Homeward key of an HSDS id (None when there is none)."""
-        await self._refresh(graph, changes_only=False)
-        found = pick(self._keys).get(id.lower())
-        if found is None:
-            await self._refresh(graph, changes_only=True)
-            found = pick(self._keys).get(id.lower())
-        return found
 
 
 def _state(request: Request) -> HsdsState:
@@ -332,14 +283,12 @@ def _json_line(record: dict[str, Any]) -> bytes:
 
 async def _single(
     graph: Graph,
-    state: HsdsState,
     kind: str,
     id: str,
-    pick: Callable[[_Keys], dict[str, Any]],
-    build: Callable[[Any], Awaitable[list[dict[str, Any]]]],
+    build: Callable[[list[str]], Awaitable[list[dict[str, Any]]]],
 ) -> JSONResponse:
-    """One record by its HSDS id, or a 404 naming it."""
-    key = await state.resolve(graph, pick, id)
+    """One record by its HSDS id (one indexed read), or a 404 naming it."""
+    key = await graph.read(find_by_hsds_id, kind=kind, id=id)
     found = await build(key) if key else []
     if not found:
         raise _not_found(kind, id)
@@ -403,11 +352,10 @@ async def _service_filter(
             modified_after if modified_after.tzinfo else modified_after.replace(tzinfo=UTC)
         )
     if organization_id is not None:
-        where.organisation_id = await state.resolve(
-            graph, lambda k: k.organisations, organization_id
-        )
-        if where.organisation_id is None:
+        found = await graph.read(find_by_hsds_id, kind="organization", id=organization_id)
+        if found is None:
             return None
+        where.organisation_id = found[0]
     if taxonomy_term_id is not None:
         reference = await state.reference(graph)
         term = taxonomy_term_id.lower()
@@ -516,10 +464,10 @@ async def list_services(
 async def get_service(id: str, graph: GraphDep, state: StateDep) -> JSONResponse:
     """A fully nested service with all related data."""
 
-    async def build(sid: str) -> list[dict[str, Any]]:
-        return await _services(graph, state, [sid])
+    async def build(key: list[str]) -> list[dict[str, Any]]:
+        return await _services(graph, state, key)
 
-    return await _single(graph, state, "service", id, lambda k: k.services, build)
+    return await _single(graph, "service", id, build)
 
 
 async def _organisations(
@@ -583,10 +531,10 @@ async def get_organization(
     """A fully nested organization; its services with their own fields unless
     `full_service`."""
 
-    async def build(oid: str) -> list[dict[str, Any]]:
-        return await _organisations(graph, state, [oid], full_service=full_service)
+    async def build(key: list[str]) -> list[dict[str, Any]]:
+        return await _organisations(graph, state, key, full_service=full_service)
 
-    return await _single(graph, state, "organization", id, lambda k: k.organisations, build)
+    return await _single(graph, "organization", id, build)
 
 
 async def _sites(graph: Graph, state: HsdsState, pairs: list[list[str]]) -> list[dict[str, Any]]:
@@ -639,10 +587,10 @@ async def list_service_at_locations(
 async def get_service_at_location(id: str, graph: GraphDep, state: StateDep) -> JSONResponse:
     """A fully nested service_at_location with its location and service."""
 
-    async def build(pair: tuple[str, str]) -> list[dict[str, Any]]:
-        return await _sites(graph, state, [list(pair)])
+    async def build(pair: list[str]) -> list[dict[str, Any]]:
+        return await _sites(graph, state, [pair])
 
-    return await _single(graph, state, "service_at_location", id, lambda k: k.sites, build)
+    return await _single(graph, "service_at_location", id, build)
 
 
 @router.get(

@@ -41,7 +41,7 @@ from neo4j import AsyncManagedTransaction
 from neo4j.spatial import CartesianPoint, Point, WGS84Point
 
 from graph.driver import Graph
-from graph.migrations import MIGRATIONS, applied_migrations, migrate
+from graph.migrations import MIGRATIONS, applied_migrations, apply_again, migrate
 from homeward.errors import HomewardError
 
 FORMAT = "homeward-backup"
@@ -412,6 +412,8 @@ async def restore(
         done += len(rows)
         if progress:
             progress("relationships", done, len(data.relationships))
+    # A backup made before a migration holds data it never changed: apply it now.
+    await apply_again(graph, made_under=data.migrations)
     await graph.write(_unmark)
     return RestoreReport(
         nodes=len(data.nodes), relationships=len(data.relationships), wiped=present

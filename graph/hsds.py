@@ -109,43 +109,6 @@ async def locations_by_refs(tx: AsyncManagedTransaction, *, refs: list[str]) -> 
 # --- the /hsds/ read API --------------------------------------------------------------------
 
 
-class HsdsKeys(BaseModel):
-    """Homeward and stored HSDS ids of organisations, services and sites: what an HSDS id
-    seen by an API client is resolved against (`api/hsds.py` derives the UUIDs an export
-    gives records that came without one)."""
-
-    organisations: list[tuple[str, str | None]]
-    # (service id, its HSDS id, [(site id, its HSDS id), ...])
-    services: list[tuple[str, str | None, list[tuple[str, str | None]]]]
-    # The database's clock when they were read: the next `since`.
-    read_at: datetime
-
-
-# With `$since`, only records changed since then: the service change date is indexed.
-KEYS: LiteralString = """
-CALL () {
-  MATCH (o:Organisation) WHERE $since IS NULL OR o.updated_at >= $since
-  RETURN collect([o.id, o.hsds_id]) AS organisations
-}
-CALL () {
-  MATCH (s:Service) WHERE $since IS NULL OR s.updated_at >= $since
-  RETURN collect([s.id, s.hsds_id,
-                  COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location) RETURN [l.id, l.hsds_id] }])
-         AS services
-}
-RETURN organisations, services, datetime() AS read_at
-"""
-
-
-async def hsds_keys(tx: AsyncManagedTransaction, *, since: datetime | None = None) -> HsdsKeys:
-    record = await (await tx.run(KEYS, since=since)).single(strict=True)
-    return HsdsKeys(
-        organisations=[(o[0], o[1]) for o in record["organisations"]],
-        services=[(s[0], s[1], [(lo[0], lo[1]) for lo in s[2]]) for s in record["services"]],
-        read_at=record["read_at"].to_native(),
-    )
-
-
 class ServiceFilter(BaseModel):
     """The filters of the HSDS API's lists, in Homeward's terms (ids already resolved)."""
 

@@ -10,14 +10,16 @@ from the database is applied, in order.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import LiteralString
+from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
 from graph.driver import Graph
+from graph.hsds_ids import backfill_hsds_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,9 @@ class Migration:
     version: int
     description: str
     statements: tuple[LiteralString, ...]
+    # Data that Cypher cannot compute, written after the statements by Python in batches;
+    # idempotent like them (it recomputes).
+    backfill: Callable[[Graph], Awaitable[Any]] | None = None
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -186,6 +191,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "} IN TRANSACTIONS OF 5000 ROWS",
         ),
     ),
+    Migration(
+        version=11,
+        description="HSDS ids of organisations, services, sites and services at sites",
+        # Every write keeps `hsds_key` (graph/hsds_ids.py); records written before get it
+        # here, so that the HSDS API finds any record by its HSDS id with one indexed read.
+        statements=(
+            "CREATE INDEX organisation_hsds_key IF NOT EXISTS FOR (o:Organisation) ON (o.hsds_key)",
+            "CREATE INDEX service_hsds_key IF NOT EXISTS FOR (s:Service) ON (s.hsds_key)",
+            "CREATE INDEX location_hsds_key IF NOT EXISTS FOR (l:Location) ON (l.hsds_key)",
+            "CREATE INDEX delivered_at_hsds_key IF NOT EXISTS "
+            "FOR ()-[d:DELIVERED_AT]-() ON (d.hsds_key)",
+        ),
+        backfill=backfill_hsds_keys,
+    ),
 )
 
 
@@ -233,13 +252,29 @@ async def migrate(graph: Graph) -> list[int]:
     for migration in MIGRATIONS:
         if migration.version in done:
             continue
-        for statement in migration.statements:
-            await graph.run_schema(statement)
+        await _apply(graph, migration)
         await graph.write(
             record_migration, version=migration.version, description=migration.description
         )
         applied_now.append(migration.version)
     return applied_now
+
+
+async def _apply(graph: Graph, migration: Migration) -> None:
+    for statement in migration.statements:
+        await graph.run_schema(statement)
+    if migration.backfill is not None:
+        await migration.backfill(graph)
+
+
+async def apply_again(graph: Graph, *, made_under: list[int]) -> list[int]:
+    """Apply again every migration not in `made_under` (each is idempotent): data restored
+    from a backup made before a migration lacks what it would have set (a backfill ran on
+    the empty database before the restore). Returns the versions applied."""
+    missing = [m for m in MIGRATIONS if m.version not in set(made_under)]
+    for migration in missing:
+        await _apply(graph, migration)
+    return [m.version for m in missing]
 
 
 def latest_version() -> int:

@@ -23,6 +23,7 @@ from graph.duplicates import (
     organisation_features,
     organisation_keys,
 )
+from graph.hsds_ids import hsds_id, hsds_key
 from graph.pagination import Page, decode_cursor, paginate
 from graph.temporal import native
 from graph.text import search_keys
@@ -169,7 +170,8 @@ MATCH (country:Area {id: $props.country, level: 'country'})
 OPTIONAL MATCH (town:Area {id: $based_in})
 WHERE country IN COLLECT { MATCH (town)-[:PART_OF*]->(up:Area) RETURN up }
 MERGE (o:Organisation {id: $id})
-ON CREATE SET o += $props, o.version = 1, o.created_at = datetime(), o.updated_at = datetime()
+ON CREATE SET o += $props, o.version = 1, o.created_at = datetime(), o.updated_at = datetime(),
+              o.hsds_key = $hsds_key
 WITH o, coalesce(town, country) AS home
 MERGE (o)-[:BASED_IN]->(home)
 RETURN o, home.id AS based_in
@@ -217,7 +219,13 @@ async def register_organisation(
         candidates = await organisation_candidates(tx, record=features)
         if candidates:
             raise PossibleDuplicates("organisation", candidates)
-    result = await tx.run(REGISTER, id=id, props=props, based_in=data.based_in)
+    result = await tx.run(
+        REGISTER,
+        id=id,
+        props=props,
+        based_in=data.based_in,
+        hsds_key=hsds_key("organization", id, None),
+    )
     record = await result.single(strict=True)
     organisation = _organisation(record["o"], record["based_in"])
     await record_event(
@@ -278,6 +286,8 @@ WHERE country IN COLLECT { MATCH (town)-[:PART_OF*]->(up:Area) RETURN up }
 MERGE (o:Organisation {id: row.id})
 ON CREATE SET o.version = 1, o.created_at = datetime(), o.updated_at = datetime()
 SET o += row.props
+// An HSDS id given now replaces the one kept; without one the kept one stays.
+SET o.hsds_key = toLower(coalesce(o.hsds_id, row.derived_hsds_id))
 WITH o, coalesce(town, country) AS home
 OPTIONAL MATCH (o)-[old:BASED_IN]->(other:Area) WHERE other <> home
 DELETE old
@@ -291,7 +301,12 @@ async def upsert_organisations(
 ) -> int:
     """Bulk load (seed, import): same id, same node; `extra` holds provenance properties."""
     params = [
-        {"id": id, "props": {**organisation_properties(data), **extra}, "based_in": data.based_in}
+        {
+            "id": id,
+            "props": {**organisation_properties(data), **extra},
+            "based_in": data.based_in,
+            "derived_hsds_id": hsds_id("organization", id),
+        }
         for id, data, extra in rows
     ]
     result = await tx.run(UPSERT_MANY, rows=params)

@@ -16,7 +16,7 @@ so `graph.reference.ReferenceCache` keeps them per process and queries 1 and 2 m
 disappear.
 
 Query 4 is where the time goes on a large directory (thousands of candidates in a capital),
-so it reads only list properties kept on each service (`graph.services.SEARCH_FACTS`)
+so it reads only list properties kept on each service (set by `graph.services.UPSERT`)
 instead of expanding relationships per candidate, computes the score there, and returns
 the facts the reasons need for the page rows only; Python words nothing but the page. The
 score's constants live here and reach the query as parameters. Distances are Neo4j's

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from graph.areas import GeoPoint
 from graph.audit import diff, record_event
 from graph.duplicates import PossibleDuplicates, service_candidates, service_features
+from graph.hsds_ids import hsds_id, site_key
 from graph.languages import iso639_codes
 from graph.pagination import Page, decode_cursor, paginate
 from graph.temporal import day, native
@@ -316,24 +317,21 @@ def location_rows(service_id: str, data: ServiceInput) -> list[dict[str, Any]]:
 
 # The relationships a search would otherwise expand for every candidate, kept as list
 # properties on the service (`need_codes`, `target_group_codes`, `covered_area_ids`,
-# `programme_ids`, `site_points`): graph/search.py filters and scores on them. Set here from
-# the relationships just written, so the two cannot disagree; migration 9 set them once for
-# services written before.
-SEARCH_FACTS: LiteralString = """
-SET s.need_codes = COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) RETURN n.code ORDER BY n.code },
-    s.target_group_codes =
-      COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) RETURN t.code ORDER BY t.code },
-    s.covered_area_ids = COLLECT { MATCH (s)-[:COVERS]->(a:Area) RETURN a.id ORDER BY a.id },
-    s.programme_ids =
-      COLLECT { MATCH (s)-[:FUNDED_BY]->(p:Programme) RETURN p.id ORDER BY p.id },
-    s.site_points = COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location) WHERE l.point IS NOT NULL
-                              RETURN l.point ORDER BY l.id }
-"""
+# `programme_ids`, `site_points`): graph/search.py filters and scores on them. UPSERT sets
+# them from what it links in the same statement (what matched in the graph, sorted by code or
+# id), so the two cannot disagree; migration 9 set them once for services written before.
+# This reads them back from the relationships, for a site shared by other services.
+SITE_POINTS: LiteralString = """COLLECT { MATCH (sharing)-[:DELIVERED_AT]->(x:Location)
+                              WHERE x.point IS NOT NULL RETURN x.point ORDER BY x.id }"""
 
-# Relationships are replaced wholesale: the input is the full description of the service.
+# The input is the full description of the service: relationships it no longer names are
+# deleted and those it names are merged, so rewriting an unchanged service touches no
+# relationship, and a new one has nothing to delete.
 # A site without coordinates is placed at its area's centroid and says so (point_source).
 # Sites are shared by the services of one organisation, so a site that moved also refreshes
 # the `site_points` of the other services delivered there.
+# `hsds_key` (graph/hsds_ids.py): the HSDS id a record is found by; an HSDS id given now
+# replaces the one kept, without one the kept one stays.
 UPSERT: LiteralString = (
     """
 UNWIND $rows AS row
@@ -341,31 +339,46 @@ MATCH (o:Organisation {id: row.organisation})
 MERGE (s:Service {id: row.id})
 ON CREATE SET s.version = 1, s.created_at = datetime(), s.updated_at = datetime()
 SET s += row.props
+SET s.hsds_key = toLower(coalesce(s.hsds_id, row.derived_hsds_id))
 MERGE (o)-[:PROVIDES]->(s)
 WITH s, row
 CALL (s, row) {
-  OPTIONAL MATCH (s)-[old:ADDRESSES|SERVES|COVERS|FUNDED_BY|DELIVERED_AT]->()
+  MATCH (s)-[old:ADDRESSES|SERVES|COVERS|FUNDED_BY|DELIVERED_AT]->(x)
+  WHERE NOT CASE type(old)
+    WHEN 'ADDRESSES' THEN x.code IN row.needs
+    WHEN 'SERVES' THEN x.code IN row.groups
+    WHEN 'COVERS' THEN x.id IN row.covers
+    WHEN 'FUNDED_BY' THEN x.id IN row.programmes
+    ELSE x.id IN [site IN row.locations | site.id] END
   DELETE old
 }
 CALL (s, row) {
   UNWIND row.needs AS code
   MATCH (n:Need {code: code})
   MERGE (s)-[:ADDRESSES]->(n)
+  WITH DISTINCT code ORDER BY code
+  RETURN collect(code) AS need_codes
 }
 CALL (s, row) {
   UNWIND row.groups AS code
   MATCH (t:TargetGroup {code: code})
   MERGE (s)-[:SERVES]->(t)
+  WITH DISTINCT code ORDER BY code
+  RETURN collect(code) AS group_codes
 }
 CALL (s, row) {
   UNWIND row.covers AS id
   MATCH (a:Area {id: id})
   MERGE (s)-[:COVERS]->(a)
+  WITH DISTINCT id ORDER BY id
+  RETURN collect(id) AS area_ids
 }
 CALL (s, row) {
   UNWIND row.programmes AS id
   MATCH (p:Programme {id: id})
   MERGE (s)-[:FUNDED_BY]->(p)
+  WITH DISTINCT id ORDER BY id
+  RETURN collect(id) AS programme_ids
 }
 CALL (s, row) {
   UNWIND row.locations AS site
@@ -377,20 +390,29 @@ CALL (s, row) {
                      ELSE point({latitude: site.lat, longitude: site.lon}) END,
       l.point_source = CASE WHEN site.lat IS NULL THEN 'area centroid' ELSE 'given' END
   SET l += coalesce(site.extra, {})
-  MERGE (s)-[:DELIVERED_AT]->(l)
+  SET l.hsds_key = toLower(coalesce(l.hsds_id, site.derived_hsds_id))
+  MERGE (s)-[at:DELIVERED_AT]->(l)
+  SET at.hsds_key = site.hsds_key
   WITH s, l, a, before
-  OPTIONAL MATCH (l)-[oldIn:IN]->(other:Area) WHERE other <> a
-  DELETE oldIn
+  CALL (l, a) {
+    MATCH (l)-[oldIn:IN]->(other:Area) WHERE other <> a
+    DELETE oldIn
+  }
   MERGE (l)-[:IN]->(a)
   WITH DISTINCT s, l, before
-  WHERE before IS NOT NULL AND before <> l.point
-  MATCH (l)<-[:DELIVERED_AT]-(sharing:Service) WHERE sharing <> s
-  SET sharing.site_points = COLLECT { MATCH (sharing)-[:DELIVERED_AT]->(x:Location)
-                                      WHERE x.point IS NOT NULL RETURN x.point ORDER BY x.id }
+  CALL (s, l, before) {
+    WITH * WHERE before IS NOT NULL AND before <> l.point
+    MATCH (l)<-[:DELIVERED_AT]-(sharing:Service) WHERE sharing <> s
+    SET sharing.site_points = """
+    + SITE_POINTS
+    + """
+  }
+  WITH l ORDER BY l.id
+  RETURN collect(l.point) AS site_points
 }
-CALL (s) {"""
-    + SEARCH_FACTS
-    + """}
+SET s.need_codes = need_codes, s.target_group_codes = group_codes,
+    s.covered_area_ids = area_ids, s.programme_ids = programme_ids,
+    s.site_points = site_points
 RETURN count(s) AS written
 """
 )
@@ -409,9 +431,59 @@ def upsert_row(service_id: str, data: ServiceInput, extra: dict[str, Any]) -> di
     }
 
 
+STORED_HSDS_IDS: LiteralString = """
+CALL () {
+  UNWIND $services AS id MATCH (s:Service {id: id}) WHERE s.hsds_id IS NOT NULL
+  RETURN collect([id, s.hsds_id]) AS services
+}
+CALL () {
+  UNWIND $locations AS id MATCH (l:Location {id: id}) WHERE l.hsds_id IS NOT NULL
+  RETURN collect([id, l.hsds_id]) AS locations
+}
+RETURN services, locations
+"""
+
+
+async def _with_hsds_keys(
+    tx: AsyncManagedTransaction, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`rows` with what UPSERT needs to store HSDS ids: the derived ids of services and sites,
+    and the key of each service at a site, which is derived from the HSDS ids of both (kept
+    ones, read here, when the row brings none: an import brings them all)."""
+    missing_services = [r["id"] for r in rows if not r["props"].get("hsds_id")]
+    missing_sites = [
+        site["id"]
+        for r in rows
+        for site in r["locations"]
+        if not (site.get("extra") or {}).get("hsds_id")
+    ]
+    stored: dict[str, dict[str, str]] = {"services": {}, "locations": {}}
+    if missing_services or missing_sites:
+        record = await (
+            await tx.run(STORED_HSDS_IDS, services=missing_services, locations=missing_sites)
+        ).single(strict=True)
+        stored = {kind: dict(record[kind]) for kind in stored}
+    out = []
+    for row in rows:
+        service = (row["id"], row["props"].get("hsds_id") or stored["services"].get(row["id"]))
+        sites = []
+        for site in row["locations"]:
+            given = (site.get("extra") or {}).get("hsds_id")
+            location = (site["id"], given or stored["locations"].get(site["id"]))
+            sites.append(
+                site
+                | {
+                    "derived_hsds_id": hsds_id("location", site["id"]),
+                    "hsds_key": site_key(service, location),
+                }
+            )
+        out.append(row | {"derived_hsds_id": hsds_id("service", row["id"]), "locations": sites})
+    return out
+
+
 async def upsert_services(tx: AsyncManagedTransaction, *, rows: list[dict[str, Any]]) -> int:
     """Bulk write of rows made by `upsert_row`; references must have been checked."""
-    result = await tx.run(UPSERT, rows=rows)
+    result = await tx.run(UPSERT, rows=await _with_hsds_keys(tx, rows))
     record = await result.single(strict=True)
     return int(record["written"])
 

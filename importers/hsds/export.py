@@ -25,6 +25,7 @@ import pycountry
 
 from graph.driver import Graph
 from graph.hsds import AreaFact, directory_facts
+from graph.hsds_ids import site_id
 from graph.needs import Need, all_needs
 from graph.organisations import Organisation, organisations_after
 from graph.programmes import Programme, programmes_by_ids
@@ -592,11 +593,6 @@ def nested_sites(
             _trim_service(site["service"])
         out.append(site)
     return out
-
-
-def site_id(service_hsds_id: str, location_hsds_id: str) -> str:
-    """The HSDS id of a `service_at_location`: the same in the export and the API."""
-    return _id("service_at_location", service_hsds_id, location_hsds_id)
 
 
 # --- files ----------------------------------------------------------------------------------

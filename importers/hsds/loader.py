@@ -111,7 +111,10 @@ LOAD_ORDER: tuple[ModuleType, ...] = (
     meta_table_descriptions,
 )
 
-BATCH_SIZE = 2000
+# Rows per write transaction: fewer, larger transactions cost the database less per row
+# (measured on data set M, docs/benchmarks.md), and one batch of services stays well inside
+# the bench Neo4j's heap.
+BATCH_SIZE = 5000
 
 # ServiceInput / OrganisationInput field -> the HSDS field a problem is reported on.
 SERVICE_FIELDS = {

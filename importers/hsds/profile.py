@@ -20,31 +20,18 @@ Unchanged HSDS fields carry the rest: `application_process` is the referral meth
 
 from __future__ import annotations
 
-import uuid
 from functools import lru_cache
 from typing import Final
 
-NAMESPACE: Final = uuid.UUID("6f1c5a0e-4b7e-5d2a-9c1e-8a3b2f4d6e70")
+# The derivation lives beside the graph's writes, which store each record's HSDS id.
+from graph.hsds_ids import NAMESPACE as NAMESPACE
+from graph.hsds_ids import hsds_id as hsds_id
 
 NEEDS_TAXONOMY: Final = "Homeward needs"
 GROUPS_TAXONOMY: Final = "Homeward target groups"
 PROFILE_TAXONOMY: Final = "Homeward returnee profile"
 AREA_URI_PREFIX: Final = "urn:homeward:area:"
 IDENTIFIER_SCHEME: Final = "homeward"
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
-
-
-def hsds_id(kind: str, our_id: str) -> str:
-    """The UUID an export gives a record: its own id when that is a UUID already."""
-    if is_uuid(our_id):
-        return our_id.lower()
-    return str(uuid.uuid5(NAMESPACE, f"{kind}:{our_id}"))
 
 
 @lru_cache(maxsize=64)

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from api import policy
 from api.app import create_app
 from graph.driver import Graph
+from graph.hsds_ids import site_id
 from graph.organisations import organisations_after
 from graph.services import DeliveryMode, ServiceInput, services_after, upsert_row, upsert_services
 from homeward.settings import Settings
@@ -577,24 +578,41 @@ async def test_no_referral_or_personal_data_is_served(
     assert [v for v in private if v in served] == []
 
 
-async def test_a_record_added_after_the_id_index_was_read_is_found_at_once(
-    client: httpx.AsyncClient, demo: Graph
+async def test_a_record_is_found_by_its_hsds_id_right_after_it_was_written(
+    app: FastAPI, client: httpx.AsyncClient, demo: Graph
 ) -> None:
+    graph: Graph = app.state.graph
     known = _service_hsds_id("xk-krct-trauma-therapy")
-    assert (await client.get(f"/hsds/services/{known}")).status_code == 200  # index read
+    assert (await client.get(f"/hsds/services/{known}")).status_code == 200  # reference read
     data = ServiceInput(
         organisation_id="xk-krct",
-        name="Remote counselling line (test)",
-        delivery=[DeliveryMode.REMOTE],
+        name="Counselling line and drop-in (test)",
+        delivery=[DeliveryMode.REMOTE, DeliveryMode.IN_PERSON],
         needs=["psychosocial.counselling"],
+        locations=[{"id": "xk-krct-test-drop-in", "area": "XK-prizren"}],
     )
     await demo.write(upsert_services, rows=[upsert_row("xk-krct-test-line", data, {})])
     try:
+        before = graph.transactions
         response = await client.get(f"/hsds/services/{_service_hsds_id('xk-krct-test-line')}")
         assert response.status_code == 200, response.text
-        assert response.json()["name"] == "Remote counselling line (test)"
+        assert response.json()["name"] == "Counselling line and drop-in (test)"
+        # One indexed read finds it, two read the record: nothing reads an id index.
+        assert graph.transactions - before == 3
+        site = site_id(
+            _service_hsds_id("xk-krct-test-line"), hsds_id("location", "xk-krct-test-drop-in")
+        )
+        response = await client.get(f"/hsds/service_at_locations/{site.upper()}")
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == site
     finally:
         async with demo.driver.session(database=demo.database) as session:
             await (
-                await session.run("MATCH (s:Service {id: 'xk-krct-test-line'}) DETACH DELETE s")
+                await session.run(
+                    "MATCH (n) WHERE n.id IN ['xk-krct-test-line', 'xk-krct-test-drop-in'] "
+                    "DETACH DELETE n"
+                )
             ).consume()
+    # Deleted: not found any more.
+    response = await client.get(f"/hsds/services/{_service_hsds_id('xk-krct-test-line')}")
+    assert response.status_code == 404

@@ -246,3 +246,42 @@ async def test_migration_9_gives_services_written_before_it_their_search_facts(
     assert facts["need_codes"] == ["psychosocial.trauma-therapy"]
     assert facts["covered_area_ids"] == ["XK-prizren"]
     assert len(facts["site_points"]) == 1
+
+
+async def test_search_facts_are_what_the_relationships_say_in_their_order(
+    directory_graph: Graph,
+) -> None:
+    """The facts come from the rows written, not from reading the relationships back: they
+    must still be exactly what a reading of the relationships gives (migration 9's), with
+    codes that name nothing left out and everything sorted by code or id."""
+
+    def at(lat: float) -> dict[str, Any]:
+        return {"lat": lat, "lon": 20.74}
+
+    sites = [
+        {"id": "site-b", "area": "XK-prizren", "point": at(42.22)},
+        {"id": "site-a", "area": "XK", "point": at(42.21)},
+        {"id": "site-c", "area": "XK-prizren"},  # at the centroid
+    ]
+    data = directory.service(
+        needs=["psychosocial.trauma-therapy", "no-such-need", "employment", "psychosocial"],
+        covers=["XK-prizren", "XK", "XK-nowhere"],
+        locations=sites,
+    )
+    edited = directory.service(
+        needs=["psychosocial", "employment"], covers=["XK"], locations=sites[1:2]
+    )
+    (backfill,) = next(m for m in MIGRATIONS if m.version == 9).statements
+    relationships = "MATCH (:Service {id: 'svc-1'})-[r]->() RETURN count(r)"
+    # Needs, target groups, covered areas and sites that exist, for each version.
+    for version, expected_relationships in ((data, 3 + 1 + 2 + 3), (edited, 2 + 1 + 1 + 1)):
+        await directory.add_services(directory_graph, [("svc-1", version)])
+        # Twice: rewriting the same input adds and removes nothing.
+        await directory.add_services(directory_graph, [("svc-1", version)])
+        written = await _search_facts(directory_graph, "svc-1")
+        await directory_graph.run_schema(backfill)
+        assert await _search_facts(directory_graph, "svc-1") == written
+        assert await _count(directory_graph, relationships) == expected_relationships
+    assert written["need_codes"] == ["employment", "psychosocial"]
+    assert written["covered_area_ids"] == ["XK"]
+    assert [p.y for p in written["site_points"]] == [42.21]

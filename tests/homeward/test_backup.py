@@ -16,6 +16,7 @@ from graph import backup as backup_module
 from graph.backup import BackupError, backup, read_backup, restore
 from graph.crypto import DataCipher
 from graph.driver import Graph
+from graph.hsds_ids import find_by_hsds_id, hsds_id
 from graph.referrals import Policy, ReferralInput, create_referral, get_referral
 from graph.services import ReturnType
 from graph.users import Actor, Membership, Role
@@ -256,3 +257,33 @@ async def test_the_command_line(cli_env: None, graph: Graph, tmp_path: Path) -> 
     assert forced.exit_code == 0, forced.output
     assert "nodes deleted first (--force)" in forced.output
     assert "restored" in forced.output
+
+
+async def test_a_backup_made_before_a_migration_gets_its_data_on_restore(
+    graph: Graph, tmp_path: Path
+) -> None:
+    """A backup made before migration 11 has no HSDS keys; the restored records are found by
+    their HSDS id all the same."""
+    await seed(graph)
+    current = tmp_path / "current.jsonl.gz"
+    await backup(graph, current)
+    lines = gzip.decompress(current.read_bytes()).decode().splitlines()
+    header = json.loads(lines[0])
+    header["migrations"] = [v for v in header["migrations"] if v != 11]
+    records = [json.loads(line) for line in lines[1:]]
+    for record in records:
+        record["props"].pop("hsds_key", None)
+    older = _write(
+        tmp_path / "older.jsonl.gz", [json.dumps(header), *(json.dumps(r) for r in records)]
+    )
+    assert "hsds_key" not in gzip.decompress(older.read_bytes()).decode()
+
+    await _wipe(graph)
+    await restore(graph, older)
+    service = hsds_id("service", "xk-krct-trauma-therapy")
+    assert await graph.read(find_by_hsds_id, kind="service", id=service) == [
+        "xk-krct-trauma-therapy"
+    ]
+    again = tmp_path / "again.jsonl.gz"
+    await backup(graph, again)
+    assert again.read_bytes() == current.read_bytes()
