@@ -31,8 +31,8 @@ from neo4j import AsyncManagedTransaction
 from rich.console import Console
 from rich.table import Table
 
-from bench.neo4j import bench_instance, start_api, start_bench, stop_bench
-from bench.search import DESTINATIONS, NEEDS, QUERY, CpuMeter, _summary, _wait_for_api, workload
+from bench.neo4j import serving_api
+from bench.search import DESTINATIONS, NEEDS, QUERY, CpuMeter, _summary, workload
 from graph import runtime
 from graph.driver import Graph, create_driver
 from graph.users import Role, UserInput, create_user, issue_token, new_token
@@ -234,23 +234,19 @@ def main(
     seconds: float = typer.Option(60.0, min=5, max=600),
     seed: int = typer.Option(11),
 ) -> None:
-    instance = bench_instance()
-    started_neo4j = runtime.running_pid(instance) is None
-    start_bench()
-    settings = Settings(NEO4J_URI=instance.uri)
     port = _free_port()
-    api = start_api(instance, port)
     results: list[tuple[int, Outcome, float, dict[str, float]]] = []
     registered: list[str] = []
 
-    async def run() -> None:
+    async def run(instance: runtime.LocalNeo4j, api_pid: int) -> None:
+        settings = Settings(NEO4J_URI=instance.uri)
         driver = create_driver(settings)
         graph = Graph(driver, settings.neo4j_database)
         try:
             await graph.write(_remove, ids=[])  # a previous run stopped before its cleanup
             sample, token = await _prepare(graph)
             for level in clients:
-                cpu = CpuMeter(api.pid, runtime.running_pid(instance))
+                cpu = CpuMeter(api_pid, runtime.running_pid(instance))
                 cpu.start()
                 outcome, elapsed = await _phase(
                     f"http://127.0.0.1:{port}", level, seconds, sample, token, seed + level
@@ -262,14 +258,8 @@ def main(
             await graph.write(_remove, ids=registered)
             await driver.close()
 
-    try:
-        _wait_for_api(port=port)
-        asyncio.run(run())
-    finally:
-        api.terminate()
-        api.wait(timeout=30)
-        if started_neo4j:
-            stop_bench()
+    with serving_api(port) as (instance, api):
+        asyncio.run(run(instance, api.pid))
 
     table = Table(
         "clients", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors",

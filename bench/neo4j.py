@@ -13,10 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
+import httpx
 from cryptography.fernet import Fernet
 from neo4j import AsyncGraphDatabase
 
@@ -94,6 +96,36 @@ def start_api(instance: runtime.LocalNeo4j, port: int) -> subprocess.Popen[bytes
         env=api_environment(instance),
         cwd=PROJECT_ROOT,
     )  # fmt: skip
+
+
+def wait_for_api(port: int, deadline_s: float = 60.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the API did not become healthy within {deadline_s:g} s")
+
+
+@contextmanager
+def serving_api(port: int) -> Iterator[tuple[runtime.LocalNeo4j, subprocess.Popen[bytes]]]:
+    """The benchmark Neo4j and an API process against it on 127.0.0.1:`port`, healthy. On
+    leaving, the API is stopped, and the Neo4j too when it was not running before."""
+    instance = bench_instance()
+    started_neo4j = runtime.running_pid(instance) is None
+    start_bench()
+    api = start_api(instance, port)
+    try:
+        wait_for_api(port)
+        yield instance, api
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+        if started_neo4j:
+            stop_bench()
 
 
 def api_environment(instance: runtime.LocalNeo4j) -> dict[str, str]:

@@ -34,7 +34,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.neo4j import bench_instance, start_api, start_bench, stop_bench
+from bench.neo4j import serving_api
 from graph import runtime
 from graph.driver import Graph, create_driver
 from graph.reference import ReferenceCache
@@ -225,30 +225,13 @@ async def _bare_phase(
         await driver.close()
 
 
-def _wait_for_api(deadline_s: float = 60.0, port: int = API_PORT) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("the API did not become healthy within 60 s")
-
-
 @app.command()
 def main(
     clients: int = typer.Option(8, min=1, max=64),
     requests: int = typer.Option(800, min=10, max=20000),
     seed: int = typer.Option(7),
 ) -> None:
-    instance = bench_instance()
-    started_neo4j = runtime.running_pid(instance) is None
-    start_bench()
-    api = start_api(instance, API_PORT)
-    try:
-        _wait_for_api()
+    with serving_api(API_PORT) as (instance, api):
         queries = workload(requests, seed)
         settings = Settings(NEO4J_URI=instance.uri)
         cpu = CpuMeter(api.pid, runtime.running_pid(instance))
@@ -256,11 +239,6 @@ def main(
         bare = asyncio.run(_bare_phase(queries, clients, settings, cpu))
         floor, floor_errors = asyncio.run(_http_phase(queries, clients, cpu, trivial=True))
         errors += floor_errors
-    finally:
-        api.terminate()
-        api.wait(timeout=30)
-        if started_neo4j:
-            stop_bench()
 
     table = Table(
         "path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s",

@@ -632,14 +632,13 @@ def _run_import(
             raise ImportRejected(report)
         with _progress() as progress:
             task = progress.add_task("writing", total=plan_size(plan))
-            provenance = Provenance(SYSTEM, source)
-            report.written = await write_plan(
+            await write_plan(
                 graph,
                 plan,
-                provenance=provenance,
+                report,
+                provenance=Provenance(SYSTEM, source),
                 progress=lambda kind, n: progress.update(task, advance=n, description=kind),
             )
-            report.import_id = provenance.id
         return report
 
     report = _with_graph(get_settings(), work)

@@ -505,12 +505,15 @@ _ENTITIES: dict[str, tuple[str, Callable[[Any], str]]] = {
 async def write_plan(
     graph: Graph,
     plan: Plan,
+    report: ImportReport,
     *,
     provenance: Provenance,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
     after_batch: AfterBatch | None = None,
-) -> dict[str, int]:
+) -> None:
+    """Write the plan in batches, each with its audit event; then the report says what was
+    written and under which import id its events are."""
     written: dict[str, int] = {}
     done = 0
 
@@ -553,7 +556,8 @@ async def write_plan(
         await run("programmes", plan.programmes, upsert_programmes, key="records")
     await run("organisations", plan.organisations, upsert_organisations, key="rows")
     await run("services", plan.services, upsert_services, key="rows")
-    return written
+    report.written = written
+    report.import_id = provenance.id
 
 
 async def _write_countries(tx: Any, *, records: list[AreaRecord]) -> int:
@@ -603,16 +607,15 @@ async def import_hsds(
     plan, report = await prepare(graph, source, mapping=mapping, default_country=default_country)
     if strict and report.errors:
         raise ImportRejected(report)
-    provenance = provenance or Provenance(SYSTEM, "hsds")
-    report.written = await write_plan(
+    await write_plan(
         graph,
         plan,
-        provenance=provenance,
+        report,
+        provenance=provenance or Provenance(SYSTEM, "hsds"),
         batch_size=batch_size,
         progress=progress,
         after_batch=after_batch,
     )
-    report.import_id = provenance.id
     return report
 
 

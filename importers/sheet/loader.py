@@ -614,7 +614,5 @@ async def import_sheet(
     plan, report = await prepare_sheet(graph, sheet, organisation_id=organisation_id)
     if strict and report.errors:
         raise ImportRejected(report)
-    provenance = provenance or Provenance(SYSTEM, sheet.name)
-    report.written = await write_plan(graph, plan, provenance=provenance)
-    report.import_id = provenance.id
+    await write_plan(graph, plan, report, provenance=provenance or Provenance(SYSTEM, sheet.name))
     return report

@@ -17,6 +17,14 @@ from api.app import create_app
 from homeward.settings import Settings
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 class LiveServer:
     def __init__(self, settings: Settings) -> None:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

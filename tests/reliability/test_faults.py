@@ -12,7 +12,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -27,7 +26,7 @@ from graph.migrations import migrate
 from homeward.settings import PROJECT_ROOT, Settings
 from tests import directory
 from tests.conftest import COUNTRIES, add_people
-from tests.reliability.conftest import LiveServer, serve
+from tests.reliability.conftest import LiveServer, free_port, serve
 
 pytestmark = pytest.mark.neo4j
 
@@ -35,13 +34,6 @@ pytestmark = pytest.mark.neo4j
 OUTAGE_ANSWER_S = 2.0
 WRITERS = 8
 WRITES_PER_WRITER = 15
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # A fresh instance per test: the kill test is run on an instance nobody stopped and restarted

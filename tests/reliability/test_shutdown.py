@@ -21,6 +21,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from homeward.settings import PROJECT_ROOT
+from tests.reliability.conftest import free_port
 
 pytestmark = pytest.mark.neo4j
 
@@ -29,16 +30,9 @@ GRACE_S = 10
 HOMEWARD = str(Path(sys.executable).parent / "homeward")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(neo4j_uri: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ) | {
         "NEO4J_URI": neo4j_uri,
         "HOMEWARD_ENV": "test",
