@@ -75,6 +75,10 @@ def _stamp_request_id(
 
 logging.setLogRecordFactory(_stamp_request_id(logging.getLogRecordFactory()))
 
+# The Neo4j driver's debug lines print every query with its parameters: e-mail addresses,
+# token hashes, referral ciphertexts. They stay out of the logs even at LOG_LEVEL=debug.
+logging.getLogger("neo4j").setLevel(logging.INFO)
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
