@@ -384,7 +384,7 @@ CALL (s, row) {
   UNWIND row.locations AS site
   MATCH (a:Area {id: site.area})
   MERGE (l:Location {id: site.id})
-  WITH s, l, a, site, l.point AS before
+  WITH s, l, a, site, l.point AS before, l.hsds_key AS key_before
   SET l.name = site.name, l.address = site.address,
       l.point = CASE WHEN site.lat IS NULL THEN a.centroid
                      ELSE point({latitude: site.lat, longitude: site.lon}) END,
@@ -393,13 +393,13 @@ CALL (s, row) {
   SET l.hsds_key = toLower(coalesce(l.hsds_id, site.derived_hsds_id))
   MERGE (s)-[at:DELIVERED_AT]->(l)
   SET at.hsds_key = site.hsds_key
-  WITH s, l, a, before
+  WITH s, l, a, before, key_before
   CALL (l, a) {
     MATCH (l)-[oldIn:IN]->(other:Area) WHERE other <> a
     DELETE oldIn
   }
   MERGE (l)-[:IN]->(a)
-  WITH DISTINCT s, l, before
+  WITH DISTINCT s, l, before, key_before
   CALL (s, l, before) {
     WITH * WHERE before IS NOT NULL AND before <> l.point
     MATCH (l)<-[:DELIVERED_AT]-(sharing:Service) WHERE sharing <> s
@@ -407,13 +407,14 @@ CALL (s, row) {
     + SITE_POINTS
     + """
   }
-  WITH l ORDER BY l.id
-  RETURN collect(l.point) AS site_points
+  WITH l, key_before ORDER BY l.id
+  RETURN collect(l.point) AS site_points,
+         collect(CASE WHEN key_before <> l.hsds_key THEN l.id END) AS rekeyed
 }
 SET s.need_codes = need_codes, s.target_group_codes = group_codes,
     s.covered_area_ids = area_ids, s.programme_ids = programme_ids,
     s.site_points = site_points
-RETURN count(s) AS written
+RETURN count(s) AS written, collect(rekeyed) AS rekeyed
 """
 )
 
@@ -481,10 +482,42 @@ async def _with_hsds_keys(
     return out
 
 
+# The key of a service at a site is derived from both HSDS ids, which Cypher cannot do, so
+# when a write gives a shared site a new HSDS id, the links of the other services delivered
+# there are re-keyed here.
+SITE_LINKS: LiteralString = """
+UNWIND $locations AS id
+MATCH (s:Service)-[:DELIVERED_AT]->(l:Location {id: id})
+RETURN s.id AS service, s.hsds_id AS service_hsds, l.id AS location, l.hsds_id AS location_hsds
+"""
+
+REKEY_SITE_LINKS: LiteralString = """
+UNWIND $rows AS row
+MATCH (:Service {id: row.service})-[at:DELIVERED_AT]->(:Location {id: row.location})
+SET at.hsds_key = row.key
+"""
+
+
+async def _rekey_site_links(tx: AsyncManagedTransaction, locations: list[str]) -> None:
+    result = await tx.run(SITE_LINKS, locations=locations)
+    rows = [
+        {
+            "service": r["service"],
+            "location": r["location"],
+            "key": site_key((r["service"], r["service_hsds"]), (r["location"], r["location_hsds"])),
+        }
+        async for r in result
+    ]
+    await tx.run(REKEY_SITE_LINKS, rows=rows)
+
+
 async def upsert_services(tx: AsyncManagedTransaction, *, rows: list[dict[str, Any]]) -> int:
     """Bulk write of rows made by `upsert_row`; references must have been checked."""
     result = await tx.run(UPSERT, rows=await _with_hsds_keys(tx, rows))
     record = await result.single(strict=True)
+    rekeyed = sorted({id for ids in record["rekeyed"] for id in ids})
+    if rekeyed:
+        await _rekey_site_links(tx, rekeyed)
     return int(record["written"])
 
 

@@ -153,3 +153,29 @@ async def test_migration_11_gives_records_written_before_it_their_hsds_keys(
     assert await _keys(directory_graph) == written
     pair = site_id(IMPORTED_SERVICE, IMPORTED_SITE)
     assert await _find(directory_graph, "service_at_location", pair) == ["svc-1", "krct-office"]
+
+
+async def test_a_shared_site_given_a_new_hsds_id_re_keys_every_service_delivered_there(
+    directory_graph: Graph,
+) -> None:
+    office = [{"id": "krct-office", "area": "XK-prizren"}]
+    plain = [upsert_row(id, directory.service(locations=office), {}) for id in ("svc-1", "svc-2")]
+    await directory_graph.write(upsert_services, rows=plain)
+    other = hsds_id("service", "svc-2")
+    before = site_id(other, hsds_id("location", "krct-office"))
+    assert await _find(directory_graph, "service_at_location", before) == ["svc-2", "krct-office"]
+
+    # A file that brings only svc-1, with an HSDS id of its own for the site they share.
+    imported = upsert_row("svc-1", directory.service(locations=office), {})
+    imported["locations"][0]["extra"] = {"hsds_id": IMPORTED_SITE}
+    await directory_graph.write(upsert_services, rows=[imported])
+
+    after = site_id(other, IMPORTED_SITE)
+    assert await _find(directory_graph, "service_at_location", after) == ["svc-2", "krct-office"]
+    assert await _find(directory_graph, "service_at_location", before) is None
+    mine = site_id(hsds_id("service", "svc-1"), IMPORTED_SITE)
+    assert await _find(directory_graph, "service_at_location", mine) == ["svc-1", "krct-office"]
+    # The same keys the backfill computes from scratch.
+    written = await _keys(directory_graph)
+    await backfill_hsds_keys(directory_graph)
+    assert await _keys(directory_graph) == written
