@@ -18,8 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.neo4j import bench_graph, bench_instance, start_bench, stop_bench
-from graph import runtime
+from bench.neo4j import bench_graph, running_bench
 from graph.coordination import GapCell, service_gaps
 from graph.driver import Graph
 from graph.migrations import migrate
@@ -85,13 +84,8 @@ async def _gaps(graph: Graph, country: str, needs: list[str], now: datetime) -> 
 
 @app.command()
 def main(repeats: int = typer.Option(7, min=1, max=50)) -> None:
-    started_neo4j = runtime.running_pid(bench_instance()) is None
-    start_bench()
-    try:
+    with running_bench():
         rows = asyncio.run(_run(repeats))
-    finally:
-        if started_neo4j:
-            stop_bench()
     table = Table("country", "municipalities", "needs", "median ms", "max ms", "cells")
     for country, municipalities, needs, median, worst, cells in rows:
         table.add_row(

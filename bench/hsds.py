@@ -23,8 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.app import create_app
-from bench.neo4j import bench_instance, start_bench, stop_bench
-from graph import runtime
+from bench.neo4j import bench_instance, running_bench
 from homeward.settings import Settings
 
 console = Console()
@@ -94,15 +93,8 @@ async def _run(requests: int) -> Table:
 
 @app.command()
 def main(requests: Annotated[int, typer.Option(min=1, max=200)] = 20) -> None:
-    instance = bench_instance()
-    started_here = runtime.running_pid(instance) is None
-    if started_here:
-        start_bench()
-    try:
+    with running_bench():
         console.print(asyncio.run(_run(requests)))
-    finally:
-        if started_here:
-            stop_bench()
 
 
 if __name__ == "__main__":

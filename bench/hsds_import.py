@@ -50,7 +50,15 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.dataset import MANIFEST, count_graph, load_reference, reference
-from bench.neo4j import BENCH_HOME, bench_graph, bench_instance, start_bench, stop_bench, wipe_bench
+from bench.neo4j import (
+    BENCH_HOME,
+    bench_graph,
+    bench_instance,
+    running_bench,
+    start_bench,
+    stop_bench,
+    wipe_bench,
+)
 from graph import runtime
 from graph.driver import Graph
 from graph.migrations import migrate
@@ -113,20 +121,14 @@ def ensure_export(*, refresh: bool) -> dict[str, Any]:
         kept: dict[str, Any] = json.loads(EXPORT_MANIFEST.read_text(encoding="utf-8"))
         return kept
     instance = bench_instance()
-    started_here = runtime.running_pid(instance) is None
-    if started_here and runtime.port_in_use(instance.port):
+    if runtime.running_pid(instance) is None and runtime.port_in_use(instance.port):
         raise HomewardError(f"port {instance.port} is in use; stop what listens there first")
     partial = CACHE / "hsds-m.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    try:
-        with console.status(f"exporting M from {instance.home} as HSDS ..."):
-            start_bench()
-            t0 = time.perf_counter()
-            rows = asyncio.run(_export(partial))
-            seconds = time.perf_counter() - t0
-    finally:
-        if started_here:
-            stop_bench()
+    with console.status(f"exporting M from {instance.home} as HSDS ..."), running_bench():
+        t0 = time.perf_counter()
+        rows = asyncio.run(_export(partial))
+        seconds = time.perf_counter() - t0
     kept = {
         "m": _m_identity(manifest),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),

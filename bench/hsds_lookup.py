@@ -25,8 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.app import create_app
-from bench.neo4j import bench_graph, bench_instance, start_bench, stop_bench
-from graph import runtime
+from bench.neo4j import bench_graph, bench_instance, running_bench
 from graph.hsds_ids import hsds_id, site_id
 from homeward.settings import Settings
 
@@ -103,15 +102,8 @@ async def _run(skip: int) -> Table:
 
 @app.command()
 def main(skip: Annotated[int, typer.Option(min=0)] = 50_000) -> None:
-    instance = bench_instance()
-    started_here = runtime.running_pid(instance) is None
-    if started_here:
-        start_bench()
-    try:
+    with running_bench():
         console.print(asyncio.run(_run(skip)))
-    finally:
-        if started_here:
-            stop_bench()
 
 
 if __name__ == "__main__":

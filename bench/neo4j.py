@@ -54,6 +54,20 @@ def stop_bench(home: Path = BENCH_HOME) -> bool:
     return runtime.stop(bench_instance(home), grace_s=60.0)
 
 
+@contextmanager
+def running_bench(home: Path = BENCH_HOME) -> Iterator[runtime.LocalNeo4j]:
+    """The benchmark Neo4j of `home`, started unless it runs already; on leaving it is
+    stopped again only if it was started here, so a database kept running stays up."""
+    instance = bench_instance(home)
+    started_here = runtime.running_pid(instance) is None
+    start_bench(home)
+    try:
+        yield instance
+    finally:
+        if started_here:
+            stop_bench(home)
+
+
 def wipe_bench(home: Path = BENCH_HOME) -> None:
     """Stop the benchmark Neo4j of `home` and delete its folder, and nothing else."""
     resolved = home.resolve()
@@ -114,18 +128,14 @@ def wait_for_api(port: int, deadline_s: float = 60.0) -> None:
 def serving_api(port: int) -> Iterator[tuple[runtime.LocalNeo4j, subprocess.Popen[bytes]]]:
     """The benchmark Neo4j and an API process against it on 127.0.0.1:`port`, healthy. On
     leaving, the API is stopped, and the Neo4j too when it was not running before."""
-    instance = bench_instance()
-    started_neo4j = runtime.running_pid(instance) is None
-    start_bench()
-    api = start_api(instance, port)
-    try:
-        wait_for_api(port)
-        yield instance, api
-    finally:
-        api.terminate()
-        api.wait(timeout=30)
-        if started_neo4j:
-            stop_bench()
+    with running_bench() as instance:
+        api = start_api(instance, port)
+        try:
+            wait_for_api(port)
+            yield instance, api
+        finally:
+            api.terminate()
+            api.wait(timeout=30)
 
 
 def api_environment(instance: runtime.LocalNeo4j) -> dict[str, str]:

@@ -100,6 +100,13 @@ RETURN s.id AS id, s.hsds_id AS stored,
        COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location) RETURN [l.id, l.hsds_id] } AS sites
 ORDER BY s.id LIMIT $limit
 """
+_SERVICES_AT: LiteralString = """
+UNWIND $locations AS id
+MATCH (s:Service)-[:DELIVERED_AT]->(:Location {id: id})
+WITH DISTINCT s
+RETURN s.id AS id, s.hsds_id AS stored,
+       COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location) RETURN [l.id, l.hsds_id] } AS sites
+"""
 _SET_ORGANISATIONS: LiteralString = """
 UNWIND $rows AS row MATCH (o:Organisation {id: row.id}) SET o.hsds_key = row.key
 """
@@ -143,6 +150,14 @@ def _keyed(kind: str, record: dict[str, Any]) -> dict[str, Any]:
             {"id": lid, "key": site_key(service, (lid, stored))} for lid, stored in record["sites"]
         ]
     return row
+
+
+async def rekey_services_at(tx: AsyncManagedTransaction, *, locations: list[str]) -> None:
+    """Recompute, as the backfill does, the keys of every service delivered at these sites
+    and of its links: a write that gives a shared site a new HSDS id re-keys the links of
+    the services it wrote, and this those of the others there."""
+    records = [dict(r) async for r in await tx.run(_SERVICES_AT, locations=locations)]
+    await _write(tx, query=_SET_SERVICES, rows=[_keyed("service", r) for r in records])
 
 
 async def backfill_hsds_keys(graph: Graph, *, batch: int = BACKFILL_BATCH) -> int:

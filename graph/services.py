@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from graph.areas import GeoPoint
 from graph.audit import diff, record_event
 from graph.duplicates import PossibleDuplicates, service_candidates, service_features
-from graph.hsds_ids import hsds_id, site_key
+from graph.hsds_ids import hsds_id, rekey_services_at, site_key
 from graph.languages import iso639_codes
 from graph.pagination import Page, decode_cursor, paginate
 from graph.temporal import day, native
@@ -482,42 +482,14 @@ async def _with_hsds_keys(
     return out
 
 
-# The key of a service at a site is derived from both HSDS ids, which Cypher cannot do, so
-# when a write gives a shared site a new HSDS id, the links of the other services delivered
-# there are re-keyed here.
-SITE_LINKS: LiteralString = """
-UNWIND $locations AS id
-MATCH (s:Service)-[:DELIVERED_AT]->(l:Location {id: id})
-RETURN s.id AS service, s.hsds_id AS service_hsds, l.id AS location, l.hsds_id AS location_hsds
-"""
-
-REKEY_SITE_LINKS: LiteralString = """
-UNWIND $rows AS row
-MATCH (:Service {id: row.service})-[at:DELIVERED_AT]->(:Location {id: row.location})
-SET at.hsds_key = row.key
-"""
-
-
-async def _rekey_site_links(tx: AsyncManagedTransaction, locations: list[str]) -> None:
-    result = await tx.run(SITE_LINKS, locations=locations)
-    rows = [
-        {
-            "service": r["service"],
-            "location": r["location"],
-            "key": site_key((r["service"], r["service_hsds"]), (r["location"], r["location_hsds"])),
-        }
-        async for r in result
-    ]
-    await tx.run(REKEY_SITE_LINKS, rows=rows)
-
-
 async def upsert_services(tx: AsyncManagedTransaction, *, rows: list[dict[str, Any]]) -> int:
     """Bulk write of rows made by `upsert_row`; references must have been checked."""
     result = await tx.run(UPSERT, rows=await _with_hsds_keys(tx, rows))
     record = await result.single(strict=True)
+    # A shared site given a new HSDS id changes the keys of the other services' links to it.
     rekeyed = sorted({id for ids in record["rekeyed"] for id in ids})
     if rekeyed:
-        await _rekey_site_links(tx, rekeyed)
+        await rekey_services_at(tx, locations=rekeyed)
     return int(record["written"])
 
 
