@@ -15,7 +15,7 @@ TEST_NEO4J_PORT ?= 7697
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: neo4j install chromium run stop test check lint typecheck schema clean bench-data bench-search bench-load bench-hsds-import bench-stop
+.PHONY: neo4j install chromium run stop test check lint typecheck layers schema clean bench-data bench-search bench-load bench-hsds-import bench-stop
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -61,7 +61,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-check: lint typecheck
+# The layer contract in pyproject.toml: an import against the layers fails here.
+layers: install
+	$(BIN)/lint-imports
+
+check: lint typecheck layers
 
 # pytest's session fixture starts and stops the throwaway Neo4j; the `db stop` after it is
 # for a run that was killed before its teardown. The recipe exits with pytest's status.

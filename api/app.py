@@ -1,4 +1,5 @@
-"""The FastAPI application: one driver per process, created and closed by the lifespan."""
+"""The API application (GraphQL, REST, HSDS): one driver per process, created and closed by the
+lifespan. The pages are added above it, by `homeward.app`."""
 
 from __future__ import annotations
 
@@ -9,22 +10,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
-from api import exports, failures, health, hsds, imports, metrics, web
+from api import exports, failures, health, hsds, imports, metrics
 from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
 from api.graphql.schema import schema_for
 from api.middleware import Protection, RequestContext
-from graph.crypto import DataCipher, cipher_from_settings
+from core.clock import utcnow
+from core.crypto import DataCipher, cipher_from_settings
+from core.errors import DatabaseUnavailable
+from core.settings import Settings, get_settings
 from graph.driver import Graph, create_driver
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
 from graph.reference import ReferenceCache
 from graph.referrals import announce_overdue, purge_expired
-from graph.users import utcnow
 from graph.webhooks import deliver_due, delivery_client
-from homeward.errors import DatabaseUnavailable
-from homeward.settings import Settings, get_settings
 
 log = logging.getLogger("homeward.api")
 
@@ -65,7 +66,7 @@ def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
     ]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_api(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Before anything listens: a deployment without its data keys must not start at all.
     cipher = cipher_from_settings(settings)
@@ -130,5 +131,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, so RequestContext is the outermost: even a 413 or a 429 has a request id.
     app.add_middleware(Protection, settings=settings)
     app.add_middleware(RequestContext)
-    web.install(app)
     return app

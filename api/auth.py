@@ -14,6 +14,9 @@ import json
 import jwt
 from jwt import PyJWK, PyJWKClient, PyJWKSet
 
+from core.clock import utcnow
+from core.errors import Unauthenticated
+from core.settings import Settings
 from graph.driver import Graph
 from graph.users import (
     ANONYMOUS,
@@ -25,10 +28,7 @@ from graph.users import (
     token_with_user,
     touch_token,
     user_by_email,
-    utcnow,
 )
-from homeward.errors import Unauthenticated
-from homeward.settings import Settings
 
 # The web pages keep the bearer token in this cookie (HttpOnly, SameSite=Strict). Read-only
 # GET endpoints (exports) accept it as well, so that a signed-in page can link and embed them;

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from homeward.errors import HomewardError
+from core.errors import HomewardError
 
 log = logging.getLogger("homeward.background")
 

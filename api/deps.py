@@ -8,10 +8,10 @@ from fastapi import Depends, HTTPException, Request
 
 from api import policy
 from api.auth import SESSION_COOKIE, authenticate, header_or_session_cookie
+from core.errors import Forbidden, Unauthenticated
+from core.settings import Settings
 from graph.driver import Graph
 from graph.users import Actor
-from homeward.errors import Forbidden, Unauthenticated
-from homeward.settings import Settings
 
 
 def get_graph(request: Request) -> Graph:

@@ -12,10 +12,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import GraphDep, SettingsDep, authorize_rest
+from core.errors import NotFound, ValidationFailed
+from core.languages import from_properties, pick
 from graph.areas import areas_by_ids
 from graph.coordination import GapCell, period, service_gaps, three_w
-from graph.languages import from_properties, pick
-from homeward.errors import NotFound, ValidationFailed
 from reports.gapmap import area_names, gap_picture, state
 
 router = APIRouter(prefix="/exports", tags=["exports"])

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from homeward.errors import (
+from core.errors import (
     DatabaseUnavailable,
     Forbidden,
     HomewardError,

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import GraphDep, SettingsDep
-from homeward.errors import DatabaseUnavailable
+from core.errors import DatabaseUnavailable
 
 router = APIRouter(tags=["health"])
 

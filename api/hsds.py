@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.deps import GraphDep, authorize_rest
+from core.text import fold
 from graph.areas import GeoPoint
 from graph.driver import Graph
 from graph.hsds import (
@@ -39,7 +40,6 @@ from graph.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graph.reference import REFERENCE_TTL_S
 from graph.search import lucene_query
 from graph.services import services_by_ids
-from graph.text import fold
 from importers.hsds.export import (
     Exporter,
     Reference,

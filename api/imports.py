@@ -22,11 +22,11 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.deps import GraphDep, SettingsDep, authorize_rest
+from core.errors import NotFound
 from graph.areas import areas_by_ids
 from graph.hsds import directory_facts
 from graph.needs import all_needs
 from graph.target_groups import all_target_groups
-from homeward.errors import NotFound
 from importers.hsds.assembly import ImportReport, Problem
 from importers.hsds.loader import ImportRejected, Provenance, import_hsds
 from importers.hsds.source import MalformedInput, read_bytes

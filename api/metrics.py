@@ -10,8 +10,8 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import authorize_rest
-from homeward.metrics import REGISTRY
-from homeward.settings import Settings
+from core.metrics import REGISTRY
+from core.settings import Settings
 
 router = APIRouter(tags=["operations"])
 

@@ -22,17 +22,17 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import bearer_token
-from graph.users import split_token
-from homeward.errors import Unauthenticated
-from homeward.logs import CURRENT_REQUEST, RequestInfo
-from homeward.metrics import (
+from core.errors import Unauthenticated
+from core.logs import CURRENT_REQUEST, RequestInfo
+from core.metrics import (
     HTTP_LATENCY,
     HTTP_REQUESTS,
     NOT_GRAPHQL,
     OPERATION_NAMES,
     count_error,
 )
-from homeward.settings import Settings
+from core.settings import Settings
+from graph.users import split_token
 
 access_log = logging.getLogger("homeward.access")
 log = logging.getLogger("homeward.api")
@@ -176,7 +176,7 @@ class Protection:
         self.max_body = settings.max_body_bytes
         # File uploads have their own, larger bound, which api/imports.py enforces itself.
         self.upload_max = max(settings.import_max_bytes, settings.max_body_bytes)
-        # Checked when the settings were read (homeward/settings.py).
+        # Checked when the settings were read (core/settings.py).
         self.limits = parse_many(settings.rate_limit) if settings.rate_limit.strip() else []
         anonymous = settings.rate_limit_anonymous
         self.anonymous_limits = parse_many(anonymous) if anonymous.strip() else []

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import Forbidden, Unauthenticated
+from core.settings import Settings
 from graph.users import Actor, Role
-from homeward.errors import Forbidden, Unauthenticated
-from homeward.settings import Settings
 
 ALL_ROLES = frozenset(Role)
 
@@ -132,8 +132,8 @@ REST_RULES: dict[str, Rule] = {
     # Request counts and latencies are operational data; a scraper on the same host may be
     # let in without a token by HOMEWARD_METRICS_FROM_LOOPBACK (api/metrics.py).
     "GET /metrics": ADMIN,
-    # The web pages (api/web/): each the same rule as the GraphQL operations it runs, which
-    # check again. Sign-in and sign-out show no data and are open (api.web.OPEN_PAGES).
+    # The web pages (web/): each the same rule as the GraphQL operations it runs, which
+    # check again. Sign-in and sign-out show no data and are open (web.OPEN_PAGES).
     "GET /app/search": SIGNED_IN,
     "GET /app/places.json": SIGNED_IN,
     "GET /app/referrals": SEND_REFERRALS,

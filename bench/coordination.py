@@ -19,10 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.neo4j import bench_graph, running_bench
+from core.clock import utcnow
 from graph.coordination import GapCell, service_gaps
 from graph.driver import Graph
 from graph.migrations import migrate
-from graph.users import utcnow
 
 app = typer.Typer(add_completion=False)
 console = Console()

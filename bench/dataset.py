@@ -54,7 +54,7 @@ from bench.gazetteer import build_gazetteer
 from bench.neo4j import BENCH_HOME, bench_graph, bench_instance, start_bench, stop_bench, wipe_bench
 from bench.referrals import generate_referrals, write_referral_stats, write_referrals
 from bench.shape import M_ORGANISATIONS, M_REFERRALS
-from graph import runtime
+from core.errors import HomewardError
 from graph.areas import AreaRecord, area_rows, upsert_areas
 from graph.driver import Graph
 from graph.migrations import migrate
@@ -63,7 +63,7 @@ from graph.organisations import OrganisationInput, upsert_organisations
 from graph.programmes import ProgrammeRecord, upsert_programmes
 from graph.services import upsert_services
 from graph.target_groups import upsert_target_groups
-from homeward.errors import HomewardError
+from homeward import neo4j_server
 from seed.loader import read_seed
 
 R = TypeVar("R")
@@ -480,7 +480,7 @@ def stop_command() -> None:
 def status_command() -> None:
     """Say whether the bench Neo4j runs and what data set it holds."""
     instance = bench_instance()
-    pid = runtime.running_pid(instance)
+    pid = neo4j_server.running_pid(instance)
     state = f"running, pid {pid}" if pid is not None else "not running"
     console.print(f"bench Neo4j {state}; {instance.uri}, data in {instance.home}")
     if MANIFEST.exists():

@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.neo4j import bench_graph, bench_instance
+from core.text import fold
 from graph.duplicate_review import find_matches, scan
 from graph.duplicates import (
     THRESHOLD,
@@ -44,7 +45,6 @@ from graph.duplicates import (
     website_domain,
 )
 from graph.migrations import migrate
-from graph.text import fold
 from seed.loader import read_seed
 
 app = typer.Typer(help="Duplicate detection benchmarks.", no_args_is_help=True)

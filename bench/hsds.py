@@ -22,9 +22,9 @@ from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
 
-from api.app import create_app
 from bench.neo4j import bench_instance, running_bench
-from homeward.settings import Settings
+from core.settings import Settings
+from homeward.app import create_app
 
 console = Console()
 app = typer.Typer(add_completion=False)

@@ -59,12 +59,12 @@ from bench.neo4j import (
     stop_bench,
     wipe_bench,
 )
-from graph import runtime
+from core.errors import HomewardError
+from core.settings import PROJECT_ROOT
 from graph.driver import Graph
 from graph.migrations import migrate
 from graph.organisations import organisation_properties
-from homeward.errors import HomewardError
-from homeward.settings import PROJECT_ROOT
+from homeward import neo4j_server
 from importers.hsds.export import export_tables, write_tabular
 from importers.hsds.loader import Plan, import_hsds, prepare
 from importers.hsds.source import read_path
@@ -121,7 +121,7 @@ def ensure_export(*, refresh: bool) -> dict[str, Any]:
         kept: dict[str, Any] = json.loads(EXPORT_MANIFEST.read_text(encoding="utf-8"))
         return kept
     instance = bench_instance()
-    if runtime.running_pid(instance) is None and runtime.port_in_use(instance.port):
+    if neo4j_server.running_pid(instance) is None and neo4j_server.port_in_use(instance.port):
         raise HomewardError(f"port {instance.port} is in use; stop what listens there first")
     partial = CACHE / "hsds-m.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -313,7 +313,7 @@ async def measure(*, repeats: int, deadline: float, profile: bool) -> dict[str, 
         plan, _ = await prepare(graph, read_path(EXPORT))
         rows = bare_rows(plan)
         expected: dict[str, int] | None = None
-        neo4j_pid = runtime.running_pid(bench_instance(TARGET_HOME))
+        neo4j_pid = neo4j_server.running_pid(bench_instance(TARGET_HOME))
         if neo4j_pid is None:
             raise HomewardError(f"the Neo4j of {TARGET_HOME} is not running")
         results: list[Repeat] = []
@@ -418,7 +418,7 @@ def main(
         exported = ensure_export(refresh=refresh)
         deadline = time.monotonic() + max_minutes * 60
         target = bench_instance(TARGET_HOME)
-        if runtime.running_pid(bench_instance()) is not None:
+        if neo4j_server.running_pid(bench_instance()) is not None:
             raise HomewardError(
                 f"the Neo4j of M runs on {target.uri}; the import database needs the port: "
                 "stop it first (python -m bench.dataset stop)"

@@ -24,10 +24,10 @@ from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
 
-from api.app import create_app
 from bench.neo4j import bench_graph, bench_instance, running_bench
+from core.settings import Settings
 from graph.hsds_ids import hsds_id, site_id
-from homeward.settings import Settings
+from homeward.app import create_app
 
 console = Console()
 app = typer.Typer(add_completion=False)

@@ -33,10 +33,10 @@ from rich.table import Table
 
 from bench.neo4j import serving_api
 from bench.search import DESTINATIONS, NEEDS, QUERY, CpuMeter, _summary, workload
-from graph import runtime
+from core.settings import Settings
 from graph.driver import Graph, create_driver
 from graph.users import Role, UserInput, create_user, issue_token, new_token
-from homeward.settings import Settings
+from homeward import neo4j_server
 
 console = Console(width=200)
 app = typer.Typer(add_completion=False)
@@ -238,7 +238,7 @@ def main(
     results: list[tuple[int, Outcome, float, dict[str, float]]] = []
     registered: list[str] = []
 
-    async def run(instance: runtime.LocalNeo4j, api_pid: int) -> None:
+    async def run(instance: neo4j_server.LocalNeo4j, api_pid: int) -> None:
         settings = Settings(NEO4J_URI=instance.uri)
         driver = create_driver(settings)
         graph = Graph(driver, settings.neo4j_database)
@@ -246,7 +246,7 @@ def main(
             await graph.write(_remove, ids=[])  # a previous run stopped before its cleanup
             sample, token = await _prepare(graph)
             for level in clients:
-                cpu = CpuMeter(api_pid, runtime.running_pid(instance))
+                cpu = CpuMeter(api_pid, neo4j_server.running_pid(instance))
                 cpu.start()
                 outcome, elapsed = await _phase(
                     f"http://127.0.0.1:{port}", level, seconds, sample, token, seed + level

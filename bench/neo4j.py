@@ -3,7 +3,7 @@ chooses another, e.g. when several copies of the project share a machine).
 
 Separate from the instance of `make run` (`.neo4j/data`, 7687) and of `make test`
 (`.neo4j/test`, 7697), so that loading data set M never touches either, and bigger (2 GB heap,
-2 GB page cache) so that M fits in memory. Starting and stopping go through `graph.runtime`,
+2 GB page cache) so that M fits in memory. Starting and stopping go through `homeward.neo4j_server`,
 whose pid file makes `stop` signal only the process started here.
 """
 
@@ -22,10 +22,10 @@ import httpx
 from cryptography.fernet import Fernet
 from neo4j import AsyncGraphDatabase
 
-from graph import runtime
+from core.errors import LocalNeo4jError
+from core.settings import PROJECT_ROOT
 from graph.driver import Graph
-from homeward.errors import LocalNeo4jError
-from homeward.settings import PROJECT_ROOT
+from homeward import neo4j_server
 
 BENCH_HOME = PROJECT_ROOT / ".neo4j" / "bench"
 # HOMEWARD_BENCH_NEO4J_PORT lets a second checkout run its own benchmark Neo4j beside this one.
@@ -36,30 +36,30 @@ BENCH_PAGECACHE = "2g"
 START_TIMEOUT_S = 120.0
 
 
-def bench_instance(home: Path = BENCH_HOME) -> runtime.LocalNeo4j:
+def bench_instance(home: Path = BENCH_HOME) -> neo4j_server.LocalNeo4j:
     """The benchmark Neo4j; another `home` under `.neo4j/` (named `bench-...`) is a second
     database of the same size on the same port, e.g. the empty one an import is timed on."""
-    return runtime.LocalNeo4j(
+    return neo4j_server.LocalNeo4j(
         home=home, port=BENCH_PORT, heap=BENCH_HEAP, pagecache=BENCH_PAGECACHE
     )
 
 
 def start_bench(home: Path = BENCH_HOME) -> int:
     """Start the benchmark Neo4j unless it runs already; return its pid once Bolt answers."""
-    return runtime.start(bench_instance(home), timeout_s=START_TIMEOUT_S)
+    return neo4j_server.start(bench_instance(home), timeout_s=START_TIMEOUT_S)
 
 
 def stop_bench(home: Path = BENCH_HOME) -> bool:
     """Stop it cleanly; False if it was not running."""
-    return runtime.stop(bench_instance(home), grace_s=60.0)
+    return neo4j_server.stop(bench_instance(home), grace_s=60.0)
 
 
 @contextmanager
-def running_bench(home: Path = BENCH_HOME) -> Iterator[runtime.LocalNeo4j]:
+def running_bench(home: Path = BENCH_HOME) -> Iterator[neo4j_server.LocalNeo4j]:
     """The benchmark Neo4j of `home`, started unless it runs already; on leaving it is
     stopped again only if it was started here, so a database kept running stays up."""
     instance = bench_instance(home)
-    started_here = runtime.running_pid(instance) is None
+    started_here = neo4j_server.running_pid(instance) is None
     start_bench(home)
     try:
         yield instance
@@ -78,7 +78,7 @@ def wipe_bench(home: Path = BENCH_HOME) -> None:
     ):
         raise LocalNeo4jError(f"refusing to delete {resolved}: not a benchmark folder")
     stop_bench(home)
-    if runtime.running_pid(bench_instance(home)) is not None:
+    if neo4j_server.running_pid(bench_instance(home)) is not None:
         raise LocalNeo4jError(f"the Neo4j in {resolved} is still running; not deleting it")
     if resolved.exists():
         shutil.rmtree(resolved)
@@ -101,11 +101,11 @@ async def bench_graph(home: Path = BENCH_HOME) -> AsyncIterator[Graph]:
         await driver.close()
 
 
-def start_api(instance: runtime.LocalNeo4j, port: int) -> subprocess.Popen[bytes]:
+def start_api(instance: neo4j_server.LocalNeo4j, port: int) -> subprocess.Popen[bytes]:
     """An API process on 127.0.0.1:`port` against `instance`, as the benchmarks run it; the
     caller terminates it."""
     return subprocess.Popen(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "homeward.main:app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
         env=api_environment(instance),
         cwd=PROJECT_ROOT,
@@ -125,7 +125,7 @@ def wait_for_api(port: int, deadline_s: float = 60.0) -> None:
 
 
 @contextmanager
-def serving_api(port: int) -> Iterator[tuple[runtime.LocalNeo4j, subprocess.Popen[bytes]]]:
+def serving_api(port: int) -> Iterator[tuple[neo4j_server.LocalNeo4j, subprocess.Popen[bytes]]]:
     """The benchmark Neo4j and an API process against it on 127.0.0.1:`port`, healthy. On
     leaving, the API is stopped, and the Neo4j too when it was not running before."""
     with running_bench() as instance:
@@ -138,7 +138,7 @@ def serving_api(port: int) -> Iterator[tuple[runtime.LocalNeo4j, subprocess.Pope
             api.wait(timeout=30)
 
 
-def api_environment(instance: runtime.LocalNeo4j) -> dict[str, str]:
+def api_environment(instance: neo4j_server.LocalNeo4j) -> dict[str, str]:
     """Environment of an API process that the benchmarks start against `instance`."""
     return dict(os.environ) | {
         "NEO4J_URI": instance.uri,

@@ -35,12 +35,12 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.neo4j import serving_api
-from graph import runtime
+from core.clock import utcnow
+from core.settings import Settings
 from graph.driver import Graph, create_driver
 from graph.reference import ReferenceCache
 from graph.search import PartnerSearch, search_partners
-from graph.users import utcnow
-from homeward.settings import Settings
+from homeward import neo4j_server
 
 API_PORT = 8765
 console = Console()
@@ -234,7 +234,7 @@ def main(
     with serving_api(API_PORT) as (instance, api):
         queries = workload(requests, seed)
         settings = Settings(NEO4J_URI=instance.uri)
-        cpu = CpuMeter(api.pid, runtime.running_pid(instance))
+        cpu = CpuMeter(api.pid, neo4j_server.running_pid(instance))
         http, errors = asyncio.run(_http_phase(queries, clients, cpu))
         bare = asyncio.run(_bare_phase(queries, clients, settings, cpu))
         floor, floor_errors = asyncio.run(_http_phase(queries, clients, cpu, trivial=True))

@@ -13,9 +13,9 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, Field, field_validator
 
-from graph.languages import from_properties, pick, to_properties, validate_labels
+from core.languages import from_properties, pick, to_properties, validate_labels
+from core.text import fold, search_keys
 from graph.pagination import Page, decode_cursor, paginate
-from graph.text import fold, search_keys
 
 
 class AreaLevel(StrEnum):

@@ -40,9 +40,9 @@ import pytz
 from neo4j import AsyncManagedTransaction
 from neo4j.spatial import CartesianPoint, Point, WGS84Point
 
+from core.errors import HomewardError
 from graph.driver import Graph
 from graph.migrations import MIGRATIONS, applied_migrations, apply_again, migrate
-from homeward.errors import HomewardError
 
 FORMAT = "homeward-backup"
 VERSION = 1

@@ -23,7 +23,7 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
-from homeward.errors import NotFound, ValidationFailed
+from core.errors import NotFound, ValidationFailed
 
 
 def period(since: date | None, until: date | None, now: datetime) -> tuple[datetime, datetime]:

@@ -19,9 +19,9 @@ from neo4j import (
 )
 from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
-from homeward.errors import DatabaseUnavailable
-from homeward.metrics import NEO4J_LATENCY, count_error
-from homeward.settings import Settings
+from core.errors import DatabaseUnavailable
+from core.metrics import NEO4J_LATENCY, count_error
+from core.settings import Settings
 
 P = ParamSpec("P")
 T = TypeVar("T")

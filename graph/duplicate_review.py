@@ -29,6 +29,7 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
+from core.errors import NotFound, ValidationFailed
 from graph.audit import FieldChange, record_event
 from graph.driver import Graph
 from graph.duplicates import (
@@ -52,7 +53,6 @@ from graph.duplicates import (
 from graph.pagination import Page, decode_cursor, paginate
 from graph.temporal import native
 from graph.users import Actor
-from homeward.errors import NotFound, ValidationFailed
 
 # A service (variable `s`) or organisation (`o`) that is not merged into another one. For
 # search and lists that must show a canonical record once, e.g.

@@ -4,7 +4,7 @@ One scorer serves both entry points: the front door (a registration is checked a
 records that already exist, `organisation_candidates` / `service_candidates`) and the batch
 review (`graph.duplicate_review.scan` compares the whole directory). What it compares:
 
-- names folded by `graph.text.fold` (Serbian Cyrillic to Latin, no diacritics, case folded),
+- names folded by `core.text.fold` (Serbian Cyrillic to Latin, no diacritics, case folded),
   with rapidfuzz's edit-distance ratios; a word replaced by another ("... Prizren" against
   "... Pejë") or different numbers ("Office 1", "Office 2") count against the names;
 - acronyms, also against the words of the other record's names ("KRCT Prishtinë");
@@ -43,8 +43,8 @@ from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 from rapidfuzz import fuzz
 
-from graph.text import fold, search_keys
-from homeward.errors import HomewardError
+from core.errors import HomewardError
+from core.text import fold, search_keys
 
 # Phone numbers are compared on their last digits: "+383 38 000 041", "038/000-041" and
 # "00383 38 000041" are one number written three ways.

@@ -71,7 +71,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX service_status IF NOT EXISTS FOR (s:Service) ON (s.status)",
             "CREATE INDEX service_name IF NOT EXISTS FOR (s:Service) ON (s.name)",
             "CREATE INDEX need_search_keys IF NOT EXISTS FOR (n:Need) ON (n.search_keys)",
-            # `search_text` holds the folded, Cyrillic-to-Latin form written by graph/text.py;
+            # `search_text` holds the folded, Cyrillic-to-Latin form written by core/text.py;
             # the standard-folding analyzer also folds diacritics of the original fields.
             "CREATE FULLTEXT INDEX directory_text IF NOT EXISTS "
             "FOR (n:Organisation|Service) ON EACH [n.name, n.description, n.search_text] "

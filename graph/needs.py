@@ -12,8 +12,8 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, Field, field_validator
 
-from graph.languages import from_properties, pick, to_properties, validate_labels
-from graph.text import search_keys
+from core.languages import from_properties, pick, to_properties, validate_labels
+from core.text import search_keys
 
 CODE_PATTERN = r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$"
 

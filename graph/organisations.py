@@ -14,6 +14,8 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from core.errors import NotFound, ValidationFailed
+from core.text import search_keys
 from graph.areas import country_exists
 from graph.audit import diff, record_event
 from graph.duplicate_review import CANONICAL_ORGANISATION
@@ -26,9 +28,7 @@ from graph.duplicates import (
 from graph.hsds_ids import hsds_id, hsds_key
 from graph.pagination import Page, decode_cursor, paginate
 from graph.temporal import native
-from graph.text import search_keys
 from graph.users import Actor
-from homeward.errors import NotFound, ValidationFailed
 
 
 class OrganisationKind(StrEnum):
@@ -380,6 +380,6 @@ async def organisations_by_names(
     tx: AsyncManagedTransaction, *, keys: list[str], ids: list[str]
 ) -> list[OrganisationMatch]:
     """Organisations whose id is in `ids` or one of whose folded names, alternate names or
-    acronym is in `keys` (see `graph.text.fold`)."""
+    acronym is in `keys` (see `core.text.fold`)."""
     result = await tx.run(BY_NAMES, keys=keys, ids=ids)
     return [OrganisationMatch.model_validate(dict(r)) async for r in result]

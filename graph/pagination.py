@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
-from homeward.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100

@@ -2,7 +2,7 @@
 the returnee's consent, follow-up after arrival, and what each side may see of it.
 
 The state machine is `TRANSITIONS` below and nowhere else. Personal categories (contact,
-health, notes) are encrypted at rest with `graph.crypto.DataCipher`; the receiving
+health, notes) are encrypted at rest with `core.crypto.DataCipher`; the receiving
 organisation reads a personal category only while a valid consent covers it. No names or
 birth dates exist anywhere in the model: a referral is known by its generated reference.
 """
@@ -20,16 +20,8 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from graph.crypto import DataCipher
-from graph.driver import Graph
-from graph.languages import iso639_codes
-from graph.pagination import Page, paginate
-from graph.services import ReturnType, flag_for_reverification
-from graph.temporal import native
-from graph.text import distinct
-from graph.users import Actor, Role
-from graph.webhooks import WebhookEvent, enqueue
-from homeward.errors import (
+from core.crypto import DataCipher
+from core.errors import (
     ConsentMissing,
     FieldProblem,
     Forbidden,
@@ -38,6 +30,14 @@ from homeward.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from core.languages import iso639_codes
+from core.text import distinct
+from graph.driver import Graph
+from graph.pagination import Page, paginate
+from graph.services import ReturnType, flag_for_reverification
+from graph.temporal import native
+from graph.users import Actor, Role
+from graph.webhooks import WebhookEvent, enqueue
 
 # --- the state machine -------------------------------------------------------------------
 

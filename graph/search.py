@@ -35,8 +35,10 @@ from neo4j import AsyncManagedTransaction
 from neo4j.spatial import WGS84Point
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.errors import FieldProblem, ValidationFailed
+from core.languages import iso639_codes
+from core.text import close_matches, did_you_mean, fold
 from graph.areas import Area, AreaLevel, GeoPoint, area_from_record, find_areas_by_name
-from graph.languages import iso639_codes
 from graph.organisations import Organisation, organisations_by_ids
 from graph.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from graph.reference import ReferenceCache
@@ -51,8 +53,6 @@ from graph.services import (
     services_by_ids,
 )
 from graph.temporal import native
-from graph.text import close_matches, did_you_mean, fold
-from homeward.errors import FieldProblem, ValidationFailed
 
 DEFAULT_RADIUS_KM = 25.0
 MAX_RADIUS_KM = 200.0

@@ -15,16 +15,16 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed, VersionConflict
+from core.languages import iso639_codes
+from core.text import distinct, fold
 from graph.areas import GeoPoint
 from graph.audit import diff, record_event
 from graph.duplicates import PossibleDuplicates, service_candidates, service_features
 from graph.hsds_ids import hsds_id, rekey_services_at, site_key
-from graph.languages import iso639_codes
 from graph.pagination import Page, decode_cursor, paginate
 from graph.temporal import day, native
-from graph.text import distinct, fold
 from graph.users import Actor
-from homeward.errors import FieldProblem, Forbidden, NotFound, ValidationFailed, VersionConflict
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.errors import NotFound, ValidationFailed
 from graph.pagination import Page, decode_cursor, paginate
-from homeward.errors import NotFound, ValidationFailed
 
 TOKEN_PREFIX = "hwt"  # noqa: S105 - a public marker, not a secret
 # last_used_at is written at most this often, so that authentication stays a read.
@@ -330,7 +330,3 @@ async def revoke_token(tx: AsyncManagedTransaction, *, token_id: str) -> ApiToke
     if record is None:
         raise NotFound("token", token_id)
     return _token(dict(record["t"]), record["user_id"])
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -31,13 +31,13 @@ import httpx
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.crypto import DataCipher, KeyMissing
+from core.errors import Forbidden, NotFound, ValidationFailed
 from graph.audit import diff, record_event
-from graph.crypto import DataCipher, KeyMissing
 from graph.driver import Graph
 from graph.pagination import Page, decode_cursor, paginate
 from graph.temporal import native
 from graph.users import Actor
-from homeward.errors import Forbidden, NotFound, ValidationFailed
 
 
 class WebhookEvent(StrEnum):

@@ -24,9 +24,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from graph import runtime
+from core.clock import utcnow
+from core.crypto import cipher_from_settings
+from core.errors import HomewardError, ValidationFailed
+from core.settings import Settings, get_settings
 from graph.coordination import GapCell, service_gaps
-from graph.crypto import cipher_from_settings
 from graph.driver import Graph, create_driver
 from graph.duplicate_review import ProgressFn, ScanReport, State, scan
 from graph.duplicates import THRESHOLD, Kind
@@ -44,10 +46,8 @@ from graph.users import (
     new_token,
     revoke_token,
     set_user_disabled,
-    utcnow,
 )
-from homeward.errors import HomewardError, ValidationFailed
-from homeward.settings import Settings, get_settings
+from homeward import neo4j_server
 from reports.gapmap import area_names, gap_picture
 
 if TYPE_CHECKING:
@@ -83,8 +83,8 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _local(settings: Settings) -> runtime.LocalNeo4j:
-    return runtime.LocalNeo4j(
+def _local(settings: Settings) -> neo4j_server.LocalNeo4j:
+    return neo4j_server.LocalNeo4j(
         home=settings.local_neo4j_home,
         port=settings.local_neo4j_port,
         heap=settings.local_neo4j_heap,
@@ -121,7 +121,7 @@ def _ensure_local_neo4j(settings: Settings) -> None:
     instance = _local(settings)
     with console.status(f"starting Neo4j on {instance.uri} ..."):
         try:
-            pid = runtime.start(instance, timeout_s=settings.local_neo4j_start_timeout_s)
+            pid = neo4j_server.start(instance, timeout_s=settings.local_neo4j_start_timeout_s)
         except HomewardError as exc:
             raise _fail(exc) from exc
     console.print(f"Neo4j up on {instance.uri} (pid {pid}, data in {instance.home})")
@@ -141,7 +141,7 @@ def db_start() -> None:
 def db_stop() -> None:
     """Stop the local Neo4j cleanly."""
     instance = _local(get_settings())
-    if runtime.stop(instance):
+    if neo4j_server.stop(instance):
         console.print(f"Neo4j on {instance.uri} stopped")
     else:
         console.print("Neo4j was not running")
@@ -157,7 +157,7 @@ def db_status() -> None:
         console.print(f"answering: {info['agent']} at {info['address']}")
         return
     instance = _local(settings)
-    pid = runtime.running_pid(instance)
+    pid = neo4j_server.running_pid(instance)
     if pid is None:
         console.print(f"Neo4j is not running (data in {instance.home})")
         raise typer.Exit(code=1)
@@ -190,7 +190,7 @@ def serve(
     """Serve the API (starting the local Neo4j first when no NEO4J_URI is set)."""
     import uvicorn
 
-    from api.app import create_app
+    from homeward.app import create_app
 
     settings = get_settings()
     _ensure_local_neo4j(settings)
@@ -201,7 +201,7 @@ def serve(
         "/graphql  health: /health\nCtrl-C stops the API; `make stop` (homeward db stop) "
         "stops Neo4j."
     )
-    from homeward.logs import configure_logging
+    from core.logs import configure_logging
 
     configure_logging(settings)
     uvicorn.run(

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from core.errors import FieldProblem, ValidationFailed
 from graph.areas import AreaRecord, area_rows, upsert_areas
 from graph.driver import Graph
 from graph.needs import NeedRecord, Term, upsert_needs
@@ -23,7 +24,6 @@ from graph.programmes import ProgrammeRecord, upsert_programmes
 from graph.referrals import ReferralHistoryRecord, write_referral_history
 from graph.services import ServiceInput, reference_problems, upsert_row, upsert_services
 from graph.target_groups import upsert_target_groups
-from homeward.errors import FieldProblem, ValidationFailed
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 M = TypeVar("M", bound=BaseModel)

@@ -19,14 +19,14 @@ from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 from neo4j import AsyncDriver
 
-from api.app import create_app
-from graph import runtime
+from core.settings import PROJECT_ROOT, Environment, Settings, get_settings
 from graph.areas import AreaLevel, AreaRecord, GeoPoint, area_rows, upsert_areas
 from graph.driver import Graph, create_driver
 from graph.migrations import migrate
 from graph.organisations import OrganisationInput, OrganisationKind, upsert_organisations
 from graph.users import Role, UserInput, create_user, issue_token, new_token
-from homeward.settings import PROJECT_ROOT, Environment, Settings, get_settings
+from homeward import neo4j_server
+from homeward.app import create_app
 from tests.receiver import Receiver
 
 # Property and fuzz tests run the same examples on every run (CI included), without a
@@ -46,14 +46,16 @@ def neo4j_uri() -> Iterator[str]:
     if external:
         yield external
         return
-    instance = runtime.LocalNeo4j(home=TEST_HOME, port=TEST_PORT, heap="512m", pagecache="128m")
-    runtime.stop(instance)  # a previous run killed before its teardown
+    instance = neo4j_server.LocalNeo4j(
+        home=TEST_HOME, port=TEST_PORT, heap="512m", pagecache="128m"
+    )
+    neo4j_server.stop(instance)  # a previous run killed before its teardown
     shutil.rmtree(TEST_HOME, ignore_errors=True)
-    runtime.start(instance, timeout_s=90)
+    neo4j_server.start(instance, timeout_s=90)
     try:
         yield instance.uri
     finally:
-        runtime.stop(instance)
+        neo4j_server.stop(instance)
 
 
 @pytest.fixture(scope="session")

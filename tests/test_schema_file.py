@@ -1,5 +1,5 @@
 from api.graphql.schema import schema
-from homeward.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 
 def test_committed_schema_matches_the_code() -> None:

@@ -15,7 +15,7 @@ from strawberry.extensions import SchemaExtension
 
 from api import policy
 from api.graphql.errors import ForbiddenError
-from homeward.errors import Forbidden, Unauthenticated
+from core.errors import Forbidden, Unauthenticated
 
 ROOT_TYPES = frozenset({"Query", "Mutation"})
 

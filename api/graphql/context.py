@@ -15,8 +15,10 @@ from strawberry.fastapi import BaseContext
 
 from api.auth import authenticate
 from api.deps import GraphDep, SettingsDep
+from core.crypto import DataCipher
+from core.errors import Unauthenticated
+from core.settings import Settings
 from graph.areas import Area, areas_by_ids
-from graph.crypto import DataCipher
 from graph.driver import Graph
 from graph.geocoding import Geocoder
 from graph.needs import Need, needs_by_codes
@@ -26,8 +28,6 @@ from graph.reference import Expiring, ReferenceCache
 from graph.services import Service, services_by_ids
 from graph.target_groups import TargetGroup, target_groups_by_codes
 from graph.users import Actor
-from homeward.errors import Unauthenticated
-from homeward.settings import Settings
 
 T = TypeVar("T")
 

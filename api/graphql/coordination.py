@@ -8,6 +8,7 @@ import strawberry
 
 from api.graphql.areas import AreaType
 from api.graphql.context import Info
+from core.errors import ValidationFailed
 from graph.coordination import (
     GapCell,
     Overlap,
@@ -16,7 +17,6 @@ from graph.coordination import (
     service_overlaps,
     support_comparison,
 )
-from homeward.errors import ValidationFailed
 
 
 async def _area(info: Info, area_id: str) -> AreaType | None:

@@ -19,6 +19,7 @@ from api.graphql.errors import (
 from api.graphql.organisations import OrganisationType
 from api.graphql.pagination import Connection, to_connection
 from api.graphql.services import ServiceType
+from core.errors import HomewardError, ValidationFailed
 from graph.duplicate_review import (
     Decision,
     DuplicatePair,
@@ -29,7 +30,6 @@ from graph.duplicate_review import (
 )
 from graph.duplicates import THRESHOLD, Kind
 from graph.pagination import page_size
-from homeward.errors import HomewardError, ValidationFailed
 
 DuplicateKind = strawberry.enum(Kind, name="DuplicateKind")
 DuplicateState = strawberry.enum(State, name="DuplicateState")

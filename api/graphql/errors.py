@@ -12,8 +12,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
-from graph.duplicates import PossibleDuplicates
-from homeward.errors import (
+from core.errors import (
     ConsentMissing,
     FieldProblem,
     Forbidden,
@@ -23,6 +22,7 @@ from homeward.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from graph.duplicates import PossibleDuplicates
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -21,6 +21,7 @@ from api.graphql.errors import (
 )
 from api.graphql.pagination import Connection, to_connection
 from api.graphql.services import ServiceType
+from core.errors import HomewardError
 from graph.organisations import (
     Organisation,
     OrganisationInput,
@@ -30,7 +31,6 @@ from graph.organisations import (
 )
 from graph.pagination import page_size
 from graph.services import services_of_organisation
-from homeward.errors import HomewardError
 
 OrganisationKindType = strawberry.enum(OrganisationKind, name="OrganisationKind")
 

@@ -31,10 +31,10 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from core.errors import HomewardError
+from core.logs import CURRENT_REQUEST, current_request_id
+from core.metrics import count_error
 from graph.pagination import MAX_PAGE_SIZE
-from homeward.errors import HomewardError
-from homeward.logs import CURRENT_REQUEST, current_request_id
-from homeward.metrics import count_error
 
 log = logging.getLogger("homeward.graphql")
 

@@ -27,6 +27,7 @@ from api.graphql.needs import NeedType, TargetGroupType
 from api.graphql.pagination import Connection, to_connection
 from api.graphql.programmes import ProgrammeType
 from api.graphql.services import ReturnTypeType, ServiceType
+from core.errors import HomewardError, NotFound, ValidationFailed
 from graph.pagination import decode_cursor, page_size
 from graph.referrals import (
     Access,
@@ -61,7 +62,6 @@ from graph.referrals import (
     revoke_consent,
     transition,
 )
-from homeward.errors import HomewardError, NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from api.graphql.organisations import OrganisationType

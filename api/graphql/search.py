@@ -17,10 +17,10 @@ from api.graphql.needs import NeedType
 from api.graphql.organisations import OrganisationType
 from api.graphql.pagination import PageInfo
 from api.graphql.services import ReturnTypeType, ServiceType
-from graph.languages import pick, pick_counted
+from core.errors import HomewardError
+from core.languages import pick, pick_counted
 from graph.pagination import MAX_PAGE_SIZE
 from graph.search import Match, PartnerSearch, Reason, SearchResult, search_partners
-from homeward.errors import HomewardError
 
 # Reason templates per language; a missing language falls back like every label does.
 TEMPLATES: dict[str, dict[str, str]] = {
@@ -60,7 +60,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
                   "sr-Latn": "samo za povratnike iz {countries}"},
 }  # fmt: skip
 # Reasons that word a number: the parameter counted, then per language one template per
-# plural category (graph.languages.plural_category). The referral count of the measured
+# plural category (core.languages.plural_category). The referral count of the measured
 # ones is at least MIN_REFERRALS, so only the hours or days vary in form.
 COUNTED: dict[str, tuple[str, dict[str, dict[str, str]]]] = {
     "verified": ("days", {

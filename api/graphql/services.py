@@ -22,6 +22,7 @@ from api.graphql.errors import (
 from api.graphql.needs import NeedType, TargetGroupType
 from api.graphql.programmes import ProgrammeType
 from api.policy import service_scope
+from core.errors import HomewardError, ValidationFailed
 from graph.geocoding import place_sites
 from graph.services import (
     Capacity,
@@ -38,7 +39,6 @@ from graph.services import (
     update_service,
     verify_service,
 )
-from homeward.errors import HomewardError, ValidationFailed
 
 if TYPE_CHECKING:
     from api.graphql.organisations import OrganisationType

@@ -11,6 +11,8 @@ import strawberry
 from api.graphql.context import Info
 from api.graphql.errors import MutationError, to_graphql_error, validate_input
 from api.graphql.pagination import Connection, to_connection
+from core.clock import utcnow
+from core.errors import HomewardError, ValidationFailed
 from graph.pagination import page_size
 from graph.users import (
     ApiToken,
@@ -24,9 +26,7 @@ from graph.users import (
     new_token,
     revoke_token,
     set_user_disabled,
-    utcnow,
 )
-from homeward.errors import HomewardError, ValidationFailed
 
 RoleType = strawberry.enum(Role, name="Role")
 MAX_TOKEN_DAYS = 366

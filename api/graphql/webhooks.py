@@ -14,6 +14,7 @@ from api.graphql.context import Info
 from api.graphql.errors import MutationError, to_graphql_error, validate_input
 from api.graphql.pagination import Connection, to_connection
 from api.policy import webhook_scope
+from core.errors import Forbidden, HomewardError
 from graph.pagination import page_size
 from graph.webhooks import (
     DeliveryState,
@@ -26,7 +27,6 @@ from graph.webhooks import (
     list_deliveries,
     list_subscriptions,
 )
-from homeward.errors import Forbidden, HomewardError
 
 WebhookEventType = strawberry.enum(
     WebhookEvent, name="WebhookEvent", description="`REFERRAL_SENT` is sent as `referral.sent`."

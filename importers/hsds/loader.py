@@ -38,6 +38,8 @@ import pycountry
 from neo4j import AsyncManagedTransaction
 from pydantic import ValidationError
 
+from core.errors import HomewardError
+from core.text import fold
 from graph.areas import AreaLevel, AreaRecord, GeoPoint, area_rows, upsert_areas
 from graph.audit import FieldChange, record_event
 from graph.driver import Graph
@@ -45,9 +47,7 @@ from graph.hsds import directory_facts, locations_by_refs, organisations_by_refs
 from graph.organisations import OrganisationInput, upsert_organisations
 from graph.programmes import ProgrammeRecord, upsert_programmes
 from graph.services import LocationInput, ServiceInput, upsert_row, upsert_services
-from graph.text import fold
 from graph.users import SYSTEM, Actor
-from homeward.errors import HomewardError
 from importers.hsds.assembly import (
     AreaFacts,
     Assembly,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from homeward.errors import HomewardError
+from core.errors import HomewardError
 
 # HSDS 3.0 tables and their file names, as in `datapackage.json` of the specification.
 TABLE_FILES: dict[str, str] = {

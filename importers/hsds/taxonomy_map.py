@@ -18,8 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from graph.text import fold
-from homeward.errors import ValidationFailed
+from core.errors import ValidationFailed
+from core.text import fold
 from importers.hsds.assembly import TermInfo
 
 DEFAULT_MAP = Path(__file__).resolve().parent / "taxonomy_map.json"

@@ -16,8 +16,8 @@ from functools import cache
 
 import pycountry
 
-from graph.languages import pick
-from graph.text import fold
+from core.languages import pick
+from core.text import fold
 
 # The languages of the template: `sr` is Serbian in Latin script, `sr-Cyrl` in Cyrillic.
 TEMPLATE_LANGUAGES = ("en", "de", "sq", "sr-Latn", "sr-Cyrl")

@@ -26,6 +26,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.errors import NotFound
+from core.text import close_matches, did_you_mean, fold
 from graph.driver import Graph
 from graph.hsds import AreaFact, directory_facts
 from graph.needs import Term, all_needs
@@ -45,9 +47,7 @@ from graph.services import (
     upsert_row,
 )
 from graph.target_groups import all_target_groups
-from graph.text import close_matches, did_you_mean, fold
 from graph.users import SYSTEM
-from homeward.errors import NotFound
 from importers.hsds.assembly import ImportReport
 from importers.hsds.loader import ImportRejected, Plan, Provenance, write_plan
 from importers.hsds.source import Row

@@ -14,8 +14,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.languages import pick
 from graph.areas import Area, AreaLevel
-from graph.languages import pick
 from graph.needs import Need
 from graph.target_groups import TargetGroup
 from importers.sheet.columns import COLUMNS, EXAMPLE_MARK

@@ -13,10 +13,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from api.app import create_app
+from core.clock import utcnow
+from core.settings import Settings
 from graph.driver import Graph
-from graph.users import issue_token, new_token, revoke_token, set_user_disabled, utcnow
-from homeward.settings import Settings
+from graph.users import issue_token, new_token, revoke_token, set_user_disabled
+from homeward.app import create_app
 from seed.identities import DEMO_IDENTITIES, create_demo_identities
 
 ME = {"query": "{ me { email memberships { organisationId role } } }"}

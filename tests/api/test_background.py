@@ -13,11 +13,13 @@ from neo4j import AsyncManagedTransaction
 from neo4j.exceptions import DriverError
 
 from api import app as app_module
-from api.app import create_app
 from api.background import PeriodicJob, PeriodicRunner
+from core.clock import utcnow
+from core.errors import DatabaseUnavailable
+from core.settings import Settings
 from graph.driver import Graph
 from graph.organisations import upsert_organisations
-from graph.users import SYSTEM, utcnow
+from graph.users import SYSTEM
 from graph.webhooks import (
     SubscriptionInput,
     WebhookEvent,
@@ -25,8 +27,7 @@ from graph.webhooks import (
     enqueue,
     verify_signature,
 )
-from homeward.errors import DatabaseUnavailable
-from homeward.settings import Settings
+from homeward.app import create_app
 from tests.conftest import PEOPLE_ORGANISATIONS
 from tests.receiver import Receiver
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
 from api.failures import ErrorCodes
-from homeward.errors import DatabaseUnavailable, NotFound
+from core.errors import DatabaseUnavailable, NotFound
 
 
 @strawberry.type

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from api.app import create_app
-from homeward.settings import Settings
+from core.settings import Settings
+from homeward.app import create_app
 
 
 async def test_health_reports_neo4j_up(client: httpx.AsyncClient) -> None:

@@ -15,12 +15,12 @@ import pytest
 from fastapi import FastAPI
 
 from api import policy
-from api.app import create_app
+from core.settings import Settings
 from graph.driver import Graph
 from graph.hsds_ids import site_id
 from graph.organisations import organisations_after
 from graph.services import DeliveryMode, ServiceInput, services_after, upsert_row, upsert_services
-from homeward.settings import Settings
+from homeward.app import create_app
 from importers.hsds.export import export_tables, nested_organisations
 from importers.hsds.profile import (
     GROUPS_TAXONOMY,

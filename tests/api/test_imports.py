@@ -14,9 +14,9 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from api.app import create_app
+from core.settings import Settings
 from graph.driver import Graph
-from homeward.settings import Settings
+from homeward.app import create_app
 from seed.identities import DEMO_IDENTITIES, create_demo_identities
 from seed.loader import seed
 

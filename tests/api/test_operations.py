@@ -10,8 +10,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from core.settings import Settings
 from graph.driver import Graph
-from homeward.settings import Settings
 from tests.conftest import serve
 
 NEEDS = {"query": "{ needs { code } }"}

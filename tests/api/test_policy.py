@@ -12,12 +12,12 @@ import pytest
 from cryptography.fernet import Fernet
 
 from api import policy
-from api.app import create_app
 from api.graphql.schema import schema
-from api.web import OPEN_PAGES, page_operations
+from core.errors import Forbidden, Unauthenticated
+from core.settings import Environment, Settings
 from graph.users import ANONYMOUS, Actor, Membership, Role
-from homeward.errors import Forbidden, Unauthenticated
-from homeward.settings import Environment, Settings
+from homeward.app import create_app
+from web import OPEN_PAGES, page_operations
 
 C, P, K, A = Role.COUNSELLOR, Role.PARTNER, Role.COORDINATOR, Role.ADMIN
 EVERYONE = {C, P, K, A}

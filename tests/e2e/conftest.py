@@ -20,11 +20,11 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from api.app import create_app
+from core.settings import PROJECT_ROOT, Settings
 from graph.driver import Graph, create_driver
 from graph.duplicate_review import scan
 from graph.duplicates import Kind
-from homeward.settings import PROJECT_ROOT, Settings
+from homeward.app import create_app
 from seed.identities import DEMO_IDENTITIES, create_demo_identities
 from seed.loader import seed
 from tests.conftest import wipe

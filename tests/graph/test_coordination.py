@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from neo4j import AsyncManagedTransaction
 
+from core.errors import NotFound
 from graph.coordination import service_gaps, service_overlaps, support_comparison
 from graph.driver import Graph
 from graph.migrations import MIGRATIONS
-from homeward.errors import NotFound
 from seed.loader import seed
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.text import fold
 from graph.driver import Graph
 from graph.duplicate_review import (
     CANONICAL_SERVICE,
@@ -27,7 +28,6 @@ from graph.duplicates import (
     phone_digits,
     score_organisations,
 )
-from graph.text import fold
 from graph.users import SYSTEM
 from seed.loader import seed
 

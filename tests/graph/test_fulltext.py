@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.text import fold
 from graph.driver import Graph
-from graph.text import fold
 from seed.loader import seed
 
 

@@ -1,5 +1,6 @@
 import pytest
 
+from core.errors import NotFound, ValidationFailed
 from graph.driver import Graph
 from graph.organisations import (
     OrganisationInput,
@@ -8,7 +9,6 @@ from graph.organisations import (
     register_organisation,
 )
 from graph.users import SYSTEM
-from homeward.errors import NotFound, ValidationFailed
 
 
 def _krct(**overrides: object) -> OrganisationInput:

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from neo4j import AsyncManagedTransaction
 
-from graph.crypto import DataCipher
+from core.crypto import DataCipher
+from core.errors import IllegalTransition, NotFound
 from graph.driver import Graph
 from graph.referrals import (
     TRANSITIONS,
@@ -36,7 +37,6 @@ from graph.referrals import (
 )
 from graph.services import ReturnType
 from graph.users import Actor, Membership, Role
-from homeward.errors import IllegalTransition, NotFound
 from tests import directory
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

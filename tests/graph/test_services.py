@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from core.errors import ValidationFailed
 from graph.driver import Graph
 from graph.migrations import MIGRATIONS
 from graph.services import (
@@ -15,7 +16,6 @@ from graph.services import (
     services_of_organisation,
 )
 from graph.users import SYSTEM
-from homeward.errors import ValidationFailed
 from tests import directory
 
 

@@ -15,7 +15,8 @@ from cryptography.fernet import Fernet
 from neo4j import AsyncManagedTransaction
 from pydantic import ValidationError
 
-from graph.crypto import DataCipher
+from core.crypto import DataCipher
+from core.errors import Forbidden
 from graph.driver import Graph
 from graph.organisations import upsert_organisations
 from graph.users import SYSTEM
@@ -36,7 +37,6 @@ from graph.webhooks import (
     list_subscriptions,
     verify_signature,
 )
-from homeward.errors import Forbidden
 from tests.conftest import PEOPLE_ORGANISATIONS
 from tests.receiver import Receiver
 

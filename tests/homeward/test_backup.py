@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from core.crypto import DataCipher
 from graph import backup as backup_module
 from graph.backup import BackupError, backup, read_backup, restore
-from graph.crypto import DataCipher
 from graph.driver import Graph
 from graph.hsds_ids import find_by_hsds_id, hsds_id
 from graph.referrals import Policy, ReferralInput, create_referral, get_referral

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import get_settings
 from graph.driver import Graph
 from graph.users import token_with_user
-from homeward.settings import get_settings
 from tests.cli import run_cli as _run
 
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import HomewardError
 from graph.driver import Graph
-from homeward.errors import HomewardError
 from importers.hsds.loader import import_hsds
 from importers.hsds.source import read_path
 from tests.importers.conftest import EXAMPLES

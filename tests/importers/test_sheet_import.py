@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 from openpyxl import Workbook
 
+from core.text import fold
 from graph.driver import Graph
 from graph.organisations import (
     OrganisationInput,
@@ -25,7 +26,6 @@ from graph.services import (
     upsert_row,
     upsert_services,
 )
-from graph.text import fold
 from importers.hsds.loader import ImportRejected
 from importers.hsds.source import MalformedInput
 from importers.sheet.loader import import_sheet, stable_id

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from api.app import create_app
-from homeward.settings import Settings
+from core.settings import Settings
+from homeward.app import create_app
 
 
 def free_port() -> int:

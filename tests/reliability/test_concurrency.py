@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from core.settings import Settings
 from graph.driver import Graph
 from graph.referrals import TRANSITIONS, Action, ReferralStatus, Side
-from homeward.settings import Settings
 from tests import directory
 from tests.reliability.conftest import LiveServer, serve
 

@@ -20,8 +20,8 @@ from schemathesis import GenerationMode
 from schemathesis.graphql import from_url as graphql_from_url
 from schemathesis.openapi import from_url as openapi_from_url
 
+from core.settings import Settings
 from graph.driver import Graph
-from homeward.settings import Settings
 from tests import directory
 from tests.reliability.conftest import LiveServer, serve
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from homeward.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from tests.reliability.conftest import free_port
 
 pytestmark = pytest.mark.neo4j

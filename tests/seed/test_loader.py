@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ValidationFailed
 from graph.areas import find_areas_by_name
 from graph.driver import Graph
-from homeward.errors import ValidationFailed
 from seed.loader import DATA_DIR, load_area_records, seed
 
 

@@ -3,7 +3,7 @@ with their site."""
 
 from __future__ import annotations
 
-from graph.languages import is_iso639
+from core.languages import is_iso639
 from importers.hsds.assembly import Assembly, Fields
 from importers.hsds.source import Row
 

@@ -5,7 +5,7 @@ again, but search cannot use it."""
 
 from __future__ import annotations
 
-from graph.text import fold
+from core.text import fold
 from importers.hsds.assembly import Assembly, Fields
 from importers.hsds.profile import AREA_URI_PREFIX
 from importers.hsds.source import Row

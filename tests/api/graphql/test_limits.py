@@ -14,10 +14,10 @@ from graphql import GraphQLObjectType, get_introspection_query, get_named_type
 from api.graphql import needs as needs_module
 from api.graphql.protection import INTERNAL_ERROR
 from api.graphql.schema import MAX_ALIASES, MAX_DEPTH, schema
+from core.logs import JsonFormatter
+from core.settings import Environment, Settings
 from graph.driver import Graph
 from graph.pagination import MAX_PAGE_SIZE
-from homeward.logs import JsonFormatter
-from homeward.settings import Environment, Settings
 from tests.api.graphql.conftest import GraphQLClient
 from tests.conftest import serve
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from core.logs import JsonFormatter
 from graph.users import split_token
-from homeward.logs import JsonFormatter
 from tests.api.graphql.conftest import GraphQLClient
 from tests.api.graphql.test_referrals import (  # noqa: F401 - `world` is a fixture
     CONTACT,

@@ -8,10 +8,10 @@ import pytest
 from fastapi import FastAPI
 
 from api.graphql.search import COUNTED, TEMPLATES
-from api.web.i18n import PLURAL_CATEGORIES
 from graph.driver import Graph
 from seed.loader import seed
 from tests.api.graphql.conftest import GraphQLClient
+from web.i18n import PLURAL_CATEGORIES
 
 SEARCH = """
 query S($q: PartnerSearchInput!, $first: Int, $after: String, $lang: String) {

@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from api.web.i18n import API_LANGUAGE
-from api.web.pages import render, run, see_other, typed_error
-from api.web.session import check_form, page_session
+from web.i18n import API_LANGUAGE
+from web.pages import render, run, see_other, typed_error
+from web.session import check_form, page_session
 
 router = APIRouter()
 
@@ -68,7 +68,7 @@ DEFAULT_NEED = "psychosocial.trauma-therapy"
 @router.get("/gaps")
 async def gaps_page(request: Request, country: str = "XK", need: str = DEFAULT_NEED) -> Response:
     session = await page_session(request, "GET /app/gaps")
-    from api.web.search import need_options
+    from web.search import need_options
 
     choices = await run(request, session, CHOICES)
     data = await run(request, session, GAPS, {"country": country.upper(), "need": need})

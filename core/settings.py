@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     oidc_jwks: str | None = Field(default=None, alias="HOMEWARD_OIDC_JWKS")
     oidc_email_claim: str = Field(default="email", alias="HOMEWARD_OIDC_EMAIL_CLAIM")
 
-    # Personal data at rest: Fernet keys, comma-separated, newest first (see graph/crypto.py).
+    # Personal data at rest: Fernet keys, comma-separated, newest first (see core/crypto.py).
     data_keys: SecretStr | None = Field(default=None, alias="HOMEWARD_DATA_KEYS")
     # Outside production, without HOMEWARD_DATA_KEYS: a key generated once into this file.
     data_key_file: Path = Field(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from homeward.errors import HomewardError
-from homeward.settings import Environment, Settings
+from core.errors import HomewardError
+from core.settings import Environment, Settings
 
 
 class KeyMissing(HomewardError):

@@ -1,5 +1,5 @@
 """The web pages under /app: server-rendered HTML for counsellors, partners and coordinators,
-working on the GraphQL API in-process (see api/web/pages.py)."""
+working on the GraphQL API in-process (see web/pages.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import SESSION_COOKIE
-from api.web import coordination, organisation, referrals, search
-from api.web.pages import START_PAGES, render, see_other
-from api.web.session import (
+from core.errors import Unauthenticated
+from web import coordination, organisation, referrals, search
+from web.pages import START_PAGES, render, see_other
+from web.session import (
     PageForbidden,
     SignInRequired,
     WebSession,
@@ -27,7 +28,6 @@ from api.web.session import (
     sign_out_cookie,
     web_session,
 )
-from homeward.errors import Unauthenticated
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 

@@ -5,7 +5,7 @@ the directory's multilingual data through the API, in the page's language.
 
 A message that words a count has one entry per plural category of its language, under
 `key|category` (`search.results|one`, `search.results|other`); `t(key, count=n)` picks the
-form that `graph.languages.plural_category` names for n.
+form that `core.languages.plural_category` names for n.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graph.languages import plural_category
+from core.languages import plural_category
 
 DEFAULT = "en"
 # Page language -> the tag asked of the API and put in <html lang>.

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from api.web.i18n import (
+from core.languages import plural_category
+from web.i18n import (
     CATALOGUE,
     EN,
     PLURAL_CATEGORIES,
     plural_keys,
     translator,
 )
-from graph.languages import plural_category
 
 
 @pytest.mark.parametrize("lang", ["en", "de", "sq"])

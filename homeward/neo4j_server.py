@@ -19,8 +19,8 @@ from pathlib import Path
 from neo4j import GraphDatabase
 from neo4j.exceptions import DriverError, Neo4jError
 
-from homeward.errors import LocalNeo4jError
-from homeward.settings import PROJECT_ROOT
+from core.errors import LocalNeo4jError
+from core.settings import PROJECT_ROOT
 
 LIB_DIR = PROJECT_ROOT / ".neo4j" / "lib"
 LAUNCHER = PROJECT_ROOT / "neo4j" / "Launcher.java"

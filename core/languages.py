@@ -14,7 +14,7 @@ from typing import Any
 
 import pycountry
 
-from graph.text import sr_latin_to_cyrillic
+from core.text import sr_latin_to_cyrillic
 
 # BCP 47 tags as used here: an ISO 639 language, optionally a script ("sr-Latn", "sr-Cyrl").
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?$")

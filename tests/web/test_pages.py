@@ -12,11 +12,11 @@ import pytest
 from fastapi import FastAPI
 
 from api import policy
-from api.web import OPEN_PAGES, page_operations
 from graph.driver import Graph
 from tests import directory
 from tests.api.graphql.conftest import START, GraphQLClient
 from tests.api.graphql.test_referrals import ACCEPT, sent_referral
+from web import OPEN_PAGES, page_operations
 
 
 async def test_every_page_has_an_access_rule(client: httpx.AsyncClient) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from homeward.settings import Settings
+from core.settings import Settings
 
 
 @dataclass(slots=True)

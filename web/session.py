@@ -22,9 +22,9 @@ from fastapi.responses import Response
 
 from api import policy
 from api.auth import SESSION_COOKIE, authenticate, header_or_session_cookie
-from api.web.i18n import DEFAULT, LANGUAGES
+from core.errors import Forbidden, Unauthenticated
 from graph.users import ANONYMOUS, Actor, Role
-from homeward.errors import Forbidden, Unauthenticated
+from web.i18n import DEFAULT, LANGUAGES
 
 R = TypeVar("R", bound=Response)
 

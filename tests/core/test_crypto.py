@@ -6,8 +6,8 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from graph.crypto import DataCipher, KeyMissing, cipher_from_settings
-from homeward.settings import Environment, Settings
+from core.crypto import DataCipher, KeyMissing, cipher_from_settings
+from core.settings import Environment, Settings
 
 
 def test_round_trip_and_ciphertext_hides_the_value() -> None:

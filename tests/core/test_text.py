@@ -1,5 +1,5 @@
-from graph.languages import pick, pick_counted
-from graph.text import fold, search_keys, sr_cyrillic_to_latin, sr_latin_to_cyrillic
+from core.languages import pick, pick_counted
+from core.text import fold, search_keys, sr_cyrillic_to_latin, sr_latin_to_cyrillic
 
 
 def test_serbian_cyrillic_becomes_gaj_latin() -> None:

@@ -19,10 +19,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from api import policy
 from api.graphql.context import context_for
 from api.graphql.schema import schema
-from api.web.i18n import API_LANGUAGE, LANGUAGES, translator
-from api.web.session import PageForbidden, SignInRequired, WebSession, remember
+from core.errors import Forbidden, Unauthenticated
 from graph.users import Role
-from homeward.errors import Forbidden, Unauthenticated
+from web.i18n import API_LANGUAGE, LANGUAGES, translator
+from web.session import PageForbidden, SignInRequired, WebSession, remember
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

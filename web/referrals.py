@@ -11,10 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from api.web.i18n import translator
-from api.web.pages import allowed, render, run, see_other, typed_error
-from api.web.search import language_codes
-from api.web.session import WebSession, check_form, page_session
 from graph.referrals import (
     FOLLOW_UP_STATUSES,
     Access,
@@ -23,6 +19,10 @@ from graph.referrals import (
     Intention,
     Schooling,
 )
+from web.i18n import translator
+from web.pages import allowed, render, run, see_other, typed_error
+from web.search import language_codes
+from web.session import WebSession, check_form, page_session
 
 router = APIRouter()
 

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.web.pages import allowed, render, run
-from api.web.session import page_session, remember
+from web.pages import allowed, render, run
+from web.session import page_session, remember
 
 router = APIRouter()
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from api.web.pages import render, run, see_other, typed_error
-from api.web.search import language_codes
-from api.web.session import PageForbidden, WebSession, check_form, page_session
 from graph.users import Role
+from web.pages import render, run, see_other, typed_error
+from web.search import language_codes
+from web.session import PageForbidden, WebSession, check_form, page_session
 
 router = APIRouter()
 
@@ -140,7 +140,7 @@ async def _form(
     error: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    from api.web.search import need_options
+    from web.search import need_options
 
     data = await run(request, session, FORM_DATA, {"country": country})
     areas = ([data["country"]] if data["country"] else []) + data["areas"]["nodes"]
