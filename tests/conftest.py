@@ -36,6 +36,27 @@ hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, data
 hypothesis_settings.register_profile("explore", deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# Markers follow what a test stands on, so that `pytest -m "not neo4j"` is the real fast subset
+# that starts no database: a test is `neo4j` when it asks (through any fixture) for the test
+# session's Neo4j or lives in a folder whose tests start Neo4j processes of their own, and
+# `e2e` when it is under tests/e2e/. Folders of pure code (tests/core/) must never need Neo4j.
+NEO4J_FOLDERS = ("reliability", "e2e")
+PURE_FOLDERS = ("core",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_root = PROJECT_ROOT / "tests"
+    for item in items:
+        folder = item.path.relative_to(tests_root).parts[0]
+        uses_neo4j = "neo4j_uri" in getattr(item, "fixturenames", ())
+        if folder in PURE_FOLDERS and uses_neo4j:
+            raise pytest.UsageError(f"{item.nodeid}: tests/{folder}/ is for code without Neo4j")
+        if uses_neo4j or folder in NEO4J_FOLDERS:
+            item.add_marker(pytest.mark.neo4j)
+        if folder == "e2e":
+            item.add_marker(pytest.mark.e2e)
+
+
 TEST_HOME = PROJECT_ROOT / ".neo4j" / "test"
 TEST_PORT = int(os.environ.get("HOMEWARD_TEST_NEO4J_PORT", "7697"))
 
