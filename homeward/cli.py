@@ -30,8 +30,7 @@ from core.errors import HomewardError, ValidationFailed
 from core.settings import Settings, get_settings
 from graph.coordination import GapCell, service_gaps
 from graph.driver import Graph, create_driver
-from graph.duplicate_review import ProgressFn, ScanReport, State, scan
-from graph.duplicates import THRESHOLD, Kind
+from graph.duplicates import THRESHOLD, Kind, ProgressFn, ScanReport, State, scan
 from graph.migrations import migrate as run_migrations
 from graph.referrals import purge_expired, rotate_all
 from graph.services import freshness, verification_due
