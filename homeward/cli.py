@@ -50,7 +50,7 @@ from homeward import neo4j_server
 from reports.gapmap import area_names, gap_picture
 
 if TYPE_CHECKING:
-    from graph.backup import RestoreReport
+    from importers.backup import RestoreReport
     from importers.hsds.assembly import ImportReport
     from importers.hsds.loader import Plan
 
@@ -402,7 +402,7 @@ def backup_command(
 ) -> None:
     """Write the whole graph (users, token hashes, referrals still encrypted) as gzipped
     JSON lines; see docs/operations.md. Equal graphs give equal files."""
-    from graph.backup import backup
+    from importers.backup import backup
 
     report = _with_graph(get_settings(), lambda g: backup(g, out))
     console.print(f"{report.nodes} nodes and {report.relationships} relationships in {out}")
@@ -417,7 +417,7 @@ def restore_command(
 ) -> None:
     """Load a backup into an empty database (with --force, into any: its data is deleted
     first). The file is checked whole before anything is written."""
-    from graph.backup import restore
+    from importers.backup import restore
 
     async def work(graph: Graph) -> RestoreReport:
         with _progress() as progress:
