@@ -51,8 +51,8 @@ from reports.gapmap import area_names, gap_picture
 
 if TYPE_CHECKING:
     from importers.backup import RestoreReport
-    from importers.hsds.assembly import ImportReport
-    from importers.hsds.loader import Plan
+    from importers.plan import Plan
+    from importers.report import ImportReport
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -622,7 +622,8 @@ def _run_import(
     write with a progress bar; exit status 1 when any row was rejected. The audit events of
     the import name the system as actor: the command line runs with the database's own
     access, not as a user of the API."""
-    from importers.hsds.loader import ImportRejected, Provenance, plan_size, write_plan
+    from importers.plan import Provenance, plan_size, write_plan
+    from importers.report import ImportRejected
 
     async def work(graph: Graph) -> ImportReport:
         plan, report = await prepare(graph)
@@ -658,7 +659,7 @@ def import_sheet_command(
     """Import a partner's list of services from a spreadsheet (README, "Spreadsheet
     import"). Rejected rows are listed as `file:line: column: message`; the good rows are
     imported; importing the same file again changes nothing."""
-    from importers.hsds.source import MalformedInput
+    from importers.rows import MalformedInput
     from importers.sheet.loader import prepare_sheet
     from importers.sheet.source import read_sheet
 
