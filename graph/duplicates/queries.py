@@ -3,8 +3,8 @@
 - the features of records as the scorer sees them (`load_organisations`, `load_services`),
   the whole directory for the batch scan or a few records by id;
 - the front door: the existing records a registration is checked against
-  (`organisation_candidates`, `service_candidates`), which raise `PossibleDuplicates`
-  through their callers;
+  (`organisation_candidates`, `service_candidates`), and `PossibleDuplicates`, what the
+  registration raises when there are any;
 - the candidate rows the batch scan writes and prunes, and the area filter they carry.
 """
 
