@@ -27,9 +27,11 @@ from graph.areas import areas_by_ids
 from graph.hsds import directory_facts
 from graph.needs import all_needs
 from graph.target_groups import all_target_groups
-from importers.hsds.assembly import ImportReport, Problem
-from importers.hsds.loader import ImportRejected, Provenance, import_hsds
-from importers.hsds.source import MalformedInput, read_bytes
+from importers.hsds.loader import import_hsds
+from importers.hsds.source import read_bytes
+from importers.plan import Provenance
+from importers.report import ImportRejected, ImportReport, Problem
+from importers.rows import MalformedInput
 from importers.sheet.loader import import_sheet
 from importers.sheet.source import read_sheet
 from importers.sheet.template import LANGUAGES, template_csv, template_xlsx

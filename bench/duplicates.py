@@ -35,13 +35,14 @@ from rich.table import Table
 
 from bench.neo4j import bench_graph, bench_instance
 from core.text import fold
-from graph.duplicate_review import find_matches, scan
 from graph.duplicates import (
     THRESHOLD,
     Kind,
     OrganisationFeatures,
+    find_matches,
     organisation_features,
     phone_digits,
+    scan,
     website_domain,
 )
 from graph.migrations import migrate

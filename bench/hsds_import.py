@@ -66,8 +66,9 @@ from graph.migrations import migrate
 from graph.organisations import organisation_properties
 from homeward import neo4j_server
 from importers.hsds.export import export_tables, write_tabular
-from importers.hsds.loader import Plan, import_hsds, prepare
+from importers.hsds.loader import import_hsds, prepare
 from importers.hsds.source import read_path
+from importers.plan import Plan
 
 CACHE = PROJECT_ROOT / ".bench"
 EXPORT = CACHE / "hsds-m"

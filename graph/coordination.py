@@ -167,7 +167,7 @@ MATCH (scope:Area {id: $area})
 CALL (scope) { MATCH (scope)-[:PART_OF*0..]->(a:Area) RETURN a }
 CALL (a) { MATCH (a)<-[:COVERS]-(s:Service) WHERE s.status = 'active' RETURN s }
 WITH DISTINCT s
-// need_codes is the search fact kept on every service (graph/services.py): no expansion.
+// need_codes is the search fact kept on every service (graph/services/writes.py): no expansion.
 WITH s, [c IN coalesce(s.need_codes, []) WHERE c IN $codes] AS codes
 WHERE codes <> []
 RETURN s.id AS id, """
@@ -188,7 +188,7 @@ CALL (scope) {
   RETURN m, nodes(path)[1..] AS below
 }
 // COVERS and DELIVERED_AT only ever start at a Service, IN at a Location and PART_OF joins
-// areas (graph/services.py, graph/areas.py): the patterns leave out labels the types imply,
+// areas (graph/services/writes.py, graph/areas.py): the patterns leave out labels the types imply,
 // which spares a label check on each of the tens of thousands of rows of a country.
 CALL (m, below) {
   UNWIND below AS a

@@ -162,7 +162,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=9,
         description="search facts on services (need codes, coverage, groups, programmes, sites)",
-        # Data, not schema: services written before graph.services.UPSERT kept these lists
+        # Data, not schema: services written before graph.services.writes.UPSERT kept these lists
         # get them once; from then on every write sets them. In batches, so that a large
         # directory does not need one huge transaction.
         statements=(

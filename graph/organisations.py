@@ -18,8 +18,8 @@ from core.errors import NotFound, ValidationFailed
 from core.text import search_keys
 from graph.areas import country_exists
 from graph.audit import diff, record_event
-from graph.duplicate_review import CANONICAL_ORGANISATION
 from graph.duplicates import (
+    CANONICAL_ORGANISATION,
     PossibleDuplicates,
     organisation_candidates,
     organisation_features,

@@ -16,7 +16,7 @@ so `graph.reference.ReferenceCache` keeps them per process and queries 1 and 2 m
 disappear.
 
 Query 4 is where the time goes on a large directory (thousands of candidates in a capital),
-so it reads only list properties kept on each service (set by `graph.services.UPSERT`)
+so it reads only list properties kept on each service (set by `graph.services.writes.UPSERT`)
 instead of expanding relationships per candidate, computes the score there, and returns
 the facts the reasons need for the page rows only; Python words nothing but the page. The
 score's constants live here and reach the query as parameters. Distances are Neo4j's
@@ -347,7 +347,7 @@ WEIGHTS: dict[str, Any] = {
 # out of that one pass, and only the page rows carry the facts that the reasons name.
 RANKED: LiteralString = """
 CALL () {
-  // COVERS and DELIVERED_AT only ever start at a Service (graph/services.py): no label check
+  // COVERS and DELIVERED_AT only ever start at a Service (graph/services/writes.py): no label check
   // on each of the thousands of services that cover a country.
   UNWIND $chain AS area_id
   MATCH (:Area {id: area_id})<-[:COVERS]-(s)

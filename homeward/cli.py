@@ -30,8 +30,7 @@ from core.errors import HomewardError, ValidationFailed
 from core.settings import Settings, get_settings
 from graph.coordination import GapCell, service_gaps
 from graph.driver import Graph, create_driver
-from graph.duplicate_review import ProgressFn, ScanReport, State, scan
-from graph.duplicates import THRESHOLD, Kind
+from graph.duplicates import THRESHOLD, Kind, ProgressFn, ScanReport, State, scan
 from graph.migrations import migrate as run_migrations
 from graph.referrals import purge_expired, rotate_all
 from graph.services import freshness, verification_due
@@ -51,9 +50,9 @@ from homeward import neo4j_server
 from reports.gapmap import area_names, gap_picture
 
 if TYPE_CHECKING:
-    from graph.backup import RestoreReport
-    from importers.hsds.assembly import ImportReport
-    from importers.hsds.loader import Plan
+    from importers.backup import RestoreReport
+    from importers.plan import Plan
+    from importers.report import ImportReport
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -403,7 +402,7 @@ def backup_command(
 ) -> None:
     """Write the whole graph (users, token hashes, referrals still encrypted) as gzipped
     JSON lines; see docs/operations.md. Equal graphs give equal files."""
-    from graph.backup import backup
+    from importers.backup import backup
 
     report = _with_graph(get_settings(), lambda g: backup(g, out))
     console.print(f"{report.nodes} nodes and {report.relationships} relationships in {out}")
@@ -418,7 +417,7 @@ def restore_command(
 ) -> None:
     """Load a backup into an empty database (with --force, into any: its data is deleted
     first). The file is checked whole before anything is written."""
-    from graph.backup import restore
+    from importers.backup import restore
 
     async def work(graph: Graph) -> RestoreReport:
         with _progress() as progress:
@@ -623,7 +622,8 @@ def _run_import(
     write with a progress bar; exit status 1 when any row was rejected. The audit events of
     the import name the system as actor: the command line runs with the database's own
     access, not as a user of the API."""
-    from importers.hsds.loader import ImportRejected, Provenance, plan_size, write_plan
+    from importers.plan import Provenance, plan_size, write_plan
+    from importers.report import ImportRejected
 
     async def work(graph: Graph) -> ImportReport:
         plan, report = await prepare(graph)
@@ -659,7 +659,7 @@ def import_sheet_command(
     """Import a partner's list of services from a spreadsheet (README, "Spreadsheet
     import"). Rejected rows are listed as `file:line: column: message`; the good rows are
     imported; importing the same file again changes nothing."""
-    from importers.hsds.source import MalformedInput
+    from importers.rows import MalformedInput
     from importers.sheet.loader import prepare_sheet
     from importers.sheet.source import read_sheet
 

@@ -20,15 +20,16 @@ from api.graphql.organisations import OrganisationType
 from api.graphql.pagination import Connection, to_connection
 from api.graphql.services import ServiceType
 from core.errors import HomewardError, ValidationFailed
-from graph.duplicate_review import (
+from graph.duplicates import (
+    THRESHOLD,
     Decision,
     DuplicatePair,
+    Kind,
     State,
     list_candidates,
     resolve_duplicate,
     undo_resolution,
 )
-from graph.duplicates import THRESHOLD, Kind
 from graph.pagination import page_size
 
 DuplicateKind = strawberry.enum(Kind, name="DuplicateKind")

@@ -1,5 +1,5 @@
 """What the table importers build: drafts of organisations, services, sites and programmes,
-the row-level report, and the facts of the graph they are checked against.
+and the facts of the graph they are checked against.
 
 Each table importer (`importers/hsds/tables/`) reads its rows into drafts; the loader then
 turns the drafts into the application's own input models (`OrganisationInput`,
@@ -12,9 +12,10 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from importers.hsds.source import Row
+from importers.report import ImportReport
+from importers.rows import Row
 
 if TYPE_CHECKING:
     from importers.hsds.taxonomy_map import TaxonomyMap
@@ -23,45 +24,6 @@ UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-
-Severity = Literal["error", "warning"]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    where: str
-    field: str
-    message: str
-    severity: Severity = "error"
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.field}: {self.message}"
-
-
-@dataclass
-class ImportReport:
-    problems: list[Problem] = field(default_factory=list)
-    read: Counter[str] = field(default_factory=Counter)
-    rejected: Counter[str] = field(default_factory=Counter)
-    written: dict[str, int] = field(default_factory=dict)
-    # The audit entity id of the import's events (graph/audit.py), once written.
-    import_id: str | None = None
-    # Kept as problems are added: the planner asks after every service whether it added an
-    # error, and counting the list each time would make a large import quadratic.
-    error_count: int = 0
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
-
-    def add(self, where: str, field: str, message: str, severity: Severity = "error") -> None:
-        self.problems.append(Problem(where, field, message, severity))
-        if severity == "error":
-            self.error_count += 1
 
 
 class Fields:

@@ -7,10 +7,10 @@
 3. `plan` turns the drafts into the application's own input models (`OrganisationInput`,
    `ServiceInput`: their rules are the rules), places sites in areas and resolves every
    reference; what fails is reported the same way.
-4. `write_plan` writes countries, programmes, organisations and services, each in batches
-   of its own transaction. Every write MERGEs on ids and replaces a record's relationships,
-   so running the same import again changes nothing, and an import interrupted half way,
-   run again, ends in the same graph as one uninterrupted run.
+4. `importers.plan.write_plan` writes countries, programmes, organisations and services,
+   each in batches of its own transaction. Every write MERGEs on ids and replaces a
+   record's relationships, so running the same import again changes nothing, and an import
+   interrupted half way, run again, ends in the same graph as one uninterrupted run.
 
 With `strict`, any error raises `ImportRejected` after step 3, with nothing written.
 
@@ -27,32 +27,25 @@ sites, else of its services' sites, else the one it has in the directory already
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import ModuleType
 from typing import Any
 
 import pycountry
-from neo4j import AsyncManagedTransaction
 from pydantic import ValidationError
 
-from core.errors import HomewardError
 from core.text import fold
-from graph.areas import AreaLevel, AreaRecord, GeoPoint, area_rows, upsert_areas
-from graph.audit import FieldChange, record_event
+from graph.areas import AreaLevel, AreaRecord, GeoPoint
 from graph.driver import Graph
 from graph.hsds import directory_facts, locations_by_refs, organisations_by_refs
-from graph.organisations import OrganisationInput, upsert_organisations
-from graph.programmes import ProgrammeRecord, upsert_programmes
-from graph.services import LocationInput, ServiceInput, upsert_row, upsert_services
-from graph.users import SYSTEM, Actor
+from graph.organisations import OrganisationInput
+from graph.programmes import ProgrammeRecord
+from graph.services import LocationInput, ServiceInput, upsert_row
+from graph.users import SYSTEM
 from importers.hsds.assembly import (
     AreaFacts,
     Assembly,
     Draft,
-    ImportReport,
     Known,
     LocationDraft,
     OrganisationDraft,
@@ -83,6 +76,8 @@ from importers.hsds.tables import (
     taxonomy_terms,
 )
 from importers.hsds.taxonomy_map import TaxonomyMap, load_map
+from importers.plan import BATCH_SIZE, AfterBatch, Plan, Progress, Provenance, write_plan
+from importers.report import ImportRejected, ImportReport
 
 # Each table after those it refers to: taxonomies before their terms, organisations before
 # their sites and services, sites before the services delivered there, every record before
@@ -111,11 +106,6 @@ LOAD_ORDER: tuple[ModuleType, ...] = (
     meta_table_descriptions,
 )
 
-# Rows per write transaction: fewer, larger transactions cost the database less per row
-# (measured on data set M, docs/benchmarks.md), and one batch of services stays well inside
-# the bench Neo4j's heap.
-BATCH_SIZE = 5000
-
 # ServiceInput / OrganisationInput field -> the HSDS field a problem is reported on.
 SERVICE_FIELDS = {
     "referral_method": "application_process",
@@ -128,22 +118,6 @@ SERVICE_FIELDS = {
     "organisation_id": "organization_id",
 }
 ORGANISATION_FIELDS = {"alternate_names": "alternate_name", "based_in": "attributes (based-in)"}
-
-
-class ImportRejected(HomewardError):
-    """`--strict` and at least one error: nothing was written."""
-
-    def __init__(self, report: ImportReport) -> None:
-        super().__init__(f"{len(report.errors)} errors; nothing was imported (strict)")
-        self.report = report
-
-
-@dataclass
-class Plan:
-    countries: list[AreaRecord] = field(default_factory=list)
-    programmes: list[ProgrammeRecord] = field(default_factory=list)
-    organisations: list[tuple[str, OrganisationInput, dict[str, Any]]] = field(default_factory=list)
-    services: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _known(facts: Any) -> Known:
@@ -470,100 +444,6 @@ def make_plan(assembly: Assembly, *, default_country: str | None) -> Plan:
     return planner.plan
 
 
-Progress = Callable[[str, int], None]
-# Called after each batch with its kind and how many batches are done; tests use it to
-# stop an import half way.
-AfterBatch = Callable[[str, int], None]
-
-
-def _batches(rows: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
-
-
-@dataclass(frozen=True, slots=True)
-class Provenance:
-    """Who imports which file. Each batch is written together with an audit event (action
-    "import", the entity kind, `id` as its entity id) naming the actor, the file and the ids
-    of the records the batch wrote, in the batch's own transaction: an import stopped half way
-    leaves events for exactly the batches it wrote. One event per batch rather than per
-    record keeps a directory-sized import from writing a hundred thousand events."""
-
-    actor: Actor
-    source: str
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-
-# The audit entity of each kind, and the id of one of its planned rows.
-_ENTITIES: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "countries": ("area", lambda record: str(record.id)),
-    "programmes": ("programme", lambda record: str(record.id)),
-    "organisations": ("organisation", lambda row: str(row[0])),
-    "services": ("service", lambda row: str(row["id"])),
-}
-
-
-async def write_plan(
-    graph: Graph,
-    plan: Plan,
-    report: ImportReport,
-    *,
-    provenance: Provenance,
-    batch_size: int = BATCH_SIZE,
-    progress: Progress | None = None,
-    after_batch: AfterBatch | None = None,
-) -> None:
-    """Write the plan in batches, each with its audit event; then the report says what was
-    written and under which import id its events are."""
-    written: dict[str, int] = {}
-    done = 0
-
-    async def run(kind: str, rows: Sequence[Any], write: Any, **params: Any) -> None:
-        nonlocal done
-        written[kind] = 0
-        entity, row_id = _ENTITIES[kind]
-
-        async def audited(tx: AsyncManagedTransaction, /, **batch: Any) -> int:
-            count: int = await write(tx, **batch)
-            await record_event(
-                tx,
-                actor=provenance.actor,
-                action="import",
-                entity=entity,
-                entity_id=provenance.id,
-                organisation_id=None,
-                changes=[
-                    FieldChange(field="source", previous=None, replacement=provenance.source),
-                    FieldChange(
-                        field="ids",
-                        previous=None,
-                        replacement=[row_id(row) for row in batch[params["key"]]],
-                    ),
-                ],
-            )
-            return count
-
-        for batch in _batches(rows, batch_size):
-            written[kind] += await graph.write(audited, **{params["key"]: list(batch)})
-            done += 1
-            if progress is not None:
-                progress(kind, len(batch))
-            if after_batch is not None:
-                after_batch(kind, done)
-
-    if plan.countries:
-        await run("countries", plan.countries, _write_countries, key="records")
-    if plan.programmes:
-        await run("programmes", plan.programmes, upsert_programmes, key="records")
-    await run("organisations", plan.organisations, upsert_organisations, key="rows")
-    await run("services", plan.services, upsert_services, key="rows")
-    report.written = written
-    report.import_id = provenance.id
-
-
-async def _write_countries(tx: Any, *, records: list[AreaRecord]) -> int:
-    return await upsert_areas(tx, rows=area_rows(records))
-
-
 async def prepare(
     graph: Graph,
     source: Source,
@@ -617,7 +497,3 @@ async def import_hsds(
         after_batch=after_batch,
     )
     return report
-
-
-def plan_size(plan: Plan) -> int:
-    return len(plan.countries) + len(plan.programmes) + len(plan.organisations) + len(plan.services)

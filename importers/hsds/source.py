@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from core.errors import HomewardError
+from importers.rows import MalformedInput, Row
 
 # HSDS 3.0 tables and their file names, as in `datapackage.json` of the specification.
 TABLE_FILES: dict[str, str] = {
@@ -50,30 +50,6 @@ TABLE_FILES: dict[str, str] = {
     "organization_identifiers": "organization_identifiers.csv",
 }
 FILE_TABLES = {name: table for table, name in TABLE_FILES.items()}
-
-
-class MalformedInput(HomewardError):
-    """A file that cannot be read as HSDS at all; nothing of the import is written."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}")
-        self.where = where
-
-
-@dataclass(slots=True)
-class Row:
-    file: str
-    line: int | str
-    data: dict[str, str]
-    # Problems found while reading (bad encoding, wrong number of fields): field, message.
-    problems: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}"
-
-    def get(self, name: str) -> str:
-        return self.data.get(name, "")
 
 
 @dataclass

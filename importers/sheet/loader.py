@@ -48,9 +48,9 @@ from graph.services import (
 )
 from graph.target_groups import all_target_groups
 from graph.users import SYSTEM
-from importers.hsds.assembly import ImportReport
-from importers.hsds.loader import ImportRejected, Plan, Provenance, write_plan
-from importers.hsds.source import Row
+from importers.plan import Plan, Provenance, write_plan
+from importers.report import ImportRejected, ImportReport
+from importers.rows import Row
 from importers.sheet.columns import (
     CAPACITY_WORDS,
     DELIVERY_WORDS,

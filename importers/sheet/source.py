@@ -20,7 +20,7 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
-from importers.hsds.source import MalformedInput, Row
+from importers.rows import MalformedInput, Row
 from importers.sheet.columns import COLUMN_BY_KEY, COLUMNS, HeaderMap, header_index, header_key
 
 # The letters of Albanian, German and Serbian Latin beyond ASCII: the encoding that reads

@@ -22,8 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from core.settings import PROJECT_ROOT, Settings
 from graph.driver import Graph, create_driver
-from graph.duplicate_review import scan
-from graph.duplicates import Kind
+from graph.duplicates import Kind, scan
 from homeward.app import create_app
 from seed.identities import DEMO_IDENTITIES, create_demo_identities
 from seed.loader import seed

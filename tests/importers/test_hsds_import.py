@@ -16,8 +16,11 @@ from graph.driver import Graph
 from graph.organisations import organisations_by_ids
 from graph.services import services_by_ids
 from graph.users import Actor
-from importers.hsds.loader import ImportRejected, Provenance, import_hsds
-from importers.hsds.source import MalformedInput, read_bytes, read_path
+from importers.hsds.loader import import_hsds
+from importers.hsds.source import read_bytes, read_path
+from importers.plan import Provenance
+from importers.report import ImportRejected
+from importers.rows import MalformedInput
 from tests.importers.snapshot import snapshot
 
 ORG = "d9d5e0f5-d3ce-4f73-9a2f-4dd0ecc6c610"

@@ -26,8 +26,8 @@ from graph.services import (
     upsert_row,
     upsert_services,
 )
-from importers.hsds.loader import ImportRejected
-from importers.hsds.source import MalformedInput
+from importers.report import ImportRejected
+from importers.rows import MalformedInput
 from importers.sheet.loader import import_sheet, stable_id
 from importers.sheet.source import read_sheet
 from tests.importers.snapshot import snapshot

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pycountry
 
 from importers.hsds.assembly import Assembly, Fields
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "addresses"
 

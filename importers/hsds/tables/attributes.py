@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importers.hsds.assembly import Assembly, Fields, ServiceDraft
 from importers.hsds.profile import GROUPS_TAXONOMY, NEEDS_TAXONOMY, PROFILE_TAXONOMY
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "attributes"
 KINDS = {"organization", "service", "location", "program"}

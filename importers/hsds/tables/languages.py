@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.languages import is_iso639
 from importers.hsds.assembly import Assembly, Fields
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "languages"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importers.hsds.assembly import Assembly, Fields, LocationDraft
 from importers.hsds.profile import IDENTIFIER_SCHEME
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "locations"
 USED = {"id", "name", "latitude", "longitude", "organization_id"}

@@ -5,7 +5,7 @@ counted only."""
 from __future__ import annotations
 
 from importers.hsds.assembly import Assembly, Fields
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "meta_table_descriptions"
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from importers.hsds.assembly import Assembly, Fields
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "metadata"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importers.hsds.assembly import Assembly, Fields
 from importers.hsds.profile import IDENTIFIER_SCHEME
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "organization_identifiers"
 

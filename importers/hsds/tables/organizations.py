@@ -5,7 +5,7 @@ sites (see `importers/hsds/loader.py`)."""
 from __future__ import annotations
 
 from importers.hsds.assembly import Assembly, Fields, OrganisationDraft
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "organizations"
 USED = {"id", "name", "alternate_name", "description", "email", "website"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from importers.hsds.assembly import Assembly, Fields, keep_under_owner
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "phones"
 OWNERS = ("service", "location", "organization")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from importers.hsds.assembly import Assembly, keep_under_owner
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "schedules"
 

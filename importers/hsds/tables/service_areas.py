@@ -8,7 +8,7 @@ from __future__ import annotations
 from core.text import fold
 from importers.hsds.assembly import Assembly, Fields
 from importers.hsds.profile import AREA_URI_PREFIX
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "service_areas"
 

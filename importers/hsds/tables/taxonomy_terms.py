@@ -5,7 +5,7 @@ the mapping file (`importers/hsds/taxonomy_map.json`)."""
 from __future__ import annotations
 
 from importers.hsds.assembly import Assembly, Fields, TermInfo
-from importers.hsds.source import Row
+from importers.rows import Row
 
 TABLE = "taxonomy_terms"
 

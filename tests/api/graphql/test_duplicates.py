@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from graph.driver import Graph
-from graph.duplicate_review import scan
-from graph.duplicates import Kind
+from graph.duplicates import Kind, scan
 from seed.loader import seed
 from tests.api.graphql.conftest import GraphQLClient
 

@@ -4,7 +4,7 @@ A candidate is a relationship `(x)-[:POSSIBLY_SAME_AS {id, kind, score, evidence
 ...}]->(y)` between two organisations or two services, always from the smaller id to the
 larger, so that a pair has one relationship. `state` is `open`, `same` or `different`.
 
-- The batch scan (`scan`) writes what the scorer of `graph.duplicates` finds. Writing MERGEs
+- The batch scan (`scan`) writes what the scorer of `graph.duplicates.scoring` finds. Writing MERGEs
   on the pair, so scanning again adds nothing twice; an open candidate that a new scan no
   longer finds is removed; a decided one stays decided unless one of the two records changed
   since (the fingerprints of what the reviewer saw differ), and then it is opened again.
@@ -21,34 +21,42 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
+from core.clock import utcnow
 from core.errors import NotFound, ValidationFailed
 from graph.audit import FieldChange, record_event
 from graph.driver import Graph
-from graph.duplicates import (
-    MAX_BLOCK,
+from graph.duplicates.blocking import MAX_BLOCK, OrganisationGroups, ProgressFn, find_matches
+from graph.duplicates.queries import (
+    PRUNE_BATCH,
+    area_parents,
+    candidate_id,
+    candidate_row,
+    count_by_state,
+    features_by_id,
+    for_kind,
+    kind_of,
+    load_organisations,
+    load_services,
+    organisation_groups,
+    prune_candidates,
+    write_candidates,
+)
+from graph.duplicates.scoring import (
     THRESHOLD,
     Evidence,
     Kind,
-    Match,
     OrganisationFeatures,
-    OrganisationGroups,
     ServiceFeatures,
-    candidate_pairs,
-    load_organisations,
-    load_services,
-    organisation_blocks,
-    organisation_groups,
     score_organisations,
     score_services,
-    service_blocks,
 )
 from graph.pagination import Page, decode_cursor, paginate
 from graph.temporal import native
@@ -100,87 +108,6 @@ class DuplicatePair(BaseModel):
     history: list[ReviewEvent]
 
 
-def candidate_id(kind: Kind, a: str, b: str) -> str:
-    first, second = sorted((a, b))
-    return f"{kind.value}:{first}:{second}"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-# --- area filter ---------------------------------------------------------------------------
-
-AREA_PARENTS: LiteralString = """
-MATCH (a:Area) RETURN a.id AS id, COLLECT { MATCH (a)-[:PART_OF]->(p:Area) RETURN p.id } AS up
-"""
-
-
-async def area_parents(tx: AsyncManagedTransaction) -> dict[str, list[str]]:
-    return {r["id"]: r["up"] async for r in await tx.run(AREA_PARENTS)}
-
-
-def with_ancestors(areas: Sequence[str], parents: dict[str, list[str]]) -> list[str]:
-    """The areas and every area they are PART_OF, so that a filter on a country finds a
-    candidate in one of its towns."""
-    seen: dict[str, None] = {}
-    todo = list(areas)
-    while todo:
-        area = todo.pop()
-        if area in seen:
-            continue
-        seen[area] = None
-        todo += parents.get(area, [])
-    return sorted(seen)
-
-
-def _areas_of(record: OrganisationFeatures | ServiceFeatures) -> list[str]:
-    if isinstance(record, OrganisationFeatures):
-        return [a for a in (record.area, record.country) if a]
-    return list(record.areas)
-
-
-# --- writing candidates --------------------------------------------------------------------
-
-# `changed`: a decided pair whose records are no longer what the reviewer saw.
-WRITE_CANDIDATES: LiteralString = """
-UNWIND $rows AS row
-MATCH (a:Record {id: row.a})
-MATCH (b:Record {id: row.b})
-MERGE (a)-[r:POSSIBLY_SAME_AS]->(b)
-ON CREATE SET r.id = row.id, r.kind = $kind, r.state = 'open', r.found_at = $now,
-              r.found_by_scan = $scan
-WITH r, row,
-     r.state <> 'open' AND (r.a_fingerprint <> row.a_fingerprint
-                            OR r.b_fingerprint <> row.b_fingerprint) AS changed
-SET r.score = row.score, r.evidence = row.evidence, r.areas = row.areas, r.scan = $scan,
-    r.seen_at = $now
-FOREACH (_ IN CASE WHEN changed THEN [1] ELSE [] END |
-  CREATE (:DuplicateReviewEvent {id: randomUUID(), candidate_id: r.id, at: $now,
-          actor: 'scan', action: 'reopened', note: 'a record changed since the decision',
-          previous_state: r.state})
-  SET r.state = 'open', r.reopened_at = $now)
-RETURN count(r) AS written,
-       sum(CASE WHEN r.found_by_scan = $scan THEN 1 ELSE 0 END) AS new,
-       sum(CASE WHEN changed THEN 1 ELSE 0 END) AS reopened
-"""
-
-# Open candidates the latest scan of this kind did not find again.
-PRUNE: LiteralString = """
-MATCH ()-[r:POSSIBLY_SAME_AS]->()
-WHERE r.kind = $kind AND r.state = 'open' AND r.scan <> $scan
-WITH r LIMIT $limit
-DELETE r
-RETURN count(*) AS pruned
-"""
-PRUNE_BATCH = 10_000
-
-COUNT_DECIDED: LiteralString = """
-MATCH ()-[r:POSSIBLY_SAME_AS]->() WHERE r.kind = $kind
-RETURN r.state AS state, count(*) AS n
-"""
-
-
 class ScanReport(BaseModel):
     kind: Kind
     records: int
@@ -193,79 +120,6 @@ class ScanReport(BaseModel):
     pruned: int
     by_state: dict[str, int]
     seconds: dict[str, float]
-
-
-# Called with (phase, done, total) as the scan goes.
-ProgressFn = Callable[[str, int, int], None]
-
-
-def _row(kind: Kind, a: Any, b: Any, match: Match, parents: dict[str, list[str]]) -> dict[str, Any]:
-    first, second = (a, b) if a.id < b.id else (b, a)
-    return {
-        "id": candidate_id(kind, a.id, b.id),
-        "a": first.id,
-        "b": second.id,
-        "score": match.score,
-        "evidence": json.dumps([e.model_dump() for e in match.evidence], ensure_ascii=False),
-        "areas": with_ancestors([*_areas_of(a), *_areas_of(b)], parents),
-        "a_fingerprint": first.fingerprint(),
-        "b_fingerprint": second.fingerprint(),
-    }
-
-
-async def _write_batch(
-    tx: AsyncManagedTransaction, *, kind: Kind, rows: list[dict[str, Any]], scan: str, now: datetime
-) -> dict[str, int]:
-    result = await tx.run(
-        _for(kind, WRITE_CANDIDATES), rows=rows, kind=kind.value, scan=scan, now=now
-    )
-    r = await result.single(strict=True)
-    return {"written": r["written"], "new": r["new"], "reopened": r["reopened"]}
-
-
-async def _prune(tx: AsyncManagedTransaction, *, kind: Kind, scan: str) -> int:
-    result = await tx.run(PRUNE, kind=kind.value, scan=scan, limit=PRUNE_BATCH)
-    return int((await result.single(strict=True))["pruned"])
-
-
-async def _by_state(tx: AsyncManagedTransaction, *, kind: Kind) -> dict[str, int]:
-    return {r["state"]: r["n"] async for r in await tx.run(COUNT_DECIDED, kind=kind.value)}
-
-
-def find_matches(
-    kind: Kind,
-    records: Sequence[Any],
-    *,
-    groups: OrganisationGroups | None = None,
-    min_score: float = THRESHOLD,
-    max_block: int = MAX_BLOCK,
-    progress: ProgressFn | None = None,
-) -> tuple[list[tuple[int, int, Match]], int, int, int]:
-    """Blocking and scoring, without the database: (matches as (i, j, match), blocks used,
-    blocks skipped, pairs compared). Also what the quality benchmark runs."""
-    groups = groups or OrganisationGroups()
-    if kind is Kind.ORGANISATION:
-        keys = [organisation_blocks(r) for r in records]
-    else:
-        keys = [service_blocks(r, groups.find(r.organisation_id)) for r in records]
-    blocking = candidate_pairs(keys, max_block=max_block)
-    total = len(blocking.pairs)
-    matches: list[tuple[int, int, Match]] = []
-    for n, (i, j) in enumerate(blocking.pairs):
-        a, b = records[i], records[j]
-        if kind is Kind.ORGANISATION:
-            match = score_organisations(a, b)
-        else:
-            match = score_services(
-                a, b, related=groups.related(a.organisation_id, b.organisation_id)
-            )
-        if match.score >= min_score:
-            matches.append((i, j, match))
-        if progress is not None and n % 20_000 == 0:
-            progress("compare", n, total)
-    if progress is not None:
-        progress("compare", total, total)
-    return matches, blocking.blocks, blocking.skipped_blocks, total
 
 
 async def scan(
@@ -303,24 +157,28 @@ async def scan(
     seconds["compare"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    rows = [_row(kind, records[i], records[j], m, parents) for i, j, m in matches]
+    rows = [candidate_row(kind, records[i], records[j], m, parents) for i, j, m in matches]
     totals = {"written": 0, "new": 0, "reopened": 0}
     for start in range(0, len(rows), WRITE_BATCH):
         if progress is not None:
             progress("write", start, len(rows))
         counts = await graph.write(
-            _write_batch, kind=kind, rows=rows[start : start + WRITE_BATCH], scan=scan_id, now=now
+            write_candidates,
+            kind=kind,
+            rows=rows[start : start + WRITE_BATCH],
+            scan=scan_id,
+            now=now,
         )
         totals = {k: totals[k] + counts[k] for k in totals}
     if progress is not None:
         progress("write", len(rows), len(rows))
     pruned = 0
     while True:  # in batches, so that a scan after a big change stays within memory
-        removed = await graph.write(_prune, kind=kind, scan=scan_id)
+        removed = await graph.write(prune_candidates, kind=kind, scan=scan_id)
         pruned += removed
         if removed < PRUNE_BATCH:
             break
-    by_state = await graph.read(_by_state, kind=kind)
+    by_state = await graph.read(count_by_state, kind=kind)
     seconds["write"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     return ScanReport(
@@ -432,12 +290,6 @@ async def get_candidate(tx: AsyncManagedTransaction, *, id: str) -> DuplicatePai
 
 # --- decisions -----------------------------------------------------------------------------
 
-KIND_OF: LiteralString = """
-OPTIONAL MATCH (o:Organisation {id: $id})
-OPTIONAL MATCH (s:Service {id: $id})
-RETURN o IS NOT NULL AS organisation, s IS NOT NULL AS service
-"""
-
 # A candidate a reviewer names that no scan proposed: created open, then decided.
 CREATE_PAIR: LiteralString = """
 MATCH (a:Record {id: $a})
@@ -484,40 +336,11 @@ CREATE (:DuplicateReviewEvent {id: randomUUID(), candidate_id: $id, at: $now, ac
 """
 
 
-async def _kind_of(tx: AsyncManagedTransaction, id: str) -> Kind | None:
-    r = await (await tx.run(KIND_OF, id=id)).single(strict=True)
-    if r["organisation"]:
-        return Kind.ORGANISATION
-    if r["service"]:
-        return Kind.SERVICE
-    return None
-
-
-async def _features(
-    tx: AsyncManagedTransaction, kind: Kind, ids: list[str]
-) -> dict[str, OrganisationFeatures | ServiceFeatures]:
-    found: Sequence[OrganisationFeatures | ServiceFeatures]
-    if kind is Kind.ORGANISATION:
-        found = await load_organisations(tx, ids=ids)
-    else:
-        found = await load_services(tx, ids=ids)
-    return {f.id: f for f in found}
-
-
-_LABELS: dict[Kind, LiteralString] = {Kind.ORGANISATION: "Organisation", Kind.SERVICE: "Service"}
-
-
-def _for(kind: Kind, statement: LiteralString) -> LiteralString:
-    """The statement with its `:Record` label made the kind's own, so that the id lookups
-    use the label's unique index."""
-    return statement.replace(":Record", ":" + _LABELS[kind])
-
-
 async def _pair_for(tx: AsyncManagedTransaction, *, a: str, b: str, now: datetime) -> str:
     """The candidate of two records named by a reviewer, created if no scan proposed it."""
     if a == b:
         raise ValidationFailed.single("b", "a record is always the same as itself")
-    kinds = [await _kind_of(tx, a), await _kind_of(tx, b)]
+    kinds = [await kind_of(tx, id=a), await kind_of(tx, id=b)]
     for id, kind in zip((a, b), kinds, strict=True):
         if kind is None:
             raise NotFound("organisation or service", id)
@@ -526,7 +349,7 @@ async def _pair_for(tx: AsyncManagedTransaction, *, a: str, b: str, now: datetim
     kind = kinds[0]
     assert kind is not None
     id = candidate_id(kind, a, b)
-    features = await _features(tx, kind, [a, b])
+    features = await features_by_id(tx, kind=kind, ids=[a, b])
     fa, fb = features[a], features[b]
     if isinstance(fa, OrganisationFeatures) and isinstance(fb, OrganisationFeatures):
         match = score_organisations(fa, fb)
@@ -538,9 +361,9 @@ async def _pair_for(tx: AsyncManagedTransaction, *, a: str, b: str, now: datetim
     else:  # pragma: no cover - kinds were checked above
         raise ValidationFailed.single("b", "records of different kinds")
     parents = await area_parents(tx)
-    row = _row(kind, fa, fb, match, parents)
+    row = candidate_row(kind, fa, fb, match, parents)
     await tx.run(
-        _for(kind, CREATE_PAIR),
+        for_kind(kind, CREATE_PAIR),
         a=row["a"],
         b=row["b"],
         id=id,
@@ -577,7 +400,7 @@ async def resolve_duplicate(
     if locked is None:
         raise NotFound("duplicate candidate", candidate)
     kind, first, second = Kind(locked["kind"]), locked["a"], locked["b"]
-    features = await _features(tx, kind, [first, second])
+    features = await features_by_id(tx, kind=kind, ids=[first, second])
     canonical: str | None = None
     await tx.run(UNLINK, candidate=candidate)
     if decision is Decision.SAME:
@@ -588,7 +411,7 @@ async def resolve_duplicate(
             )
         other = second if chosen == first else first
         elsewhere = await (
-            await tx.run(_for(kind, MERGED_ELSEWHERE), id=other, candidate=candidate)
+            await tx.run(for_kind(kind, MERGED_ELSEWHERE), id=other, candidate=candidate)
         ).single()
         if elsewhere is not None:
             raise ValidationFailed.single(
@@ -596,12 +419,12 @@ async def resolve_duplicate(
                 f"{other} is merged into {elsewhere['other']} already; undo that first or "
                 "choose it as the canonical record",
             )
-        root = await (await tx.run(_for(kind, ROOT), id=chosen)).single(strict=True)
+        root = await (await tx.run(for_kind(kind, ROOT), id=chosen)).single(strict=True)
         canonical = str(root["root"])
         if canonical == other:
             raise ValidationFailed.single("canonical_id", f"{chosen} is merged into {other}")
         await tx.run(
-            _for(kind, LINK),
+            for_kind(kind, LINK),
             other=other,
             canonical=canonical,
             candidate=candidate,
@@ -636,7 +459,7 @@ RETURN x.id AS id ORDER BY x.created_at, COUNT { (x)<-[:SAME_AS]-() } DESC, x.id
 
 
 async def _default_canonical(tx: AsyncManagedTransaction, kind: Kind, a: str, b: str) -> str:
-    result = await tx.run(_for(kind, DEFAULT_CANONICAL), ids=[a, b])
+    result = await tx.run(for_kind(kind, DEFAULT_CANONICAL), ids=[a, b])
     r = await result.single(strict=True)
     return str(r["id"])
 

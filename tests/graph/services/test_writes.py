@@ -1,28 +1,20 @@
+"""Writing services: registration, idempotent rewrites, references checked against the
+graph, and the search facts kept in step with the relationships."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from core.errors import ValidationFailed
 from graph.driver import Graph
 from graph.migrations import MIGRATIONS
-from graph.services import (
-    ServiceInput,
-    get_service,
-    register_service,
-    services_in_area,
-    services_of_organisation,
-)
+from graph.services.models import ServiceInput
+from graph.services.reads import get_service
+from graph.services.writes import register_service
 from graph.users import SYSTEM
 from tests import directory
-
-
-@pytest.fixture
-async def directory_graph(countries: Graph) -> Graph:
-    await directory.build(countries)
-    return countries
 
 
 async def _count(graph: Graph, query: str) -> int:
@@ -88,94 +80,6 @@ async def test_every_unknown_reference_is_named(directory_graph: Graph) -> None:
     ]
     assert await _count(directory_graph, "MATCH (s:Service) RETURN count(s)") == 0
     assert await _count(directory_graph, "MATCH (l:Location) RETURN count(l)") == 0
-
-
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"name": "  "}, ("name",)),
-        ({"needs": []}, ("needs",)),
-        ({"languages": ["sq", "xq"]}, ("languages",)),
-        ({"minimum_age": 18, "maximum_age": 6}, ("maximum_age",)),
-        (
-            {"locations": [{"area": "XK-prizren", "point": {"lat": 95, "lon": 20}}]},
-            ("locations", 0, "point", "lat"),
-        ),
-        ({"delivery": ["teleportation"]}, ("delivery", 0)),
-    ],
-)
-def test_bad_input_names_the_field(overrides: dict[str, Any], field: tuple[object, ...]) -> None:
-    with pytest.raises(ValidationError) as failure:
-        directory.service(**overrides)
-    assert failure.value.errors()[0]["loc"] == field
-
-
-def test_min_age_above_max_age_says_so() -> None:
-    with pytest.raises(ValidationError, match="minimum_age 18 is above maximum_age 6"):
-        directory.service(minimum_age=18, maximum_age=6)
-
-
-def test_an_in_person_service_must_be_somewhere() -> None:
-    with pytest.raises(ValidationError) as failure:
-        directory.service(covers=[], locations=[])
-    assert failure.value.errors()[0]["loc"] == ("locations",)
-
-
-def test_language_codes_are_iso_639() -> None:
-    assert directory.service(languages=["SQ", "rom", "sq"]).languages == ["sq", "rom"]
-
-
-async def test_covering_a_country_covers_its_municipalities(directory_graph: Graph) -> None:
-    await directory.add_services(
-        directory_graph,
-        [
-            ("svc-national", directory.service(name="National hotline", covers=["XK"])),
-            ("svc-local", directory.service(name="Prizren clinic", covers=["XK-prizren"])),
-            (
-                "svc-site",
-                directory.service(
-                    name="Outreach team", covers=[], locations=[{"area": "XK-prizren"}]
-                ),
-            ),
-        ],
-    )
-    in_prizren = await directory_graph.read(
-        services_in_area, area_id="XK-prizren", first=10, after=None
-    )
-    assert [e.node.name for e in in_prizren.edges] == [
-        "National hotline",
-        "Outreach team",
-        "Prizren clinic",
-    ]
-    # Kosovo as a whole shows only what is offered somewhere in it: sites count from below,
-    # coverage of a single municipality does not make it cover the whole country.
-    in_kosovo = await directory_graph.read(services_in_area, area_id="XK", first=10, after=None)
-    assert [e.node.name for e in in_kosovo.edges] == ["National hotline", "Outreach team"]
-
-
-async def test_pages_follow_on_without_gaps(directory_graph: Graph) -> None:
-    await directory.add_services(
-        directory_graph,
-        [(f"svc-{i:02}", directory.service(name=f"Service {i:02}")) for i in range(7)],
-    )
-    seen: list[str] = []
-    after = None
-    while True:
-        page = await directory_graph.read(
-            services_of_organisation, organisation_id="org-krct", first=3, after=after
-        )
-        seen += [e.node.id for e in page.edges]
-        if not page.has_next_page:
-            break
-        after = page.end_cursor
-    assert seen == [f"svc-{i:02}" for i in range(7)]
-
-
-async def test_a_forged_cursor_is_a_validation_error(directory_graph: Graph) -> None:
-    with pytest.raises(ValidationFailed, match="after: not a cursor"):
-        await directory_graph.read(
-            services_of_organisation, organisation_id="org-krct", first=3, after="!!nope"
-        )
 
 
 async def _search_facts(graph: Graph, id: str) -> dict[str, Any]:

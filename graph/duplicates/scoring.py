@@ -1,8 +1,8 @@
-"""Probable duplicate records: the same organisation or service entered twice.
+"""Scoring probable duplicates: how alike two organisations or two services are.
 
 One scorer serves both entry points: the front door (a registration is checked against the
 records that already exist, `organisation_candidates` / `service_candidates`) and the batch
-review (`graph.duplicate_review.scan` compares the whole directory). What it compares:
+review (`graph.duplicates.review.scan` compares the whole directory). What it compares:
 
 - names folded by `core.text.fold` (Serbian Cyrillic to Latin, no diacritics, case folded),
   with rapidfuzz's edit-distance ratios; a word replaced by another ("... Prizren" against
@@ -19,10 +19,7 @@ then returns `PossibleDuplicatesError`) and in the batch scan. One strong identi
 (the same phone, e-mail, website domain or acronym) or a nearly identical name reaches it;
 a fairly similar name needs support from another field.
 
-Comparing every pair is out of the question at the size of the directory, so records are
-first put into blocks (`organisation_blocks`, `service_blocks`): only records that share a
-block are compared. Blocks larger than `MAX_BLOCK` say little (every NGO of a big town) and
-are skipped.
+Nothing here reads or writes the graph (that is `graph.duplicates.queries`).
 """
 
 from __future__ import annotations
@@ -32,18 +29,15 @@ import itertools
 import json
 import math
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, LiteralString
+from typing import Any
 from urllib.parse import urlsplit
 
-from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 from rapidfuzz import fuzz
 
-from core.errors import HomewardError
 from core.text import fold, search_keys
 
 # Phone numbers are compared on their last digits: "+383 38 000 041", "038/000-041" and
@@ -54,9 +48,6 @@ PHONE_DIGITS = 8
 THRESHOLD = 0.45
 # From here on a candidate is "likely" rather than "possible" (shown to reviewers first).
 LIKELY = 0.75
-# Blocks with more records than this are skipped: a word shared by hundreds of names is
-# no sign of anything.
-MAX_BLOCK = 100
 
 # Weights of the parts of the score (see the module docstring).
 W_NAME = 0.6  # organisation names, at full similarity
@@ -90,8 +81,6 @@ SERVICE_NAME_GATE_DISTINCT = 0.85
 SERVICE_REPLACED_WORD = 0.85
 SERVICE_CAP_WITHOUT_NAME = 0.4
 NEAR_SITE_KM = 0.25
-# Sites within about a kilometre share a cell (0.01 degree of latitude is 1.1 km).
-CELL_DEGREES = 0.01
 
 # Words too common in names to say anything about identity, in the directory's languages.
 STOPWORDS = frozenset({
@@ -252,7 +241,7 @@ def service_features(
 # --- similarity ----------------------------------------------------------------------------
 
 
-def _words(folded: str) -> list[str]:
+def name_words(folded: str) -> list[str]:
     return [w for w in folded.split() if w not in STOPWORDS]
 
 
@@ -267,7 +256,7 @@ def name_similarity(x: str, y: str, *, replaced_word: float = 0.75) -> float:
     base = max(fuzz.ratio(x, y), fuzz.token_sort_ratio(x, y)) / 100
     if base < NAME_FLOOR and fuzz.token_set_ratio(x, y) * 0.85 / 100 < NAME_FLOOR:
         return base  # far apart whatever the words say; the common case, kept cheap
-    wx, wy = _words(x), _words(y)
+    wx, wy = name_words(x), name_words(y)
     numbers_x = {w for w in wx if w.isdigit()}
     numbers_y = {w for w in wy if w.isdigit()}
     if numbers_x and numbers_y and numbers_x != numbers_y:
@@ -283,7 +272,7 @@ def name_similarity(x: str, y: str, *, replaced_word: float = 0.75) -> float:
 
 def replaced_word(x: str, y: str) -> bool:
     """Each of the two folded names has a word the other lacks."""
-    wx, wy = _words(x), _words(y)
+    wx, wy = name_words(x), name_words(y)
     return any(not any(fuzz.ratio(w, v) >= 80 for v in wy) for w in wx) and any(
         not any(fuzz.ratio(w, v) >= 80 for v in wx) for w in wy
     )
@@ -424,336 +413,3 @@ def score_services(a: ServiceFeatures, b: ServiceFeatures, *, related: bool) -> 
     gate = SERVICE_NAME_GATE if related else SERVICE_NAME_GATE_DISTINCT
     cap = 1.0 if similarity >= gate else SERVICE_CAP_WITHOUT_NAME
     return _finish(evidence, cap)
-
-
-# --- blocking ------------------------------------------------------------------------------
-
-
-def _cells(points: Iterable[Point]) -> set[str]:
-    return {
-        f"{math.floor(lat / CELL_DEGREES)}:{math.floor(lon / CELL_DEGREES)}" for lat, lon in points
-    }
-
-
-def _sorted_prefix(folded: str) -> str | None:
-    """The first letters of the name's first words in alphabetical order: survives word
-    order, case, script and most typos after the third letter."""
-    words = sorted(w for w in _words(folded) if len(w) > 1)
-    return "".join(w[:3] for w in words[:3]) if len(words) >= 2 else None
-
-
-def organisation_blocks(o: OrganisationFeatures) -> set[str]:
-    keys: set[str] = set()
-    for _, folded in o.names:
-        keys |= {f"w:{w}" for w in _words(folded) if len(w) > 1}
-        prefix = _sorted_prefix(folded)
-        if prefix:
-            keys.add(f"s:{prefix}")
-    if o.acronym:
-        keys.add(f"w:{o.acronym}")  # meets the same word in the other record's name
-    if o.domain:
-        keys.add(f"d:{o.domain}")
-    if o.phone:
-        keys.add(f"p:{o.phone}")
-    if o.email:
-        keys.add(f"e:{o.email}")
-    keys |= {f"g:{c}" for c in _cells(o.points)}
-    return keys
-
-
-def service_blocks(s: ServiceFeatures, group: str) -> set[str]:
-    """`group`: the organisation, or the representative of the organisations that are
-    probable or confirmed duplicates of each other. Services are compared within such a
-    group only: two unrelated organisations offering the same help in the same place is
-    overlap (a coordination question), not one record entered twice."""
-    return {f"o:{group}"}
-
-
-@dataclass(slots=True)
-class Blocking:
-    pairs: list[tuple[int, int]]
-    blocks: int
-    skipped_blocks: int
-
-
-def candidate_pairs(keys: Sequence[Iterable[str]], *, max_block: int = MAX_BLOCK) -> Blocking:
-    """Pairs of record indexes that share at least one block of at most `max_block`."""
-    members: dict[str, list[int]] = defaultdict(list)
-    for index, record_keys in enumerate(keys):
-        for key in record_keys:
-            members[key].append(index)
-    pairs: set[tuple[int, int]] = set()
-    used = skipped = 0
-    for indexes in members.values():
-        if len(indexes) < 2:
-            continue
-        if len(indexes) > max_block:
-            skipped += 1
-            continue
-        used += 1
-        pairs.update(itertools.combinations(indexes, 2))
-    return Blocking(pairs=sorted(pairs), blocks=used, skipped_blocks=skipped)
-
-
-class OrganisationGroups:
-    """Organisations that are probable or confirmed duplicates of each other, as groups
-    (union-find): their services are compared with each other."""
-
-    def __init__(self, links: Iterable[tuple[str, str]] = ()) -> None:
-        self._parent: dict[str, str] = {}
-        for a, b in links:
-            self.join(a, b)
-
-    def find(self, id: str) -> str:
-        root = id
-        while self._parent.get(root, root) != root:
-            root = self._parent[root]
-        while id != root:
-            self._parent[id], id = root, self._parent.get(id, id)
-        return root
-
-    def join(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self._parent[max(ra, rb)] = min(ra, rb)
-
-    def related(self, a: str, b: str) -> bool:
-        return a != b and self.find(a) == self.find(b)
-
-
-# --- reading features from the graph -------------------------------------------------------
-
-ORGANISATION_FEATURES: LiteralString = """
-RETURN o.id AS id, o.name AS name, coalesce(o.alternate_names, []) AS alternate_names,
-       o.acronym AS acronym, o.website_domain AS domain, o.phone_digits AS phone,
-       o.email AS email, o.country AS country,
-       COLLECT { MATCH (o)-[:BASED_IN]->(a:Area) RETURN a.id }[0] AS area,
-       COLLECT { MATCH (o)-[:PROVIDES]->(:Service)-[:DELIVERED_AT]->(l:Location)
-                 WHERE coalesce(l.point_source, 'given') = 'given' AND l.point IS NOT NULL
-                 RETURN DISTINCT [l.point.y, l.point.x] LIMIT 10 } AS points
-"""
-
-ORGANISATIONS_BY_IDS: LiteralString = (
-    "UNWIND $ids AS id MATCH (o:Organisation {id: id}) " + ORGANISATION_FEATURES
-)
-
-SERVICE_FEATURES: LiteralString = """
-RETURN s.id AS id, s.name AS name, o.id AS organisation_id,
-       COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) RETURN n.code } AS needs,
-       COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) RETURN t.code } AS groups,
-       COLLECT { MATCH (s)-[:COVERS]->(a:Area) RETURN a.id }
-       + COLLECT { MATCH (s)-[:DELIVERED_AT]->(:Location)-[:IN]->(a:Area) RETURN a.id }
-         AS areas,
-       COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location)
-                 WHERE coalesce(l.point_source, 'given') = 'given' AND l.point IS NOT NULL
-                 RETURN [l.point.y, l.point.x] } AS points
-"""
-
-SERVICES_BY_IDS: LiteralString = (
-    "UNWIND $ids AS id MATCH (o:Organisation)-[:PROVIDES]->(s:Service {id: id}) " + SERVICE_FEATURES
-)
-
-
-# The whole directory comes as a few big lists of rows rather than one record per row:
-# for 100,000 services that is about 4 s instead of about 50 s in the driver.
-CHUNK = 5_000
-ORGANISATION_FIELDS = (
-    "id", "name", "alternate_names", "acronym", "domain", "phone", "email", "country", "area",
-    "points",
-)  # fmt: skip
-ALL_ORGANISATIONS: LiteralString = """
-MATCH (o:Organisation)
-WITH collect([o.id, o.name, coalesce(o.alternate_names, []), o.acronym, o.website_domain,
-  o.phone_digits, o.email, o.country,
-  COLLECT { MATCH (o)-[:BASED_IN]->(a:Area) RETURN a.id }[0],
-  COLLECT { MATCH (o)-[:PROVIDES]->(:Service)-[:DELIVERED_AT]->(l:Location)
-            WHERE coalesce(l.point_source, 'given') = 'given' AND l.point IS NOT NULL
-            RETURN DISTINCT [l.point.y, l.point.x] LIMIT 10 }]) AS rows
-UNWIND range(0, size(rows) - 1, $chunk) AS i
-RETURN rows[i..i + $chunk] AS chunk
-"""
-SERVICE_FIELDS = ("id", "name", "organisation_id", "needs", "groups", "areas", "points")
-ALL_SERVICES: LiteralString = """
-MATCH (o:Organisation)-[:PROVIDES]->(s:Service)
-WITH collect([s.id, s.name, o.id,
-  COLLECT { MATCH (s)-[:ADDRESSES]->(n:Need) RETURN n.code },
-  COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) RETURN t.code },
-  COLLECT { MATCH (s)-[:COVERS]->(a:Area) RETURN a.id }
-  + COLLECT { MATCH (s)-[:DELIVERED_AT]->(:Location)-[:IN]->(a:Area) RETURN a.id },
-  COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location)
-            WHERE coalesce(l.point_source, 'given') = 'given' AND l.point IS NOT NULL
-            RETURN [l.point.y, l.point.x] }]) AS rows
-UNWIND range(0, size(rows) - 1, $chunk) AS i
-RETURN rows[i..i + $chunk] AS chunk
-"""
-
-
-async def _rows(
-    tx: AsyncManagedTransaction, statement: LiteralString, fields: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    result = await tx.run(statement, chunk=CHUNK)
-    return [dict(zip(fields, row, strict=True)) async for r in result for row in r["chunk"]]
-
-
-async def load_organisations(
-    tx: AsyncManagedTransaction, *, ids: list[str] | None = None
-) -> list[OrganisationFeatures]:
-    """All organisations (`ids` None) or those named, as the scorer sees them."""
-    if ids is None:
-        rows = await _rows(tx, ALL_ORGANISATIONS, ORGANISATION_FIELDS)
-    else:
-        rows = [r.data() async for r in await tx.run(ORGANISATIONS_BY_IDS, ids=ids)]
-    return [organisation_features(**row) for row in rows]
-
-
-async def load_services(
-    tx: AsyncManagedTransaction, *, ids: list[str] | None = None
-) -> list[ServiceFeatures]:
-    if ids is None:
-        rows = await _rows(tx, ALL_SERVICES, SERVICE_FIELDS)
-    else:
-        rows = [r.data() async for r in await tx.run(SERVICES_BY_IDS, ids=ids)]
-    return [service_features(**row) for row in rows]
-
-
-# Organisations linked as confirmed duplicates, or as candidates nobody dismissed.
-RELATED_ORGANISATIONS: LiteralString = """
-MATCH (a:Organisation)-[r:SAME_AS|POSSIBLY_SAME_AS]->(b:Organisation)
-WHERE r:SAME_AS OR r.state <> 'different'
-RETURN a.id AS a, b.id AS b
-"""
-
-
-async def organisation_groups(tx: AsyncManagedTransaction) -> OrganisationGroups:
-    result = await tx.run(RELATED_ORGANISATIONS)
-    return OrganisationGroups([(r["a"], r["b"]) async for r in result])
-
-
-# --- the front door ------------------------------------------------------------------------
-
-_LUCENE_SPECIAL = re.compile(r'([+\-!(){}\[\]^"~*?:\\/]|&&|\|\|)')
-
-
-def fuzzy_terms(names: Iterable[str]) -> str | None:
-    """A Lucene query matching any word of the names, each within one edit."""
-    words = sorted({w for name in names for w in _words(fold(name)) if len(w) > 2})
-    if not words:
-        return None
-    return " ".join(_LUCENE_SPECIAL.sub(r"\\\1", w) + "~1" for w in words[:12])
-
-
-# Records found by an exact key (indexed), and by the folded words of their names within
-# one edit (the full-text index over `search_text`); the scorer decides among them.
-_BY_WORDS: LiteralString = """
-  WITH $terms AS terms WHERE terms <> ''
-  CALL db.index.fulltext.queryNodes('directory_text', terms, {limit: 60}) YIELD node
-"""
-ORGANISATION_LOOKUP: LiteralString = (
-    """
-CALL () {
-  MATCH (o:Organisation) WHERE $domain IS NOT NULL AND o.website_domain = $domain RETURN o
-  UNION
-  MATCH (o:Organisation) WHERE $phone IS NOT NULL AND o.phone_digits = $phone RETURN o
-  UNION
-  MATCH (o:Organisation) WHERE $email IS NOT NULL AND o.email = $email RETURN o
-  UNION
-"""
-    + _BY_WORDS
-    + """
-  WITH node WHERE node:Organisation RETURN node AS o
-}
-RETURN DISTINCT o.id AS id LIMIT 60
-"""
-)
-SERVICE_LOOKUP: LiteralString = (
-    """
-CALL () {
-  MATCH (o:Organisation)-[:PROVIDES]->(s:Service) WHERE o.id IN $organisations RETURN s
-  UNION
-  MATCH (s:Service) WHERE s.name_key = $name_key RETURN s
-  UNION
-"""
-    + _BY_WORDS
-    + """
-  WITH node WHERE node:Service RETURN node AS s
-}
-RETURN DISTINCT s.id AS id LIMIT 200
-"""
-)
-
-RELATED_ORGANISATION_IDS: LiteralString = """
-MATCH (:Organisation {id: $id})-[r:SAME_AS|POSSIBLY_SAME_AS]-(other:Organisation)
-WHERE r:SAME_AS OR r.state <> 'different'
-RETURN collect(DISTINCT other.id) AS ids
-"""
-
-
-def _ranked(
-    matches: Iterable[tuple[str, str, Match]], entity: Kind, limit: int = 10
-) -> list[DuplicateCandidate]:
-    kept = sorted(
-        (m for m in matches if m[2].score >= THRESHOLD), key=lambda m: (-m[2].score, m[1], m[0])
-    )
-    return [
-        DuplicateCandidate(
-            entity=entity.value, id=id, name=name, evidence=match.evidence, score=match.score
-        )
-        for id, name, match in kept[:limit]
-    ]
-
-
-async def organisation_candidates(
-    tx: AsyncManagedTransaction, *, record: OrganisationFeatures
-) -> list[DuplicateCandidate]:
-    """Existing organisations that `record` (not yet written) probably repeats."""
-    terms = fuzzy_terms([n for n, _ in record.names] + [record.acronym or ""])
-    result = await tx.run(
-        ORGANISATION_LOOKUP,
-        domain=record.domain,
-        phone=record.phone,
-        email=record.email,
-        terms=terms or "",
-    )
-    ids = [r["id"] async for r in result if r["id"] != record.id]
-    existing = await load_organisations(tx, ids=ids) if ids else []
-    return _ranked(
-        ((o.id, o.name, score_organisations(record, o)) for o in existing), Kind.ORGANISATION
-    )
-
-
-async def service_candidates(
-    tx: AsyncManagedTransaction, *, record: ServiceFeatures
-) -> list[DuplicateCandidate]:
-    """Existing services that `record` (not yet written) probably repeats: those of its own
-    organisation and of organisations that duplicate it, and those with similar words."""
-    related = await (await tx.run(RELATED_ORGANISATION_IDS, id=record.organisation_id)).single(
-        strict=True
-    )
-    related_ids = set(related["ids"])
-    result = await tx.run(
-        SERVICE_LOOKUP,
-        organisations=[record.organisation_id, *related_ids],
-        name_key=record.folded,
-        terms=fuzzy_terms([record.name]) or "",
-    )
-    ids = [r["id"] async for r in result if r["id"] != record.id]
-    existing = await load_services(tx, ids=ids) if ids else []
-    return _ranked(
-        (
-            (s.id, s.name, score_services(record, s, related=s.organisation_id in related_ids))
-            for s in existing
-        ),
-        Kind.SERVICE,
-    )
-
-
-class PossibleDuplicates(HomewardError):
-    """A registration that probably repeats an existing record; nothing was written."""
-
-    def __init__(self, entity: str, candidates: list[DuplicateCandidate]) -> None:
-        names = ", ".join(f"{c.name} ({c.id})" for c in candidates)
-        super().__init__(
-            f"this {entity} probably exists already: {names}; register it anyway with "
-            "confirmNotDuplicate: true if it is a different one"
-        )
-        self.candidates = candidates

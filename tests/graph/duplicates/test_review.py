@@ -1,12 +1,12 @@
-"""Duplicate records: the scorer, blocking, and the batch review on the demo directory."""
+"""Duplicate review: the batch scan on the demo directory, decisions, merges and undo."""
 
 from __future__ import annotations
 
 import pytest
 
-from core.text import fold
+from core.clock import utcnow
 from graph.driver import Graph
-from graph.duplicate_review import (
+from graph.duplicates.review import (
     CANONICAL_SERVICE,
     Decision,
     DuplicatePair,
@@ -17,17 +17,8 @@ from graph.duplicate_review import (
     resolve_duplicate,
     scan,
     undo_resolution,
-    utcnow,
 )
-from graph.duplicates import (
-    THRESHOLD,
-    Kind,
-    candidate_pairs,
-    name_similarity,
-    organisation_features,
-    phone_digits,
-    score_organisations,
-)
+from graph.duplicates.scoring import Kind
 from graph.users import SYSTEM
 from seed.loader import seed
 
@@ -36,34 +27,6 @@ SECOND = "xk-1to1-kosove"
 ORG_PAIR = f"organisation:{SECOND}:{ORIGINAL}"
 SERVICE_PAIR = "service:xk-1to1-kosove-psychosocial:xk-one-to-one-psychosocial"
 DRC_PAIR = "organisation:dk-drc:xk-drc"
-
-
-def test_names_in_any_script_and_spelling_are_similar() -> None:
-    assert name_similarity(fold("Центар за социјални рад"), fold("Centar za socijalni rad")) == 1
-    assert name_similarity(fold("One to One Kosova"), fold("One-to-One Kosovë")) > 0.9
-    assert name_similarity(fold("Balkan Sunflowers"), fold("Balkan Sunflowres")) > 0.85
-
-
-def test_another_town_or_number_is_not_the_same_name() -> None:
-    csw = "Qendra për Punë Sociale"
-    assert name_similarity(fold(f"{csw} Prizren"), fold(f"{csw} Pejë")) < 0.7
-    assert name_similarity(fold("Bench NGO 12 Gjilan"), fold("Bench NGO 13 Gjilan")) < 0.6
-
-
-def test_one_strong_identifier_is_enough_and_evidence_names_it() -> None:
-    a = organisation_features(id="a", name="Alpha", phone=phone_digits("+383 38 000 041"))
-    b = organisation_features(id="b", name="Omega", phone=phone_digits("038/000-041"))
-    match = score_organisations(a, b)
-    assert match.score >= THRESHOLD
-    assert [e.field for e in match.evidence] == ["phone"]
-
-
-def test_blocks_bigger_than_the_limit_are_skipped() -> None:
-    keys = [{"w:common", f"w:own{i % 3}"} for i in range(10)]
-    blocking = candidate_pairs(keys, max_block=5)
-    assert blocking.skipped_blocks == 1  # "common" holds all ten
-    assert (0, 3) in blocking.pairs
-    assert (0, 1) not in blocking.pairs
 
 
 async def _decide(

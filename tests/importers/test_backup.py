@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+import importers.backup as backup_module
 from core.crypto import DataCipher
-from graph import backup as backup_module
-from graph.backup import BackupError, backup, read_backup, restore
+from graph.backup import create_relationships, wipe
 from graph.driver import Graph
 from graph.hsds_ids import find_by_hsds_id, hsds_id
 from graph.referrals import Policy, ReferralInput, create_referral, get_referral
 from graph.services import ReturnType
 from graph.users import Actor, Membership, Role
+from importers.backup import BackupError, backup, read_backup, restore
 from seed.identities import create_demo_identities
 from seed.loader import seed
 from tests.cli import run_cli
@@ -54,10 +55,6 @@ async def _seeded_with_referral(graph: Graph) -> None:
     )
 
 
-async def _wipe(graph: Graph) -> None:
-    await graph.run_schema(backup_module.WIPE)
-
-
 async def _counts(graph: Graph) -> tuple[int, int]:
     async def count(tx: object) -> tuple[int, int]:
         nodes = await (await tx.run("MATCH (n) RETURN count(n) AS c")).single()  # type: ignore[attr-defined]
@@ -87,7 +84,7 @@ async def test_backup_wipe_restore_backup_gives_the_same_file(graph: Graph, tmp_
     assert any('"ApiToken"' in x or '"Token"' in x for x in lines)
     assert "not-a-secret" not in "\n".join(lines)
 
-    await _wipe(graph)
+    await wipe(graph)
     assert (await _counts(graph))[0] < counts[0]
     restored = await restore(graph, first)
     assert (restored.nodes, restored.relationships) == (report.nodes, report.relationships)
@@ -129,10 +126,10 @@ async def test_a_restore_that_stopped_half_way_is_recognised(
     await _seeded_with_referral(graph)
     out = tmp_path / "b.jsonl.gz"
     await backup(graph, out)
-    await _wipe(graph)
+    await wipe(graph)
     monkeypatch.setattr(backup_module, "BATCH", 500)
     calls = 0
-    original = backup_module._create_relationships
+    original = create_relationships
 
     async def failing(tx: object, *, rows: list[dict[str, object]]) -> None:
         nonlocal calls
@@ -141,10 +138,10 @@ async def test_a_restore_that_stopped_half_way_is_recognised(
             raise RuntimeError("disk full")
         await original(tx, rows=rows)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(backup_module, "_create_relationships", failing)
+    monkeypatch.setattr(backup_module, "create_relationships", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         await restore(graph, out)
-    monkeypatch.setattr(backup_module, "_create_relationships", original)
+    monkeypatch.setattr(backup_module, "create_relationships", original)
     with pytest.raises(BackupError, match="a previous restore stopped half way"):
         await restore(graph, out)
     with pytest.raises(BackupError, match="a restore is running or stopped half way"):
@@ -222,7 +219,7 @@ async def test_values_of_every_type_round_trip(graph: Graph, tmp_path: Path) -> 
     await graph.write(make)
     first = tmp_path / "a.jsonl.gz"
     await backup(graph, first)
-    await _wipe(graph)
+    await wipe(graph)
     await restore(graph, first)
     second = tmp_path / "b.jsonl.gz"
     await backup(graph, second)
@@ -278,7 +275,7 @@ async def test_a_backup_made_before_a_migration_gets_its_data_on_restore(
     )
     assert "hsds_key" not in gzip.decompress(older.read_bytes()).decode()
 
-    await _wipe(graph)
+    await wipe(graph)
     await restore(graph, older)
     service = hsds_id("service", "xk-krct-trauma-therapy")
     assert await graph.read(find_by_hsds_id, kind="service", id=service) == [
