@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from api.graphql.common import GeoPointType, LocalizedName
 from api.graphql.context import Info
 from api.graphql.enums import AreaLevel
 from api.graphql.pagination import Connection, to_connection
@@ -17,18 +18,6 @@ from graph.services import services_in_area
 if TYPE_CHECKING:
     from api.graphql.organisations import OrganisationType
     from api.graphql.services import ServiceType
-
-
-@strawberry.type
-class LocalizedName:
-    lang: str = strawberry.field(description="BCP 47 tag, e.g. `sq`, `sr-Cyrl`.")
-    value: str
-
-
-@strawberry.type(name="GeoPoint")
-class GeoPointType:
-    lat: float
-    lon: float
 
 
 @strawberry.type(name="Area")

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from api.graphql.areas import AreaType, GeoPointType
+from api.graphql.areas import AreaType
+from api.graphql.common import GeoPointType
 from api.graphql.context import Info
 from api.graphql.enums import Capacity, DeliveryMode, Freshness, ReturnType, ServiceStatus
 from api.graphql.errors import (
