@@ -120,8 +120,9 @@ async def web_session(request: Request, *, use_token: bool = True) -> WebSession
     )
 
 
-async def page_session(request: Request, operation: str) -> WebSession:
-    """The session of a page that `policy.REST_RULES[operation]` guards."""
+async def page_session(request: Request) -> WebSession:
+    """The session of a page that its route's rule in `policy.REST_RULES` guards."""
+    operation = policy.rest_operation(request.method, request.scope["route"].path)
     session = await web_session(request)
     if not session.signed_in:
         raise SignInRequired("", _here(request))
