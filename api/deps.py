@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request
 
 from api import policy
 from api.auth import SESSION_COOKIE, authenticate, header_or_session_cookie
+from api.middleware import route_template
 from core.errors import Forbidden, Unauthenticated
 from core.settings import Settings
 from graph.driver import Graph
@@ -41,8 +42,7 @@ class Authorize:
         self.session = session
 
     async def __call__(self, request: Request) -> Actor:
-        path: str = request.scope["route"].path
-        operation = policy.rest_operation(request.method, path)
+        operation = policy.rest_operation(request.method, route_template(request.scope) or "")
         cookie = request.cookies.get(SESSION_COOKIE) if self.session else None
         try:
             actor = await authenticate(

@@ -157,8 +157,8 @@ REST_RULES: dict[str, Rule] = {
 
 
 def rest_operation(method: str, path: str) -> str:
-    """The key of a route in REST_RULES: its method and path template, as FastAPI matched it
-    ("GET /hsds/services/{id}"), never the path requested."""
+    """The key of a route in REST_RULES: its method and path template, routers' prefixes
+    included ("GET /hsds/services/{id}"), never the path requested."""
     return f"{method} {path}"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from cryptography.fernet import Fernet
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from api import policy
 from api.deps import Authorize
@@ -145,7 +145,7 @@ UNRULED_ROUTES = {"/health", "/graphql"}
 AUTHORIZED_IN_HANDLER = {"GET /metrics"}
 
 
-def _guarded(route: APIRoute) -> bool:
+def _guarded(route: RouteContext) -> bool:
     return any(isinstance(d.call, Authorize) for d in route.dependant.dependencies)
 
 
@@ -156,11 +156,14 @@ def test_every_rest_route_has_a_rule() -> None:
     # The web pages check their route's rule through web.session.page_session.
     pages = page_operations()
     operations = set()
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or route.path in UNRULED_ROUTES:
+    # Each route as the application serves it, with the prefixes and dependencies of the
+    # routers that include it.
+    for route in iter_route_contexts(app.routes):
+        path = route.path
+        if not isinstance(route.original_route, APIRoute) or path is None or path in UNRULED_ROUTES:
             continue
         for method in route.methods or ():
-            operation = policy.rest_operation(method, route.path)
+            operation = policy.rest_operation(method, path)
             if operation in OPEN_PAGES:
                 continue
             assert operation in policy.REST_RULES, f"{operation} has no rule in REST_RULES"
