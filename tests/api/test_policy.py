@@ -6,12 +6,14 @@ A field added to the schema without a row here (and a rule in api/policy.py) fai
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from api import policy
-from api.deps import Authorize
+from api.deps import Authorize, authorize
 from api.graphql.schema import schema
 from core.errors import Forbidden, Unauthenticated
 from core.settings import Environment, Settings
@@ -174,3 +176,24 @@ def test_every_rest_route_has_a_rule() -> None:
     assert policy.REST_RULES["GET /metrics"] == policy.ADMIN
     assert policy.REST_RULES["POST /imports/sheet"] == policy.ADMIN
     assert policy.REST_RULES["POST /imports/hsds"] == policy.ADMIN
+
+
+async def test_a_guarded_route_without_a_rule_is_closed() -> None:
+    """A route added to a guarded router before anyone wrote its rule refuses everyone, and
+    its key holds the prefixes of every router above it."""
+    router = APIRouter(prefix="/new", dependencies=[Depends(authorize)])
+
+    @router.get("/thing")
+    async def thing() -> dict[str, str]:
+        return {}
+
+    app = FastAPI()
+    app.include_router(router, prefix="/outer")
+    app.state.graph = None
+    app.state.settings = Settings(HOMEWARD_ENV=Environment.TEST)
+    app.state.jwt_verifier = None
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        refused = await client.get("/outer/new/thing")
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "GET /outer/new/thing has no access rule"
