@@ -61,7 +61,8 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# The layer contract in pyproject.toml: an import against the layers fails here.
+# The import contracts in pyproject.toml: an import against the layers, or one that closes a
+# cycle among the modules of api/, fails here.
 layers: install
 	$(BIN)/lint-imports
 

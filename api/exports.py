@@ -8,17 +8,19 @@ import io
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import GraphDep, SettingsDep, authorize_rest
+from api.deps import GraphDep, SettingsDep, authorize_with_session
 from core.errors import NotFound, ValidationFailed
 from core.languages import from_properties, pick
 from graph.areas import areas_by_ids
 from graph.coordination import GapCell, period, service_gaps, three_w
 from reports.gapmap import area_names, gap_picture, state
 
-router = APIRouter(prefix="/exports", tags=["exports"])
+router = APIRouter(
+    prefix="/exports", tags=["exports"], dependencies=[Depends(authorize_with_session)]
+)
 
 
 # Column title, HXL hashtag. HXL (hxlstandard.org) lets 3W tables be merged and mapped by
@@ -86,14 +88,12 @@ def three_w_csv(rows: list[dict[str, Any]], *, country_name: str, country: str, 
 
 @router.get("/3w.csv", response_class=Response)
 async def export_3w(
-    request: Request,
     graph: GraphDep,
     country: Annotated[str, Query(description="ISO 3166-1 alpha-2; XK is Kosovo.")] = "XK",
     lang: str = "en",
 ) -> Response:
     """Who does what where: one row per service, need and area it covers, with a second
     header row of HXL hashtags."""
-    await authorize_rest(request, "GET /exports/3w.csv", session=True)
     try:
         rows = await graph.read(three_w, country=country.upper())
     except NotFound as exc:
@@ -153,7 +153,6 @@ async def export_gaps_geojson(
 ) -> JSONResponse:
     """The gap matrix: one point feature per municipality (its centroid) and need, with
     demand, supply, gap score and the nearest partner outside."""
-    await authorize_rest(request, "GET /exports/gaps.geojson", session=True)
     cells = await _gaps(
         graph, settings, request, country=country, needs=need, since=since, until=until
     )
@@ -197,7 +196,6 @@ async def export_gaps_picture(
     lang: str = "en",
 ) -> Response:
     """The gap map picture for one need, as PNG or SVG."""
-    await authorize_rest(request, f"GET /exports/gaps.{image_format}", session=True)
     cells = await _gaps(
         graph, settings, request, country=country, needs=[need], since=since, until=until
     )

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from api.deps import GraphDep, authorize_rest
+from api.deps import GraphDep, authorize
 from core.text import fold
 from graph.areas import GeoPoint
 from graph.driver import Graph
@@ -62,7 +62,7 @@ MAX_RADIUS_KM = 500.0
 STREAM_CHUNK = 100
 NDJSON = "application/x-ndjson"
 
-router = APIRouter(prefix="/hsds", tags=["hsds"])
+router = APIRouter(prefix="/hsds", tags=["hsds"], dependencies=[Depends(authorize)])
 
 
 # --- per-process state ------------------------------------------------------------------------
@@ -91,15 +91,6 @@ def _state(request: Request) -> HsdsState:
 
 
 StateDep = Annotated[HsdsState, Depends(_state)]
-
-
-async def _public_directory(request: Request) -> None:
-    """The rule of `REST_RULES` for this route: the public directory."""
-    route = request.scope["route"]
-    await authorize_rest(request, f"GET {route.path}")
-
-
-Public = [Depends(_public_directory)]
 
 
 # --- parameters and errors --------------------------------------------------------------------
@@ -418,7 +409,7 @@ async def _static_page(
 # --- endpoints --------------------------------------------------------------------------------
 
 
-@router.get("/", response_model=ApiInfo, dependencies=Public)
+@router.get("/", response_model=ApiInfo)
 async def api_info(request: Request) -> ApiInfo:
     """Retrieve information about this API and its relationship with HSDS."""
     return ApiInfo(
@@ -432,7 +423,6 @@ async def api_info(request: Request) -> ApiInfo:
     "/services",
     response_model=ServicePage,
     responses=_listed("A page of services: their own fields, organization and program."),
-    dependencies=Public,
 )
 async def list_services(
     graph: GraphDep,
@@ -459,7 +449,6 @@ async def list_services(
 @router.get(
     "/services/{id}",
     responses=_one("compiled/service", "A fully nested service."),
-    dependencies=Public,
 )
 async def get_service(id: str, graph: GraphDep, state: StateDep) -> JSONResponse:
     """A fully nested service with all related data."""
@@ -487,7 +476,6 @@ async def _organisations(
     "/organizations",
     response_model=OrganizationPage,
     responses=_listed("A page of organizations: their own fields."),
-    dependencies=Public,
 )
 async def list_organizations(
     graph: GraphDep,
@@ -523,7 +511,6 @@ async def list_organizations(
 @router.get(
     "/organizations/{id}",
     responses=_one("compiled/organization", "A fully nested organization."),
-    dependencies=Public,
 )
 async def get_organization(
     id: str, graph: GraphDep, state: StateDep, full_service: FullServiceQ = False
@@ -555,7 +542,6 @@ async def _sites(graph: Graph, state: HsdsState, pairs: list[list[str]]) -> list
     "/service_at_locations",
     response_model=ServiceAtLocationPage,
     responses=_listed("A page of services at locations: their own fields, location, service."),
-    dependencies=Public,
 )
 async def list_service_at_locations(
     graph: GraphDep,
@@ -582,7 +568,6 @@ async def list_service_at_locations(
 @router.get(
     "/service_at_locations/{id}",
     responses=_one("compiled/service_at_location", "A fully nested service at a location."),
-    dependencies=Public,
 )
 async def get_service_at_location(id: str, graph: GraphDep, state: StateDep) -> JSONResponse:
     """A fully nested service_at_location with its location and service."""
@@ -597,7 +582,6 @@ async def get_service_at_location(id: str, graph: GraphDep, state: StateDep) -> 
     "/taxonomies",
     response_model=TaxonomyPage,
     responses=_listed("A page of taxonomies."),
-    dependencies=Public,
 )
 async def list_taxonomies(
     graph: GraphDep,
@@ -613,7 +597,6 @@ async def list_taxonomies(
 @router.get(
     "/taxonomies/{id}",
     responses=_one("taxonomy", "A taxonomy."),
-    dependencies=Public,
 )
 async def get_taxonomy(id: str, graph: GraphDep, state: StateDep) -> JSONResponse:
     rows = _typed("taxonomies", _taxonomy_tables(await state.reference(graph))["taxonomies"])
@@ -644,7 +627,6 @@ def _terms(reference: Reference) -> list[dict[str, Any]]:
     "/taxonomy_terms",
     response_model=TaxonomyTermPage,
     responses=_listed("A page of taxonomy terms."),
-    dependencies=Public,
 )
 async def list_taxonomy_terms(
     graph: GraphDep,
@@ -670,7 +652,6 @@ async def list_taxonomy_terms(
 @router.get(
     "/taxonomy_terms/{id}",
     responses=_one("taxonomy_term", "A taxonomy term."),
-    dependencies=Public,
 )
 async def get_taxonomy_term(id: str, graph: GraphDep, state: StateDep) -> JSONResponse:
     return JSONResponse(_by_id(_terms(await state.reference(graph)), id, "taxonomy_term"))

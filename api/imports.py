@@ -15,13 +15,13 @@ from collections.abc import AsyncGenerator, Awaitable
 from pathlib import PurePath
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from api.deps import GraphDep, SettingsDep, authorize_rest
+from api.deps import ActorDep, GraphDep, SettingsDep, authorize
 from core.errors import NotFound
 from graph.areas import areas_by_ids
 from graph.hsds import directory_facts
@@ -36,7 +36,7 @@ from importers.sheet.loader import import_sheet
 from importers.sheet.source import read_sheet
 from importers.sheet.template import LANGUAGES, template_csv, template_xlsx
 
-router = APIRouter(prefix="/imports", tags=["imports"])
+router = APIRouter(prefix="/imports", tags=["imports"], dependencies=[Depends(authorize)])
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -148,6 +148,7 @@ StrictQuery = Annotated[
 @router.post("/sheet", response_model=ImportResult)
 async def import_sheet_upload(
     request: Request,
+    actor: ActorDep,
     graph: GraphDep,
     settings: SettingsDep,
     strict: StrictQuery = False,
@@ -156,7 +157,6 @@ async def import_sheet_upload(
     ] = None,
 ) -> JSONResponse:
     """A partner's spreadsheet (CSV or XLSX), one row per service."""
-    actor = await authorize_rest(request, "POST /imports/sheet")
     name, data = await _upload(request, settings.import_max_bytes, "upload.csv")
     try:
         sheet = await asyncio.to_thread(
@@ -179,6 +179,7 @@ async def import_sheet_upload(
 @router.post("/hsds", response_model=ImportResult)
 async def import_hsds_upload(
     request: Request,
+    actor: ActorDep,
     graph: GraphDep,
     settings: SettingsDep,
     strict: StrictQuery = False,
@@ -188,7 +189,6 @@ async def import_hsds_upload(
     ] = None,
 ) -> JSONResponse:
     """Open Referral HSDS 3.0: a zip of the tabular form, or nested JSON (`*_full.json`)."""
-    actor = await authorize_rest(request, "POST /imports/hsds")
     name, data = await _upload(request, settings.import_max_bytes, "upload.zip")
     try:
         source = await asyncio.to_thread(read_bytes, name, data)
@@ -218,12 +218,9 @@ def _lang(lang: str) -> str:
 
 
 @router.get("/template.xlsx", response_class=Response)
-async def sheet_template_xlsx(
-    request: Request, graph: GraphDep, lang: LangQuery = "en"
-) -> Response:
+async def sheet_template_xlsx(graph: GraphDep, lang: LangQuery = "en") -> Response:
     """The spreadsheet template: headers, an example row, instructions and the valid needs,
     target groups and areas."""
-    await authorize_rest(request, "GET /imports/template.xlsx")
     lang = _lang(lang)
     needs = await graph.read(all_needs)
     groups = await graph.read(all_target_groups)
@@ -240,9 +237,8 @@ async def sheet_template_xlsx(
 
 
 @router.get("/template.csv", response_class=Response)
-async def sheet_template_csv(request: Request, lang: LangQuery = "en") -> Response:
+async def sheet_template_csv(lang: LangQuery = "en") -> Response:
     """The header row and the example row; the lists of valid values are in the XLSX."""
-    await authorize_rest(request, "GET /imports/template.csv")
     return Response(
         template_csv(_lang(lang)),
         media_type="text/csv; charset=utf-8",

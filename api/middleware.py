@@ -79,20 +79,28 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: list
     await send({"type": "http.response.body", "body": payload})
 
 
-def route_label(scope: Scope, status: int) -> str:
-    """The route template the request matched, prefix included (`/exports/gaps.{image_format}`),
-    so that a label never holds an id or whatever path a caller made up."""
+def route_template(scope: Scope) -> str | None:
+    """The path template of the route the request matched, prefix included
+    (`/exports/gaps.{image_format}`, `/app/referrals/{referral_id}`); None before a route
+    matched."""
     route = scope.get("route")
     template = getattr(route, "path", None)
     pattern = getattr(route, "path_regex", None)
-    if status == 404 or template is None or pattern is None:
-        return "unmatched"
+    if template is None or pattern is None:
+        return None
     path: str = scope["path"]
     # The route knows its own part of the path only; what precedes it is the routers' prefix.
     for start in range(len(path) + 1):
         if pattern.match(path[start:]):
             return str(path[:start] + template)
-    return "unmatched"
+    return None
+
+
+def route_label(scope: Scope, status: int) -> str:
+    """The route template the request matched, so that a label never holds an id or whatever
+    path a caller made up."""
+    template = route_template(scope) if status != 404 else None
+    return template or "unmatched"
 
 
 class RequestContext:

@@ -105,10 +105,11 @@ RULES: dict[str, Rule] = {
 INTROSPECTION = frozenset({"__typename", "__schema", "__type"})
 
 
-# The REST endpoints beside GraphQL, by method and route path (a test fails when a route has
-# no rule): exports of coordination data, the HSDS read API of the public directory
-# (`api/hsds.py`), the import template (public, like the directory it describes) and the
-# imports, which write any organisation's records.
+# The REST endpoints beside GraphQL, by method and path template of their route (see
+# rest_operation; a test fails when a route has no rule, and api.deps.Authorize refuses it):
+# exports of coordination data, the HSDS read API of the public directory (`api/hsds.py`), the
+# import template (public, like the directory it describes) and the imports, which write any
+# organisation's records.
 REST_RULES: dict[str, Rule] = {
     "GET /hsds/": DIRECTORY,
     "GET /hsds/services": DIRECTORY,
@@ -123,8 +124,7 @@ REST_RULES: dict[str, Rule] = {
     "GET /hsds/taxonomy_terms/{id}": DIRECTORY,
     "GET /exports/3w.csv": COORDINATION,
     "GET /exports/gaps.geojson": COORDINATION,
-    "GET /exports/gaps.png": COORDINATION,
-    "GET /exports/gaps.svg": COORDINATION,
+    "GET /exports/gaps.{image_format}": COORDINATION,
     "GET /imports/template.xlsx": DIRECTORY,
     "GET /imports/template.csv": DIRECTORY,
     "POST /imports/hsds": ADMIN,
@@ -154,6 +154,12 @@ REST_RULES: dict[str, Rule] = {
     "GET /app/duplicates": COORDINATION,
     "POST /app/duplicates/{candidate_id}": COORDINATION,
 }
+
+
+def rest_operation(method: str, path: str) -> str:
+    """The key of a route in REST_RULES: its method and path template, routers' prefixes
+    included ("GET /hsds/services/{id}"), never the path requested."""
+    return f"{method} {path}"
 
 
 def check(operation: str, actor: Actor, settings: Settings, rules: dict[str, Rule] = RULES) -> None:

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
+from api import policy
 from api.auth import SESSION_COOKIE
 from core.errors import Unauthenticated
 from web import coordination, organisation, referrals, search
@@ -100,13 +101,14 @@ for _pages in PAGE_ROUTERS:
 
 
 def page_operations() -> set[str]:
-    """Every page as "METHOD /app/path", the form of the keys of policy.REST_RULES."""
+    """Every page as policy.rest_operation names it ("GET /app/search"), the form of the keys
+    of policy.REST_RULES."""
     # The routes declared on `router` carry its prefix already; the included ones do not.
     routes = [(r, "") for r in router.routes] + [
         (r, router.prefix) for pages in PAGE_ROUTERS for r in pages.routes
     ]
     return {
-        f"{method} {prefix}{route.path}"
+        policy.rest_operation(method, prefix + route.path)
         for route, prefix in routes
         if isinstance(route, APIRoute)
         for method in route.methods or ()

@@ -67,7 +67,7 @@ DEFAULT_NEED = "psychosocial.trauma-therapy"
 
 @router.get("/gaps")
 async def gaps_page(request: Request, country: str = "XK", need: str = DEFAULT_NEED) -> Response:
-    session = await page_session(request, "GET /app/gaps")
+    session = await page_session(request)
     from web.search import need_options
 
     choices = await run(request, session, CHOICES)
@@ -101,7 +101,7 @@ async def gaps_page(request: Request, country: str = "XK", need: str = DEFAULT_N
 
 @router.get("/duplicates")
 async def duplicates_page(request: Request) -> Response:
-    session = await page_session(request, "GET /app/duplicates")
+    session = await page_session(request)
     data = await run(request, session, DUPLICATES)
     return render(
         request,
@@ -121,7 +121,7 @@ async def resolve_duplicate(
     csrf: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    session = await page_session(request, "POST /app/duplicates/{candidate_id}")
+    session = await page_session(request)
     check_form(request, session, csrf)
     decided = {"candidate": candidate_id, "decision": decision, "note": note.strip() or None}
     result = (await run(request, session, RESOLVE, {"input": decided}))["resolveDuplicate"]

@@ -100,7 +100,7 @@ async def own_organisation(request: Request, session: WebSession) -> str:
 
 @router.get("/organisation")
 async def organisation_page(request: Request) -> Response:
-    session = await page_session(request, "GET /app/organisation")
+    session = await page_session(request)
     organisation_id = await own_organisation(request, session)
     data = await run(request, session, ORGANISATION, {"id": organisation_id})
     return render(
@@ -173,7 +173,7 @@ async def _country_of(request: Request, session: WebSession, organisation_id: st
 
 @router.get("/services/new")
 async def new_service(request: Request) -> Response:
-    session = await page_session(request, "GET /app/services/new")
+    session = await page_session(request)
     organisation_id = await own_organisation(request, session)
     country = await _country_of(request, session, organisation_id)
     return await _form(request, session, _blank(organisation_id), country)
@@ -190,7 +190,7 @@ async def _service(request: Request, session: WebSession, service_id: str) -> di
 
 @router.get("/services/{service_id}/edit")
 async def edit_service(request: Request, service_id: str) -> Response:
-    session = await page_session(request, "GET /app/services/{service_id}/edit")
+    session = await page_session(request)
     service = await _service(request, session, service_id)
     return await _form(request, session, service, service["organisation"]["countryCode"])
 
@@ -291,7 +291,7 @@ async def _save(
 
 @router.post("/services")
 async def register_service(request: Request) -> Response:
-    session = await page_session(request, "POST /app/services")
+    session = await page_session(request)
     organisation_id = await own_organisation(request, session)
     country = await _country_of(request, session, organisation_id)
     return await _save(
@@ -301,7 +301,7 @@ async def register_service(request: Request) -> Response:
 
 @router.post("/services/{service_id}")
 async def update_service(request: Request, service_id: str) -> Response:
-    session = await page_session(request, "POST /app/services/{service_id}")
+    session = await page_session(request)
     kept = await _service(request, session, service_id)
     return await _save(
         request,
@@ -314,7 +314,7 @@ async def update_service(request: Request, service_id: str) -> Response:
 
 @router.post("/services/{service_id}/verify")
 async def verify_service(request: Request, service_id: str) -> Response:
-    session = await page_session(request, "POST /app/services/{service_id}/verify")
+    session = await page_session(request)
     form = await request.form()
     check_form(request, session, str(form.get("csrf", "")))
     result = (await run(request, session, VERIFY, {"id": service_id}))["verifyService"]

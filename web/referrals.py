@@ -196,7 +196,7 @@ async def _new_form(
 
 @router.get("/referrals/new")
 async def new_referral(request: Request, service: str, destination: str) -> Response:
-    session = await page_session(request, "GET /app/referrals/new")
+    session = await page_session(request)
     values = {
         "needs": request.query_params.getlist("needs"),
         "return_type": "VOLUNTARY",
@@ -217,7 +217,7 @@ async def new_referral(request: Request, service: str, destination: str) -> Resp
 
 @router.post("/referrals")
 async def create_referral(request: Request) -> Response:
-    session = await page_session(request, "POST /app/referrals")
+    session = await page_session(request)
     form = await request.form()
     check_form(request, session, str(form.get("csrf", "")))
 
@@ -380,7 +380,7 @@ async def _detail(
 
 @router.get("/referrals/{referral_id}")
 async def referral_page(request: Request, referral_id: str) -> Response:
-    session = await page_session(request, "GET /app/referrals/{referral_id}")
+    session = await page_session(request)
     return await _detail(request, session, referral_id)
 
 
@@ -394,7 +394,7 @@ async def grant_consent(
     categories: Annotated[list[str] | None, Form()] = None,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    session = await page_session(request, "POST /app/referrals/{referral_id}/consent")
+    session = await page_session(request)
     check_form(request, session, csrf)
     consent_input = {
         "referralId": referral_id,
@@ -421,7 +421,7 @@ async def referral_step(
     outcome: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    session = await page_session(request, "POST /app/referrals/{referral_id}/action")
+    session = await page_session(request)
     check_form(request, session, csrf)
     error: dict[str, Any] | None
     if action not in STEPS:
@@ -445,7 +445,7 @@ async def referral_step(
 
 @router.post("/referrals/{referral_id}/follow-up")
 async def record_follow_up(request: Request, referral_id: str) -> Response:
-    session = await page_session(request, FOLLOW_UP_ROUTE)
+    session = await page_session(request)
     form = await request.form()
     check_form(request, session, str(form.get("csrf", "")))
     submitted = {name: str(form.get(name, "")).strip() for name in FOLLOW_UP_FIELDS}
@@ -513,11 +513,11 @@ async def _list(request: Request, session: WebSession, side: str, title: str) ->
 
 @router.get("/referrals")
 async def my_referrals(request: Request) -> Response:
-    session = await page_session(request, "GET /app/referrals")
+    session = await page_session(request)
     return await _list(request, session, "SENDER", "referrals.title")
 
 
 @router.get("/incoming")
 async def incoming_referrals(request: Request) -> Response:
-    session = await page_session(request, "GET /app/incoming")
+    session = await page_session(request)
     return await _list(request, session, "RECEIVER", "referrals.incoming")

@@ -79,7 +79,7 @@ async def vocabulary(request: Request, session: Any) -> dict[str, Any]:
 
 @router.get("/search")
 async def search_page(request: Request) -> Response:
-    session = await page_session(request, "GET /app/search")
+    session = await page_session(request)
     params = request.query_params
     form: dict[str, Any] = {
         "needs": params.getlist("needs"),
@@ -125,7 +125,7 @@ async def search_page(request: Request) -> Response:
 async def places(request: Request, q: str = "") -> Response:
     """Suggestions for the place field: areas whose name in any language or script begins
     with what was typed."""
-    session = await page_session(request, "GET /app/places.json")
+    session = await page_session(request)
     if len(q.strip()) < 2:
         return JSONResponse([])
     data = await run(request, session, PLACES, {"name": q.strip()})

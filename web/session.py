@@ -22,6 +22,7 @@ from fastapi.responses import Response
 
 from api import policy
 from api.auth import SESSION_COOKIE, authenticate, header_or_session_cookie
+from api.middleware import route_template
 from core.errors import Forbidden, Unauthenticated
 from graph.users import ANONYMOUS, Actor, Role
 from web.i18n import DEFAULT, LANGUAGES
@@ -120,8 +121,9 @@ async def web_session(request: Request, *, use_token: bool = True) -> WebSession
     )
 
 
-async def page_session(request: Request, operation: str) -> WebSession:
-    """The session of a page that `policy.REST_RULES[operation]` guards."""
+async def page_session(request: Request) -> WebSession:
+    """The session of a page that its route's rule in `policy.REST_RULES` guards."""
+    operation = policy.rest_operation(request.method, route_template(request.scope) or "")
     session = await web_session(request)
     if not session.signed_in:
         raise SignInRequired("", _here(request))

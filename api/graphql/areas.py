@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from api.graphql.common import GeoPointType, LocalizedName
 from api.graphql.context import Info
+from api.graphql.enums import AreaLevel
 from api.graphql.pagination import Connection, to_connection
-from graph.areas import Area, AreaLevel, list_areas
+from graph.areas import Area, list_areas
 from graph.organisations import list_organisations
 from graph.pagination import page_size
 from graph.services import services_in_area
@@ -17,25 +19,11 @@ if TYPE_CHECKING:
     from api.graphql.organisations import OrganisationType
     from api.graphql.services import ServiceType
 
-AreaLevelType = strawberry.enum(AreaLevel, name="AreaLevel")
-
-
-@strawberry.type
-class LocalizedName:
-    lang: str = strawberry.field(description="BCP 47 tag, e.g. `sq`, `sr-Cyrl`.")
-    value: str
-
-
-@strawberry.type(name="GeoPoint")
-class GeoPointType:
-    lat: float
-    lon: float
-
 
 @strawberry.type(name="Area")
 class AreaType:
     id: strawberry.ID
-    level: AreaLevelType  # type: ignore[valid-type]
+    level: AreaLevel
     alt_names: list[str]
     _area: strawberry.Private[Area]
 
@@ -124,7 +112,7 @@ class AreaQuery:
     async def areas(
         self,
         info: Info,
-        level: AreaLevelType | None = None,  # type: ignore[valid-type]
+        level: AreaLevel | None = None,
         parent_id: strawberry.ID | None = None,
         name: str | None = None,
         first: int | None = None,

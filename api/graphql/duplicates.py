@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
+from api.graphql.enums import Decision, Kind, State
 from api.graphql.errors import (
     EvidenceType,
     ForbiddenError,
@@ -22,19 +23,12 @@ from api.graphql.services import ServiceType
 from core.errors import HomewardError, ValidationFailed
 from graph.duplicates import (
     THRESHOLD,
-    Decision,
     DuplicatePair,
-    Kind,
-    State,
     list_candidates,
     resolve_duplicate,
     undo_resolution,
 )
 from graph.pagination import page_size
-
-DuplicateKind = strawberry.enum(Kind, name="DuplicateKind")
-DuplicateState = strawberry.enum(State, name="DuplicateState")
-DuplicateDecision = strawberry.enum(Decision, name="DuplicateDecision")
 
 
 @strawberry.type
@@ -74,12 +68,12 @@ class DuplicatePairType:
     """Two records that probably describe the same organisation or service."""
 
     id: strawberry.ID
-    kind: DuplicateKind  # type: ignore[valid-type]
+    kind: Kind
     score: float = strawberry.field(
         description=f"0..1; candidates start at {THRESHOLD}, the evidence adds up to it."
     )
     evidence: list[EvidenceType]
-    state: DuplicateState  # type: ignore[valid-type]
+    state: State
     a: DuplicateRecord
     b: DuplicateRecord
     canonical_id: strawberry.ID | None = strawberry.field(
@@ -124,7 +118,7 @@ class DuplicatePairType:
 
 @strawberry.input
 class ResolveDuplicateInput:
-    decision: DuplicateDecision  # type: ignore[valid-type]
+    decision: Decision
     candidate: strawberry.ID | None = strawberry.field(
         default=None, description="The candidate's id; or name both records as a and b."
     )
@@ -170,10 +164,10 @@ class DuplicateQuery:
     async def duplicate_candidates(
         self,
         info: Info,
-        kind: DuplicateKind | None = None,  # type: ignore[valid-type]
+        kind: Kind | None = None,
         area_id: strawberry.ID | None = None,
         min_score: float = THRESHOLD,
-        state: DuplicateState | None = State.OPEN,  # type: ignore[valid-type]
+        state: State | None = State.OPEN,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[DuplicatePairType]:

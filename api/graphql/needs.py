@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from api.graphql.areas import LocalizedName
+from api.graphql.common import LocalizedName
 from api.graphql.context import Info
 from graph.needs import Need, Term, all_needs
 from graph.target_groups import all_target_groups

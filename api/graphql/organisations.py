@@ -10,6 +10,7 @@ import strawberry
 
 from api.graphql.areas import AreaType
 from api.graphql.context import Info
+from api.graphql.enums import OrganisationKind
 from api.graphql.errors import (
     ForbiddenError,
     NotFoundError,
@@ -25,14 +26,11 @@ from core.errors import HomewardError
 from graph.organisations import (
     Organisation,
     OrganisationInput,
-    OrganisationKind,
     list_organisations,
     register_organisation,
 )
 from graph.pagination import page_size
 from graph.services import services_of_organisation
-
-OrganisationKindType = strawberry.enum(OrganisationKind, name="OrganisationKind")
 
 
 @strawberry.type(name="Organisation")
@@ -41,7 +39,7 @@ class OrganisationType:
     name: str
     alternate_names: list[str]
     acronym: str | None
-    kind: OrganisationKindType  # type: ignore[valid-type]
+    kind: OrganisationKind
     description: str | None
     website: str | None
     email: str | None
@@ -102,7 +100,7 @@ class OrganisationType:
 @strawberry.input
 class RegisterOrganisationInput:
     name: str
-    kind: OrganisationKindType  # type: ignore[valid-type]
+    kind: OrganisationKind
     country: str = strawberry.field(description="ISO 3166-1 alpha-2 code; XK is Kosovo.")
     alternate_names: list[str] = strawberry.field(default_factory=list)
     acronym: str | None = None

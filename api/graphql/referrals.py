@@ -13,6 +13,22 @@ import strawberry
 
 from api.graphql.areas import AreaType
 from api.graphql.context import Info
+from api.graphql.enums import (
+    Access,
+    Action,
+    AgeBand,
+    DataCategory,
+    DeclineReason,
+    DocumentKind,
+    Employment,
+    Housing,
+    Intention,
+    Outcome,
+    ReferralStatus,
+    ReturnType,
+    Schooling,
+    Side,
+)
 from api.graphql.errors import (
     ConsentMissingError,
     ForbiddenError,
@@ -26,32 +42,19 @@ from api.graphql.errors import (
 from api.graphql.needs import NeedType, TargetGroupType
 from api.graphql.pagination import Connection, to_connection
 from api.graphql.programmes import ProgrammeType
-from api.graphql.services import ReturnTypeType, ServiceType
+from api.graphql.services import ServiceType
 from core.errors import HomewardError, NotFound, ValidationFailed
 from graph.pagination import decode_cursor, page_size
 from graph.referrals import (
-    Access,
-    Action,
-    AgeBand,
     Consent,
     ConsentInput,
-    DataCategory,
-    DeclineReason,
-    DocumentKind,
-    Employment,
     FollowUp,
     FollowUpInput,
-    Housing,
-    Intention,
-    Outcome,
     Policy,
     Referral,
     ReferralEvent,
     ReferralFilter,
     ReferralInput,
-    ReferralStatus,
-    Schooling,
-    Side,
     allowed_actions,
     create_referral,
     get_referral,
@@ -66,19 +69,6 @@ from graph.referrals import (
 if TYPE_CHECKING:
     from api.graphql.organisations import OrganisationType
 
-ReferralStatusType = strawberry.enum(ReferralStatus, name="ReferralStatus")
-ReferralActionType = strawberry.enum(Action, name="ReferralAction")
-ReferralSideType = strawberry.enum(Side, name="ReferralSide")
-DataCategoryType = strawberry.enum(DataCategory, name="DataCategory")
-AgeBandType = strawberry.enum(AgeBand, name="AgeBand")
-DocumentKindType = strawberry.enum(DocumentKind, name="DocumentKind")
-DeclineReasonType = strawberry.enum(DeclineReason, name="DeclineReason")
-OutcomeType = strawberry.enum(Outcome, name="Outcome")
-EmploymentType = strawberry.enum(Employment, name="Employment")
-SchoolingType = strawberry.enum(Schooling, name="Schooling")
-AccessLevelType = strawberry.enum(Access, name="AccessLevel")
-HousingType = strawberry.enum(Housing, name="Housing")
-IntentionType = strawberry.enum(Intention, name="Intention")
 
 OrganisationRef = Annotated["OrganisationType", strawberry.lazy("api.graphql.organisations")]
 
@@ -102,7 +92,7 @@ def referral_policy(info: Info) -> Policy:
 @strawberry.type(name="Household")
 class HouseholdType:
     adults: int
-    children: list[AgeBandType]  # type: ignore[valid-type]
+    children: list[AgeBand]
 
 
 @strawberry.type(name="ReferralEvent")
@@ -110,11 +100,11 @@ class ReferralEventType:
     at: datetime
     actor: str
     action: str
-    from_status: ReferralStatusType | None  # type: ignore[valid-type]
-    to_status: ReferralStatusType  # type: ignore[valid-type]
+    from_status: ReferralStatus | None
+    to_status: ReferralStatus
     note: str | None
-    reason: DeclineReasonType | None  # type: ignore[valid-type]
-    outcome: OutcomeType | None  # type: ignore[valid-type]
+    reason: DeclineReason | None
+    outcome: Outcome | None
 
     @classmethod
     def from_model(cls, e: ReferralEvent) -> ReferralEventType:
@@ -126,12 +116,12 @@ class FollowUpType:
     id: strawberry.ID
     months_after_arrival: int
     visited_on: date
-    employment: EmploymentType | None  # type: ignore[valid-type]
-    schooling: SchoolingType | None  # type: ignore[valid-type]
-    health_care_access: AccessLevelType | None  # type: ignore[valid-type]
-    housing: HousingType | None  # type: ignore[valid-type]
-    feels_safe: AccessLevelType | None  # type: ignore[valid-type]
-    intends_to_leave: IntentionType | None  # type: ignore[valid-type]
+    employment: Employment | None
+    schooling: Schooling | None
+    health_care_access: Access | None
+    housing: Housing | None
+    feels_safe: Access | None
+    intends_to_leave: Intention | None
     note: str | None
     recorded_at: datetime
     recorded_by: str
@@ -146,7 +136,7 @@ class FollowUpType:
 class ConsentType:
     id: strawberry.ID
     case_reference: str
-    categories: list[DataCategoryType]  # type: ignore[valid-type]
+    categories: list[DataCategory]
     purpose: str
     evidence_reference: str
     expires_on: date
@@ -186,21 +176,21 @@ class ReferralType:
     id: strawberry.ID
     reference: str = strawberry.field(description="Generated; no names or birth dates exist.")
     case_reference: str = strawberry.field(description="Shared by a household's referrals.")
-    status: ReferralStatusType  # type: ignore[valid-type]
-    viewer_side: ReferralSideType  # type: ignore[valid-type]
-    return_type: ReturnTypeType  # type: ignore[valid-type]
+    status: ReferralStatus
+    viewer_side: Side
+    return_type: ReturnType
     planned_arrival: date | None
     household: HouseholdType | None
     languages: list[str]
-    documents: list[DocumentKindType]  # type: ignore[valid-type]
+    documents: list[DocumentKind]
     note: str | None
     contact: str | None
     health: str | None
-    withheld_categories: list[DataCategoryType] = strawberry.field(  # type: ignore[valid-type]
+    withheld_categories: list[DataCategory] = strawberry.field(
         description="Personal categories hidden from the viewer: no valid consent covers them."
     )
-    decline_reason: DeclineReasonType | None  # type: ignore[valid-type]
-    outcome: OutcomeType | None  # type: ignore[valid-type]
+    decline_reason: DeclineReason | None
+    outcome: Outcome | None
     response_due_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -225,7 +215,7 @@ class ReferralType:
         return self._referral.overdue_at(info.context.now)
 
     @strawberry.field(description="What the viewer may do next.")
-    def allowed_actions(self) -> list[ReferralActionType]:  # type: ignore[valid-type]
+    def allowed_actions(self) -> list[Action]:
         r = self._referral
         return allowed_actions(r.status, r.viewer_side)
 
@@ -339,8 +329,8 @@ class ReferralQuery:
     async def referrals(
         self,
         info: Info,
-        side: ReferralSideType | None = None,  # type: ignore[valid-type]
-        status: list[ReferralStatusType] | None = None,  # type: ignore[valid-type]
+        side: Side | None = None,
+        status: list[ReferralStatus] | None = None,
         case_reference: str | None = None,
         overdue: bool | None = None,
         follow_ups_due: bool | None = None,
@@ -402,7 +392,7 @@ class ReferralQuery:
 @strawberry.input(name="HouseholdInput")
 class HouseholdInputType:
     adults: int
-    children: list[AgeBandType] = strawberry.field(default_factory=list)  # type: ignore[valid-type]
+    children: list[AgeBand] = strawberry.field(default_factory=list)
 
 
 @strawberry.input(name="ReferralInput")
@@ -410,7 +400,7 @@ class ReferralInputType:
     service_id: strawberry.ID
     destination: strawberry.ID = strawberry.field(description="Area id of the place of return.")
     needs: list[str]
-    return_type: ReturnTypeType  # type: ignore[valid-type]
+    return_type: ReturnType
     from_organisation_id: strawberry.ID | None = None
     case_reference: str | None = strawberry.field(
         default=None, description="Add to an existing case (another need of the same household)."
@@ -420,7 +410,7 @@ class ReferralInputType:
     languages: list[str] = strawberry.field(default_factory=list, description="ISO 639 codes.")
     planned_arrival: date | None = None
     programme: strawberry.ID | None = None
-    documents: list[DocumentKindType] = strawberry.field(default_factory=list)  # type: ignore[valid-type]
+    documents: list[DocumentKind] = strawberry.field(default_factory=list)
     note: str | None = None
     contact: str | None = strawberry.field(
         default=None, description="How to reach the household; encrypted at rest."
@@ -435,7 +425,7 @@ class ConsentInputType:
     referral_id: strawberry.ID = strawberry.field(
         description="The consent covers this referral's case and receiving organisation."
     )
-    categories: list[DataCategoryType]  # type: ignore[valid-type]
+    categories: list[DataCategory]
     purpose: str
     evidence_reference: str = strawberry.field(description="e.g. the signed form's number.")
     expires_on: date
@@ -446,12 +436,12 @@ class FollowUpInputType:
     referral_id: strawberry.ID
     months_after_arrival: int
     visited_on: date
-    employment: EmploymentType | None = None  # type: ignore[valid-type]
-    schooling: SchoolingType | None = None  # type: ignore[valid-type]
-    health_care_access: AccessLevelType | None = None  # type: ignore[valid-type]
-    housing: HousingType | None = None  # type: ignore[valid-type]
-    feels_safe: AccessLevelType | None = None  # type: ignore[valid-type]
-    intends_to_leave: IntentionType | None = None  # type: ignore[valid-type]
+    employment: Employment | None = None
+    schooling: Schooling | None = None
+    health_care_access: Access | None = None
+    housing: Housing | None = None
+    feels_safe: Access | None = None
+    intends_to_leave: Intention | None = None
     note: str | None = None
 
 
@@ -584,7 +574,7 @@ class ReferralMutation:
         self,
         info: Info,
         id: strawberry.ID,
-        reason: DeclineReasonType,  # type: ignore[valid-type]
+        reason: DeclineReason,
         note: str | None = None,
         expected_version: Annotated[int | None, _VERSION] = None,
     ) -> ReferralResult:
@@ -607,7 +597,7 @@ class ReferralMutation:
         self,
         info: Info,
         id: strawberry.ID,
-        outcome: OutcomeType,  # type: ignore[valid-type]
+        outcome: Outcome,
         note: str | None = None,
         expected_version: Annotated[int | None, _VERSION] = None,
     ) -> ReferralResult:

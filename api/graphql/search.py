@@ -12,11 +12,12 @@ import strawberry
 
 from api.graphql.areas import AreaType
 from api.graphql.context import Info
+from api.graphql.enums import ReturnType
 from api.graphql.errors import FieldError, ValidationError, to_graphql_error, validate_input
 from api.graphql.needs import NeedType
 from api.graphql.organisations import OrganisationType
 from api.graphql.pagination import PageInfo
-from api.graphql.services import ReturnTypeType, ServiceType
+from api.graphql.services import ServiceType
 from core.errors import HomewardError
 from core.languages import pick, pick_counted
 from graph.pagination import MAX_PAGE_SIZE
@@ -140,7 +141,7 @@ class PartnerSearchInput:
         default=None, description="Where the household returns from (ISO 3166-1 alpha-2)."
     )
     programme: strawberry.ID | None = None
-    return_type: ReturnTypeType | None = None  # type: ignore[valid-type]
+    return_type: ReturnType | None = None
     include_remote: bool = True
     text: str | None = strawberry.field(
         default=None, description="Words to find in names and descriptions, any language."

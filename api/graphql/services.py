@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from api.graphql.areas import AreaType, GeoPointType
+from api.graphql.areas import AreaType
+from api.graphql.common import GeoPointType
 from api.graphql.context import Info
+from api.graphql.enums import Capacity, DeliveryMode, Freshness, ReturnType, ServiceStatus
 from api.graphql.errors import (
     ForbiddenError,
     NotFoundError,
@@ -25,14 +27,9 @@ from api.policy import service_scope
 from core.errors import HomewardError, ValidationFailed
 from graph.geocoding import place_sites
 from graph.services import (
-    Capacity,
-    DeliveryMode,
-    Freshness,
     Location,
-    ReturnType,
     Service,
     ServiceInput,
-    ServiceStatus,
     freshness,
     register_service,
     set_service_capacity,
@@ -42,12 +39,6 @@ from graph.services import (
 
 if TYPE_CHECKING:
     from api.graphql.organisations import OrganisationType
-
-ServiceStatusType = strawberry.enum(ServiceStatus, name="ServiceStatus")
-DeliveryModeType = strawberry.enum(DeliveryMode, name="DeliveryMode")
-CapacityType = strawberry.enum(Capacity, name="Capacity")
-ReturnTypeType = strawberry.enum(ReturnType, name="ReturnType")
-FreshnessType = strawberry.enum(Freshness, name="Freshness")
 
 
 @strawberry.type(name="Location")
@@ -96,8 +87,8 @@ class ServiceType:
     id: strawberry.ID
     name: str
     description: str | None
-    status: ServiceStatusType  # type: ignore[valid-type]
-    delivery: list[DeliveryModeType]  # type: ignore[valid-type]
+    status: ServiceStatus
+    delivery: list[DeliveryMode]
     languages: list[str] = strawberry.field(description="ISO 639 codes.")
     eligibility_description: str | None
     minimum_age: int | None
@@ -105,11 +96,11 @@ class ServiceType:
     sending_countries: list[str] = strawberry.field(
         description="Only returnees from these countries are eligible; empty means any."
     )
-    return_types: list[ReturnTypeType]  # type: ignore[valid-type]
+    return_types: list[ReturnType]
     fees_description: str | None
     referral_method: str | None
     expected_response_days: int | None
-    capacity: CapacityType  # type: ignore[valid-type]
+    capacity: Capacity
     capacity_note: str | None
     capacity_date: date | None
     last_verified_at: datetime | None
@@ -128,7 +119,7 @@ class ServiceType:
     )
 
     @strawberry.field(description="From the last verification and the deployment's thresholds.")
-    def freshness(self, info: Info) -> FreshnessType:  # type: ignore[valid-type]
+    def freshness(self, info: Info) -> Freshness:
         settings = info.context.settings
         return freshness(
             self.last_verified_at,
@@ -229,12 +220,12 @@ class LocationInputType:
 class ServiceInputType:
     organisation_id: strawberry.ID
     name: str
-    delivery: list[DeliveryModeType]  # type: ignore[valid-type]
+    delivery: list[DeliveryMode]
     needs: list[str] = strawberry.field(
         description="Need codes, e.g. `psychosocial.trauma-therapy`."
     )
     description: str | None = None
-    status: ServiceStatusType = ServiceStatus.ACTIVE  # type: ignore[valid-type]
+    status: ServiceStatus = ServiceStatus.ACTIVE
     target_groups: list[str] = strawberry.field(default_factory=list)
     covers: list[strawberry.ID] = strawberry.field(
         default_factory=list, description="Area ids; covering an area covers all within it."
@@ -246,11 +237,11 @@ class ServiceInputType:
     maximum_age: int | None = None
     sending_countries: list[str] = strawberry.field(default_factory=list)
     programmes: list[strawberry.ID] = strawberry.field(default_factory=list)
-    return_types: list[ReturnTypeType] = strawberry.field(default_factory=list)  # type: ignore[valid-type]
+    return_types: list[ReturnType] = strawberry.field(default_factory=list)
     fees_description: str | None = None
     referral_method: str | None = None
     expected_response_days: int | None = None
-    capacity: CapacityType | None = strawberry.field(  # type: ignore[valid-type]
+    capacity: Capacity | None = strawberry.field(
         default=None, description="Initial capacity; on an update, null keeps the current one."
     )
     capacity_note: str | None = None
@@ -340,7 +331,7 @@ class ServiceMutation:
         self,
         info: Info,
         id: strawberry.ID,
-        capacity: CapacityType,  # type: ignore[valid-type]
+        capacity: Capacity,
         note: str | None = None,
         as_of: date | None = None,
     ) -> ServiceResult:

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
+from api.graphql.enums import Role
 from api.graphql.errors import MutationError, to_graphql_error, validate_input
 from api.graphql.pagination import Connection, to_connection
 from core.clock import utcnow
@@ -16,7 +17,6 @@ from core.errors import HomewardError, ValidationFailed
 from graph.pagination import page_size
 from graph.users import (
     ApiToken,
-    Role,
     User,
     UserInput,
     create_user,
@@ -28,14 +28,13 @@ from graph.users import (
     set_user_disabled,
 )
 
-RoleType = strawberry.enum(Role, name="Role")
 MAX_TOKEN_DAYS = 366
 
 
 @strawberry.type(name="Membership")
 class MembershipType:
     organisation_id: strawberry.ID
-    role: RoleType  # type: ignore[valid-type]
+    role: Role
 
 
 @strawberry.type(name="User")
@@ -92,7 +91,7 @@ class CreateUserInput:
     email: str
     display_name: str
     organisation_id: strawberry.ID
-    role: RoleType  # type: ignore[valid-type]
+    role: Role
 
 
 @strawberry.type

@@ -11,16 +11,15 @@ import strawberry
 
 from api.graphql.access import refused
 from api.graphql.context import Info
+from api.graphql.enums import DeliveryState, WebhookEvent
 from api.graphql.errors import MutationError, to_graphql_error, validate_input
 from api.graphql.pagination import Connection, to_connection
 from api.policy import webhook_scope
 from core.errors import Forbidden, HomewardError
 from graph.pagination import page_size
 from graph.webhooks import (
-    DeliveryState,
     SubscriptionInput,
     WebhookDelivery,
-    WebhookEvent,
     WebhookSubscription,
     create_subscription,
     delete_subscription,
@@ -28,18 +27,13 @@ from graph.webhooks import (
     list_subscriptions,
 )
 
-WebhookEventType = strawberry.enum(
-    WebhookEvent, name="WebhookEvent", description="`REFERRAL_SENT` is sent as `referral.sent`."
-)
-WebhookDeliveryStateType = strawberry.enum(DeliveryState, name="WebhookDeliveryState")
-
 
 @strawberry.type(name="WebhookSubscription")
 class WebhookSubscriptionType:
     id: strawberry.ID
     organisation_id: strawberry.ID
     url: str
-    events: list[WebhookEventType]  # type: ignore[valid-type]
+    events: list[WebhookEvent]
     active: bool
     created_at: datetime
     created_by: str
@@ -62,9 +56,9 @@ class WebhookDeliveryType:
     id: strawberry.ID = strawberry.field(description="Sent as `X-Homeward-Delivery`.")
     subscription_id: strawberry.ID
     url: str
-    event: WebhookEventType  # type: ignore[valid-type]
+    event: WebhookEvent
     payload: str = strawberry.field(description="JSON of the `data` object that is sent.")
-    state: WebhookDeliveryStateType  # type: ignore[valid-type]
+    state: DeliveryState
     attempts: int
     created_at: datetime
     next_attempt_at: datetime | None
@@ -96,7 +90,7 @@ class WebhookDeliveryType:
 class WebhookSubscriptionInput:
     organisation_id: strawberry.ID
     url: str = strawberry.field(description="http(s) URL that receives the POSTs.")
-    events: list[WebhookEventType]  # type: ignore[valid-type]
+    events: list[WebhookEvent]
 
 
 @strawberry.type
@@ -141,7 +135,7 @@ class WebhookQuery:
         self,
         info: Info,
         organisation_id: strawberry.ID,
-        state: WebhookDeliveryStateType | None = None,  # type: ignore[valid-type]
+        state: DeliveryState | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookDeliveryType]:
