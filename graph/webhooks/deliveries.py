@@ -178,6 +178,9 @@ async def record_outcomes(
     return int(record["recorded"])
 
 
+# --- the delivery log --------------------------------------------------------------------
+
+
 class WebhookDelivery(BaseModel):
     id: str
     subscription_id: str
@@ -193,8 +196,6 @@ class WebhookDelivery(BaseModel):
     last_status_code: int | None
     last_error: str | None
 
-
-# --- the delivery log --------------------------------------------------------------------
 
 LOG: LiteralString = """
 MATCH (:Organisation {id: $organisation})<-[:OF]-(s:WebhookSubscription)
