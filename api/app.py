@@ -16,6 +16,7 @@ from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
 from api.graphql.schema import schema_for
 from api.middleware import Protection, RequestContext
+from api.webhook_delivery import deliver_due, delivery_client
 from core.clock import utcnow
 from core.crypto import DataCipher, cipher_from_settings
 from core.errors import DatabaseUnavailable
@@ -25,7 +26,6 @@ from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
 from graph.reference import ReferenceCache
 from graph.referrals import announce_overdue, purge_expired
-from graph.webhooks import deliver_due, delivery_client
 
 log = logging.getLogger("homeward.api")
 

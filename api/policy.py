@@ -41,7 +41,7 @@ MANAGE_WEBHOOKS = Rule(
 )
 
 # Referrals: the sending side sends, cancels and records consent; the receiving side answers.
-# Who stands on which side of a given referral is decided in graph/referrals.py.
+# Who stands on which side of a given referral is decided in graph/referrals/reads.py.
 SEND_REFERRALS = Rule(frozenset({Role.COUNSELLOR}), description="counsellors")
 ANSWER_REFERRALS = Rule(frozenset({Role.PARTNER}), description="partners")
 REFERRAL_PARTIES = Rule(

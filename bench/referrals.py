@@ -1,5 +1,5 @@
 """Referrals of data set M, and the minimal write that stores them until the application has
-a referral module (graph/referrals.py), with the statistics on each service that it will keep.
+a referral module (graph/referrals/), with the statistics on each service that it will keep.
 
 Popular services receive a hundred times more referrals than typical ones (log-normal
 popularity); a quarter are never chosen (offices that exist on paper), and with about two

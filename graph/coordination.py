@@ -221,7 +221,7 @@ CALL (m) {
     AND ((r.sent_at >= $since AND r.sent_at < $until)
          OR (r.sent_at < $since AND r.planned_arrival >= date($since)
              AND r.planned_arrival < date($until)))
-  // need_codes is kept on every referral (graph/referrals.py): no expansion.
+  // need_codes is kept on every referral (graph/referrals/lifecycle.py): no expansion.
   RETURN r.need_codes AS codes, count(*) AS referrals
 }
 RETURN m.id AS area, codes, sum(referrals) AS referrals

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 from neo4j import AsyncDriver
 
+from core.crypto import DataCipher
 from core.settings import PROJECT_ROOT, Environment, Settings, get_settings
 from graph.areas import AreaLevel, AreaRecord, GeoPoint, area_rows, upsert_areas
 from graph.driver import Graph, create_driver
@@ -238,6 +239,22 @@ async def add_people(graph: Graph) -> dict[str, str]:
 async def people(countries: Graph) -> dict[str, str]:
     """Bearer tokens by person name; organisations A and B exist in Kosovo."""
     return await add_people(countries)
+
+
+@pytest.fixture
+async def orgs(countries: Graph) -> Graph:
+    """Organisations A and B in Kosovo, without people (webhook subscribers)."""
+    await countries.write(
+        upsert_organisations,
+        rows=[(i, data, {}) for i, data in PEOPLE_ORGANISATIONS.items()],
+    )
+    return countries
+
+
+@pytest.fixture
+def cipher() -> DataCipher:
+    """A cipher under a fresh data key."""
+    return DataCipher([Fernet.generate_key()])
 
 
 @pytest.fixture

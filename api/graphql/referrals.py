@@ -1,5 +1,5 @@
 """GraphQL for referrals: creation, the lifecycle, consent, follow-up and the counts that
-coordinators see. What each person may read of a referral is decided in graph/referrals.py;
+coordinators see. What each person may read of a referral is decided in graph/referrals/reads.py;
 this module only shapes it."""
 
 from __future__ import annotations

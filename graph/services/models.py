@@ -180,7 +180,7 @@ class Service(HsdsIdentity):
 
 
 class Responsiveness(BaseModel):
-    """How the service answers referrals, kept current by graph/referrals.py."""
+    """How the service answers referrals, kept current by graph/referrals/lifecycle.py."""
 
     referrals_received: int
     ack_median_hours: float | None

@@ -17,16 +17,11 @@ from api.background import PeriodicJob, PeriodicRunner
 from core.clock import utcnow
 from core.errors import DatabaseUnavailable
 from core.settings import Settings
+from core.signing import verify_signature
 from graph.driver import Graph
 from graph.organisations import upsert_organisations
 from graph.users import SYSTEM
-from graph.webhooks import (
-    SubscriptionInput,
-    WebhookEvent,
-    create_subscription,
-    enqueue,
-    verify_signature,
-)
+from graph.webhooks import SubscriptionInput, WebhookEvent, create_subscription, enqueue
 from homeward.app import create_app
 from tests.conftest import PEOPLE_ORGANISATIONS
 from tests.receiver import Receiver

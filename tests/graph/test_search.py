@@ -26,7 +26,7 @@ from tests import directory
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 SEARCH = PartnerSearch(area_id="XK-prizren", needs=["psychosocial.trauma-therapy"])
 
-# What graph/referrals.py keeps on a service from the referrals it received.
+# What graph/referrals/lifecycle.py keeps on a service from the referrals it received.
 SET_STATS = """
 MATCH (s:Service {id: $id})
 SET s.referrals_received = $received, s.ack_median_hours = $hours,

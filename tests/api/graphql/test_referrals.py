@@ -14,17 +14,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from api.webhook_delivery import deliver_due, delivery_client
+from core.signing import verify_signature
 from graph.driver import Graph
 from graph.referrals import announce_overdue, purge_closed
 from graph.users import SYSTEM
-from graph.webhooks import (
-    SubscriptionInput,
-    WebhookEvent,
-    create_subscription,
-    deliver_due,
-    delivery_client,
-    verify_signature,
-)
+from graph.webhooks import SubscriptionInput, WebhookEvent, create_subscription
 from tests import directory
 from tests.api.graphql.conftest import START, Clock, GraphQLClient
 from tests.receiver import Receiver
