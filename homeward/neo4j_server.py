@@ -281,7 +281,9 @@ def wait_until_ready(
                 "it looks stuck.\n" + _log_tail(logs)
             )
         if progress is not None and now >= next_report:
-            moving = "log still moving" if quiet < progress_every_s else f"log quiet {quiet:.0f} s"
+            moving = (
+                "log still moving" if quiet < progress_every_s else f"log quiet for {quiet:.0f} s"
+            )
             progress(f"waiting for Neo4j ({elapsed:.0f} s, {moving})")
             next_report = now + progress_every_s
         time.sleep(poll_s)
