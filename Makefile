@@ -36,13 +36,16 @@ neo4j: $(NEO4J_JARS)
 install: $(BIN)/.installed $(NEO4J_JARS)
 
 # The browser tests of the web pages drive Debian's Chromium (Playwright never downloads a
-# browser of its own here). Installed from the distribution's packages when missing.
+# browser of its own here). Installed from the distribution's packages when missing. When
+# another apt-get or dpkg holds the lock, this waits for it (up to 10 minutes) instead of
+# failing at once.
 CHROMIUM := /usr/bin/chromium
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 chromium:
 	@test -x $(CHROMIUM) || { \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \
-		{ DEBIAN_FRONTEND=noninteractive apt-get update && \
-		  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; }
+		$(APT_GET) install -y --no-install-recommends chromium || \
+		{ $(APT_GET) update && \
+		  $(APT_GET) install -y --no-install-recommends chromium; }; }
 
 run: install
 	$(BIN)/homeward db start

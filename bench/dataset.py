@@ -41,6 +41,7 @@ from typing import Annotated, Any, LiteralString, TypeVar
 import typer
 from neo4j import AsyncManagedTransaction
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -439,10 +440,10 @@ def load_command(
         )
         console.print(f"manifest written to {MANIFEST}")
     except LoadAborted as exc:
-        console.print(f"[red]aborted[/red] {exc.message}")
+        console.print(f"[red]aborted[/red] {escape(exc.message)}")
         raise typer.Exit(code=1) from exc
     except HomewardError as exc:
-        console.print(f"[red]error[/red] {exc.message}")
+        console.print(f"[red]error[/red] {escape(exc.message)}")
         raise typer.Exit(code=1) from exc
     finally:
         if not keep_running and stop_bench():
@@ -457,11 +458,12 @@ def start_command() -> None:
     """Start the bench Neo4j on the data loaded before, without reloading."""
     instance = bench_instance()
     if not MANIFEST.exists():
-        console.print(f"[yellow]warning[/yellow] no data set loaded in {instance.home} yet")
+        home = escape(str(instance.home))
+        console.print(f"[yellow]warning[/yellow] no data set loaded in {home} yet")
     try:
         pid = start_bench()
     except HomewardError as exc:
-        console.print(f"[red]error[/red] {exc.message}")
+        console.print(f"[red]error[/red] {escape(exc.message)}")
         raise typer.Exit(code=1) from exc
     console.print(f"bench Neo4j up on {instance.uri} (pid {pid}, data in {instance.home})")
 

@@ -47,6 +47,7 @@ from typing import Annotated, Any, LiteralString
 import typer
 from neo4j import AsyncManagedTransaction
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench.dataset import MANIFEST, count_graph, load_reference, reference
@@ -433,7 +434,7 @@ def main(
             if not keep_running:
                 stop_bench(TARGET_HOME)
     except HomewardError as exc:
-        console.print(f"[red]error[/red] {exc.message}")
+        console.print(f"[red]error[/red] {escape(exc.message)}")
         raise typer.Exit(code=1) from exc
     importer = statistics.median(r["importer_s"] for r in data["repeats"])
     bare = statistics.median(r["bare_s"] for r in data["repeats"])

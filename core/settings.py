@@ -46,7 +46,11 @@ class Settings(BaseSettings):
     local_neo4j_port: int = Field(default=7687, alias="HOMEWARD_NEO4J_PORT")
     local_neo4j_heap: str = Field(default="1g", alias="HOMEWARD_NEO4J_HEAP")
     local_neo4j_pagecache: str = Field(default="512m", alias="HOMEWARD_NEO4J_PAGECACHE")
-    local_neo4j_start_timeout_s: float = Field(default=60.0, alias="HOMEWARD_NEO4J_START_TIMEOUT")
+    # The hard cap on a start; before it, a start gives up only when Neo4j exits or its logs
+    # stop moving (homeward/neo4j_server.py), so a slow start on a busy machine still succeeds.
+    local_neo4j_start_timeout_s: float = Field(
+        default=600.0, gt=0, alias="HOMEWARD_NEO4J_START_TIMEOUT"
+    )
 
     api_host: str = Field(default="127.0.0.1", alias="HOMEWARD_HOST")
     api_port: int = Field(default=8000, alias="HOMEWARD_PORT")

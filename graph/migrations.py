@@ -243,20 +243,23 @@ async def record_migration(tx: AsyncManagedTransaction, *, version: int, descrip
     await tx.run(RECORD, version=version, description=description)
 
 
-async def migrate(graph: Graph) -> list[int]:
-    """Apply the migrations not yet recorded, in order; return the versions applied now."""
+async def migrate(graph: Graph, *, progress: Callable[[int], None] | None = None) -> list[int]:
+    """Apply the migrations not yet recorded, in order; return the versions applied now.
+    `progress` hears how many of MIGRATIONS are done (applied now or before): a backfill
+    over a large directory takes minutes, and the command line shows a bar meanwhile."""
     # The constraint on SchemaMigration comes with migration 1, so the first read may find
     # no label at all; that is simply "nothing applied".
     done = {m.version for m in await graph.read(applied_migrations)}
     applied_now: list[int] = []
-    for migration in MIGRATIONS:
-        if migration.version in done:
-            continue
-        await _apply(graph, migration)
-        await graph.write(
-            record_migration, version=migration.version, description=migration.description
-        )
-        applied_now.append(migration.version)
+    for position, migration in enumerate(MIGRATIONS, start=1):
+        if migration.version not in done:
+            await _apply(graph, migration)
+            await graph.write(
+                record_migration, version=migration.version, description=migration.description
+            )
+            applied_now.append(migration.version)
+        if progress is not None:
+            progress(position)
     return applied_now
 
 

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,13 @@ from core.settings import PROJECT_ROOT
 LIB_DIR = PROJECT_ROOT / ".neo4j" / "lib"
 LAUNCHER = PROJECT_ROOT / "neo4j" / "Launcher.java"
 HOST = "127.0.0.1"
+
+# How long the logs may stay still before a start counts as stuck. Neo4j writes to debug.log
+# all through store recovery and index population, so on a busy machine a slow start still
+# shows movement; two minutes of silence from a live process means it hangs.
+START_STALL_S = 120.0
+# How often a waiting start says that it is still waiting.
+PROGRESS_EVERY_S = 10.0
 
 # Popen objects of the instances this process started: kept so that they are reaped by
 # `stop` instead of being garbage-collected while the database still runs.
@@ -71,6 +79,12 @@ class LocalNeo4j:
     def log_file(self) -> Path:
         return self.home / "launcher.log"
 
+    @property
+    def log_files(self) -> tuple[Path, ...]:
+        """The launcher's output (Neo4j's user log goes there too) and Neo4j's own logs."""
+        logs = self.home / "logs"
+        return (self.log_file, logs / "neo4j.log", logs / "debug.log")
+
 
 def jars_installed() -> bool:
     return LIB_DIR.is_dir() and any(LIB_DIR.glob("neo4j-5*.jar"))
@@ -101,9 +115,9 @@ def running_pid(instance: LocalNeo4j) -> int | None:
     return pid
 
 
-def _log_tail(instance: LocalNeo4j, lines: int = 40) -> str:
+def _log_tail(logs: Sequence[Path], lines: int = 40) -> str:
     parts: list[str] = []
-    for path in (instance.log_file, instance.home / "logs" / "debug.log"):
+    for path in logs:
         if path.exists():
             text = path.read_text(errors="replace").splitlines()[-lines:]
             parts.append(f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text))
@@ -119,8 +133,15 @@ def _bolt_ready(uri: str) -> bool:
     return True
 
 
-def start(instance: LocalNeo4j, *, timeout_s: float = 60.0) -> int:
-    """Start the instance unless it already runs; return its pid once Bolt answers."""
+def start(
+    instance: LocalNeo4j,
+    *,
+    timeout_s: float = 600.0,
+    stall_s: float = START_STALL_S,
+    progress: Callable[[str], None] | None = None,
+) -> int:
+    """Start the instance unless it already runs; return its pid once Bolt answers (see
+    `wait_until_ready` for how long that may take)."""
     pid = running_pid(instance)
     if pid is not None:
         if _bolt_ready(instance.uri):
@@ -169,23 +190,103 @@ def start(instance: LocalNeo4j, *, timeout_s: float = 60.0) -> int:
     _STARTED[process.pid] = process
     instance.pid_file.write_text(str(process.pid))
 
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    try:
+        wait_until_ready(
+            process,
+            logs=instance.log_files,
+            ready=lambda: _bolt_ready(instance.uri),
+            what=f"Neo4j on {instance.uri}",
+            timeout_s=timeout_s,
+            stall_s=stall_s,
+            progress=progress,
+        )
+    except LocalNeo4jError:
+        if process.poll() is None:
+            _terminate(process.pid, grace_s=10.0)
+        _STARTED.pop(process.pid, None)
+        instance.pid_file.unlink(missing_ok=True)
+        raise
+    return process.pid
+
+
+class LogWatch:
+    """When any of some log files last grew or changed (size or modification time)."""
+
+    def __init__(self, paths: Sequence[Path], *, now: float) -> None:
+        self._paths = tuple(paths)
+        self._seen = self._state()
+        self.changed_at = now
+
+    def _state(self) -> tuple[tuple[int, int] | None, ...]:
+        state: list[tuple[int, int] | None] = []
+        for path in self._paths:
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                state.append(None)
+            else:
+                state.append((stat.st_size, stat.st_mtime_ns))
+        return tuple(state)
+
+    def quiet_for(self, now: float) -> float:
+        """Seconds since the logs last moved, as of `now`."""
+        state = self._state()
+        if state != self._seen:
+            self._seen = state
+            self.changed_at = now
+        return now - self.changed_at
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes],
+    *,
+    logs: Sequence[Path],
+    ready: Callable[[], bool],
+    what: str = "Neo4j",
+    timeout_s: float,
+    stall_s: float = START_STALL_S,
+    progress: Callable[[str], None] | None = None,
+    progress_every_s: float = PROGRESS_EVERY_S,
+    poll_s: float = 0.5,
+) -> None:
+    """Wait while the process lives and its logs keep moving, until `ready()` says yes.
+
+    A fixed deadline gave up on starts that were slow but sound (a busy machine, a large
+    store to recover); waiting for ever would hang on a stuck one. So: a process that exits
+    fails at once, logs that stay still for `stall_s` mean stuck, and `timeout_s` is the hard
+    cap. Every `progress_every_s` a line says how long it has been.
+    """
+    started = time.monotonic()
+    watch = LogWatch(logs, now=started)
+    next_report = started + progress_every_s
+    while True:
         if process.poll() is not None:
-            _STARTED.pop(process.pid, None)
-            instance.pid_file.unlink(missing_ok=True)
             raise LocalNeo4jError(
-                f"Neo4j exited with status {process.returncode} while starting.\n"
-                + _log_tail(instance)
+                f"{what} exited with status {process.returncode} while starting.\n"
+                + _log_tail(logs)
             )
-        if _bolt_ready(instance.uri):
-            return process.pid
-        time.sleep(0.5)
-    _terminate(process.pid, grace_s=10.0)
-    instance.pid_file.unlink(missing_ok=True)
-    raise LocalNeo4jError(
-        f"Neo4j did not answer on {instance.uri} within {timeout_s:.0f} s.\n" + _log_tail(instance)
-    )
+        if ready():
+            return
+        now = time.monotonic()
+        quiet = watch.quiet_for(now)
+        elapsed = now - started
+        if elapsed >= timeout_s:
+            raise LocalNeo4jError(
+                f"{what} did not answer within {timeout_s:.0f} s "
+                "(HOMEWARD_NEO4J_START_TIMEOUT).\n" + _log_tail(logs)
+            )
+        if quiet >= stall_s:
+            raise LocalNeo4jError(
+                f"{what} did not answer and its log has not moved for {quiet:.0f} s; "
+                "it looks stuck.\n" + _log_tail(logs)
+            )
+        if progress is not None and now >= next_report:
+            moving = (
+                "log still moving" if quiet < progress_every_s else f"log quiet for {quiet:.0f} s"
+            )
+            progress(f"waiting for Neo4j ({elapsed:.0f} s, {moving})")
+            next_report = now + progress_every_s
+        time.sleep(poll_s)
 
 
 def _terminate(pid: int, *, grace_s: float) -> None:
