@@ -98,8 +98,8 @@ schema: install
 # code and templates use, add new ones to the English catalogue (to be worded there), update
 # every language from English (a new key arrives empty, a dropped one is kept as obsolete),
 # and write Serbian Cyrillic from Serbian Latin. The catalogues are read as .po files at run
-# time; nothing is compiled.
-MESSAGES_POT := .messages.pot
+# time; nothing is compiled. The template stays (git-ignored) for `pybabel init` of a language.
+MESSAGES_POT := core/locale/messages.pot
 messages: install
 	$(BIN)/pybabel -q extract --no-default-keywords -k t -k tn:1,1 -F babel.cfg \
 		--omit-header -o $(MESSAGES_POT) .
@@ -107,7 +107,6 @@ messages: install
 	$(BIN)/pybabel -q update --no-fuzzy-matching --width 100 -i $(MESSAGES_POT) \
 		-d core/locale
 	$(BIN)/python -m core.i18n transliterate
-	rm -f $(MESSAGES_POT)
 
 clean:
 	rm -rf .venv .tools .neo4j/lib .mypy_cache .ruff_cache .pytest_cache
