@@ -155,6 +155,13 @@ def translator(tag: str | None) -> Translator:
     return Translator(locale)
 
 
+def load_all() -> None:
+    """Read every catalogue now, so that a missing or broken one stops the application at
+    start-up with the file's name, not a page or a search later."""
+    for locale in LOCALES:
+        _messages(locale)
+
+
 # --- maintenance: the steps of `make messages` pybabel cannot do ---------------------------
 
 

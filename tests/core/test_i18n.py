@@ -188,3 +188,8 @@ def test_a_missing_catalogue_says_where_it_was_looked_for(
     broken.write_text('msgid "a"\nbogus\n', encoding="utf-8")
     with pytest.raises(CatalogueMissing, match="cannot be read"):
         read_catalogue("sq")
+
+
+def test_every_catalogue_loads_at_start_up() -> None:
+    i18n.load_all()
+    assert {i18n._messages(locale).texts["app.name"] for locale in LOCALES} == {"Homeward"}
