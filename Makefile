@@ -15,7 +15,7 @@ TEST_NEO4J_PORT ?= 7697
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: neo4j install chromium run stop test check lint typecheck layers schema clean bench-data bench-search bench-load bench-hsds-import bench-stop
+.PHONY: neo4j install chromium run stop test check lint typecheck layers schema messages clean bench-data bench-search bench-load bench-hsds-import bench-stop
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -97,6 +97,20 @@ bench-stop: install
 
 schema: install
 	$(BIN)/strawberry export-schema api.graphql.schema:schema --output schema.graphql
+
+# The catalogues of the product's words (core/locale, see core/i18n.py): extract the keys that
+# code and templates use, add new ones to the English catalogue (to be worded there), update
+# every language from English (a new key arrives empty, a dropped one is kept as obsolete),
+# and write Serbian Cyrillic from Serbian Latin. The catalogues are read as .po files at run
+# time; nothing is compiled. The template stays (git-ignored) for `pybabel init` of a language.
+MESSAGES_POT := core/locale/messages.pot
+messages: install
+	$(BIN)/pybabel -q extract --no-default-keywords -k t -k tn:1,1 -F babel.cfg \
+		--omit-header -o $(MESSAGES_POT) .
+	$(BIN)/python -m core.i18n template $(MESSAGES_POT)
+	$(BIN)/pybabel -q update --no-fuzzy-matching --width 100 -i $(MESSAGES_POT) \
+		-d core/locale
+	$(BIN)/python -m core.i18n transliterate
 
 clean:
 	rm -rf .venv .tools .neo4j/lib .mypy_cache .ruff_cache .pytest_cache

@@ -74,19 +74,6 @@ def validate_labels(labels: dict[str, str], *, require_english: bool = True) -> 
     return labels
 
 
-def plural_category(lang: str, n: int) -> str:
-    """The CLDR plural category of the whole number n in `lang` ("sr-Latn" counts as "sr")."""
-    n = abs(n)
-    if lang.split("-")[0] == "sr":
-        # 1, 21, 101 mesec; 2-4, 22-24 meseca; 5-20, 25-30, 111-114 meseci.
-        if n % 10 == 1 and n % 100 != 11:
-            return "one"
-        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-            return "few"
-        return "other"
-    return "one" if n == 1 else "other"
-
-
 def pick(labels: Mapping[str, str], lang: str | None) -> str:
     """The label in `lang`, falling back to the same language in another script, then English,
     then whatever exists, so that a field never comes back empty. Serbian in Cyrillic that only
@@ -103,13 +90,3 @@ def pick(labels: Mapping[str, str], lang: str | None) -> str:
     if DEFAULT_LANGUAGE in labels:
         return labels[DEFAULT_LANGUAGE]
     return next(iter(labels.values()), "")
-
-
-def pick_counted(forms: Mapping[str, Mapping[str, str]], lang: str | None, n: int) -> str:
-    """`pick` for a text that words the whole number n: `forms` holds, per language, one text
-    per plural category it uses ("other" at least); each language's form for n is chosen,
-    then the language as `pick` chooses it."""
-    return pick(
-        {tag: texts.get(plural_category(tag, n), texts["other"]) for tag, texts in forms.items()},
-        lang,
-    )

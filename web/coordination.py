@@ -9,9 +9,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from web.i18n import API_LANGUAGE
 from web.pages import render, run, see_other, typed_error
-from web.session import check_form, page_session
+from web.session import API_LANGUAGE, check_form, page_session
 
 router = APIRouter()
 

@@ -20,9 +20,16 @@ from api import policy
 from api.graphql.context import context_for
 from api.graphql.schema import schema
 from core.errors import Forbidden, Unauthenticated
+from core.i18n import translator
 from graph.users import Role
-from web.i18n import API_LANGUAGE, LANGUAGES, translator
-from web.session import PageForbidden, SignInRequired, WebSession, remember
+from web.session import (
+    API_LANGUAGE,
+    LANGUAGES,
+    PageForbidden,
+    SignInRequired,
+    WebSession,
+    remember,
+)
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -96,12 +103,14 @@ def render(
     status_code: int = 200,
     **values: Any,
 ) -> HTMLResponse:
-    t = translator(session.lang)
+    t = translator(API_LANGUAGE[session.lang])
     # The language links keep the page and its query, with another ?lang=.
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
     lang_links = {code: "?" + urlencode([*kept, ("lang", code)]) for code in LANGUAGES}
     html = TEMPLATES.get_template(template).render(
         t=t,
+        tn=t.counted,
+        number=t.decimal,
         lang=session.lang,
         html_lang=API_LANGUAGE[session.lang],
         languages=LANGUAGES,

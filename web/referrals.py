@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from core.i18n import translator
 from graph.referrals import (
     FOLLOW_UP_STATUSES,
     Access,
@@ -19,10 +20,9 @@ from graph.referrals import (
     Intention,
     Schooling,
 )
-from web.i18n import translator
 from web.pages import allowed, render, run, see_other, typed_error
 from web.search import language_codes
-from web.session import WebSession, check_form, page_session
+from web.session import API_LANGUAGE, WebSession, check_form, page_session
 
 router = APIRouter()
 
@@ -449,7 +449,7 @@ async def record_follow_up(request: Request, referral_id: str) -> Response:
     form = await request.form()
     check_form(request, session, str(form.get("csrf", "")))
     submitted = {name: str(form.get(name, "")).strip() for name in FOLLOW_UP_FIELDS}
-    t = translator(session.lang)
+    t = translator(API_LANGUAGE[session.lang])
     # What GraphQL itself would reject before the API sees it (a malformed date, a value
     # outside an enum) is said here, in the same shape as the API's own field errors.
     problems: list[dict[str, Any]] = []

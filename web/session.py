@@ -25,9 +25,14 @@ from api.auth import SESSION_COOKIE, authenticate, header_or_session_cookie
 from api.middleware import route_template
 from core.errors import Forbidden, Unauthenticated
 from graph.users import ANONYMOUS, Actor, Role
-from web.i18n import DEFAULT, LANGUAGES
 
 R = TypeVar("R", bound=Response)
+
+DEFAULT = "en"
+# Page language -> the tag asked of the API, put in <html lang> and looked up in the catalogues.
+API_LANGUAGE = {"en": "en", "de": "de", "sq": "sq", "sr": "sr-Latn"}
+# Page language -> its name in itself, for the language switch.
+LANGUAGES = {"en": "English", "de": "Deutsch", "sq": "Shqip", "sr": "Srpski"}
 
 CSRF_COOKIE = "homeward_csrf"
 LANG_COOKIE = "homeward_lang"

@@ -19,92 +19,17 @@ from api.graphql.organisations import OrganisationType
 from api.graphql.pagination import PageInfo
 from api.graphql.services import ServiceType
 from core.errors import HomewardError
-from core.languages import pick, pick_counted
+from core.i18n import translator
 from graph.pagination import MAX_PAGE_SIZE
 from graph.search import Match, PartnerSearch, Reason, SearchResult, search_partners
 
-# Reason templates per language; a missing language falls back like every label does.
-TEMPLATES: dict[str, dict[str, str]] = {
-    "offers": {"en": "offers {need}", "de": "bietet {need}", "sq": "ofron {need}",
-               "sr-Latn": "nudi {need}"},
-    "offers_part": {"en": "offers {need} ({of})", "de": "bietet {need} ({of})",
-                    "sq": "ofron {need} ({of})", "sr-Latn": "nudi {need} ({of})"},
-    "covers": {"en": "covers {area}", "de": "deckt {area} ab", "sq": "mbulon {area}",
-               "sr-Latn": "pokriva {area}"},
-    "distance": {"en": "{km} km from {area}", "de": "{km} km von {area}",
-                 "sq": "{km} km nga {area}", "sr-Latn": "{km} km od {area}"},
-    "remote": {"en": "helps remotely across {area}", "de": "hilft aus der Ferne in {area}",
-               "sq": "ndihmon në distancë në {area}", "sr-Latn": "pomaže na daljinu u {area}"},
-    "serves": {"en": "for {groups}", "de": "für {groups}", "sq": "për {groups}",
-               "sr-Latn": "za {groups}"},
-    "speaks": {"en": "speaks {languages}", "de": "spricht {languages}",
-               "sq": "flet {languages}", "sr-Latn": "govori {languages}"},
-    "unverified": {"en": "not verified yet", "de": "noch nicht bestätigt",
-                   "sq": "ende e paverifikuar", "sr-Latn": "još nije provereno"},
-    "capacity": {"en": "capacity {capacity}", "de": "Kapazität: {capacity}",
-                 "sq": "kapaciteti: {capacity}", "sr-Latn": "kapacitet: {capacity}"},
-    "temporarily_closed": {"en": "temporarily closed", "de": "vorübergehend geschlossen",
-                           "sq": "përkohësisht e mbyllur", "sr-Latn": "privremeno zatvoreno"},
-    "accepts": {"en": "accepts {percent}% of referrals",
-                "de": "nimmt {percent} % der Anfragen an",
-                "sq": "pranon {percent}% të referimeve",
-                "sr-Latn": "prihvata {percent}% upućivanja"},
-    "reports_outcomes": {"en": "reports the outcome of {percent}% of accepted referrals",
-                         "de": "meldet das Ergebnis bei {percent} % der angenommenen Anfragen",
-                         "sq": "raporton rezultatin për {percent}% të referimeve të pranuara",
-                         "sr-Latn": "javlja ishod za {percent}% prihvaćenih upućivanja"},
-    "programme": {"en": "part of {programme}", "de": "Teil von {programme}",
-                  "sq": "pjesë e {programme}", "sr-Latn": "deo programa {programme}"},
-    "only_from": {"en": "only for returnees from {countries}",
-                  "de": "nur für Rückkehrende aus {countries}",
-                  "sq": "vetëm për të kthyerit nga {countries}",
-                  "sr-Latn": "samo za povratnike iz {countries}"},
-}  # fmt: skip
-# Reasons that word a number: the parameter counted, then per language one template per
-# plural category (core.languages.plural_category). The referral count of the measured
-# ones is at least MIN_REFERRALS, so only the hours or days vary in form.
-COUNTED: dict[str, tuple[str, dict[str, dict[str, str]]]] = {
-    "verified": ("days", {
-        "en": {"one": "verified {days} day ago", "other": "verified {days} days ago"},
-        "de": {"one": "vor {days} Tag bestätigt", "other": "vor {days} Tagen bestätigt"},
-        "sq": {"one": "verifikuar para {days} dite", "other": "verifikuar para {days} ditësh"},
-        "sr-Latn": {"other": "provereno pre {days} dana"},
-    }),
-    "response": ("days", {
-        "en": {"one": "answers referrals within {days} day (stated)",
-               "other": "answers referrals within {days} days (stated)"},
-        "de": {"one": "antwortet laut eigener Angabe binnen {days} Tag",
-               "other": "antwortet laut eigener Angabe binnen {days} Tagen"},
-        "sq": {"one": "përgjigjet brenda {days} dite (sipas tyre)",
-               "other": "përgjigjet brenda {days} ditësh (sipas tyre)"},
-        "sr-Latn": {"other": "odgovara u roku od {days} dana (po navodu)"},
-    }),
-    # Measured over the service's referrals (graph.search.responsiveness_reasons).
-    "answers_hours": ("hours", {
-        "en": {"one": "answers referrals in {hours} hour (median of {count})",
-               "other": "answers referrals in {hours} hours (median of {count})"},
-        "de": {"one": "antwortet im Median nach {hours} Stunde (bei {count} Anfragen)",
-               "other": "antwortet im Median nach {hours} Stunden (bei {count} Anfragen)"},
-        "sq": {"other": "përgjigjet për {hours} orë (mediana nga {count} referime)"},
-        "sr-Latn": {"one": "odgovara za {hours} sat (medijana od {count} upućivanja)",
-                    "few": "odgovara za {hours} sata (medijana od {count} upućivanja)",
-                    "other": "odgovara za {hours} sati (medijana od {count} upućivanja)"},
-    }),
-    "answers_days": ("days", {
-        "en": {"one": "answers referrals in {days} day (median of {count})",
-               "other": "answers referrals in {days} days (median of {count})"},
-        "de": {"one": "antwortet im Median nach {days} Tag (bei {count} Anfragen)",
-               "other": "antwortet im Median nach {days} Tagen (bei {count} Anfragen)"},
-        "sq": {"other": "përgjigjet për {days} ditë (mediana nga {count} referime)"},
-        "sr-Latn": {"one": "odgovara za {days} dan (medijana od {count} upućivanja)",
-                    "other": "odgovara za {days} dana (medijana od {count} upućivanja)"},
-    }),
-}  # fmt: skip
-CAPACITY_WORDS = {
-    "available": {"en": "available", "de": "frei", "sq": "e lirë", "sr-Latn": "slobodan"},
-    "limited": {"en": "limited", "de": "begrenzt", "sq": "e kufizuar", "sr-Latn": "ograničen"},
-    "full": {"en": "full", "de": "ausgelastet", "sq": "e plotë", "sr-Latn": "popunjen"},
-}
+# Reasons are worded by the catalogues (core/locale), each kind under `match.<kind>`. Those
+# that word a number name the parameter counted, whose plural form each language chooses. The
+# referral count of the measured ones is at least MIN_REFERRALS, so only the hours or days
+# vary in form.
+COUNTED = {"verified": "days", "response": "days", "answers_hours": "hours", "answers_days": "days"}
+# Numbers written as the caller's language writes them ("12.5 km", "12,5 km"); km to 0.1.
+NUMBERS = {"km": 1, "percent": 0, "count": 0, "hours": 0, "days": 0}
 _GETTEXT_LOCALE = {"sr-Latn": "sr@latin", "sr-Cyrl": "sr", "sr": "sr@latin"}
 
 
@@ -247,6 +172,7 @@ async def _prefetch(info: Info, result: SearchResult) -> None:
 async def _reason_texts(info: Info, reasons: list[Reason], lang: str | None) -> list[str]:
     """Word each reason; names of areas, needs and groups come through the loaders."""
     loaders = info.context.loaders
+    t = translator(lang)
     texts = []
     for reason in reasons:
         params: dict[str, Any] = dict(reason.params)
@@ -275,13 +201,15 @@ async def _reason_texts(info: Info, reasons: list[Reason], lang: str | None) -> 
             programme = await loaders.programme.load(params["programme"])
             params["programme"] = programme.name if programme else params["programme"]
         if "capacity" in params:
-            params["capacity"] = pick(CAPACITY_WORDS[params["capacity"]], lang)
+            params["capacity"] = t(f"match.capacity.{params['capacity']}")
+        for key, digits in NUMBERS.items():
+            if key in params:
+                params[key] = t.decimal(params[key], digits)
+        key = f"match.{reason.kind}"
         if reason.kind in COUNTED:
-            counted, forms = COUNTED[reason.kind]
-            template = pick_counted(forms, lang, int(reason.params[counted]))
+            texts.append(t.counted(key, int(reason.params[COUNTED[reason.kind]]), **params))
         else:
-            template = pick(TEMPLATES[reason.kind], lang)
-        texts.append(template.format(**params))
+            texts.append(t(key, **params))
     return texts
 
 

@@ -1,6 +1,6 @@
-"""The one mapping table of the spreadsheet import: every column it knows, its header in
-each language of the template, the other headers it accepts, and the words accepted for
-choices (delivery, capacity).
+"""The one mapping table of the spreadsheet import: every column it knows, the other headers
+it accepts, and the words accepted for choices (delivery, capacity). Its header in each
+language of the template is a message of the catalogues (`column.<key>`, see core.i18n).
 
 Headers match case-, diacritics-, script- and punctuation-insensitively (`header_key`), so
 "Organisation", "ORGANIZATION", "Organizata" and "Организација" all name one column. The
@@ -16,7 +16,7 @@ from functools import cache
 
 import pycountry
 
-from core.languages import pick
+from core.i18n import translator
 from core.text import fold
 
 # The languages of the template: `sr` is Serbian in Latin script, `sr-Cyrl` in Cyrillic.
@@ -26,25 +26,30 @@ TEMPLATE_LANGUAGES = ("en", "de", "sq", "sr-Latn", "sr-Cyrl")
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
-    headers: dict[str, str]  # language tag -> the header the template writes
     help: str  # for the instructions sheet (English; the headers carry the language)
     example: str  # the template's example row (illustrative)
     required: bool = False
     aliases: tuple[str, ...] = ()  # further headers read, any language
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Language tag -> the header the template writes, from the catalogues (core/locale,
+        `column.<key>`)."""
+        return _headers(self.key)
+
     def header(self, lang: str) -> str:
-        return pick(self.headers, lang)
+        return translator(lang)(f"column.{self.key}")
 
 
-def _h(en: str, de: str, sq: str, sr_latn: str, sr_cyrl: str) -> dict[str, str]:
-    return {"en": en, "de": de, "sq": sq, "sr-Latn": sr_latn, "sr-Cyrl": sr_cyrl}
+@cache
+def _headers(key: str) -> dict[str, str]:
+    return {tag: translator(tag)(f"column.{key}") for tag in TEMPLATE_LANGUAGES}
 
 
 # Order is the template's column order.
 COLUMNS: tuple[Column, ...] = (
     Column(
         "organisation",
-        _h("Organisation", "Organisation", "Organizata", "Organizacija", "Организација"),
         "Name of the organisation that offers the service (or its Homeward id). An "
         "organisation already in the directory is matched by name, alternate name or acronym "
         "in any spelling; a new one is created.",
@@ -64,7 +69,6 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "service",
-        _h("Service name", "Angebot", "Emri i shërbimit", "Naziv usluge", "Назив услуге"),
         "Name of the service, as returnees and counsellors know it.",
         "Job placement for returnees (illustrative)",
         required=True,
@@ -83,14 +87,12 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "description",
-        _h("Description", "Beschreibung", "Përshkrimi", "Opis", "Опис"),
         "What the service does, for whom, how to reach it.",
         "Counselling and placement with local employers; appointments by phone.",
         aliases=("details", "përshkrim"),
     ),
     Column(
         "needs",
-        _h("Needs", "Bedarfe", "Nevojat", "Potrebe", "Потребе"),
         "Needs the service answers: need codes or names in any language, separated by ';' "
         "(see the Needs sheet).",
         "employment.job-placement; employment.vocational-training",
@@ -99,7 +101,6 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "areas",
-        _h("Municipalities", "Gemeinden", "Komunat", "Opštine", "Општине"),
         "Municipalities, regions or countries the service covers: names in any language or "
         "script, or area ids, separated by ';' (see the Areas sheet). Empty: a remote service.",
         "Prizren; Pejë",
@@ -123,7 +124,6 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "languages",
-        _h("Languages", "Sprachen", "Gjuhët", "Jezici", "Језици"),
         "Languages spoken with clients: ISO 639 codes or names in any language ('sq', "
         "'Albanian', 'shqip', 'Deutsch'), separated by ';'.",
         "sq; sr; de",
@@ -131,7 +131,6 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "target_groups",
-        _h("Target groups", "Zielgruppen", "Grupet e synuara", "Ciljne grupe", "Циљне групе"),
         "Who the service is for: target group codes or names, separated by ';' (see the "
         "Target groups sheet). Empty: everyone.",
         "forced-returnees; families-small-children",
@@ -139,7 +138,6 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "delivery",
-        _h("Delivery", "Erbringung", "Mënyra e ofrimit", "Način pružanja", "Начин пружања"),
         "in person, remote or outreach (several separated by ';'). Empty: in person when "
         "municipalities are given, else remote.",
         "in person",
@@ -147,28 +145,24 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "phone",
-        _h("Phone", "Telefon", "Telefoni", "Telefon", "Телефон"),
         "The organisation's phone number (used when the organisation is created).",
         "+383 44 000 000 (illustrative)",
         aliases=("telephone", "tel", "phone number", "telefonnummer", "numri i telefonit"),
     ),
     Column(
         "email",
-        _h("E-mail", "E-Mail", "E-mail", "E-pošta", "Е-пошта"),
         "The organisation's e-mail address (used when the organisation is created).",
         "info@example.org",
         aliases=("mail", "email address", "e-mail-adresse", "posta elektronike", "imejl"),
     ),
     Column(
         "website",
-        _h("Website", "Webseite", "Uebfaqja", "Veb sajt", "Веб сајт"),
         "The organisation's website (used when the organisation is created).",
         "https://example.org",
         aliases=("web", "url", "homepage", "internetseite", "faqja", "sajt", "internet stranica"),
     ),
     Column(
         "country",
-        _h("Country", "Land", "Shteti", "Država", "Држава"),
         "Country of a new organisation (code such as XK, or name). Empty: the country of its "
         "first municipality.",
         "XK",
@@ -176,41 +170,30 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "eligibility",
-        _h("Eligibility", "Voraussetzungen", "Kushtet", "Uslovi", "Услови"),
         "Who may use the service, in a sentence.",
         "Returnees registered with the municipal office for returns.",
         aliases=("eligibility criteria", "zugangsvoraussetzungen", "kriteret", "uslovi korišćenja"),
     ),
     Column(
         "minimum_age",
-        _h("Minimum age", "Mindestalter", "Mosha minimale", "Minimalni uzrast", "Минимални узраст"),
         "Youngest age served, in years.",
         "18",
         aliases=("min age", "age from", "alter ab", "mosha nga", "uzrast od"),
     ),
     Column(
         "maximum_age",
-        _h(
-            "Maximum age",
-            "Höchstalter",
-            "Mosha maksimale",
-            "Maksimalni uzrast",
-            "Максимални узраст",
-        ),
         "Oldest age served, in years.",
         "",
         aliases=("max age", "age to", "alter bis", "mosha deri", "uzrast do"),
     ),
     Column(
         "capacity",
-        _h("Capacity", "Kapazität", "Kapaciteti", "Kapacitet", "Капацитет"),
         "available, limited, full or unknown.",
         "available",
         aliases=("free places", "freie plätze", "vende të lira", "slobodna mesta"),
     ),
     Column(
         "id",
-        _h("Service id", "Angebots-ID", "ID e shërbimit", "ID usluge", "ИД услуге"),
         "Optional: your own stable id for the service (letters, digits, '.', '-', '_'). "
         "Empty: the id is derived from organisation and service name, so importing the same "
         "sheet again updates the same services.",

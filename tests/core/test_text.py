@@ -1,4 +1,4 @@
-from core.languages import pick, pick_counted
+from core.languages import pick
 from core.text import fold, search_keys, sr_cyrillic_to_latin, sr_latin_to_cyrillic
 
 
@@ -35,16 +35,3 @@ def test_every_spelling_of_a_place_folds_to_one_key() -> None:
 
 def test_search_keys_are_distinct_and_ordered() -> None:
     assert search_keys(["Pejë", "Peja", "Peć", "Пећ", "Pec", ""]) == ["peje", "peja", "pec"]
-
-
-def test_a_counted_text_takes_the_form_of_its_number_in_each_language() -> None:
-    forms = {
-        "en": {"one": "{n} day", "other": "{n} days"},
-        "sr-Latn": {"one": "{n} sat", "few": "{n} sata", "other": "{n} sati"},
-    }
-    assert [pick_counted(forms, "en", n) for n in (1, 2, 0)] == ["{n} day", "{n} days", "{n} days"]
-    assert [pick_counted(forms, "sr-Latn", n) for n in (1, 3, 5, 11, 21, 22)] == [
-        "{n} sat", "{n} sata", "{n} sati", "{n} sati", "{n} sat", "{n} sata",
-    ]  # fmt: skip
-    assert pick_counted(forms, "sr-Cyrl", 2) == "{n} сата"
-    assert pick_counted(forms, "fr", 1) == "{n} day"  # falls back like every label
