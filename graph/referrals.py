@@ -943,9 +943,11 @@ RETURN collect(DISTINCT category) AS covered
 
 # The service's responsiveness, kept on the Service for search and for counsellors: median
 # hours from sending to acknowledgement, share of decided referrals accepted, share of
-# accepted referrals that came back with an outcome.
+# accepted referrals that came back with an outcome. For a list of services, so that a
+# transition (one service) and a bulk load (many) keep it by the same definition.
 RESPONSIVENESS: LiteralString = """
-MATCH (s:Service {id: $service})
+UNWIND $ids AS id
+MATCH (s:Service {id: id})
 CALL (s) {
   MATCH (r:Referral)-[:TO]->(s) WHERE r.sent_at IS NOT NULL
   RETURN count(r) AS received,
@@ -962,7 +964,17 @@ SET s.referrals_received = received,
     s.acceptance_rate = CASE WHEN accepted + declined > 0
                              THEN toFloat(accepted) / (accepted + declined) END,
     s.feedback_rate = CASE WHEN accepted > 0 THEN toFloat(with_outcome) / accepted END
+RETURN count(s) AS updated
 """
+
+
+async def update_responsiveness(tx: AsyncManagedTransaction, *, service_ids: list[str]) -> int:
+    """Recompute the responsiveness of these services from their referrals as they stand;
+    returns how many services were found. Referrals written in bulk (history, data sets)
+    call it once per batch of services instead of once per step."""
+    result = await tx.run(RESPONSIVENESS, ids=service_ids)
+    record = await result.single(strict=True)
+    return int(record["updated"])
 
 
 async def transition(
@@ -1032,7 +1044,7 @@ async def transition(
         outcome=outcome.value if outcome else None,
         from_status=current.value,
     )
-    await tx.run(RESPONSIVENESS, service=state["service"])
+    await update_responsiveness(tx, service_ids=[state["service"]])
     # Both ends are told (each subscribes to what it cares about), except of a draft that
     # was cancelled before the receiver ever saw it. Ids and statuses only, never content.
     told = (
