@@ -13,10 +13,11 @@ The same seed, scale and `--as-of` date give the same data, byte for byte: every
 from its own `random.Random` seeded from the seed and the phase's name, so that the gazetteer
 is the same at every scale. Directory nodes are written with the application's own bulk
 writes (`upsert_areas`, `upsert_organisations`, `upsert_services`, ...) in UNWIND batches of
-5,000 rows, so the benchmark measures the graph the application builds. Referrals have no
-module yet; they are written as the minimal nodes of DESIGN.md's model by
-`bench.referrals.WRITE_REFERRALS`, and each service then gets the referral statistics that
-module will keep and the search ranks with (`bench.referrals.REFERRAL_STATS`).
+5,000 rows, so the benchmark measures the graph the application builds. Referrals are written
+by the application's bulk write of referral history (`graph.referrals.history.HISTORY`, with the
+stamps of their lifecycle), and each service they went to then gets the responsiveness the
+search ranks with from the application's own query
+(`graph.referrals.responsiveness.update_responsiveness`).
 
 Where things are: `bench.shape` (sizes and every distribution), `bench.sampling` (seeded
 choices), `bench.gazetteer` (towns and synthetic settlements), `bench.directory`
@@ -53,7 +54,7 @@ from bench.directory import (
 )
 from bench.gazetteer import build_gazetteer
 from bench.neo4j import BENCH_HOME, bench_graph, bench_instance, start_bench, stop_bench, wipe_bench
-from bench.referrals import generate_referrals, write_referral_stats, write_referrals
+from bench.referrals import generate_referrals, referred_services, write_referrals
 from bench.shape import M_ORGANISATIONS, M_REFERRALS
 from core.errors import HomewardError
 from graph.areas import AreaRecord, area_rows, upsert_areas
@@ -62,6 +63,7 @@ from graph.migrations import migrate
 from graph.needs import NeedRecord, Term, upsert_needs
 from graph.organisations import OrganisationInput, upsert_organisations
 from graph.programmes import ProgrammeRecord, upsert_programmes
+from graph.referrals.responsiveness import update_responsiveness
 from graph.services import upsert_services
 from graph.target_groups import upsert_target_groups
 from homeward import neo4j_server
@@ -273,8 +275,8 @@ async def load(
     async def write_refs(batch: list[dict[str, Any]]) -> int:
         return await graph.write(write_referrals, rows=batch)
 
-    async def write_stats(batch: list[str]) -> int:
-        return await graph.write(write_referral_stats, ids=batch)
+    async def write_responsiveness(batch: list[str]) -> int:
+        return await graph.write(update_responsiveness, service_ids=batch)
 
     phases.append(
         await _write("organisations", org_rows, write_orgs, progress=progress, deadline=deadline)
@@ -289,9 +291,9 @@ async def load(
     )
     phases.append(
         await _write(
-            "referral statistics",
-            [service["id"] for service in data.services],
-            write_stats,
+            "responsiveness",
+            referred_services(data.referrals),
+            write_responsiveness,
             progress=progress,
             deadline=deadline,
         )

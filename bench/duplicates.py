@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.neo4j import bench_graph, bench_instance
-from core.text import fold
+from core.text import fold, sr_latin_to_cyrillic
 from graph.duplicates import (
     THRESHOLD,
     Kind,
@@ -61,30 +61,6 @@ OFFICES = (
      "Opštinska kancelarija za zajednice i povratak", "ZKKK"),
     ("emp", "Zyra e Punësimit", "Biro za zapošljavanje", "ZP"),
 )  # fmt: skip
-
-_LATN_TO_CYRL = {
-    "lj": "љ", "nj": "њ", "dž": "џ", "a": "а", "b": "б", "v": "в", "g": "г", "d": "д",
-    "đ": "ђ", "e": "е", "ž": "ж", "z": "з", "i": "и", "j": "ј", "k": "к", "l": "л", "m": "м",
-    "n": "н", "o": "о", "p": "п", "r": "р", "s": "с", "t": "т", "ć": "ћ", "u": "у", "f": "ф",
-    "h": "х", "c": "ц", "č": "ч", "š": "ш",
-}  # fmt: skip
-
-
-def to_cyrillic(text: str) -> str:
-    """Serbian Latin to Cyrillic (digraphs first), keeping capitals."""
-    out, i = [], 0
-    while i < len(text):
-        for size in (2, 1):
-            chunk = text[i : i + size]
-            letter = _LATN_TO_CYRL.get(chunk.lower())
-            if letter is not None:
-                out.append(letter.upper() if chunk[0].isupper() else letter)
-                i += size
-                break
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
 
 
 @dataclass(slots=True)
@@ -219,7 +195,7 @@ def _duplicate(entry: Entry, number: int, rng: random.Random) -> Entry:
         elif change == "website" and dup.website:
             dup.website = dup.website.replace("https://", "http://www.") + "en/"
         elif change == "cyrillic" and entry.serbian:
-            dup.name = to_cyrillic(entry.serbian)
+            dup.name = sr_latin_to_cyrillic(entry.serbian)
         elif change == "acronym" and entry.acronym:
             town = entry.area.split("-", 1)[-1].title() if entry.area else ""
             dup.name = f"{entry.acronym} {town}".strip()

@@ -7,7 +7,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from bench.sampling import Weighted, allocate, jitter, km, rng_for
+from bench.sampling import Weighted, allocate, jitter, rng_for
 from bench.shape import (
     BIG_TOWNS,
     M_AREAS,
@@ -24,6 +24,7 @@ from bench.shape import (
     TOWN_ZIPF,
 )
 from graph.areas import AreaLevel, AreaRecord, GeoPoint
+from graph.duplicates.scoring import distance_km
 
 
 def _display_name(record: AreaRecord) -> str:
@@ -138,7 +139,7 @@ def build_gazetteer(seed_areas: list[AreaRecord], *, seed: int) -> Gazetteer:
                 t.id
                 for t in sorted(
                     (t for t in towns[country] if t is not town),
-                    key=lambda t: km(town.lat, town.lon, t.lat, t.lon),
+                    key=lambda t: distance_km((town.lat, town.lon), (t.lat, t.lon)),
                 )[:6]
             ]
 

@@ -1,18 +1,22 @@
-"""Referrals of data set M, and the minimal write that stores them until the application has
-a referral module (graph/referrals/), with the statistics on each service that it will keep.
+"""Referrals of data set M, written with the application's own bulk write of referral history
+(`graph.referrals.history.HISTORY`), and each receiving service's responsiveness kept by the
+application's own query (`graph.referrals.responsiveness.update_responsiveness`), as a
+transition keeps it.
 
 Popular services receive a hundred times more referrals than typical ones (log-normal
 popularity); a quarter are never chosen (offices that exist on paper), and with about two
 referrals per service half of the receiving services get none in the two years;
 senders respect a service's restriction to sending countries; statuses follow the lifecycle
-of DESIGN.md, with recent referrals still moving and old ones mostly completed.
+of DESIGN.md, with recent referrals still moving and old ones mostly completed. Each referral
+carries the stamps the lifecycle leaves (`graph.referrals.lifecycle.STAMP`, `closed_at`),
+which is what the responsiveness is measured from.
 """
 
 from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from typing import Any, LiteralString
+from typing import Any
 
 from neo4j import AsyncManagedTransaction
 
@@ -35,76 +39,53 @@ from bench.shape import (
     UNUSED_SERVICE_SHARE,
 )
 from graph.areas import AreaLevel
-from graph.referrals import REFERRAL_NEED_CODES
+from graph.referrals.history import HISTORY
+from graph.referrals.lifecycle import STAMP
+from graph.referrals.models import CLOSED, ReferralStatus
 from graph.services import ServiceStatus
-
-# The minimal referral of DESIGN.md's model. MERGE on the id
-# keeps a retried batch (or a `--reuse` load) from creating a second node.
-WRITE_REFERRALS: LiteralString = (
-    """
-UNWIND $rows AS row
-MATCH (o:Organisation {id: row.from})
-MATCH (s:Service {id: row.to})
-MATCH (d:Area {id: row.destination})
-MERGE (r:Referral {id: row.id})
-SET r += row.props
-MERGE (r)-[:FROM]->(o)
-MERGE (r)-[:TO]->(s)
-MERGE (r)-[:DESTINATION]->(d)
-WITH r, row
-CALL (r, row) {
-  UNWIND row.needs AS code
-  MATCH (n:Need {code: code})
-  MERGE (r)-[:FOR]->(n)
-}
-CALL (r) {"""
-    + REFERRAL_NEED_CODES
-    + """}
-RETURN count(r) AS written
-"""
-)
 
 
 async def write_referrals(tx: AsyncManagedTransaction, *, rows: list[dict[str, Any]]) -> int:
-    result = await tx.run(WRITE_REFERRALS, rows=rows)
+    """M's referrals through the statement that writes referral history (MERGE on the id, so
+    a retried batch or a `--reuse` load creates nothing twice)."""
+    result = await tx.run(HISTORY, rows=rows)
     record = await result.single(strict=True)
     return int(record["written"])
 
 
-# What the referral module keeps on each service from the referrals it received, so that the
-# search benchmark ranks with measured responsiveness (docs/search.md): referrals sent to it,
-# the median hours from sending to acknowledgement, accepted / (accepted + declined), and the
-# share of accepted referrals that reached an outcome. Null where there is nothing to measure.
-# One pass over the services, each reading only its own referrals.
-REFERRAL_STATS: LiteralString = """
-UNWIND $ids AS id
-MATCH (s:Service {id: id})
-CALL (s) {
-  OPTIONAL MATCH (r:Referral)-[:TO]->(s) WHERE r.sent_at IS NOT NULL
-  WITH count(r) AS received,
-       percentileCont(
-         CASE WHEN r.acknowledged_at IS NOT NULL
-              THEN duration.inSeconds(r.sent_at, r.acknowledged_at).seconds / 3600.0 END, 0.5
-       ) AS ack_median_hours,
-       count(CASE WHEN r.status IN $accepted THEN 1 END) AS accepted,
-       count(CASE WHEN r.status = 'declined' THEN 1 END) AS declined,
-       count(CASE WHEN r.status = 'completed' THEN 1 END) AS completed
-  SET s.referrals_received = CASE WHEN received > 0 THEN received END,
-      s.ack_median_hours = ack_median_hours,
-      s.acceptance_rate = CASE WHEN accepted + declined > 0
-                               THEN toFloat(accepted) / (accepted + declined) END,
-      s.feedback_rate = CASE WHEN accepted > 0 THEN toFloat(completed) / accepted END
-}
-RETURN count(s) AS written
-"""
-# Statuses a referral reaches only after the service accepted it.
-ACCEPTED_STATUSES = ["accepted", "in_progress", "completed"]
+def referred_services(rows: list[dict[str, Any]]) -> list[str]:
+    """The services M's referrals went to, each once, in the order first referred: the ones
+    whose responsiveness the application would have kept (the others never had a referral)."""
+    return list(dict.fromkeys(row["service"] for row in rows))
 
 
-async def write_referral_stats(tx: AsyncManagedTransaction, *, ids: list[str]) -> int:
-    result = await tx.run(REFERRAL_STATS, ids=ids, accepted=ACCEPTED_STATUSES)
-    record = await result.single(strict=True)
-    return int(record["written"])
+def _stamps(
+    status: ReferralStatus,
+    *,
+    acknowledged_at: datetime | None,
+    updated: datetime,
+) -> dict[str, Any]:
+    """The moments the lifecycle stamps on the way to `status` (beyond sending and
+    acknowledgement, which the generator draws): the last step at the referral's last change,
+    the steps between acknowledgement and it at the acknowledgement, as accepting straight
+    from "sent" stamps both at once in the application."""
+    path = {
+        ReferralStatus.ACCEPTED: [ReferralStatus.ACCEPTED],
+        ReferralStatus.DECLINED: [ReferralStatus.DECLINED],
+        ReferralStatus.IN_PROGRESS: [ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS],
+        ReferralStatus.COMPLETED: [
+            ReferralStatus.ACCEPTED,
+            ReferralStatus.IN_PROGRESS,
+            ReferralStatus.COMPLETED,
+        ],
+        ReferralStatus.CANCELLED: [ReferralStatus.CANCELLED],
+    }.get(status, [])
+    stamps: dict[str, Any] = {STAMP[step]: acknowledged_at for step in path[:-1]}
+    if path:
+        stamps[STAMP[path[-1]]] = updated
+    if status in CLOSED:
+        stamps["closed_at"] = updated
+    return stamps
 
 
 def _destination(service: ServiceRef, gaz: Gazetteer, rng: random.Random) -> str:
@@ -194,9 +175,12 @@ def generate_referrals(
             {
                 "id": f"bench-ref-{number:07d}",
                 "from": sender,
-                "to": service.id,
+                "service": service.id,
                 "needs": needs,
                 "destination": _destination(service, gaz, rng),
+                # HISTORY dates the node by the row's `sent_at`: `created_at` when it creates
+                # it (the props below set M's own), `updated_at` always: the last change.
+                "sent_at": updated,
                 "props": {
                     "reference": f"HWB-{created:%y%m}-{number:07d}",
                     "status": status,
@@ -207,14 +191,14 @@ def generate_referrals(
                     ).value,
                     "planned_arrival": (created + timedelta(days=rng.randint(7, 120))).date(),
                     "created_at": created,
-                    "updated_at": updated,
                     "sent_at": sent_at,
                     "acknowledged_at": acknowledged_at,
                     "outcome": outcomes.pick(rng) if status == "completed" else None,
                     "decline_reason": reasons.pick(rng) if status == "declined" else None,
                     "version": transitions + 1,
                     "synthetic": True,
-                },
+                }
+                | _stamps(ReferralStatus(status), acknowledged_at=acknowledged_at, updated=updated),
             }
         )
     return rows

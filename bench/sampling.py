@@ -61,14 +61,6 @@ def jitter(lat: float, lon: float, radius_km: float, rng: random.Random) -> GeoP
     return GeoPoint(lat=round(lat + dlat, 5), lon=round(lon + dlon, 5))
 
 
-def km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance, for ranking neighbouring towns."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(h))
-
-
 def allocate(total: int, weights: Sequence[float], *, minimum: int = 0) -> list[int]:
     """Split `total` into integers proportional to `weights` (largest remainder)."""
     floor_total = minimum * len(weights)

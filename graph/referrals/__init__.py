@@ -8,6 +8,8 @@ The parts, each importing only those listed before it:
   may see it.
 - `lifecycle`: the state machine (`TRANSITIONS` and nowhere else), creating a draft, and the
   steps after it with their events, version checks and webhook announcements.
+- `responsiveness`: how each service answers referrals (acknowledgement time, acceptance and
+  feedback rates), one query for a transition and for bulk writes alike.
 - `consent`: recording and revoking the returnee's consent.
 - `followup`: monitoring visits after arrival.
 - `retention`: purging closed referrals' personal data and re-encrypting under a new key.

@@ -36,6 +36,7 @@ from graph.referrals.models import (
     Side,
 )
 from graph.referrals.reads import get_referral, side_of
+from graph.referrals.responsiveness import update_responsiveness
 from graph.services import flag_for_reverification
 from graph.users import Actor, Role
 from graph.webhooks import WebhookEvent, enqueue
@@ -334,29 +335,6 @@ UNWIND c.categories AS category
 RETURN collect(DISTINCT category) AS covered
 """
 
-# The service's responsiveness, kept on the Service for search and for counsellors: median
-# hours from sending to acknowledgement, share of decided referrals accepted, share of
-# accepted referrals that came back with an outcome.
-RESPONSIVENESS: LiteralString = """
-MATCH (s:Service {id: $service})
-CALL (s) {
-  MATCH (r:Referral)-[:TO]->(s) WHERE r.sent_at IS NOT NULL
-  RETURN count(r) AS received,
-         percentileCont(CASE WHEN r.acknowledged_at IS NOT NULL
-                             THEN duration.inSeconds(r.sent_at, r.acknowledged_at).seconds / 3600.0
-                        END, 0.5) AS ack_median,
-         count(r.accepted_at) AS accepted,
-         count(r.declined_at) AS declined,
-         count(CASE WHEN r.accepted_at IS NOT NULL AND r.outcome IS NOT NULL THEN 1 END)
-           AS with_outcome
-}
-SET s.referrals_received = received,
-    s.ack_median_hours = CASE WHEN received > 0 THEN ack_median END,
-    s.acceptance_rate = CASE WHEN accepted + declined > 0
-                             THEN toFloat(accepted) / (accepted + declined) END,
-    s.feedback_rate = CASE WHEN accepted > 0 THEN toFloat(with_outcome) / accepted END
-"""
-
 
 async def transition(
     tx: AsyncManagedTransaction,
@@ -425,7 +403,7 @@ async def transition(
         outcome=outcome.value if outcome else None,
         from_status=current.value,
     )
-    await tx.run(RESPONSIVENESS, service=state["service"])
+    await update_responsiveness(tx, service_ids=[state["service"]])
     # Both ends are told (each subscribes to what it cares about), except of a draft that
     # was cancelled before the receiver ever saw it. Ids and statuses only, never content.
     told = (
