@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.deps import GraphDep, authorize
+from core.batching import batches
 from core.text import fold
 from graph.areas import GeoPoint
 from graph.driver import Graph
@@ -259,8 +260,8 @@ async def _answer(
 
         async def lines() -> AsyncIterator[bytes]:
             keys = everything.keys
-            for start in range(0, len(keys), STREAM_CHUNK):
-                for record in await build(keys[start : start + STREAM_CHUNK]):
+            for chunk in batches(keys, STREAM_CHUNK):
+                for record in await build(list(chunk)):
                     yield _json_line(record)
 
         return StreamingResponse(lines(), media_type=NDJSON)

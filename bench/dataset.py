@@ -56,6 +56,7 @@ from bench.gazetteer import build_gazetteer
 from bench.neo4j import BENCH_HOME, bench_graph, bench_instance, start_bench, stop_bench, wipe_bench
 from bench.referrals import generate_referrals, referred_services, write_referrals
 from bench.shape import M_ORGANISATIONS, M_REFERRALS
+from core.batching import batches
 from core.errors import HomewardError
 from graph.areas import AreaRecord, area_rows, upsert_areas
 from graph.driver import Graph
@@ -157,8 +158,8 @@ class Phase:
         return statistics.median(self.batch_rates) if self.batch_rates else None
 
 
-def _batches(rows: Sequence[R], size: int = BATCH_SIZE) -> list[list[R]]:
-    return [list(rows[i : i + size]) for i in range(0, len(rows), size)]
+def _batches(rows: Sequence[R]) -> list[list[R]]:
+    return [list(batch) for batch in batches(rows, BATCH_SIZE)]
 
 
 async def _write(

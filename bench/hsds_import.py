@@ -60,6 +60,7 @@ from bench.neo4j import (
     stop_bench,
     wipe_bench,
 )
+from core.batching import batches
 from core.errors import HomewardError
 from core.settings import PROJECT_ROOT
 from graph.driver import Graph
@@ -237,9 +238,9 @@ async def bare_load(graph: Graph, rows: BareRows, *, deadline: float) -> None:
         *((BARE_LINKS[key], rows.links[key]) for key in BARE_LINKS),
     ]
     for query, items in steps:
-        for start in range(0, len(items), BARE_BATCH):
+        for batch in batches(items, BARE_BATCH):
             _check(deadline)
-            await graph.write(_run, query=query, rows=list(items[start : start + BARE_BATCH]))
+            await graph.write(_run, query=query, rows=list(batch))
 
 
 # --- the empty database ------------------------------------------------------------------------

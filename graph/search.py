@@ -1,6 +1,7 @@
 """Partner search: services for a returnee's needs near the place of return, ranked with
 reasons. The matching rules and the score are documented in docs/search.md; this module is
-their single implementation.
+their single implementation, and one cohesive thing: the four queries, the score and the
+reasons are one pass over one set of facts, so they stay in one module.
 
 A search is at most four Cypher queries in one read transaction, whatever the size of the
 directory:

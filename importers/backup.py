@@ -42,6 +42,7 @@ import neo4j.time as ntime
 import pytz
 from neo4j.spatial import CartesianPoint, Point, WGS84Point
 
+from core.batching import batches
 from core.errors import HomewardError
 from graph.backup import (
     MARKER,
@@ -302,11 +303,6 @@ class RestoreReport:
     wiped: int
 
 
-def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), BATCH):
-        yield rows[start : start + BATCH]
-
-
 async def restore(
     graph: Graph, path: Path, *, force: bool = False, progress: Progress | None = None
 ) -> RestoreReport:
@@ -334,12 +330,12 @@ async def restore(
         await wipe(graph)
     await graph.write(mark_restore, source=path.name)
     element_ids: dict[int, str] = {}
-    for rows in _batches(data.nodes):
-        element_ids |= await graph.write(create_nodes, rows=rows)
+    for rows in batches(data.nodes, BATCH):
+        element_ids |= await graph.write(create_nodes, rows=list(rows))
         if progress:
             progress("nodes", len(element_ids), len(data.nodes))
     done = 0
-    for rows in _batches(data.relationships):
+    for rows in batches(data.relationships, BATCH):
         resolved = [
             {**row, "start": element_ids[row["start"]], "end": element_ids[row["end"]]}
             for row in rows

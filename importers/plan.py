@@ -16,6 +16,7 @@ from typing import Any
 
 from neo4j import AsyncManagedTransaction
 
+from core.batching import batches
 from graph.areas import AreaRecord, area_rows, upsert_areas
 from graph.audit import FieldChange, record_event
 from graph.driver import Graph
@@ -43,10 +44,6 @@ Progress = Callable[[str, int], None]
 # Called after each batch with its kind and how many batches are done; tests use it to
 # stop an import half way.
 AfterBatch = Callable[[str, int], None]
-
-
-def _batches(rows: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +108,7 @@ async def write_plan(
             )
             return count
 
-        for batch in _batches(rows, batch_size):
+        for batch in batches(rows, batch_size):
             written[kind] += await graph.write(audited, **{params["key"]: list(batch)})
             done += 1
             if progress is not None:

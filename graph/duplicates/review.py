@@ -29,6 +29,7 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
+from core.batching import batches
 from core.clock import utcnow
 from core.errors import NotFound, ValidationFailed
 from graph.audit import FieldChange, record_event
@@ -159,17 +160,15 @@ async def scan(
     mark = time.perf_counter()
     rows = [candidate_row(kind, records[i], records[j], m, parents) for i, j, m in matches]
     totals = {"written": 0, "new": 0, "reopened": 0}
-    for start in range(0, len(rows), WRITE_BATCH):
+    written = 0
+    for batch in batches(rows, WRITE_BATCH):
         if progress is not None:
-            progress("write", start, len(rows))
+            progress("write", written, len(rows))
         counts = await graph.write(
-            write_candidates,
-            kind=kind,
-            rows=rows[start : start + WRITE_BATCH],
-            scan=scan_id,
-            now=now,
+            write_candidates, kind=kind, rows=list(batch), scan=scan_id, now=now
         )
         totals = {k: totals[k] + counts[k] for k in totals}
+        written += len(batch)
     if progress is not None:
         progress("write", len(rows), len(rows))
     pruned = 0
