@@ -33,7 +33,13 @@ $(NEO4J_JARS): neo4j/pom.xml
 
 neo4j: $(NEO4J_JARS)
 
-install: $(BIN)/.installed $(NEO4J_JARS)
+# The message catalogues as read at run time (core/i18n.py), rebuilt when a .po changes.
+CATALOGUES_PO := $(wildcard core/locale/*/LC_MESSAGES/messages.po)
+CATALOGUES_MO := $(CATALOGUES_PO:.po=.mo)
+core/locale/%/LC_MESSAGES/messages.mo: core/locale/%/LC_MESSAGES/messages.po $(BIN)/.installed
+	$(BIN)/pybabel -q compile -l $* -i $< -o $@
+
+install: $(BIN)/.installed $(NEO4J_JARS) $(CATALOGUES_MO)
 
 # The browser tests of the web pages drive Debian's Chromium (Playwright never downloads a
 # browser of its own here). Installed from the distribution's packages when missing. When
@@ -101,8 +107,8 @@ schema: install
 # The catalogues of the product's words (core/locale, see core/i18n.py): extract the keys that
 # code and templates use, add new ones to the English catalogue (to be worded there), update
 # every language from English (a new key arrives empty, a dropped one is kept as obsolete),
-# and write Serbian Cyrillic from Serbian Latin. The catalogues are read as .po files at run
-# time; nothing is compiled. The template stays (git-ignored) for `pybabel init` of a language.
+# and write Serbian Cyrillic from Serbian Latin. `make install` compiles each .po into the .mo
+# read at run time. The template stays (git-ignored) for `pybabel init` of a language.
 MESSAGES_POT := core/locale/messages.pot
 messages: install
 	$(BIN)/pybabel -q extract --no-default-keywords -k t -k tn:1,1 -F babel.cfg \

@@ -3,6 +3,7 @@ every key that code and templates use present, and the translator's lookups."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -188,6 +189,25 @@ def test_a_missing_catalogue_says_where_it_was_looked_for(
     broken.write_text('msgid "a"\nbogus\n', encoding="utf-8")
     with pytest.raises(CatalogueMissing, match="cannot be read"):
         read_catalogue("sq")
+
+
+def test_a_compiled_catalogue_missing_or_older_than_its_source_says_how_to_mend_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = i18n.catalogue_path("de")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    copy = i18n.catalogue_path("de")
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(source.read_bytes())
+    with pytest.raises(CatalogueMissing, match=r"no compiled message catalogue .*make install"):
+        i18n._compiled("de")
+    compiled = i18n.compiled_path("de")
+    compiled.write_bytes(b"not a catalogue")
+    with pytest.raises(CatalogueMissing, match="cannot be read"):
+        i18n._compiled("de")
+    os.utime(compiled, (1_000_000, 1_000_000))  # older than the .po: an edit not compiled
+    with pytest.raises(CatalogueMissing, match=r"older than .*make install"):
+        i18n._compiled("de")
 
 
 def test_every_catalogue_loads_at_start_up() -> None:
