@@ -27,10 +27,12 @@ import gettext
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date, format_datetime
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po, write_po
 from babel.numbers import format_decimal
@@ -168,6 +170,22 @@ class Translator:
             raise TypeError(f"message {key!r} words no count: call it without one")
         text = forms[_messages(self.locale).plural_form(abs(n))]
         return text.format(**({"count": n} | values))
+
+    def date(self, value: date | datetime | str | None) -> str:
+        """A day as the language writes it ("5 Dec 2026", "05.12.2026"); ISO text (as GraphQL
+        sends dates and instants) is read first; nothing for no date."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        day = value.date() if isinstance(value, datetime) else value
+        return format_date(day, format="medium", locale=self.locale)
+
+    def moment(self, value: datetime | str) -> str:
+        """An instant to the minute as the language writes it, in UTC as stored."""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return format_datetime(value, format="short", tzinfo=value.tzinfo, locale=self.locale)
 
     def decimal(self, value: float, digits: int = 0) -> str:
         """A number as the language writes it: "12.5" in English, "12,5" in German."""

@@ -213,3 +213,11 @@ def test_a_compiled_catalogue_missing_or_older_than_its_source_says_how_to_mend_
 def test_every_catalogue_loads_at_start_up() -> None:
     i18n.load_all()
     assert {i18n._messages(locale).texts["app.name"] for locale in LOCALES} == {"Homeward"}
+
+
+def test_dates_are_written_as_each_language_writes_them() -> None:
+    assert translator("en").date("2026-12-05") == "Dec 5, 2026"
+    assert translator("de").date("2026-12-05T10:30:00+00:00") == "05.12.2026"
+    assert translator("sq").date(None) == ""
+    assert "2026" in translator("sr-Cyrl").date("2026-12-05")
+    assert translator("de").moment("2026-12-05T10:30:00+00:00") == "05.12.26, 10:30"
