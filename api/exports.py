@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from api.deps import GraphDep, SettingsDep, authorize_with_session
 from core.errors import NotFound, ValidationFailed
 from core.languages import from_properties, pick
+from core.text import spreadsheet_safe
 from graph.areas import areas_by_ids
 from graph.coordination import GapCell, period, service_gaps, three_w
 from reports.gapmap import area_names, gap_picture, state
@@ -64,25 +65,24 @@ def three_w_csv(rows: list[dict[str, Any]], *, country_name: str, country: str, 
             if r["parent_level"] == "region":
                 region = (parent_name, r["parent_id"])
         start = r["start"].to_native().date().isoformat() if r["start"] is not None else ""
-        writer.writerow(
-            [
-                r["organisation"],
-                r["acronym"] or "",
-                r["kind"] or "",
-                r["service"],
-                r["service_id"],
-                pick(from_properties("label", r["need_props"]), lang),
-                r["need"],
-                " | ".join(r["target_groups"]),
-                country_name,
-                country,
-                *region,
-                *municipality,
-                r["status"],
-                r["capacity"] or "unknown",
-                start,
-            ]
-        )
+        row = [
+            r["organisation"],
+            r["acronym"] or "",
+            r["kind"] or "",
+            r["service"],
+            r["service_id"],
+            pick(from_properties("label", r["need_props"]), lang),
+            r["need"],
+            " | ".join(r["target_groups"]),
+            country_name,
+            country,
+            *region,
+            *municipality,
+            r["status"],
+            r["capacity"] or "unknown",
+            start,
+        ]
+        writer.writerow([spreadsheet_safe(str(cell)) for cell in row])
     return out.getvalue()
 
 

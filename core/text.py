@@ -104,3 +104,14 @@ def close_matches(
 
 def did_you_mean(suggestions: tuple[str, ...]) -> str:
     return f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+
+
+# What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell a spreadsheet shows as text: a value that would start a formula (a service
+    named `=HYPERLINK(...)`) gets a leading apostrophe, which spreadsheets display as
+    nothing and which keeps the formula from running when the file is opened."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value

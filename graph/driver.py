@@ -17,7 +17,12 @@ from neo4j import (
     Auth,
     unit_of_work,
 )
-from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import (
+    ConnectionAcquisitionTimeoutError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+)
 
 from core.errors import DatabaseUnavailable
 from core.metrics import NEO4J_LATENCY, count_error
@@ -125,6 +130,12 @@ class Graph:
                 # still have committed; every write is idempotent, so trying again is safe.
                 raise DatabaseUnavailable(
                     f"Neo4j did not answer within {self.query_timeout_s:g} s"
+                ) from exc
+            except ConnectionAcquisitionTimeoutError as exc:
+                # Every pooled connection is busy: the caller is told to come back (503 with
+                # Retry-After) rather than kept waiting in a queue that only grows.
+                raise DatabaseUnavailable(
+                    "every Neo4j connection is in use; try again in a few seconds"
                 ) from exc
             except (ServiceUnavailable, SessionExpired) as exc:
                 if time.monotonic() - started + delay > self.unavailable_retry_s:

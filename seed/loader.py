@@ -241,7 +241,7 @@ async def write_seed(tx: AsyncManagedTransaction, *, data: SeedData) -> SeedRepo
 
     rows = []
     for service in data.services:
-        found = await reference_problems(tx, data=service)
+        found = await reference_problems(tx, data=service, service_id=service.id)
         problems += [
             FieldProblem(f"services.json:{service.id}.{p.field}", p.message) for p in found
         ]

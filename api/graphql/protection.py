@@ -3,6 +3,11 @@
 - `PageSizeLimit`: `first` on any connection field is checked before anything runs, literal
   or variable, at any depth, so that no list can be asked for in pages larger than
   `MAX_PAGE_SIZE` even where a resolver forgot to check.
+- `QueryCostLimit`: the reads a query may cause, estimated before anything runs: each
+  connection costs one read per parent it is asked under, and its `first` (or the default
+  page) multiplies what is nested in it, as does a plain list (counted as `LIST_ESTIMATE`
+  items). A query above the caller's budget (smaller for anonymous callers) is refused whole,
+  so that one request cannot hold the Neo4j pool for seconds however it nests its aliases.
 - `MaskUnexpectedErrors`: an error that is neither a GraphQL error of the request itself
   (syntax, validation, access) nor one of Homeward's typed domain errors is a bug; the
   caller sees a generic message and the request id, the log gets the traceback.
@@ -20,7 +25,19 @@ import strawberry
 from graphql import (
     ExecutionResult,
     FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    NamedTypeNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
     TypeInfo,
     TypeInfoVisitor,
     Visitor,
@@ -34,7 +51,7 @@ from strawberry.types import ExecutionContext
 from core.errors import HomewardError
 from core.logs import CURRENT_REQUEST, current_request_id
 from core.metrics import count_error
-from graph.pagination import MAX_PAGE_SIZE
+from graph.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 log = logging.getLogger("homeward.graphql")
 
@@ -92,6 +109,121 @@ class PageSizeLimit(SchemaExtension):
             if errors:
                 # A result set before execution stops it: no resolver runs.
                 context.result = ExecutionResult(data=None, errors=errors)
+        yield
+
+
+# Items a plain list (a service's sites, an area's coverage) is counted as holding.
+LIST_ESTIMATE = 10
+# Budgets in estimated reads: a directory page costs tens, a page of areas with their
+# services a few hundred; thousands are a crawl that should page instead.
+MAX_COST_ANONYMOUS = 2_000
+MAX_COST_SIGNED_IN = 10_000
+
+
+def _is_list(type_: GraphQLOutputType) -> bool:
+    while isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    return isinstance(type_, GraphQLList)
+
+
+class _Cost:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def of(self, selections: SelectionSetNode | None, parent: Any, multiplier: int) -> int:
+        if selections is None or not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            # A union's members are reached through fragments with a type condition.
+            return self._fragments_only(selections, multiplier)
+        total = 0
+        for node in selections.selections:
+            if isinstance(node, FieldNode):
+                total += self._field(node, parent, multiplier)
+            else:
+                total += self._fragment(node, parent, multiplier)
+        return total
+
+    def _fragments_only(self, selections: SelectionSetNode | None, multiplier: int) -> int:
+        if selections is None:
+            return 0
+        return sum(
+            self._fragment(node, None, multiplier)
+            for node in selections.selections
+            if not isinstance(node, FieldNode)
+        )
+
+    def _fragment(self, node: Any, parent: Any, multiplier: int) -> int:
+        condition: NamedTypeNode | None
+        if isinstance(node, FragmentSpreadNode):
+            fragment = self.fragments.get(node.name.value)
+            if fragment is None:
+                return 0
+            condition, selections = fragment.type_condition, fragment.selection_set
+        elif isinstance(node, InlineFragmentNode):
+            condition, selections = node.type_condition, node.selection_set
+        else:
+            return 0
+        target = self.schema.get_type(condition.name.value) if condition else parent
+        return self.of(selections, target, multiplier)
+
+    def _field(self, node: FieldNode, parent: Any, multiplier: int) -> int:
+        field = parent.fields.get(node.name.value)
+        if field is None:  # __typename and introspection
+            return 0
+        named = get_named_type(field.type)
+        if named.name.endswith("Connection"):
+            first = DEFAULT_PAGE_SIZE
+            for argument in node.arguments or ():
+                if argument.name.value == "first" and "first" in field.args:
+                    value = value_from_ast(argument.value, field.args["first"].type, self.variables)
+                    if isinstance(value, int):
+                        first = min(max(value, 1), MAX_PAGE_SIZE)
+            return multiplier + self.of(node.selection_set, named, multiplier * first)
+        # The page of a connection is already counted by its `first`.
+        if _is_list(field.type) and not parent.name.endswith("Connection"):
+            multiplier *= LIST_ESTIMATE
+        return self.of(node.selection_set, named, multiplier)
+
+
+def query_cost(schema: GraphQLSchema, document: Any, variables: dict[str, Any] | None) -> int:
+    """Estimated reads of the operations in `document` (all of them: the dearest counts)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    counter = _Cost(schema, fragments, variables or {})
+    costs = [0]
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            root = schema.get_root_type(definition.operation)
+            costs.append(counter.of(definition.selection_set, root, 1))
+    return max(costs)
+
+
+class QueryCostLimit(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None and context.result is None:
+            actor = getattr(context.context, "actor", None)
+            signed_in = actor is not None and actor.authenticated
+            limit = MAX_COST_SIGNED_IN if signed_in else MAX_COST_ANONYMOUS
+            cost = query_cost(context.schema._schema, context.graphql_document, context.variables)
+            if cost > limit:
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"query too costly: about {cost} reads, the limit is {limit}; "
+                            "ask for smaller pages or nest fewer lists",
+                            extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "limit": limit},
+                        )
+                    ],
+                )
         yield
 
 

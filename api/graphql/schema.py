@@ -23,7 +23,12 @@ from api.graphql.coordination import CoordinationQuery
 from api.graphql.duplicates import DuplicateMutation, DuplicateQuery
 from api.graphql.needs import TaxonomyQuery
 from api.graphql.organisations import OrganisationMutation, OrganisationQuery
-from api.graphql.protection import HomewardSchema, MaskUnexpectedErrors, PageSizeLimit
+from api.graphql.protection import (
+    HomewardSchema,
+    MaskUnexpectedErrors,
+    PageSizeLimit,
+    QueryCostLimit,
+)
 from api.graphql.referrals import ReferralMutation, ReferralQuery
 from api.graphql.search import SearchQuery
 from api.graphql.services import ServiceMutation, ServiceQuery
@@ -90,6 +95,7 @@ def build_schema(*, introspection: bool) -> strawberry.Schema:
             lambda: AddValidationRules(rules),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             PageSizeLimit,
+            QueryCostLimit,
         ],
     )
 

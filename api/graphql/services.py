@@ -104,7 +104,17 @@ class ServiceType:
     capacity_note: str | None
     capacity_date: date | None
     last_verified_at: datetime | None
-    last_verified_by: str | None
+
+    @strawberry.field
+    async def last_verified_by(self, info: Info) -> str | None:
+        """Who verified is a member of staff (an e-mail address): signed-in callers see who,
+        anyone else the organisation that verified its own entry."""
+        by = self._service.last_verified_by
+        if by is None or info.context.actor.authenticated:
+            return by
+        organisation = await info.context.loaders.organisation.load(self._service.organisation_id)
+        return organisation.name if organisation else None
+
     version: int
     created_at: datetime
     updated_at: datetime
@@ -178,7 +188,6 @@ class ServiceType:
             capacity_note=s.capacity_note,
             capacity_date=s.capacity_date,
             last_verified_at=s.last_verified_at,
-            last_verified_by=s.last_verified_by,
             version=s.version,
             created_at=s.created_at,
             updated_at=s.updated_at,

@@ -14,19 +14,14 @@ from api.graphql.errors import MutationError, to_graphql_error, validate_input
 from api.graphql.pagination import Connection, to_connection
 from core.clock import utcnow
 from core.errors import HomewardError, ValidationFailed
-from graph.pagination import page_size
-from graph.users import (
-    ApiToken,
-    User,
-    UserInput,
-    create_user,
-    get_user,
-    issue_token,
-    list_users,
-    new_token,
-    revoke_token,
-    set_user_disabled,
+from graph.accounts import (
+    create_user_audited,
+    issue_token_audited,
+    revoke_token_audited,
+    set_user_disabled_audited,
 )
+from graph.pagination import page_size
+from graph.users import ApiToken, User, UserInput, get_user, list_users, new_token
 
 MAX_TOKEN_DAYS = 366
 
@@ -138,7 +133,9 @@ class UserMutation:
     async def create_user(self, info: Info, input: CreateUserInput) -> UserResult:
         try:
             data = validate_input(UserInput, strawberry.asdict(input))
-            user = await info.context.graph.write(create_user, id=str(uuid.uuid4()), data=data)
+            user = await info.context.graph.write(
+                create_user_audited, id=str(uuid.uuid4()), data=data, actor=info.context.actor
+            )
         except HomewardError as exc:
             return to_graphql_error(exc)
         return UserPayload(user=UserType.from_model(user))
@@ -146,7 +143,9 @@ class UserMutation:
     @strawberry.mutation(description="Disable (or re-enable) an account; its tokens stop working.")
     async def set_user_disabled(self, info: Info, id: strawberry.ID, disabled: bool) -> UserResult:
         try:
-            user = await info.context.graph.write(set_user_disabled, id=str(id), disabled=disabled)
+            user = await info.context.graph.write(
+                set_user_disabled_audited, id=str(id), disabled=disabled, actor=info.context.actor
+            )
         except HomewardError as exc:
             return to_graphql_error(exc)
         return UserPayload(user=UserType.from_model(user))
@@ -160,7 +159,8 @@ class UserMutation:
                 raise ValidationFailed.single("days", f"must be between 1 and {MAX_TOKEN_DAYS}")
             token, token_id, secret_hash = new_token()
             stored = await info.context.graph.write(
-                issue_token,
+                issue_token_audited,
+                actor=info.context.actor,
                 user_id=str(user_id),
                 token_id=token_id,
                 secret_hash=secret_hash,
@@ -174,7 +174,9 @@ class UserMutation:
     @strawberry.mutation
     async def revoke_token(self, info: Info, id: strawberry.ID) -> TokenResult:
         try:
-            revoked = await info.context.graph.write(revoke_token, token_id=str(id))
+            revoked = await info.context.graph.write(
+                revoke_token_audited, token_id=str(id), actor=info.context.actor
+            )
         except HomewardError as exc:
             return to_graphql_error(exc)
         return TokenPayload(api_token=ApiTokenType.from_model(revoked))

@@ -37,17 +37,46 @@ RETURN
   [i IN range(0, size($countries) - 1)
      WHERE NOT EXISTS { MATCH (:Area {id: $countries[i], level: 'country'}) }] AS bad_countries,
   [i IN range(0, size($programmes) - 1)
-     WHERE NOT EXISTS { MATCH (:Programme {id: $programmes[i]}) }] AS bad_programmes
+     WHERE NOT EXISTS { MATCH (:Programme {id: $programmes[i]}) }] AS bad_programmes,
+  [i IN range(0, size($sites_given) - 1)
+     WHERE EXISTS {
+       MATCH (l:Location {id: $sites_given[i].id})<-[:DELIVERED_AT]-(other:Service)
+             <-[:PROVIDES]-(owner:Organisation)
+       WHERE owner.id <> $organisation AND other.id <> $service
+         AND (coalesce(l.name, '') <> coalesce($sites_given[i].name, '')
+              OR coalesce(l.address, '') <> coalesce($sites_given[i].address, '')
+              OR NOT EXISTS { (l)-[:IN]->(:Area {id: $sites_given[i].area}) }
+              OR CASE WHEN $sites_given[i].lat IS NULL THEN l.point_source <> 'area centroid'
+                      ELSE l.point <> point({latitude: $sites_given[i].lat,
+                                             longitude: $sites_given[i].lon}) END) }]
+    AS foreign_sites
 """
 
 
 async def reference_problems(
-    tx: AsyncManagedTransaction, *, data: ServiceInput
+    tx: AsyncManagedTransaction, *, data: ServiceInput, service_id: str | None = None
 ) -> list[FieldProblem]:
-    """Every reference in `data` that names nothing in the graph, with its field path."""
+    """Every reference in `data` that names nothing in the graph, with its field path.
+
+    A site belongs to the organisations whose services are delivered there: a site of another
+    organisation's services may be named as it is (a shared public place, an airport), but a
+    write that would rename or move it under them is refused (a site without an id is a new
+    site of this service)."""
     result = await tx.run(
         REFERENCES,
         organisation=data.organisation_id,
+        service=service_id,
+        sites_given=[
+            {
+                "id": loc.id,
+                "name": loc.name,
+                "address": loc.address,
+                "area": loc.area,
+                "lat": loc.point.lat if loc.point else None,
+                "lon": loc.point.lon if loc.point else None,
+            }
+            for loc in data.locations
+        ],
         needs=data.needs,
         groups=data.target_groups,
         covers=data.covers,
@@ -87,6 +116,14 @@ async def reference_problems(
             f"unknown area {data.locations[i].area!r}; the areas query finds ids",
         )
         for i in r["bad_sites"]
+    ]
+    problems += [
+        FieldProblem(
+            f"locations.{i}.id",
+            f"site {data.locations[i].id!r} is also used by another organisation; "
+            "give it unchanged, or leave the id out to add a site of your own",
+        )
+        for i in r["foreign_sites"]
     ]
     return problems
 
@@ -325,6 +362,57 @@ def check_scope(organisation_id: str, allowed: set[str] | None) -> None:
 
 UNAUDITED = {"id", "version", "created_at", "updated_at"}
 
+SHARING_SERVICES: LiteralString = """
+UNWIND $sites AS site
+MATCH (:Location {id: site})<-[:DELIVERED_AT]-(other:Service)
+WHERE other.id <> $service
+RETURN collect(DISTINCT other.id) AS ids
+"""
+
+BUMP_SHARING: LiteralString = """
+MATCH (s:Service {id: $id})
+SET s.version = s.version + 1, s.updated_at = datetime()
+"""
+
+
+async def _sharing_services(
+    tx: AsyncManagedTransaction, *, service_id: str, data: ServiceInput
+) -> dict[str, Service]:
+    """The other services delivered at the sites `data` names, as they are before the write."""
+    sites = [loc.id for loc in data.locations if loc.id]
+    if not sites:
+        return {}
+    record = await (await tx.run(SHARING_SERVICES, sites=sites, service=service_id)).single(
+        strict=True
+    )
+    return await services_by_ids(tx, ids=list(record["ids"]))
+
+
+async def _record_shared_site_changes(
+    tx: AsyncManagedTransaction, *, actor: Actor, before: dict[str, Service]
+) -> None:
+    """A site is part of the description of every service delivered there: a write that
+    renamed or moved it changed those services too, so each gets a new version (an edit
+    based on the old site is then a conflict) and an audit event of its own."""
+    if not before:
+        return
+    after = await services_by_ids(tx, ids=list(before))
+    for id, old in before.items():
+        new = after[id]
+        changes = diff(old.model_dump(exclude=UNAUDITED), new.model_dump(exclude=UNAUDITED))
+        if not changes:
+            continue
+        await tx.run(BUMP_SHARING, id=id)
+        await record_event(
+            tx,
+            actor=actor,
+            action="update",
+            entity="service",
+            entity_id=id,
+            organisation_id=new.organisation_id,
+            changes=changes,
+        )
+
 
 async def register_service(
     tx: AsyncManagedTransaction,
@@ -342,7 +430,7 @@ async def register_service(
     existing = await services_by_ids(tx, ids=[id])
     if id in existing:
         return existing[id]
-    problems = await reference_problems(tx, data=data)
+    problems = await reference_problems(tx, data=data, service_id=id)
     if problems:
         raise ValidationFailed(problems)
     if not confirm_not_duplicate:
@@ -358,7 +446,9 @@ async def register_service(
         candidates = await service_candidates(tx, record=record)
         if candidates:
             raise PossibleDuplicates("service", candidates)
+    sharing = await _sharing_services(tx, service_id=id, data=data)
     await upsert_services(tx, rows=[upsert_row(id, data, {})])
+    await _record_shared_site_changes(tx, actor=actor, before=sharing)
     created = await get_service(tx, id=id)
     await record_event(
         tx,
@@ -401,12 +491,14 @@ async def update_service(
     check_scope(data.organisation_id, allowed_organisations)
     if record["previous"] != expected_version:
         raise VersionConflict("service", id, expected_version, record["previous"])
-    problems = await reference_problems(tx, data=data)
+    problems = await reference_problems(tx, data=data, service_id=id)
     if problems:
         raise ValidationFailed(problems)
     if data.organisation_id != before.organisation_id:
         await tx.run(MOVE_SERVICE, id=id)
+    sharing = await _sharing_services(tx, service_id=id, data=data)
     await upsert_services(tx, rows=[upsert_row(id, data, {})])
+    await _record_shared_site_changes(tx, actor=actor, before=sharing)
     after = await get_service(tx, id=id)
     await record_event(
         tx,

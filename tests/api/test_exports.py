@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,21 @@ async def test_exports_are_for_coordinators_and_name_what_is_wrong(
     bad_need = await client.get("/exports/gaps.geojson", params={"need": "flying"}, headers=seeded)
     assert bad_need.status_code == 404
     assert "flying" in bad_need.text
+
+
+async def test_3w_cells_never_start_a_formula(
+    client: httpx.AsyncClient, seeded: dict[str, str], graph: Graph
+) -> None:
+    formula = '=HYPERLINK("http://example.org/x","Open")'
+
+    before = await client.get("/exports/3w.csv", params={"country": "XK"}, headers=seeded)
+    service_id = list(csv.reader(io.StringIO(before.text)))[2][4]
+
+    async def rename(tx: Any) -> None:
+        await tx.run("MATCH (s:Service {id: $id}) SET s.name = $name", id=service_id, name=formula)
+
+    await graph.write(rename)
+    response = await client.get("/exports/3w.csv", params={"country": "XK"}, headers=seeded)
+    cells = [cell for row in csv.reader(io.StringIO(response.text)) for cell in row]
+    assert "'" + formula in cells
+    assert not [c for c in cells if c[:1] in {"=", "+", "-", "@", "\t", "\r"}]

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from neo4j import AsyncManagedTransaction
+from neo4j import AsyncGraphDatabase, AsyncManagedTransaction
 
+from core.errors import DatabaseUnavailable
+from core.settings import Settings
 from graph.driver import Graph
 
 pytestmark = pytest.mark.neo4j
@@ -50,3 +52,35 @@ async def _create_pair(tx: AsyncManagedTransaction) -> None:
 async def _counters(tx: AsyncManagedTransaction) -> dict[str, int]:
     result = await tx.run("MATCH (c:DeadlockProbe) RETURN c.id AS id, c.n AS n")
     return {record["id"]: record["n"] for record in await result.data()}
+
+
+async def test_an_exhausted_pool_is_unavailable_not_a_bug(
+    graph: Graph, test_settings: Settings
+) -> None:
+    """A pool whose connections are all taken answers DatabaseUnavailable (503 with
+    Retry-After at every edge), not the driver's own error (a 500)."""
+    driver = AsyncGraphDatabase.driver(
+        test_settings.effective_neo4j_uri,
+        auth=(test_settings.neo4j_user, test_settings.neo4j_password.get_secret_value()),
+        max_connection_pool_size=1,
+        connection_acquisition_timeout=0.3,
+    )
+    small = Graph(driver, graph.database)
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold(tx: AsyncManagedTransaction) -> None:
+        await (await tx.run("RETURN 1")).consume()
+        held.set()
+        await release.wait()
+
+    try:
+        holder = asyncio.create_task(small.read(hold))
+        await asyncio.wait_for(held.wait(), timeout=10)
+        with pytest.raises(DatabaseUnavailable, match="in use"):
+            await small.read(_counters)
+        release.set()
+        await holder
+    finally:
+        release.set()
+        await driver.close()

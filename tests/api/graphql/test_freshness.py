@@ -81,6 +81,18 @@ async def test_an_edit_is_not_a_verification(gql: GraphQLClient, partner: str) -
     assert verified["service"]["version"] == 2  # verification is not an edit either
 
 
+async def test_who_verified_is_shown_to_the_public_as_the_organisation(
+    gql: GraphQLClient, partner: str, people: dict[str, str]
+) -> None:
+    service = await _service(gql, partner)
+    await gql(VERIFY, {"id": service["id"]}, token=partner)
+
+    anonymous = (await gql(READ, {"id": service["id"]}))["data"]["service"]
+    assert anonymous["lastVerifiedBy"] == "Organisation A"
+    member = (await gql(READ, {"id": service["id"]}, token=people["partner_b"]))["data"]
+    assert member["service"]["lastVerifiedBy"] == "partner@example.org"
+
+
 async def test_entries_age_by_the_clock(gql: GraphQLClient, partner: str, clock: Clock) -> None:
     service = await _service(gql, partner)
     await gql(VERIFY, {"id": service["id"]}, token=partner)

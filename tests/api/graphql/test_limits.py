@@ -165,3 +165,47 @@ async def test_production_has_no_introspection_and_no_graphiql(
     async with serve(test_settings) as http:
         page = await http.get("/graphql", headers={"Accept": "text/html"})
         assert "graphiql" in page.text.lower()
+
+
+# Query cost: estimated before anything runs, from `first` times what is nested under it.
+
+NESTED = """
+query($first: Int) {
+  %s
+}
+"""
+CRAWL = (
+    "organisations(first: $first) { nodes { services(first: $first) { nodes {"
+    " coverage { children(first: $first) { nodes { id } } } } } } }"
+)
+
+
+async def test_the_nested_connection_crawl_is_refused_before_it_runs(
+    gql: GraphQLClient, graph: Graph, people: dict[str, str]
+) -> None:
+    aliased = " ".join(f"a{i}: {CRAWL}" for i in range(3))
+    before = graph.transactions
+    for token in (None, people["admin"]):
+        body = await gql(NESTED % aliased, {"first": 100}, token=token)
+        assert body["data"] is None
+        error = body["errors"][0]
+        assert error["extensions"]["code"] == "QUERY_TOO_COSTLY"
+        assert error["extensions"]["cost"] > error["extensions"]["limit"]
+    # Refused whole, so no resolver read anything (authentication reads happen apart).
+    assert graph.transactions - before <= 2
+
+
+async def test_a_budget_is_larger_for_signed_in_callers(
+    gql: GraphQLClient, graph: Graph, people: dict[str, str]
+) -> None:
+    small = "{ organisations(first: 50) { nodes { services(first: 50) { nodes { id } } } } }"
+    assert "errors" not in await gql(small)
+    # 1 + 10 + 10 x 20 x 10 (coverage counted as ten areas) x 1 reads.
+    larger = (
+        "{ organisations(first: 10) { nodes { services(first: 20) { nodes {"
+        " coverage { children(first: 1) { nodes { id } } } } } } } }"
+    )
+    anonymous = await gql(larger)
+    assert anonymous["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert anonymous["errors"][0]["extensions"]["cost"] == 2011
+    assert "errors" not in await gql(larger, token=people["coordinator"])

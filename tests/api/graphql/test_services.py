@@ -155,3 +155,75 @@ async def test_changes_are_audited_for_the_organisation_and_admins_only(
     anonymous = await gql(AUDIT, {"id": service["id"]})
     assert anonymous["data"] is None
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+SITE = {"id": "site-a-prizren", "name": "Centre A", "area": "XK-prizren"}
+SERVICE_SITES = (
+    "query($id: ID!) { service(id: $id) { version locations { id name point { lat } } } }"
+)
+
+
+async def test_a_site_of_another_organisation_is_refused_not_taken_over(
+    gql: GraphQLClient, taxonomy: dict[str, str]
+) -> None:
+    owned = (await _register(gql, taxonomy["partner"], locations=[SITE]))["service"]
+    moved = {**SITE, "name": "Taken", "point": {"lat": 0.5, "lon": 0.5}}
+
+    foreign = await _register(
+        gql, taxonomy["partner_b"], organisationId="org-b", name="Other", locations=[moved]
+    )
+    assert foreign["__typename"] == "ValidationError"
+    assert [f["field"] for f in foreign["fields"]] == ["input.locations.0.id"]
+
+    own_b = (await _register(gql, taxonomy["partner_b"], organisationId="org-b", name="Shelter B"))[
+        "service"
+    ]
+    edit = await gql(
+        UPDATE,
+        {"id": own_b["id"], "v": 1, "input": _input(organisationId="org-b", locations=[moved])},
+        token=taxonomy["partner_b"],
+    )
+    assert edit["data"]["updateService"]["__typename"] == "ValidationError"
+
+    # Named as it is, a shared place (an airport) stays shared.
+    shared = await _register(
+        gql, taxonomy["partner_b"], organisationId="org-b", name="Reception", locations=[SITE]
+    )
+    assert shared["__typename"] == "ServicePayload"
+
+    read = await gql(SERVICE_SITES, {"id": owned["id"]})
+    assert read["data"]["service"]["version"] == 1
+    assert read["data"]["service"]["locations"][0]["name"] == "Centre A"
+    assert read["data"]["service"]["locations"][0]["point"]["lat"] != 0.5
+
+
+async def test_a_write_to_a_shared_site_versions_and_audits_every_service_there(
+    gql: GraphQLClient, taxonomy: dict[str, str]
+) -> None:
+    token = taxonomy["partner"]
+    first = (await _register(gql, token, locations=[SITE]))["service"]
+    second = (await _register(gql, token, name="Legal counselling", locations=[SITE]))["service"]
+    # Registering the second service at the unchanged site changed nothing of the first.
+    assert (await gql(SERVICE_SITES, {"id": first["id"]}))["data"]["service"]["version"] == 1
+
+    renamed = {**SITE, "name": "Centre A, new address", "point": {"lat": 42.2, "lon": 20.7}}
+    edit = await gql(
+        UPDATE,
+        {
+            "id": second["id"],
+            "v": 1,
+            "input": _input(name="Legal counselling", locations=[renamed]),
+        },
+        token=token,
+    )
+    assert edit["data"]["updateService"]["__typename"] == "ServicePayload"
+
+    read = (await gql(SERVICE_SITES, {"id": first["id"]}))["data"]["service"]
+    assert read["version"] == 2
+    assert read["locations"][0]["name"] == "Centre A, new address"
+    events = (await gql(AUDIT, {"id": first["id"]}, token=token))["data"]["auditEvents"]["nodes"]
+    assert [e["action"] for e in events] == ["update", "register"]
+    assert [c["field"] for c in events[0]["changes"]] == ["locations"]
+    # An edit of the first based on the site it saw before is now a conflict.
+    stale = await gql(UPDATE, {"id": first["id"], "v": 1, "input": _input()}, token=token)
+    assert stale["data"]["updateService"]["__typename"] == "VersionConflictError"

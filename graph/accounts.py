@@ -1,0 +1,133 @@
+"""Administration of accounts and tokens, audited like every other write.
+
+An administrator can create an account in any organisation and mint a token for any
+account, and so act as a member of an organisation whose referrals hold health and contact
+data. That power stays (an organisation's only admin may leave), but it is break-glass, not
+silent: each of these writes records an audit event under every organisation the account
+belongs to, so that the organisation's own members see in their audit trail that someone
+was added, disabled, or given a token, and by whom. A token minted for someone else's
+account says so (`for_another_account`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from neo4j import AsyncManagedTransaction
+
+from graph.audit import FieldChange, record_event
+from graph.users import (
+    Actor,
+    ApiToken,
+    User,
+    UserInput,
+    create_user,
+    get_user,
+    issue_token,
+    revoke_token,
+    set_user_disabled,
+)
+
+
+async def _record(
+    tx: AsyncManagedTransaction,
+    *,
+    actor: Actor,
+    action: str,
+    user: User,
+    changes: dict[str, object],
+) -> None:
+    """One event per organisation of the account, so that each sees it in its own trail."""
+    organisations: list[str | None] = [*sorted({m.organisation_id for m in user.memberships})]
+    for organisation_id in organisations or [None]:
+        await record_event(
+            tx,
+            actor=actor,
+            action=action,
+            entity="user",
+            entity_id=user.id,
+            organisation_id=organisation_id,
+            changes=[
+                FieldChange(field=k, previous=None, replacement=v) for k, v in changes.items()
+            ],
+        )
+
+
+async def create_user_audited(
+    tx: AsyncManagedTransaction, *, id: str, data: UserInput, actor: Actor
+) -> User:
+    user = await create_user(tx, id=id, data=data)
+    await _record(
+        tx,
+        actor=actor,
+        action="create_user",
+        user=user,
+        changes={
+            "email": user.email,
+            "display_name": user.display_name,
+            "organisation_id": data.organisation_id,
+            "role": data.role.value,
+        },
+    )
+    return user
+
+
+async def set_user_disabled_audited(
+    tx: AsyncManagedTransaction, *, id: str, disabled: bool, actor: Actor
+) -> User:
+    user = await set_user_disabled(tx, id=id, disabled=disabled)
+    await _record(
+        tx,
+        actor=actor,
+        action="disable_user" if disabled else "enable_user",
+        user=user,
+        changes={"disabled": disabled},
+    )
+    return user
+
+
+async def issue_token_audited(
+    tx: AsyncManagedTransaction,
+    *,
+    user_id: str,
+    token_id: str,
+    secret_hash: str,
+    label: str | None,
+    expires_at: datetime | None,
+    actor: Actor,
+) -> ApiToken:
+    token = await issue_token(
+        tx,
+        user_id=user_id,
+        token_id=token_id,
+        secret_hash=secret_hash,
+        label=label,
+        expires_at=expires_at,
+    )
+    await _record(
+        tx,
+        actor=actor,
+        action="issue_token",
+        user=await get_user(tx, id=user_id),
+        changes={
+            "token_id": token.id,
+            "label": label,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+            "for_another_account": actor.user_id != user_id,
+        },
+    )
+    return token
+
+
+async def revoke_token_audited(
+    tx: AsyncManagedTransaction, *, token_id: str, actor: Actor
+) -> ApiToken:
+    token = await revoke_token(tx, token_id=token_id)
+    await _record(
+        tx,
+        actor=actor,
+        action="revoke_token",
+        user=await get_user(tx, id=token.user_id),
+        changes={"token_id": token.id},
+    )
+    return token
