@@ -85,9 +85,11 @@ from importers.hsds.tables import (
     schedules,
     service_areas,
     service_at_location,
+    service_capacity,
     services,
     taxonomies,
     taxonomy_terms,
+    urls,
 )
 from importers.hsds.taxonomy_map import TaxonomyMap, load_map
 from importers.plan import BATCH_SIZE, AfterBatch, Plan, Progress, Provenance, write_plan
@@ -108,6 +110,7 @@ LOAD_ORDER: tuple[ModuleType, ...] = (
     service_at_location,
     service_areas,
     attributes,
+    urls,
     languages,
     phones,
     contacts,
@@ -162,6 +165,10 @@ def read_tables(source: Source, known: Known, mapping: TaxonomyMap) -> Assembly:
         assembly.report.add(where, "(file)", message, "warning")
     for module in LOAD_ORDER:
         module.load(assembly, source.rows(module.TABLE))
+    # After the attributes: a capacity the profile gives wins over HSDS 3.1's.
+    service_capacity.load(
+        assembly, source.rows(service_capacity.TABLE), source.rows(service_capacity.UNITS)
+    )
     for term_id, uses in assembly.unknown_terms.items():
         term = assembly.terms[term_id]
         assembly.report.add(
@@ -419,7 +426,7 @@ class _Planner:
                 {
                     "id": location.id,
                     "name": location.name,
-                    "address": location.address,
+                    "address": location.address or location.profile_value("address"),
                     "area": area,
                     "point": point,
                 }

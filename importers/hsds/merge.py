@@ -46,6 +46,7 @@ CHILDREN: dict[str, tuple[tuple[str, str], ...]] = {
         ("contacts", "organization_id"),
         ("funding", "organization_id"),
         ("organization_identifiers", "organization_id"),
+        ("urls", "organization_id"),
         ("attributes", "link_id"),
     ),
     "services": (
@@ -58,6 +59,8 @@ CHILDREN: dict[str, tuple[tuple[str, str], ...]] = {
         ("cost_options", "service_id"),
         ("required_documents", "service_id"),
         ("contacts", "service_id"),
+        ("service_capacity", "service_id"),
+        ("urls", "service_id"),
         ("attributes", "link_id"),
     ),
     "locations": (

@@ -57,7 +57,22 @@ TABLE_FILES: dict[str, str] = {
     "cost_options": "cost_options.csv",
     "organization_identifiers": "organization_identifiers.csv",
 }
-FILE_TABLES = {name: table for table, name in TABLE_FILES.items()}
+# Tables of HSDS 3.1 that Homeward reads: capacities of services (mapped onto Homeward's
+# capacity), their units, and the further urls of services and organisations (kept).
+TABLE_FILES_31: dict[str, str] = {
+    "service_capacity": "service_capacity.csv",
+    "units": "unit.csv",
+    "urls": "url.csv",
+}
+FILE_TABLES = {name: table for table, name in (TABLE_FILES | TABLE_FILES_31).items()}
+# Nested arrays of HSDS 3.1 objects -> the 3.1 table of their rows.
+NESTED_31: dict[str, dict[str, str]] = {
+    "service": {
+        "capacities": "service_capacity",
+        "additional_urls": "urls",
+    },
+    "organization": {"additional_websites": "urls"},
+}
 
 
 @dataclass
@@ -192,7 +207,7 @@ def _join(root: str, name: str) -> str:
 def read_tabular(files: _Files) -> Source:
     source = Source()
     root = _package_root(files)
-    paths = {table: _join(root, name) for table, name in TABLE_FILES.items()}
+    paths = {table: _join(root, name) for table, name in (TABLE_FILES | TABLE_FILES_31).items()}
     descriptor = _join(root, "datapackage.json")
     if descriptor in files.names:
         raw = files.read(descriptor)
@@ -222,6 +237,11 @@ def read_tabular(files: _Files) -> Source:
             source.add(table, row)
     if not found:
         raise MalformedInput(files.label, "no HSDS table (organizations.csv, services.csv, ...)")
+    known = set(paths.values()) | {descriptor}
+    for name in sorted(files.names):
+        inside = name.startswith(f"{root}/") if root else "/" not in name
+        if inside and name not in known and name.lower().endswith(".csv"):
+            source.notices.append((name, "not an HSDS table Homeward reads; ignored"))
     return source
 
 
@@ -323,6 +343,22 @@ class _Flattener:
         self.source = Source()
         self.seen: dict[tuple[str, str], Row] = {}
         self.repeated: Counter[str] = Counter()
+        # Nested fields Homeward does not read ("service.capacities" of HSDS 3.1 are read;
+        # others are not), with how many objects have them.
+        self.unknown: Counter[str] = Counter()
+
+    def extension(self, kind: str, own_id: str, table: str, items: list[Any], at: str) -> None:
+        """Rows of an HSDS 3.1 table from a nested array, with their parent's id."""
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            data = {k: _scalar(v) for k, v in item.items() if not isinstance(v, dict | list)}
+            data[f"{kind}_id"] = own_id
+            unit = item.get("unit")
+            if isinstance(unit, dict):
+                data["unit_id"] = _scalar(unit.get("id"))
+                data["unit_name"] = _scalar(unit.get("name"))
+            self.source.add(table, Row(self.file, f"{at}/{i}", data))
 
     def emit(self, kind: str, obj: Any, pointer: str, inherited: dict[str, str]) -> str | None:
         if not isinstance(obj, dict):
@@ -338,6 +374,21 @@ class _Flattener:
         nested = NESTED.get(kind, {})
         given: set[str] = set()
         for name, value in obj.items():
+            extension = NESTED_31.get(kind, {}).get(name)
+            if extension is not None and isinstance(value, list):
+                self.extension(kind, own_id, extension, value, f"{pointer}/{name}")
+                continue
+            if (
+                isinstance(value, dict | list)
+                and name not in nested
+                and name
+                not in (
+                    "attributes",
+                    "metadata",
+                )
+            ):
+                self.unknown[f"{kind}.{name}"] += 1
+                continue
             if name in ("attributes", "metadata") and isinstance(value, list):
                 child = "attribute" if name == "attributes" else "metadata"
                 given.add(KIND_TABLES[child])
@@ -478,6 +529,14 @@ def _objects(name: str, items: list[tuple[str, Any]]) -> Source:
             )
         flat.emit(kind, item, where, {})
     flat.source.repeated = flat.repeated
+    for field_name, count in sorted(flat.unknown.items()):
+        flat.source.notices.append(
+            (
+                name,
+                f"{field_name} ({count} object(s)) is not HSDS 3.0 and Homeward does not "
+                "read it; ignored",
+            )
+        )
     return flat.source
 
 
