@@ -15,6 +15,7 @@ from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
 from api.graphql.schema import schema_for
+from api.hsds_http import HsdsHttp
 from api.middleware import Protection, RequestContext
 from api.webhook_delivery import deliver_due, delivery_client
 from core.clock import utcnow
@@ -127,6 +128,10 @@ def create_api(settings: Settings | None = None) -> FastAPI:
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
         ),
         prefix="/graphql",
+    )
+    app.add_middleware(
+        HsdsHttp,
+        origins=[o.strip() for o in settings.hsds_cors_origins.split(",") if o.strip()],
     )
     # Added last, so RequestContext is the outermost: even a 413 or a 429 has a request id.
     app.add_middleware(Protection, settings=settings)

@@ -50,14 +50,13 @@ from importers.hsds.export import (
     one_to_one,
     read_reference,
 )
-from importers.hsds.profile import GROUPS_TAXONOMY, NEEDS_TAXONOMY, term_id
+from importers.hsds.profile import GROUPS_TAXONOMY, NEEDS_TAXONOMY, profile_document, term_id
 from importers.hsds.profile import taxonomy_id as hsds_taxonomy_id
 from importers.hsds.schemas import typed
 
 HSDS_VERSION = "3.0"
 # Where HSDS's own openapi.json points for each object's schema.
 HSDS_SCHEMA_URL = "https://raw.githubusercontent.com/openreferral/specification/3.0/schema/"
-PROFILE_URL = "https://github.com/openreferral/specification/tree/3.0"
 MAX_RADIUS_KM = 500.0
 # A streamed (ndjson) answer reads its records this many at a time.
 STREAM_CHUNK = 100
@@ -151,6 +150,22 @@ RadiusQ = Annotated[
         gt=0,
         le=MAX_RADIUS_KM,
         description=f"Homeward extension: km around lat/lng, up to {MAX_RADIUS_KM:g}.",
+    ),
+]
+ProximityQ = Annotated[
+    float | None,
+    Query(
+        gt=0,
+        le=MAX_RADIUS_KM * 1000,
+        description="HSDS: metres around the place; Homeward has no postcodes, so the place "
+        "is given by lat and lng. Overrides radius_km.",
+    ),
+]
+PostcodeQ = Annotated[
+    str | None,
+    Query(
+        max_length=20,
+        description="HSDS: refused, Homeward holds no postcodes; give lat and lng instead.",
     ),
 ]
 
@@ -326,19 +341,27 @@ async def _service_filter(
     lat: LatQ = None,
     lng: LngQ = None,
     radius_km: RadiusQ = 25.0,
+    proximity: ProximityQ = None,
+    postcode: PostcodeQ = None,
 ) -> ServiceFilter | None:
     """The filter of the service lists in Homeward's terms; None when it can match nothing
-    (an unknown id, a search without a word)."""
+    (an unknown id, a search without a word). A blank `search` is no filter."""
     where = ServiceFilter()
-    if search is not None:
+    if search is not None and search.strip():
         where.terms = lucene_query(search)
         if where.terms is None:
             return None
+    if postcode is not None:
+        raise _bad(
+            "postcode", "Homeward holds no postcodes; give lat and lng (and proximity) instead"
+        )
     if (lat is None) != (lng is None):
         raise _bad("lng" if lng is None else "lat", "give lat and lng together")
+    if proximity is not None and lat is None:
+        raise _bad("proximity", "give lat and lng with proximity (Homeward has no postcodes)")
     if lat is not None and lng is not None:
         where.near = GeoPoint(lat=lat, lon=lng)
-        where.radius_m = radius_km * 1000
+        where.radius_m = proximity if proximity is not None else radius_km * 1000
     if modified_after is not None:
         where.modified_after = (
             modified_after if modified_after.tzinfo else modified_after.replace(tzinfo=UTC)
@@ -415,9 +438,16 @@ async def api_info(request: Request) -> ApiInfo:
     """Retrieve information about this API and its relationship with HSDS."""
     return ApiInfo(
         version=HSDS_VERSION,
-        profile=PROFILE_URL,
+        profile=str(request.url_for("hsds_profile")),
         openapi_url=str(request.url_for("openapi")),
     )
+
+
+@router.get("/profile", name="hsds_profile")
+async def hsds_profile() -> dict[str, Any]:
+    """Homeward's HSDS profile: its extensions of HSDS 3.0 (proximity, eligibility by
+    sending country and programme, capacity, ...) as JSON Merge Patches."""
+    return profile_document()
 
 
 @router.get(
@@ -487,10 +517,12 @@ async def list_organizations(
     full: FullQ = False,
 ) -> Any:
     """Paginated organizations, by id."""
-    terms = lucene_query(search) if search is not None else None
+    # A blank search is no filter.
+    searching = search is not None and bool(search.strip())
+    terms = lucene_query(search) if search is not None and searching else None
 
     async def read_page(skip: int, limit: int) -> PageKeys:
-        if search is not None and terms is None:
+        if searching and terms is None:
             return _empty()
         return await graph.read(organisation_page, terms=terms, skip=skip, limit=limit)
 

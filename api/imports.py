@@ -58,6 +58,12 @@ class ImportResult(BaseModel):
     # Rows read and rejected per table.
     read: dict[str, int]
     rejected_rows: dict[str, int]
+    # Rows read but not used (each with a warning), and records of the input the directory
+    # held already (merged with what is stored), per table.
+    skipped_rows: dict[str, int] = {}
+    merged: dict[str, int] = {}
+    # Nested objects repeating an id given before in the input, merged into the first.
+    repeated: dict[str, int] = {}
     rejected: list[RowProblem]
     warnings: list[RowProblem]
 
@@ -80,6 +86,9 @@ def _result(report: ImportReport, *, strict: bool) -> ImportResult:
         imported=report.written,
         read=dict(report.read),
         rejected_rows=dict(report.rejected),
+        skipped_rows=dict(report.skipped),
+        merged=dict(report.merged),
+        repeated=dict(report.repeated),
         rejected=[_row_problem(p) for p in report.errors],
         warnings=[_row_problem(p) for p in report.warnings],
     )

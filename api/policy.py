@@ -112,6 +112,7 @@ INTROSPECTION = frozenset({"__typename", "__schema", "__type"})
 # organisation's records.
 REST_RULES: dict[str, Rule] = {
     "GET /hsds/": DIRECTORY,
+    "GET /hsds/profile": DIRECTORY,
     "GET /hsds/services": DIRECTORY,
     "GET /hsds/services/{id}": DIRECTORY,
     "GET /hsds/organizations": DIRECTORY,

@@ -31,6 +31,19 @@ def is_iso639(code: str) -> bool:
     return False
 
 
+def language_code(name: str) -> str | None:
+    """The ISO 639 code (alpha-2 where there is one) of a language named in English
+    ("Albanian", "Serbian"), or given by a code; None when pycountry knows no such language."""
+    value = name.strip()
+    if is_iso639(value.lower()):
+        return value.lower()
+    try:
+        found = pycountry.languages.lookup(value)
+    except LookupError:
+        return None
+    return str(getattr(found, "alpha_2", None) or found.alpha_3)
+
+
 def iso639_codes(values: list[str]) -> list[str]:
     """Distinct lower-case ISO 639 codes; raises ValueError (for pydantic) on any other."""
     codes = list(dict.fromkeys(v.strip().lower() for v in values if v.strip()))

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # Largest upload the import endpoints accept (bytes); larger files get a 413 and are
     # imported with `homeward import` instead.
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="HOMEWARD_IMPORT_MAX_BYTES")
+    # Origins whose web pages may read the public, read-only `/hsds/` API (CORS, GET only):
+    # "*" for any, else a comma-separated list; empty: none.
+    hsds_cors_origins: str = Field(default="*", alias="HOMEWARD_HSDS_CORS_ORIGINS")
 
     # Protection of the HTTP API (docs/operations.md). Rate limits use the `limits` notation
     # ("600/minute", "20/second;600/minute"); an empty value switches that limit off.

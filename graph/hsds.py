@@ -15,6 +15,13 @@ from neo4j.spatial import WGS84Point
 from pydantic import BaseModel
 
 from graph.areas import GeoPoint
+from graph.duplicates import (
+    DuplicateCandidate,
+    OrganisationFeatures,
+    ServiceFeatures,
+    organisation_candidates,
+    service_candidates,
+)
 from graph.search import bbox
 
 
@@ -24,6 +31,8 @@ class AreaFact(BaseModel):
     parent: str | None
     keys: list[str]
     name: str | None
+    lat: float | None = None
+    lon: float | None = None
 
 
 class DirectoryFacts(BaseModel):
@@ -41,7 +50,7 @@ CALL () {
   MATCH (a:Area)
   OPTIONAL MATCH (a)-[:PART_OF]->(p:Area)
   RETURN collect({id: a.id, level: a.level, parent: p.id, keys: coalesce(a.search_keys, []),
-                  name: a.name}) AS areas
+                  name: a.name, lat: a.centroid.y, lon: a.centroid.x}) AS areas
 }
 RETURN needs, groups, programmes, areas
 """
@@ -64,13 +73,20 @@ class OrganisationRef(BaseModel):
     country: str
 
 
+# A record is known by its Homeward id, the HSDS id it was imported with and the HSDS id
+# Homeward gives it (`hsds_key`, graph/hsds_ids.py); when several claim one ref, the lowest
+# Homeward id answers, the same every time.
 ORGANISATIONS_BY_REFS: LiteralString = """
 UNWIND $refs AS ref
 CALL (ref) {
   MATCH (o:Organisation {id: ref}) RETURN o
   UNION
   MATCH (o:Organisation {hsds_id: ref}) RETURN o
+  UNION
+  MATCH (o:Organisation {hsds_key: toLower(ref)}) RETURN o
 }
+WITH ref, o ORDER BY o.id
+WITH ref, collect(o)[0] AS o
 RETURN ref, o.id AS id, o.country AS country
 """
 
@@ -78,7 +94,7 @@ RETURN ref, o.id AS id, o.country AS country
 async def organisations_by_refs(
     tx: AsyncManagedTransaction, *, refs: list[str]
 ) -> list[OrganisationRef]:
-    """Existing organisations an import's services name by Homeward or HSDS id."""
+    """Existing organisations an import names by any of their ids."""
     result = await tx.run(ORGANISATIONS_BY_REFS, refs=refs)
     return [OrganisationRef.model_validate(dict(r)) async for r in result]
 
@@ -87,6 +103,8 @@ class LocationRef(BaseModel):
     ref: str
     id: str
     area: str | None
+    # One service delivered there (the lowest id), whose record holds the site's.
+    service: str | None = None
 
 
 LOCATIONS_BY_REFS: LiteralString = """
@@ -95,15 +113,105 @@ CALL (ref) {
   MATCH (l:Location {id: ref}) RETURN l
   UNION
   MATCH (l:Location {hsds_id: ref}) RETURN l
+  UNION
+  MATCH (l:Location {hsds_key: toLower(ref)}) RETURN l
 }
-RETURN ref, l.id AS id, COLLECT { MATCH (l)-[:IN]->(a:Area) RETURN a.id }[0] AS area
+WITH ref, l ORDER BY l.id
+WITH ref, collect(l)[0] AS l
+RETURN ref, l.id AS id, COLLECT { MATCH (l)-[:IN]->(a:Area) RETURN a.id }[0] AS area,
+       COLLECT { MATCH (s:Service)-[:DELIVERED_AT]->(l) RETURN s.id ORDER BY s.id }[0]
+         AS service
 """
 
 
 async def locations_by_refs(tx: AsyncManagedTransaction, *, refs: list[str]) -> list[LocationRef]:
-    """Existing sites an import names, with the area they are in."""
+    """Existing sites an import names by any of their ids, with the area they are in."""
     result = await tx.run(LOCATIONS_BY_REFS, refs=refs)
     return [LocationRef.model_validate(dict(r)) async for r in result]
+
+
+class ServiceRef(BaseModel):
+    ref: str
+    id: str
+
+
+SERVICES_BY_REFS: LiteralString = """
+UNWIND $refs AS ref
+CALL (ref) {
+  MATCH (s:Service {id: ref}) RETURN s
+  UNION
+  MATCH (s:Service {hsds_id: ref}) RETURN s
+  UNION
+  MATCH (s:Service {hsds_key: toLower(ref)}) RETURN s
+}
+WITH ref, s ORDER BY s.id
+WITH ref, collect(s)[0] AS s
+RETURN ref, s.id AS id
+"""
+
+
+async def services_by_refs(tx: AsyncManagedTransaction, *, refs: list[str]) -> list[ServiceRef]:
+    """Existing services an import names by any of their ids."""
+    result = await tx.run(SERVICES_BY_REFS, refs=refs)
+    return [ServiceRef.model_validate(dict(r)) async for r in result]
+
+
+class ProbableDuplicate(BaseModel):
+    """A record an import would create that probably repeats one of the directory."""
+
+    entity: str
+    id: str
+    candidates: list[DuplicateCandidate]
+
+
+EXISTING: LiteralString = """
+CALL () {
+  UNWIND $organisations AS id MATCH (o:Organisation {id: id}) RETURN collect(o.id) AS orgs
+}
+CALL () { UNWIND $services AS id MATCH (s:Service {id: id}) RETURN collect(s.id) AS services }
+CALL () { MATCH (o:Organisation) RETURN count(o) > 0 AS any }
+RETURN orgs, services, any
+"""
+
+
+async def probable_duplicates(
+    tx: AsyncManagedTransaction,
+    *,
+    organisations: list[OrganisationFeatures],
+    services: list[ServiceFeatures],
+) -> list[ProbableDuplicate]:
+    """The registration check, for the records of an import that are new: those that the
+    duplicate scorer says probably exist already under another id. An empty directory is
+    not searched at all, so that loading one costs nothing more."""
+    record = await (
+        await tx.run(
+            EXISTING,
+            organisations=[o.id for o in organisations],
+            services=[s.id for s in services],
+        )
+    ).single(strict=True)
+    if not record["any"]:
+        return []
+    found: list[ProbableDuplicate] = []
+    existing = set(record["orgs"])
+    for organisation in organisations:
+        if organisation.id not in existing:
+            candidates = await organisation_candidates(tx, record=organisation)
+            if candidates:
+                found.append(
+                    ProbableDuplicate(
+                        entity="organisation", id=organisation.id, candidates=candidates
+                    )
+                )
+    existing = set(record["services"])
+    for service in services:
+        if service.id not in existing:
+            candidates = await service_candidates(tx, record=service)
+            if candidates:
+                found.append(
+                    ProbableDuplicate(entity="service", id=service.id, candidates=candidates)
+                )
+    return found
 
 
 # --- the /hsds/ read API --------------------------------------------------------------------

@@ -30,7 +30,16 @@ class ImportReport:
     problems: list[Problem] = field(default_factory=list)
     read: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    # Rows read but not used, with a warning on each (a language that names no language, a
+    # row whose record is not in the import): not errors, nothing of their parent is lost.
+    skipped: Counter[str] = field(default_factory=Counter)
     written: dict[str, int] = field(default_factory=dict)
+    # Records of the input the directory held already, per table: merged with what is
+    # stored (what the input leaves out stays), not written twice.
+    merged: Counter[str] = field(default_factory=Counter)
+    # Nested objects of the input that repeat an id given before in it, per table: merged
+    # into the first (the organisation nested in each of its services).
+    repeated: Counter[str] = field(default_factory=Counter)
     # The audit entity id of the import's events (graph/audit.py), once written.
     import_id: str | None = None
     # Kept as problems are added: the planner asks after every service whether it added an

@@ -25,6 +25,9 @@ class Row:
     data: dict[str, str]
     # Problems found while reading (bad encoding, wrong number of fields): field, message.
     problems: list[tuple[str, str]] = field(default_factory=list)
+    # The child tables this row gives in full (a nested JSON array present, even empty): an
+    # import replaces those of the stored record and keeps the others.
+    given: frozenset[str] = frozenset()
 
     @property
     def where(self) -> str:

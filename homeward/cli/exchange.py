@@ -100,7 +100,9 @@ def import_hsds_command(
     except HomewardError as exc:
         raise fail(exc) from exc
     run_import(
-        lambda graph: prepare(graph, source, mapping=taxonomy_map, default_country=default_country),
+        lambda graph: prepare(
+            graph, source, mapping=taxonomy_map, default_country=default_country, strict=strict
+        ),
         strict=strict,
         source=path.name,
     )

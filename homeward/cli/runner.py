@@ -77,13 +77,19 @@ def _print_report(report: ImportReport) -> None:
 
 
 def _print_counts(report: ImportReport) -> None:
-    table = Table("table", "rows read", "rejected")
+    table = Table("table", "rows read", "rejected", "skipped", "merged", "repeated")
     for name, count in report.read.items():
-        table.add_row(name, str(count), str(report.rejected.get(name, 0)))
+        table.add_row(
+            name,
+            str(count),
+            str(report.rejected.get(name, 0)),
+            str(report.skipped.get(name, 0)),
+            str(report.merged.get(name, 0)),
+            str(report.repeated.get(name, 0)),
+        )
     console.print(table)
-    console.print(
-        "written: " + ", ".join(f"{count} {kind}" for kind, count in report.written.items())
-    )
+    written = [f"{count} {kind}" for kind, count in report.written.items() if count]
+    console.print("written: " + (", ".join(written) or "nothing"))
     if report.import_id:
         console.print(f"audit events of this import: entity id {report.import_id}")
 

@@ -130,6 +130,9 @@ class Draft:
     hsds_id: str
     profile: dict[str, list[str]] = field(default_factory=dict)
     extras: Extras = field(default_factory=Extras)
+    # The Homeward id of the record of the directory this one's HSDS id names (by any of
+    # the ids it is known by), when there is one.
+    known_id: str | None = None
 
     def profile_value(self, code: str) -> str | None:
         values = self.profile.get(code)
@@ -137,8 +140,9 @@ class Draft:
 
     @property
     def id(self) -> str:
-        """The Homeward id: the one carried in the profile, else the HSDS id."""
-        return self.profile_value("homeward-id") or self.hsds_id
+        """The Homeward id: the one carried in the profile, else that of the record the HSDS
+        id names, else the HSDS id."""
+        return self.profile_value("homeward-id") or self.known_id or self.hsds_id
 
 
 @dataclass
@@ -149,7 +153,12 @@ class OrganisationDraft(Draft):
 
     @property
     def id(self) -> str:
-        return self.homeward_identifier or self.profile_value("homeward-id") or self.hsds_id
+        return (
+            self.homeward_identifier
+            or self.profile_value("homeward-id")
+            or self.known_id
+            or self.hsds_id
+        )
 
 
 @dataclass
@@ -164,10 +173,15 @@ class LocationDraft(Draft):
     city: str | None = None
     region: str | None = None
     address: str | None = None
+    # HSDS `location_type` "virtual": an online place (a url), not a site; the services
+    # there are delivered remotely.
+    virtual: bool = False
 
     @property
     def id(self) -> str:
-        return self.profile_value("homeward-id") or self.external_id or self.hsds_id
+        return (
+            self.profile_value("homeward-id") or self.external_id or self.known_id or self.hsds_id
+        )
 
 
 @dataclass
@@ -179,6 +193,8 @@ class ServiceDraft(Draft):
     target_groups: list[str] = field(default_factory=list)
     covers: list[str] = field(default_factory=list)
     location_ids: list[str] = field(default_factory=list)
+    # The `service_at_location` row of each site, kept for a virtual location.
+    site_rows: dict[str, Row] = field(default_factory=dict)
     languages: list[str] = field(default_factory=list)
     unknown_terms: list[str] = field(default_factory=list)
 
@@ -195,6 +211,7 @@ class AreaFacts:
     level: str
     parent: str | None
     keys: tuple[str, ...]
+    centroid: tuple[float, float] | None = None
 
 
 @dataclass
@@ -280,3 +297,4 @@ def keep_under_owner(
                 break
         else:
             fields.warn("id", "belongs to no imported organisation, service or location; skipped")
+            assembly.report.skipped[table] += 1

@@ -44,7 +44,7 @@ from importers.hsds.profile import (
     taxonomy_id,
     term_id,
 )
-from importers.hsds.schemas import TABLE_SCHEMAS, table_columns, typed
+from importers.hsds.schemas import TABLE_SCHEMAS, schema, table_columns, typed
 from importers.hsds.source import KIND_TABLES, NESTED, OBJECT_KEYS, TABLE_FILES
 
 Row = dict[str, str]
@@ -195,7 +195,8 @@ class Exporter:
 
     def programme(self, programme: Programme) -> str:
         pid = hsds_id("program", programme.id)
-        self.add("programs", {"id": pid, "name": programme.name, "description": ""})
+        # HSDS requires a description; Homeward holds none, so the name stands in for it.
+        self.add("programs", {"id": pid, "name": programme.name, "description": programme.name})
         self._profile(
             "program",
             pid,
@@ -257,16 +258,6 @@ class Exporter:
         area = self.areas.get(area_id) if area_id else None
         return (area.name or area.id) if area else ""
 
-    def _chain(self, area_id: str | None) -> dict[str, str]:
-        """Country code, region and town names of an area, for an address."""
-        found: dict[str, str] = {}
-        current = self.areas.get(area_id) if area_id else None
-        while current is not None and "country" not in found:
-            level = {"country": "country", "region": "region"}.get(current.level, "town")
-            found.setdefault(level, current.id if level == "country" else current.name or "")
-            current = self.areas.get(current.parent) if current.parent else None
-        return found
-
     def location(self, loc: Location, organisation: str) -> str:
         lid = loc.hsds_id or hsds_id("location", loc.id)
         fields = self._kept(loc.hsds_extra)
@@ -292,22 +283,10 @@ class Exporter:
                 "longitude": loc.point.lon if given and loc.point else None,
             },
         )
-        if not load_extras(loc.hsds_extra).tables.get("addresses"):
-            chain = self._chain(loc.area_id)
-            self.add(
-                "addresses",
-                {
-                    "id": _id("address", lid),
-                    "location_id": lid,
-                    "address_1": loc.address or "",
-                    "city": chain.get("town", ""),
-                    "state_province": chain.get("region", ""),
-                    "postal_code": "",
-                    "country": chain.get("country", ""),
-                    "address_type": "physical",
-                },
-            )
-        self._profile("location", lid, {"area": [loc.area_id]})
+        # No `addresses` row of Homeward's own: HSDS 3.0 requires a postal code (and a town
+        # and a region) in every address, and Homeward holds none; the area and the address
+        # line travel as profile attributes instead.
+        self._profile("location", lid, {"area": [loc.area_id], "address": [loc.address]})
         return lid
 
     def service(self, service: Service, organisation: str) -> str:
@@ -607,30 +586,68 @@ def _csv(table: str, rows: list[Row]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+# JSON Schema types and formats of the HSDS schemas -> Frictionless Table Schema ones.
+_FIELD_FORMATS = {"uuid": "uuid", "uri": "uri", "email": "email"}
+
+
+def _field(name: str, spec: dict[str, Any], required: bool) -> dict[str, Any]:
+    kind = spec.get("datapackage_type") or spec.get("type") or "string"
+    field: dict[str, Any] = {"name": name, "type": kind}
+    if spec.get("title"):
+        field["title"] = spec["title"]
+    if spec.get("description"):
+        field["description"] = spec["description"]
+    if kind == "string" and spec.get("format") in _FIELD_FORMATS:
+        field["format"] = _FIELD_FORMATS[spec["format"]]
+    constraints = {
+        k: v
+        for k, v in (spec.get("constraints") or {}).items()
+        if k in ("unique", "enum", "minimum", "maximum", "pattern")
+    }
+    if "enum" in spec:
+        constraints["enum"] = spec["enum"]
+    constraints["required"] = required
+    field["constraints"] = constraints
+    return field
+
+
 def datapackage(tables: Iterable[str]) -> dict[str, Any]:
-    return {
-        "name": "homeward-hsds",
-        "profile": "tabular-data-package",
-        "title": "Homeward directory, HSDS 3.0",
-        "licenses": [{"name": "CC-BY-SA-4.0", "title": ATTRIBUTION}],
-        "resources": [
+    """The HSDS 3.0 `datapackage.json`, built as the specification builds it from its table
+    schemas (`schema/*.json`: their `path`, `datapackage_metadata`, properties, types,
+    formats, constraints and required fields), so that `frictionless validate` checks an
+    export against HSDS itself rather than against a description of the export."""
+    resources = []
+    for table in tables:
+        spec = schema(TABLE_SCHEMAS[table])
+        required = set(spec.get("required", []))
+        columns = {name for name, _ in table_columns(table)}
+        metadata = spec.get("datapackage_metadata", {})
+        resources.append(
             {
-                "name": TABLE_SCHEMAS[table],
-                "path": TABLE_FILES[table],
-                "profile": "tabular-data-resource",
-                "format": "csv",
-                "mediatype": "text/csv",
+                "name": spec["name"],
+                "path": spec.get("path", TABLE_FILES[table]),
+                "description": spec.get("description", ""),
+                "profile": metadata.get("profile", "tabular-data-resource"),
+                "format": metadata.get("format", "csv"),
+                "mediatype": metadata.get("mediatype", "text/csv"),
                 "encoding": "utf-8",
                 "schema": {
                     "fields": [
-                        {"name": name, "type": kind if kind != "number" else "number"}
-                        for name, kind in table_columns(table)
+                        _field(name, field_spec, name in required)
+                        for name, field_spec in spec["properties"].items()
+                        if name in columns
                     ],
-                    "primaryKey": "id",
+                    "primaryKey": ["id"],
                 },
             }
-            for table in tables
-        ],
+        )
+    return {
+        "name": "human_services_data",
+        "title": "Human Services Data Specification 3.0: Homeward directory",
+        "version": "3.0",
+        "profile": "tabular-data-package",
+        "licenses": [{"name": "CC-BY-SA-4.0", "title": ATTRIBUTION}],
+        "resources": resources,
     }
 
 

@@ -27,6 +27,7 @@ sites, else of its services' sites, else the one it has in the directory already
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime
 from types import ModuleType
 from typing import Any
@@ -37,8 +38,20 @@ from pydantic import ValidationError
 from core.text import fold
 from graph.areas import AreaLevel, AreaRecord, GeoPoint
 from graph.driver import Graph
-from graph.hsds import directory_facts, locations_by_refs, organisations_by_refs
-from graph.organisations import OrganisationInput
+from graph.duplicates import (
+    OrganisationFeatures,
+    ServiceFeatures,
+    organisation_features,
+    service_features,
+)
+from graph.duplicates.scoring import distance_km
+from graph.hsds import (
+    directory_facts,
+    locations_by_refs,
+    organisations_by_refs,
+    probable_duplicates,
+)
+from graph.organisations import OrganisationInput, organisation_properties
 from graph.programmes import ProgrammeRecord
 from graph.services import LocationInput, ServiceInput, upsert_row
 from graph.users import SYSTEM
@@ -51,6 +64,7 @@ from importers.hsds.assembly import (
     OrganisationDraft,
     ServiceDraft,
 )
+from importers.hsds.merge import merge_stored
 from importers.hsds.source import Source
 from importers.hsds.tables import (
     accessibility,
@@ -71,9 +85,11 @@ from importers.hsds.tables import (
     schedules,
     service_areas,
     service_at_location,
+    service_capacity,
     services,
     taxonomies,
     taxonomy_terms,
+    urls,
 )
 from importers.hsds.taxonomy_map import TaxonomyMap, load_map
 from importers.plan import BATCH_SIZE, AfterBatch, Plan, Progress, Provenance, write_plan
@@ -94,6 +110,7 @@ LOAD_ORDER: tuple[ModuleType, ...] = (
     service_at_location,
     service_areas,
     attributes,
+    urls,
     languages,
     phones,
     contacts,
@@ -117,6 +134,9 @@ SERVICE_FIELDS = {
     "programmes": "program_id",
     "organisation_id": "organization_id",
 }
+# How far a site given by its point alone may lie from the centroid of the town it is placed
+# in.
+NEAREST_KM = 30.0
 ORGANISATION_FIELDS = {"alternate_names": "alternate_name", "based_in": "attributes (based-in)"}
 
 
@@ -125,22 +145,37 @@ def _known(facts: Any) -> Known:
         needs=set(facts.needs),
         target_groups=set(facts.target_groups),
         programmes=set(facts.programmes),
-        areas={a.id: AreaFacts(a.id, a.level, a.parent, tuple(a.keys)) for a in facts.areas},
+        areas={
+            a.id: AreaFacts(
+                a.id,
+                a.level,
+                a.parent,
+                tuple(a.keys),
+                (a.lat, a.lon) if a.lat is not None and a.lon is not None else None,
+            )
+            for a in facts.areas
+        },
     )
 
 
 def read_tables(source: Source, known: Known, mapping: TaxonomyMap) -> Assembly:
     assembly = Assembly(report=ImportReport(), known=known, mapping=mapping)
+    assembly.report.repeated.update(source.repeated)
     for where, message in source.notices:
         assembly.report.add(where, "(file)", message, "warning")
     for module in LOAD_ORDER:
         module.load(assembly, source.rows(module.TABLE))
+    # After the attributes: a capacity the profile gives wins over HSDS 3.1's.
+    service_capacity.load(
+        assembly, source.rows(service_capacity.TABLE), source.rows(service_capacity.UNITS)
+    )
     for term_id, uses in assembly.unknown_terms.items():
         term = assembly.terms[term_id]
         assembly.report.add(
             term.where,
             "name",
-            f"term {term.name!r} (code {term.code!r}, taxonomy {term.taxonomy!r}) maps to no "
+            f"term {term.name!r} ({f'code {term.code!r}, ' if term.code else ''}"
+            f"taxonomy {term.taxonomy!r}) maps to no "
             f"Homeward need or target group; kept as an HSDS attribute on {uses} record(s). "
             "Add it to the mapping file to use it in search",
             "warning",
@@ -194,6 +229,8 @@ class _Planner:
         return True
 
     def place(self, location: LocationDraft) -> None:
+        if location.virtual:
+            return  # not a site: its services are delivered remotely
         area = location.profile_value("area")
         if area and area in self.known.areas:
             location.extras.tables.pop("addresses", None)
@@ -209,6 +246,19 @@ class _Planner:
         )
         if location.country is None and existing:
             self.location_areas[location.hsds_id] = existing
+            return
+        if location.country is None and location.latitude is not None:
+            nearest = self.nearest_area(location.latitude, location.longitude or 0.0)
+            if nearest is not None:
+                self.location_areas[location.hsds_id] = nearest
+                return
+            self.report.add(
+                where,
+                "latitude",
+                f"no address with a country, and no town of the gazetteer within "
+                f"{NEAREST_KM:g} km of ({location.latitude:g}, {location.longitude:g})",
+            )
+            self.report.rejected["locations"] += 1
             return
         if location.country is None:
             self.report.add(
@@ -229,6 +279,18 @@ class _Planner:
                 found = matches[0]
                 break
         self.location_areas[location.hsds_id] = found
+
+    def nearest_area(self, lat: float, lon: float) -> str | None:
+        """The town (any level below country) whose centroid is nearest the point, within
+        `NEAREST_KM`: the gazetteer has centroids, not boundaries."""
+        best: tuple[float, str] | None = None
+        for area in self.known.areas.values():
+            if area.level == "country" or area.centroid is None:
+                continue
+            km = distance_km((lat, lon), area.centroid)
+            if km <= NEAREST_KM and (best is None or (km, area.id) < best):
+                best = (km, area.id)
+        return best[1] if best else None
 
     def sites_of(self, organisation: str) -> list[str]:
         """The organisation's own sites, then its services' sites, in the order read. Indexed
@@ -335,11 +397,25 @@ class _Planner:
             )
         sites: list[dict[str, Any]] = []
         site_extras: dict[str, dict[str, Any]] = {}
+        physical = remote = False
         for loc_id in draft.location_ids:
             area = self.location_areas.get(loc_id)
             location = self.a.locations[loc_id]
+            if location.virtual:
+                # Kept as HSDS data, so that an export gives the virtual location back.
+                remote = True
+                draft.extras.keep_row("locations", location.row)
+                if loc_id in draft.site_rows:
+                    draft.extras.keep_row("service_at_location", draft.site_rows[loc_id])
+                continue
+            physical = True
             if area is None:
-                self.report.add(where, "service_at_location", f"site {loc_id} was rejected")
+                self.report.add(
+                    where,
+                    "service_at_location",
+                    f"site {loc_id} was rejected (see its row); the service is imported without it",
+                    "warning",
+                )
                 continue
             point = (
                 GeoPoint(lat=location.latitude, lon=location.longitude)
@@ -350,7 +426,7 @@ class _Planner:
                 {
                     "id": location.id,
                     "name": location.name,
-                    "address": location.address,
+                    "address": location.address or location.profile_value("address"),
                     "area": area,
                     "point": point,
                 }
@@ -386,7 +462,8 @@ class _Planner:
         data = draft.fields | {
             "organisation_id": organisation or "-",
             "delivery": draft.profile.get("delivery")
-            or (["in_person"] if sites or draft.covers else ["remote"]),
+            or (["in_person"] if physical or draft.covers else [])
+            + (["remote"] if remote or not (physical or draft.covers) else []),
             "needs": needs,
             "target_groups": draft.target_groups,
             "covers": draft.covers,
@@ -444,16 +521,84 @@ def make_plan(assembly: Assembly, *, default_country: str | None) -> Plan:
     return planner.plan
 
 
+def _features(plan: Plan) -> tuple[list[OrganisationFeatures], list[ServiceFeatures]]:
+    organisations = []
+    for id, data, _ in plan.organisations:
+        props = organisation_properties(data)
+        organisations.append(
+            organisation_features(
+                id=id,
+                name=data.name,
+                alternate_names=data.alternate_names,
+                acronym=data.acronym,
+                domain=props["website_domain"],
+                phone=props["phone_digits"],
+                email=props["email"],
+                country=data.country,
+                area=data.based_in or data.country,
+            )
+        )
+    services = [
+        service_features(
+            id=row["id"],
+            name=row["props"]["name"],
+            organisation_id=row["organisation"],
+            needs=row["needs"],
+            groups=row["groups"],
+            areas=[*row["covers"], *(site["area"] for site in row["locations"])],
+            points=[
+                (site["lat"], site["lon"]) for site in row["locations"] if site["lat"] is not None
+            ],
+        )
+        for row in plan.services
+    ]
+    return organisations, services
+
+
+async def _report_duplicates(graph: Graph, plan: Plan, assembly: Assembly, *, strict: bool) -> None:
+    """New records that the registration check says probably exist already: a warning on
+    their row (an error with `strict`, which then writes nothing)."""
+    organisations, services = _features(plan)
+    found = await graph.read(probable_duplicates, organisations=organisations, services=services)
+    if not found:
+        return
+    rows = {("organisation", d.id): d.row.where for d in assembly.organisations.values()}
+    rows |= {("service", d.id): d.row.where for d in assembly.services.values()}
+    for duplicate in found:
+        names = ", ".join(f"{c.name!r} ({c.id})" for c in duplicate.candidates)
+        assembly.report.add(
+            rows.get((duplicate.entity, duplicate.id), duplicate.id),
+            "id",
+            f"new {duplicate.entity} {duplicate.id} probably repeats {names} of the directory; "
+            "give it that record's id to update it",
+            "error" if strict else "warning",
+        )
+
+
 async def prepare(
     graph: Graph,
     source: Source,
     *,
     mapping: TaxonomyMap | None = None,
     default_country: str | None = None,
+    strict: bool = False,
 ) -> tuple[Plan, ImportReport]:
     """Read and check everything; nothing is written."""
     known = _known(await graph.read(directory_facts))
+    kept = await merge_stored(graph, source)
     assembly = read_tables(source, known, mapping or load_map())
+    # Rows taken from the directory are not rows read.
+    assembly.report.read.subtract(kept)
+    assembly.report.read += Counter()
+    assembly.report.merged.update(table for table, _ in source.known_ids)
+    for table, drafts in (
+        ("organizations", assembly.organisations),
+        ("services", assembly.services),
+        ("locations", assembly.locations),
+        ("programs", assembly.programmes),
+    ):
+        for hsds, draft in drafts.items():
+            draft.known_id = source.known_ids.get((table, hsds))
     # Services may name organisations of the directory; organisations already there keep
     # their country when the import says none.
     refs = sorted(
@@ -469,6 +614,7 @@ async def prepare(
         sites = await graph.read(locations_by_refs, refs=site_refs)
         known.locations = {s.ref: s.area for s in sites if s.area}
     plan = make_plan(assembly, default_country=default_country)
+    await _report_duplicates(graph, plan, assembly, strict=strict)
     return plan, assembly.report
 
 
@@ -484,7 +630,9 @@ async def import_hsds(
     after_batch: AfterBatch | None = None,
     provenance: Provenance | None = None,
 ) -> ImportReport:
-    plan, report = await prepare(graph, source, mapping=mapping, default_country=default_country)
+    plan, report = await prepare(
+        graph, source, mapping=mapping, default_country=default_country, strict=strict
+    )
     if strict and report.errors:
         raise ImportRejected(report)
     await write_plan(

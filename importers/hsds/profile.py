@@ -14,14 +14,18 @@ Three taxonomies carry the rest (fixed ids, so that every export names them the 
 
 Unchanged HSDS fields carry the rest: `application_process` is the referral method,
 `languages` the languages, `service_areas` the covered areas (`uri` = `urn:homeward:area:<id>`),
-`organization_identifiers` the organisation's id (scheme `homeward`), `locations` with their
-`addresses` the sites, `external_identifier` the site's id.
+`organization_identifiers` the organisation's id (scheme `homeward`), `locations` the sites
+(their area and address line as the attributes `area` and `address`: HSDS addresses require
+a postal code, which Homeward does not hold), `external_identifier` the site's id.
+
+`profile_document()` publishes all this, with the read API's extensions, as an HSDS profile
+(JSON Merge Patches of the 3.0 schemas and API), served at `/hsds/profile`.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 # The derivation lives beside the graph's writes, which store each record's HSDS id.
 from graph.hsds_ids import NAMESPACE as NAMESPACE
@@ -73,6 +77,8 @@ PROFILE_FIELDS: Final[dict[str, dict[str, str]]] = {
     "location": {
         "homeward-id": "the site's Homeward id",
         "area": "Homeward area id the site lies in",
+        "address": "the site's address as one line: HSDS addresses require a postal code, "
+        "which Homeward does not hold, so a site's address travels here",
     },
     "program": {
         "homeward-id": "the programme's Homeward id",
@@ -82,3 +88,65 @@ PROFILE_FIELDS: Final[dict[str, dict[str, str]]] = {
 }
 
 PROFILE_CODES: Final = frozenset(code for fields in PROFILE_FIELDS.values() for code in fields)
+
+
+BASE_SPECIFICATION: Final = "https://github.com/openreferral/specification/tree/3.0"
+# The read API's parameters beyond HSDS, on the lists of services and services at locations.
+_NEAR_PARAMETERS: Final = [
+    {"name": "lat", "in": "query", "schema": {"type": "number", "minimum": -90, "maximum": 90},
+     "description": "Latitude (WGS 84) to search around; with lng. Results nearest first."},
+    {"name": "lng", "in": "query", "schema": {"type": "number", "minimum": -180, "maximum": 180},
+     "description": "Longitude (WGS 84); with lat."},
+    {"name": "radius_km", "in": "query", "schema": {"type": "number", "default": 25},
+     "description": "Kilometres around lat/lng (default 25)."},
+    {"name": "proximity", "in": "query", "schema": {"type": "number"},
+     "description": "HSDS: metres around the place, which is lat/lng (Homeward holds no "
+     "postcodes; `postcode` is refused)."},
+]  # fmt: skip
+
+
+def profile_document() -> dict[str, Any]:
+    """Homeward's HSDS profile: what it adds to HSDS 3.0, as JSON Merge Patches (RFC 7396)
+    of the specification's schemas and API description, in the shape of HSDS profiles."""
+    taxonomies = {
+        NEEDS_TAXONOMY: "a service's needs: attributes with these terms",
+        GROUPS_TAXONOMY: "who a service is for: attributes with these terms",
+        PROFILE_TAXONOMY: "the fields below: the attribute's value holds the field's value",
+    }
+    return {
+        "name": "homeward",
+        "title": "Homeward: return and reintegration directory",
+        "hsds_version": "3.0",
+        "base": BASE_SPECIFICATION,
+        "description": "Records of a directory of services for returnees: eligibility by "
+        "sending country and programme, capacity, needs and target groups, areas of a "
+        "gazetteer. Everything beyond HSDS 3.0 travels as attributes of three taxonomies, "
+        "so that any HSDS 3.0 reader can read the records.",
+        "taxonomies": {
+            name: {"id": taxonomy_id(name), "description": text}
+            for name, text in taxonomies.items()
+        },
+        "profile_fields": {
+            entity: {
+                code: {"term_id": term_id(PROFILE_TAXONOMY, code), "description": text}
+                for code, text in fields.items()
+            }
+            for entity, fields in PROFILE_FIELDS.items()
+        },
+        "schema_patches": {
+            "service_area": {
+                "properties": {
+                    "uri": {"description": "urn:homeward:area:<id> names a Homeward area"}
+                }
+            },
+            "organization_identifier": {
+                "properties": {"identifier_scheme": {"description": "'homeward': the Homeward id"}}
+            },
+        },
+        "openapi_patch": {
+            "paths": {
+                path: {"get": {"x-homeward-parameters": _NEAR_PARAMETERS}}
+                for path in ("/services", "/service_at_locations")
+            }
+        },
+    }

@@ -2,9 +2,16 @@
 
 Forms: the tabular one (a folder or a zip of CSV files, named as in HSDS, described by
 `datapackage.json`), and the nested JSON one (`*_full.json` objects, lists of them, HSDS API
-pages with `contents`, or the `tabular.json` shape of one list per CSV file). Nested objects
-are flattened into the same rows as the CSV files would hold, with their parent's id filled
-in, so that one set of table importers reads both.
+pages with `contents`, NDJSON with one object a line as `/hsds/` serves it, or the
+`tabular.json` shape of one list per CSV file). Nested objects are flattened into the same
+rows as the CSV files would hold, with their parent's id filled in, so that one set of table
+importers reads both. What kind of object each is (organization, service, ...) is told by its
+content, whatever the file is called.
+
+What the input gives in full is recorded, for imports merge and never erase
+(`importers/hsds/merge.py`): a table present in a tabular package gives every row of that
+table (`Source.complete`); a nested array present in an object, even empty, gives that
+object's rows of it (`Row.given`); anything else is left as stored.
 
 Every row knows where it came from: `file:line` for CSV (the line the row starts on), and
 `file:/json/pointer` for JSON. A file that cannot be read at all (not CSV, wrong delimiter,
@@ -18,6 +25,7 @@ import io
 import json
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -49,13 +57,37 @@ TABLE_FILES: dict[str, str] = {
     "cost_options": "cost_options.csv",
     "organization_identifiers": "organization_identifiers.csv",
 }
-FILE_TABLES = {name: table for table, name in TABLE_FILES.items()}
+# Tables of HSDS 3.1 that Homeward reads: capacities of services (mapped onto Homeward's
+# capacity), their units, and the further urls of services and organisations (kept).
+TABLE_FILES_31: dict[str, str] = {
+    "service_capacity": "service_capacity.csv",
+    "units": "unit.csv",
+    "urls": "url.csv",
+}
+FILE_TABLES = {name: table for table, name in (TABLE_FILES | TABLE_FILES_31).items()}
+# Nested arrays of HSDS 3.1 objects -> the 3.1 table of their rows.
+NESTED_31: dict[str, dict[str, str]] = {
+    "service": {
+        "capacities": "service_capacity",
+        "additional_urls": "urls",
+    },
+    "organization": {"additional_websites": "urls"},
+}
 
 
 @dataclass
 class Source:
     tables: dict[str, list[Row]] = field(default_factory=dict)
     notices: list[tuple[str, str]] = field(default_factory=list)  # where, message
+    # Tables given in full (files of a tabular package): for every record of the import,
+    # its rows of these tables are all it has.
+    complete: set[str] = field(default_factory=set)
+    # Records known already, found by one of their ids: (table, id in the input) -> the
+    # Homeward id (filled by `importers.hsds.merge`).
+    known_ids: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Nested objects repeating an id given before (the organisation of every service of a
+    # page), per table: each merged into the first with that id.
+    repeated: Counter[str] = field(default_factory=Counter)
 
     def rows(self, table: str) -> list[Row]:
         return self.tables.get(table, [])
@@ -175,7 +207,7 @@ def _join(root: str, name: str) -> str:
 def read_tabular(files: _Files) -> Source:
     source = Source()
     root = _package_root(files)
-    paths = {table: _join(root, name) for table, name in TABLE_FILES.items()}
+    paths = {table: _join(root, name) for table, name in (TABLE_FILES | TABLE_FILES_31).items()}
     descriptor = _join(root, "datapackage.json")
     if descriptor in files.names:
         raw = files.read(descriptor)
@@ -200,10 +232,16 @@ def read_tabular(files: _Files) -> Source:
         if path not in files.names:
             continue
         found = True
+        source.complete.add(table)
         for row in read_csv(PurePosixPath(path).name, files.read(path)):
             source.add(table, row)
     if not found:
         raise MalformedInput(files.label, "no HSDS table (organizations.csv, services.csv, ...)")
+    known = set(paths.values()) | {descriptor}
+    for name in sorted(files.names):
+        inside = name.startswith(f"{root}/") if root else "/" not in name
+        if inside and name not in known and name.lower().endswith(".csv"):
+            source.notices.append((name, "not an HSDS table Homeward reads; ignored"))
     return source
 
 
@@ -304,6 +342,23 @@ class _Flattener:
         self.file = file
         self.source = Source()
         self.seen: dict[tuple[str, str], Row] = {}
+        self.repeated: Counter[str] = Counter()
+        # Nested fields Homeward does not read ("service.capacities" of HSDS 3.1 are read;
+        # others are not), with how many objects have them.
+        self.unknown: Counter[str] = Counter()
+
+    def extension(self, kind: str, own_id: str, table: str, items: list[Any], at: str) -> None:
+        """Rows of an HSDS 3.1 table from a nested array, with their parent's id."""
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            data = {k: _scalar(v) for k, v in item.items() if not isinstance(v, dict | list)}
+            data[f"{kind}_id"] = own_id
+            unit = item.get("unit")
+            if isinstance(unit, dict):
+                data["unit_id"] = _scalar(unit.get("id"))
+                data["unit_name"] = _scalar(unit.get("name"))
+            self.source.add(table, Row(self.file, f"{at}/{i}", data))
 
     def emit(self, kind: str, obj: Any, pointer: str, inherited: dict[str, str]) -> str | None:
         if not isinstance(obj, dict):
@@ -317,9 +372,26 @@ class _Flattener:
                 data[key] = value
         own_id = data.get("id", "")
         nested = NESTED.get(kind, {})
+        given: set[str] = set()
         for name, value in obj.items():
+            extension = NESTED_31.get(kind, {}).get(name)
+            if extension is not None and isinstance(value, list):
+                self.extension(kind, own_id, extension, value, f"{pointer}/{name}")
+                continue
+            if (
+                isinstance(value, dict | list)
+                and name not in nested
+                and name
+                not in (
+                    "attributes",
+                    "metadata",
+                )
+            ):
+                self.unknown[f"{kind}.{name}"] += 1
+                continue
             if name in ("attributes", "metadata") and isinstance(value, list):
                 child = "attribute" if name == "attributes" else "metadata"
+                given.add(KIND_TABLES[child])
                 for i, item in enumerate(value):
                     links = (
                         {"link_id": own_id, "link_entity": kind}
@@ -333,6 +405,7 @@ class _Flattener:
                 if kind == "organization" and child == "service":
                     fk = {"organization_id": own_id}
                 if many and isinstance(value, list):
+                    given.add(KIND_TABLES[child])
                     for i, item in enumerate(value):
                         self.emit(child, item, f"{pointer}/{name}/{i}", fk)
                 elif not many and isinstance(value, dict):
@@ -346,55 +419,108 @@ class _Flattener:
             for k, v in data.items():
                 if v and not first.data.get(k):
                     first.data[k] = v
+            first.given |= given
+            self.repeated[table] += 1
             return own_id
-        row = Row(self.file, pointer or "/", data)
+        row = Row(self.file, pointer or "/", data, given=frozenset(given))
         if own_id:
             self.seen[seen_key] = row
         self.source.add(table, row)
         return own_id
 
 
-def _kind_of(file: str, item: dict[str, Any]) -> str | None:
-    stem = PurePosixPath(file).stem.lower()
-    for prefix in (
-        "service_at_location",
-        "organization",
-        "service",
-        "taxonomy_term",
-        "taxonomy",
+# Fields that tell a kind of HSDS object, each kind after those that may share them (a
+# location may have an `organization_id`, as a service does; a service an `email`, as an
+# organisation does).
+_KIND_FIELDS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("service_at_location", frozenset({"service_id", "service"})),
+    (
         "location",
-    ):
+        frozenset(
+            {"location_type", "latitude", "longitude", "addresses", "accessibility"}
+            | {"transportation", "external_identifier"}
+        ),
+    ),
+    (
+        "service",
+        frozenset(
+            {"status", "service_at_locations", "service_areas", "eligibility_description"}
+            | {"application_process", "fees_description", "program_id", "organization_id"}
+        ),
+    ),
+    ("taxonomy_term", frozenset({"taxonomy_id", "taxonomy_detail", "parent_id", "term_uri"})),
+    (
+        "organization",
+        frozenset(
+            {"services", "organization_identifiers", "year_incorporated", "legal_status"}
+            | {"parent_organization_id", "website", "email", "tax_id", "logo", "programs"}
+            | {"funding", "locations"}
+        ),
+    ),
+    ("taxonomy", frozenset({"version"})),
+)
+_FILE_KINDS = ("service_at_location", "organization", "service", "taxonomy_term", "taxonomy")
+
+
+def _kind_of(file: str, item: dict[str, Any]) -> str | None:
+    """The kind of an HSDS object by its fields; the file name only when they say nothing
+    (an object with only an id and a name)."""
+    keys = set(item)
+    for kind, fields in _KIND_FIELDS:
+        if keys & fields and "id" in keys:
+            return kind
+    stem = PurePosixPath(file).stem.lower()
+    for prefix in (*_FILE_KINDS, "location"):
         if stem.startswith(prefix):
             return prefix
-    if "services" in item or "organization_identifiers" in item:
+    if {"name", "description"} >= keys - {"id", "attributes", "metadata"} and "name" in keys:
+        # A taxonomy has no field an organisation lacks; an organisation without its own
+        # fields is most likely what a directory file holds.
         return "organization"
-    if "service_at_locations" in item or "status" in item:
-        return "service"
-    if "location" in item and "service_id" in item:
-        return "service_at_location"
     return None
 
 
+def _ndjson(name: str, text: str) -> list[tuple[str, Any]]:
+    """(line number, object) of each non-blank line of NDJSON."""
+    items = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append((str(number), json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise MalformedInput(f"{name}:{number}", f"not valid JSON: {exc.msg}") from exc
+    return items
+
+
 def read_json(name: str, data: bytes) -> Source:
+    """A JSON document (an object, a list, a page) or NDJSON (one object a line)."""
     try:
-        document = json.loads(data.decode("utf-8-sig"))
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedInput(name, f"not UTF-8 text (byte {exc.start})") from exc
+    try:
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise MalformedInput(f"{name}:{exc.lineno}", f"not valid JSON: {exc.msg}") from exc
+        # A second value after the first, on a line of its own: NDJSON.
+        if exc.msg != "Extra data" or text[: exc.pos].count("\n") != exc.lineno - 1:
+            raise MalformedInput(f"{name}:{exc.lineno}", f"not valid JSON: {exc.msg}") from exc
+        return _objects(name, _ndjson(name, text))
     if isinstance(document, dict) and document and all(k.endswith(".csv") for k in document):
         return _tabular_json(name, document)
-    pointer: str | None = ""
-    items: Any = document
     if isinstance(document, dict) and isinstance(document.get("contents"), list):
-        items, pointer = document["contents"], "/contents"
-    elif isinstance(document, dict):
-        items, pointer = [document], None
-    if not isinstance(items, list):
+        items = document["contents"]
+        return _objects(name, [(f"/contents/{i}", item) for i, item in enumerate(items)])
+    if isinstance(document, dict):
+        return _objects(name, [("", document)])
+    if not isinstance(document, list):
         raise MalformedInput(name, "expected an HSDS object, a list of them or a page")
+    return _objects(name, [(f"/{i}", item) for i, item in enumerate(document)])
+
+
+def _objects(name: str, items: list[tuple[str, Any]]) -> Source:
     flat = _Flattener(name)
-    for i, item in enumerate(items):
-        where = f"{pointer}/{i}" if pointer is not None else ""
+    for where, item in items:
         kind = _kind_of(name, item) if isinstance(item, dict) else None
         if kind is None:
             raise MalformedInput(
@@ -402,6 +528,15 @@ def read_json(name: str, data: bytes) -> Source:
                 "cannot tell which HSDS object this is (organization, service, ...)",
             )
         flat.emit(kind, item, where, {})
+    flat.source.repeated = flat.repeated
+    for field_name, count in sorted(flat.unknown.items()):
+        flat.source.notices.append(
+            (
+                name,
+                f"{field_name} ({count} object(s)) is not HSDS 3.0 and Homeward does not "
+                "read it; ignored",
+            )
+        )
     return flat.source
 
 
@@ -412,6 +547,7 @@ def _tabular_json(name: str, document: dict[str, Any]) -> Source:
         if table is None or not isinstance(rows, list):
             source.notices.append((f"{name}:/{file}", "not an HSDS table; ignored"))
             continue
+        source.complete.add(table)
         for i, row in enumerate(rows):
             data = {k: _scalar(v) for k, v in row.items()} if isinstance(row, dict) else {}
             source.add(table, Row(name, f"/{file}/{i}", data))
@@ -425,7 +561,9 @@ def read_path(path: Path) -> Source:
     if not path.exists():
         raise MalformedInput(str(path), "no such file or folder")
     if path.is_dir():
-        json_files = sorted(path.glob("*.json"))
+        json_files = sorted(
+            p for p in path.iterdir() if p.suffix.lower() in (".json", ".ndjson", ".jsonl")
+        )
         if not any(path.glob("*.csv")) and json_files:
             return _merge([read_json(p.name, p.read_bytes()) for p in json_files])
         return read_tabular(_folder(path))
@@ -436,7 +574,7 @@ def read_bytes(name: str, data: bytes) -> Source:
     """An uploaded or named file: a zip of the tabular form, or a JSON document."""
     if data[:4] == b"PK\x03\x04" or name.lower().endswith(".zip"):
         return read_tabular(_zip(name, data))
-    if name.lower().endswith(".json") or data.lstrip()[:1] in (b"{", b"["):
+    if name.lower().endswith((".json", ".ndjson", ".jsonl")) or data.lstrip()[:1] in (b"{", b"["):
         return read_json(name, data)
     if name.lower().endswith(".csv"):
         raise MalformedInput(
@@ -449,6 +587,8 @@ def _merge(sources: list[Source]) -> Source:
     merged = Source()
     for source in sources:
         merged.notices += source.notices
+        merged.complete |= source.complete
+        merged.repeated += source.repeated
         for table, rows in source.tables.items():
             merged.tables.setdefault(table, []).extend(rows)
     return merged

@@ -342,3 +342,33 @@ async def test_each_batch_is_written_with_an_audit_event_of_who_imported_what(
     events = await _import_events(reference, finished)
     assert len([e for e in events if e.entity == "service"]) == 4
     assert sorted(_written(events, "service")) == sorted(await _ids(reference, "Service"))
+
+
+@pytest.mark.parametrize(
+    ("example", "table"),
+    [
+        ("organization_list.json", "organizations"),
+        ("service_list.json", "services"),
+        ("service_at_location_list.json", "service_at_location"),
+        ("location.json", "locations"),
+        ("taxonomy_term.json", "taxonomy_terms"),
+        ("taxonomy.json", "taxonomies"),
+    ],
+)
+def test_the_kind_of_object_is_told_by_its_content_not_the_file_name(
+    examples: Path, example: str, table: str
+) -> None:
+    source = read_bytes("page.json", (examples / example).read_bytes())
+    assert len(source.rows(table)) == 1
+
+
+def test_ndjson_is_read_one_object_a_line(examples: Path) -> None:
+    lines = [
+        (examples / name).read_text().replace("\n", "")
+        for name in ("service_full.json", "organization_full.json")
+    ]
+    source = read_bytes("records.ndjson", ("\n".join(lines) + "\n").encode())
+    assert len(source.rows("services")) == 1
+    assert len(source.rows("organizations")) == 1
+    with pytest.raises(MalformedInput, match=r"records.ndjson:2: not valid JSON"):
+        read_bytes("records.ndjson", (lines[0] + "\n{oops\n").encode())

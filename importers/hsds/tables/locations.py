@@ -25,6 +25,7 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
             continue
         draft = LocationDraft(row=row, hsds_id=id, organization_id=organization_id)
         draft.name = fields.text("name")
+        draft.virtual = (fields.text("location_type") or "").lower() == "virtual"
         if (latitude is None) != (longitude is None):
             fields.warn(
                 "latitude", "latitude and longitude come together; the one given is dropped"

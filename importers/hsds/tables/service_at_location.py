@@ -26,3 +26,4 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
         assembly.service_at_locations.add(id)
         if location_id not in service.location_ids:
             service.location_ids.append(location_id)
+            service.site_rows[location_id] = row

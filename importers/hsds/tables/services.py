@@ -26,6 +26,8 @@ USED = {
     "maximum_age",
     "fees_description",
     "application_process",
+    # Written by the directory that serves the record: Homeward keeps its own.
+    "last_modified",
 }
 
 
