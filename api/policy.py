@@ -161,6 +161,8 @@ REST_RULES: dict[str, Rule] = {
     "POST /app/referrals/{referral_id}/action": REFERRAL_PARTIES,
     "POST /app/referrals/{referral_id}/follow-up": REFERRAL_PARTIES,
     "GET /app/incoming": ANSWER_REFERRALS,
+    "GET /app/cases/{case_id}": CASE_PARTIES,
+    "POST /app/cases/{case_id}/visit": CASE_PARTIES,
     "GET /app/organisation": MAINTAIN_SERVICES,
     "GET /app/services/new": MAINTAIN_SERVICES,
     "POST /app/services": MAINTAIN_SERVICES,

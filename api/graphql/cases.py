@@ -241,7 +241,7 @@ class ReturnCaseType:
         )
         return sorted(
             (ReferralType.from_model(e.node) for e in page.edges),
-            key=lambda r: (r.created_at, str(r.id)),
+            key=lambda r: (r.created_at, len(r.reference), r.reference),
         )
 
     @classmethod
