@@ -12,6 +12,7 @@ from typing import LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
+from graph.referrals.reads import add_months
 from graph.referrals.statistics import Count
 
 PLANNED: LiteralString = """
@@ -105,7 +106,7 @@ async def case_statistics(
         re_migrated += int(r["re_migrated"])
         arrival = r["arrival"].to_native() if r["arrival"] is not None else None
         for months, counts in due.items():
-            if arrival is not None and (today - arrival).days >= months * 30:
+            if arrival is not None and add_months(arrival, months) <= today:
                 counts[0] += 1
                 counts[1] += int(months in r["visited"])
 

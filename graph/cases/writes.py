@@ -476,8 +476,8 @@ async def record_status(
     now: datetime,
     policy: Policy,
 ) -> ReturnCase:
-    """A new phase or whereabouts, by the owner or by an organisation working with the
-    household on a referral of the case (they are often the ones who know)."""
+    """A new phase (by the owner) or whereabouts (also by an organisation working with the
+    household on a referral of the case: they are often the ones who know)."""
     if data.phase is None and data.whereabouts is None:
         raise ValidationFailed.single("phase", "say the new phase, whereabouts or both")
     current = await _locked(
@@ -489,6 +489,8 @@ async def record_status(
         now=now,
         policy=policy,
     )
+    if data.phase is not None and current.viewer_side is not CaseSide.OWNER:
+        raise Forbidden("only the organisation that owns a case moves it to another phase")
     await _change(
         tx,
         current=current,

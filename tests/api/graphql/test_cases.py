@@ -642,3 +642,55 @@ async def test_the_migration_makes_a_case_of_each_earlier_case_reference(
 
 
 READ_CASE_OF = "query($id: ID!) { referral(id: $id) { id returnCase {" + CASE_FIELDS + "} } }"
+
+
+async def test_receivers_say_where_the_household_is_and_only_the_owner_moves_the_phase(
+    gql: GraphQLClient, world: dict[str, str]
+) -> None:
+    case_id, _ = await _family_referred(gql, world)
+    krct = world["partner_krct"]
+    closing = await gql(STATUS, {"input": {"caseId": case_id, "phase": "CLOSED"}}, token=krct)
+    assert closing["data"]["recordCaseStatus"]["__typename"] == "ForbiddenError"
+    arrived = _ok(
+        await gql(
+            STATUS, {"input": {"caseId": case_id, "whereabouts": "IN_DESTINATION"}}, token=krct
+        ),
+        "recordCaseStatus",
+    )
+    assert (arrived["phase"], arrived["actualArrival"]) == ("ARRIVED", START.date().isoformat())
+
+    counsellor = world["counsellor"]
+    nowhere = await gql(
+        STATUS, {"input": {"caseId": case_id, "whereabouts": "MOVED"}}, token=counsellor
+    )
+    assert _fields(nowhere, "recordCaseStatus") == ["input.destination"]
+    stale = await gql(
+        STATUS,
+        {
+            "input": {
+                "caseId": case_id,
+                "phase": "REINTEGRATING",
+                "expectedVersion": arrived["version"] - 1,
+            }
+        },
+        token=counsellor,
+    )
+    assert stale["data"]["recordCaseStatus"]["__typename"] == "VersionConflictError"
+    moved = _ok(
+        await gql(
+            STATUS,
+            {
+                "input": {
+                    "caseId": case_id,
+                    "whereabouts": "MOVED",
+                    "destination": "XK",
+                    "expectedVersion": arrived["version"],
+                }
+            },
+            token=counsellor,
+        ),
+        "recordCaseStatus",
+    )
+    assert (moved["whereabouts"], moved["destination"]) == ("MOVED", {"id": "XK"})
+    assert [e["action"] for e in moved["events"]] == ["opened", "status", "status"]
+    assert moved["events"][-1]["destination"] == {"id": "XK"}
