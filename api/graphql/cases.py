@@ -72,9 +72,7 @@ from graph.cases import (
 from graph.pagination import decode_cursor, page_size
 from graph.referrals import (
     CaseConsentInput,
-    ReferralFilter,
     grant_case_consent,
-    list_referrals,
     revoke_case_consent,
 )
 
@@ -229,20 +227,8 @@ class ReturnCaseType:
         "a receiving organisation."
     )
     async def referrals(self, info: Info) -> list[ReferralType]:
-        page = await info.context.graph.read(
-            list_referrals,
-            actor=info.context.actor,
-            filter=ReferralFilter(case_reference=self._case.reference),
-            first=100,
-            after=None,
-            cipher=info.context.cipher,
-            now=info.context.now,
-            policy=referral_policy(info),
-        )
-        return sorted(
-            (ReferralType.from_model(e.node) for e in page.edges),
-            key=lambda r: (r.created_at, len(r.reference), r.reference),
-        )
+        found = await info.context.party.case_referrals.load(self._case.reference)
+        return [ReferralType.from_model(r) for r in found]
 
     @classmethod
     def from_model(cls, c: ReturnCase) -> ReturnCaseType:

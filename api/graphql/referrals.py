@@ -83,12 +83,7 @@ async def _organisation(info: Info, id: str) -> OrganisationType | None:
 
 
 def referral_policy(info: Info) -> Policy:
-    s = info.context.settings
-    return Policy(
-        default_response_days=s.referral_default_response_days,
-        follow_up_months=tuple(s.follow_up_months),
-        retention_days=s.referral_retention_days,
-    )
+    return info.context.policy
 
 
 @strawberry.type(name="Household")
@@ -227,22 +222,11 @@ class ReferralType:
     @strawberry.field(description="The household's return case this referral belongs to.")
     async def return_case(self, info: Info) -> ReturnCaseRef | None:
         from api.graphql.cases import ReturnCaseType
-        from graph.cases import get_case
 
         if self._referral.return_case_id is None:
             return None
-        try:
-            found = await info.context.graph.read(
-                get_case,
-                id=self._referral.return_case_id,
-                actor=info.context.actor,
-                cipher=info.context.cipher,
-                now=info.context.now,
-                policy=referral_policy(info),
-            )
-        except NotFound:
-            return None
-        return ReturnCaseType.from_model(found)
+        found = await info.context.party.return_case.load(self._referral.return_case_id)
+        return ReturnCaseType.from_model(found) if found else None
 
     @strawberry.field(description="The earlier referral of the case this one takes up again.")
     async def continues(self, info: Info) -> ReferralType | None:

@@ -35,7 +35,7 @@ from graph.cases.models import (
     StatusInput,
     Whereabouts,
 )
-from graph.cases.reads import CaseFilter, get_case, list_cases
+from graph.cases.reads import CaseFilter, cases_by_ids, get_case, list_cases
 from graph.cases.statistics import ArrivalCell, CaseStatistics, case_statistics, planned_arrivals
 from graph.cases.writes import open_case, record_case_follow_up, record_status, update_case
 
@@ -61,6 +61,7 @@ __all__ = [
     "StatusInput",
     "Whereabouts",
     "case_statistics",
+    "cases_by_ids",
     "get_case",
     "list_cases",
     "open_case",

@@ -230,6 +230,28 @@ async def get_case(
     return found
 
 
+BY_IDS: LiteralString = "MATCH (c:ReturnCase) WHERE c.id IN $ids " + RETURN_CASE
+
+
+async def cases_by_ids(
+    tx: AsyncManagedTransaction,
+    *,
+    ids: list[str],
+    actor: Actor,
+    cipher: DataCipher,
+    now: datetime,
+    policy: Policy,
+) -> dict[str, ReturnCase]:
+    """The cases among `ids` that the actor may see (for the cases of a page of referrals,
+    in one round trip)."""
+    found: dict[str, ReturnCase] = {}
+    async for record in await tx.run(BY_IDS, ids=ids):
+        seen = view(record, actor=actor, cipher=cipher, now=now, policy=policy)
+        if seen is not None:
+            found[seen.id] = seen
+    return found
+
+
 class CaseFilter(BaseModel):
     phase: list[Phase] = []
     whereabouts: list[Whereabouts] = []

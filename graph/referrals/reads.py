@@ -255,6 +255,8 @@ class ReferralFilter(BaseModel):
     side: Side | None = None
     status: list[ReferralStatus] = Field(default_factory=list)
     case_reference: str | None = None
+    # The referrals of several cases at once (for a page of cases).
+    case_references: list[str] = Field(default_factory=list)
     overdue: bool | None = None
     follow_ups_due: bool | None = None
 
@@ -274,6 +276,7 @@ CALL () {
 WITH r
 WHERE (size($statuses) = 0 OR r.status IN $statuses)
   AND ($case IS NULL OR r.case_reference = $case)
+  AND (size($cases) = 0 OR r.case_reference IN $cases)
   AND ($overdue IS NULL OR (r.status = 'sent' AND r.response_due_at < $now) = $overdue)
   AND ($due IS NULL OR $due = (
         r.status IN ['accepted', 'in_progress', 'completed'] AND r.planned_arrival IS NOT NULL
@@ -312,6 +315,7 @@ async def list_referrals(
         receiver_orgs=receiver_orgs,
         statuses=[s.value for s in filter.status],
         case=filter.case_reference,
+        cases=filter.case_references,
         overdue=filter.overdue,
         due=filter.follow_ups_due,
         schedule=list(policy.follow_up_months),
