@@ -48,6 +48,13 @@ REFERRAL_PARTIES = Rule(
     frozenset({Role.COUNSELLOR, Role.PARTNER}),
     description="counsellors and partners of the organisations involved",
 )
+# Return cases: the owning organisation (a counsellor before departure, a partner for a
+# walk-in after arrival) and organisations a referral of the case is addressed to, each as
+# graph/cases/reads.py decides.
+CASE_PARTIES = Rule(
+    frozenset({Role.COUNSELLOR, Role.PARTNER}),
+    description="counsellors and partners of the organisations working on the case",
+)
 # Aggregates, coordination views and duplicate review (which merges records of any
 # organisation): never a single referral.
 COORDINATION = Rule(
@@ -94,6 +101,16 @@ RULES: dict[str, Rule] = {
     "Mutation.startReferral": ANSWER_REFERRALS,
     "Mutation.completeReferral": ANSWER_REFERRALS,
     "Mutation.recordFollowUp": REFERRAL_PARTIES,
+    "Query.returnCase": CASE_PARTIES,
+    "Query.returnCases": CASE_PARTIES,
+    "Query.plannedArrivals": COORDINATION,
+    "Query.returnCaseStatistics": COORDINATION,
+    "Mutation.openReturnCase": CASE_PARTIES,
+    "Mutation.updateReturnCase": CASE_PARTIES,
+    "Mutation.recordCaseStatus": CASE_PARTIES,
+    "Mutation.recordCaseFollowUp": CASE_PARTIES,
+    "Mutation.grantCaseConsent": CASE_PARTIES,
+    "Mutation.revokeCaseConsent": CASE_PARTIES,
     "Mutation.createWebhookSubscription": MANAGE_WEBHOOKS,
     "Mutation.deleteWebhookSubscription": MANAGE_WEBHOOKS,
     "Query.duplicateCandidates": COORDINATION,
@@ -145,6 +162,8 @@ REST_RULES: dict[str, Rule] = {
     "POST /app/referrals/{referral_id}/action": REFERRAL_PARTIES,
     "POST /app/referrals/{referral_id}/follow-up": REFERRAL_PARTIES,
     "GET /app/incoming": ANSWER_REFERRALS,
+    "GET /app/cases/{case_id}": CASE_PARTIES,
+    "POST /app/cases/{case_id}/visit": CASE_PARTIES,
     "GET /app/organisation": MAINTAIN_SERVICES,
     "GET /app/services/new": MAINTAIN_SERVICES,
     "POST /app/services": MAINTAIN_SERVICES,

@@ -205,6 +205,72 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         backfill=backfill_hsds_keys,
     ),
+    Migration(
+        version=12,
+        description="return cases: one per case reference of earlier referrals",
+        # Every referral written from now on belongs to a case (graph/referrals/lifecycle.py);
+        # the referrals written before get one here per sending organisation and case
+        # reference, with what the earliest of them said of the household. Nothing is taken
+        # from the referrals; consents already keyed by the case reference cover it as before.
+        # Past referrals kept as statistics only (`history_only`) stay without a case.
+        statements=(
+            "CREATE CONSTRAINT return_case_id IF NOT EXISTS "
+            "FOR (c:ReturnCase) REQUIRE c.id IS UNIQUE",
+            "CREATE CONSTRAINT return_case_reference IF NOT EXISTS "
+            "FOR (c:ReturnCase) REQUIRE c.reference IS UNIQUE",
+            "CREATE CONSTRAINT return_case_file_key IF NOT EXISTS "
+            "FOR (c:ReturnCase) REQUIRE c.file_key IS UNIQUE",
+            "CREATE INDEX return_case_file_number IF NOT EXISTS "
+            "FOR (c:ReturnCase) ON (c.file_number)",
+            "CREATE INDEX return_case_planned_arrival IF NOT EXISTS "
+            "FOR (c:ReturnCase) ON (c.planned_arrival)",
+            "CREATE INDEX case_follow_up_months IF NOT EXISTS "
+            "FOR (f:CaseFollowUp) ON (f.months_after_arrival)",
+            "MATCH (r:Referral)-[:FROM]->(o:Organisation) "
+            "WHERE r.case_reference IS NOT NULL AND r.history_only IS NULL "
+            "AND NOT EXISTS { MATCH (r)-[:IN_CASE]->(:ReturnCase) } "
+            "WITH o, r ORDER BY r.created_at, r.id "
+            "WITH o, r.case_reference AS reference, collect(r) AS referrals "
+            "CALL (o, reference, referrals) { "
+            "WITH o, reference, referrals, referrals[0] AS first, "
+            "COLLECT { UNWIND referrals AS r MATCH (r)-[:FOR]->(n:Need) "
+            "RETURN DISTINCT n.code ORDER BY n.code } AS needs, "
+            "COLLECT { UNWIND referrals AS r MATCH (r)-[:CONCERNS]->(t:TargetGroup) "
+            "RETURN DISTINCT t.code ORDER BY t.code } AS groups "
+            "MERGE (c:ReturnCase {reference: reference}) "
+            "ON CREATE SET c.id = randomUUID(), c.version = 1, "
+            "c.created_at = first.created_at, c.updated_at = first.created_at, "
+            "c.return_type = first.return_type, c.planned_arrival = first.planned_arrival, "
+            "c.languages = coalesce(first.languages, []), "
+            "c.need_codes = needs, c.target_group_codes = groups, "
+            "c.documents = [], c.opened_by = first.created_by, "
+            "c.phase = CASE WHEN first.planned_arrival <= date() THEN 'arrived' "
+            "ELSE 'preparing' END, "
+            "c.whereabouts = CASE WHEN first.planned_arrival <= date() THEN 'in_destination' "
+            "ELSE 'host_country' END "
+            "MERGE (c)-[:OWNED_BY]->(o) "
+            "WITH c, first, referrals "
+            "CALL (c, referrals) { UNWIND referrals AS r MERGE (r)-[:IN_CASE]->(c) } "
+            "CALL (c, first) { MATCH (first)-[:DESTINATION]->(d:Area) "
+            "WHERE NOT EXISTS { MATCH (c)-[:DESTINATION]->() } "
+            "CREATE (c)-[:DESTINATION]->(d) } "
+            "CALL (c, first) { MATCH (first)-[:UNDER]->(p:Programme) "
+            "MERGE (c)-[:UNDER]->(p) } "
+            "CALL (c, first) { "
+            "WITH c, first WHERE NOT EXISTS { MATCH (:HouseholdMember)-[:OF]->(c) } "
+            "WITH c, [x IN range(1, coalesce(first.household_adults, 0)) | 'adult'] "
+            "+ coalesce(first.household_children, []) AS ages "
+            "UNWIND range(0, size(ages) - 1) AS i "
+            "CREATE (:HouseholdMember {ordinal: i, age: ages[i], needs: [], target_groups: [], "
+            "role: CASE WHEN ages[i] = 'adult' THEN 'adult' ELSE 'child' END})-[:OF]->(c) } "
+            "MERGE (e:CaseEvent {id: c.id + '-opened'}) "
+            "ON CREATE SET e.seq = 0, e.at = c.created_at, "
+            "e.actor = coalesce(c.opened_by, 'system'), e.action = 'opened', "
+            "e.phase = c.phase, e.whereabouts = c.whereabouts "
+            "MERGE (e)-[:OF]->(c) "
+            "} IN TRANSACTIONS OF 500 ROWS",
+        ),
+    ),
 )
 
 

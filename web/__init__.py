@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from api import policy
 from api.auth import SESSION_COOKIE
 from core.errors import Unauthenticated
-from web import coordination, organisation, referrals, search
+from web import cases, coordination, organisation, referrals, search
 from web.pages import START_PAGES, render, see_other
 from web.session import (
     PageForbidden,
@@ -95,7 +95,13 @@ async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Respo
     return response
 
 
-PAGE_ROUTERS = [search.router, referrals.router, organisation.router, coordination.router]
+PAGE_ROUTERS = [
+    search.router,
+    referrals.router,
+    cases.router,
+    organisation.router,
+    coordination.router,
+]
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)
 

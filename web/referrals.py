@@ -62,6 +62,7 @@ READ = """
 query Referral($id: ID!) {
   referral(id: $id) {
     id reference caseReference status viewerSide returnType plannedArrival version overdue
+    returnCase { id reference }
     responseDueAt followUpsDue allowedActions withheldCategories declineReason outcome
     note contact health languages documents
     household { adults children }
@@ -204,7 +205,7 @@ async def new_referral(request: Request, service: str, destination: str) -> Resp
         "children": [],
         "children_counts": {},
         "languages": request.query_params.get("languages", ""),
-        "case_reference": "",
+        "case_reference": request.query_params.get("case", ""),
         "planned_arrival": "",
         "note": "",
         "contact": "",

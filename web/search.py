@@ -88,6 +88,8 @@ async def search_page(request: Request) -> Response:
         "target_groups": params.getlist("target_groups"),
         "languages": params.get("languages", ""),
         "sending_country": params.get("sending_country", ""),
+        # From a case page: the referral form joins the new referral to that case.
+        "case": params.get("case", "").strip(),
     }
     results: dict[str, Any] | None = None
     error: dict[str, Any] | None = None

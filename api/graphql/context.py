@@ -19,15 +19,20 @@ from core.crypto import DataCipher
 from core.errors import Unauthenticated
 from core.settings import Settings
 from graph.areas import Area, areas_by_ids
+from graph.cases import ReturnCase, cases_by_ids
 from graph.driver import Graph
 from graph.geocoding import Geocoder
 from graph.needs import Need, needs_by_codes
 from graph.organisations import Organisation, organisations_by_ids
 from graph.programmes import Programme, programmes_by_ids
 from graph.reference import Expiring, ReferenceCache
+from graph.referrals import Policy, Referral, ReferralFilter, list_referrals
 from graph.services import Service, services_by_ids
 from graph.target_groups import TargetGroup, target_groups_by_codes
 from graph.users import Actor
+
+# A case holds a few referrals; this bounds one batch of a page of cases.
+REFERRALS_PER_CASE = 100
 
 T = TypeVar("T")
 
@@ -77,6 +82,59 @@ class Loaders:
         )
 
 
+def referral_policy_of(settings: Settings) -> Policy:
+    """The deployment's rules for referrals and cases, from its settings."""
+    return Policy(
+        default_response_days=settings.referral_default_response_days,
+        follow_up_months=tuple(settings.follow_up_months),
+        retention_days=settings.referral_retention_days,
+    )
+
+
+@dataclass
+class PartyLoaders:
+    """Loaders of what depends on who asks: the cases and referrals the actor may see, as
+    that actor may see them."""
+
+    return_case: DataLoader[str, ReturnCase | None]
+    case_referrals: DataLoader[str, list[Referral]]
+
+    @classmethod
+    def for_request(
+        cls, graph: Graph, *, actor: Actor, cipher: DataCipher, now: datetime, policy: Policy
+    ) -> PartyLoaders:
+        async def cases(ids: list[str]) -> Sequence[ReturnCase | None]:
+            found = await graph.read(
+                cases_by_ids, ids=list(ids), actor=actor, cipher=cipher, now=now, policy=policy
+            )
+            return [found.get(i) for i in ids]
+
+        async def referrals(references: list[str]) -> Sequence[list[Referral]]:
+            page = await graph.read(
+                list_referrals,
+                actor=actor,
+                filter=ReferralFilter(case_references=list(references)),
+                first=REFERRALS_PER_CASE * len(references),
+                after=None,
+                cipher=cipher,
+                now=now,
+                policy=policy,
+            )
+            by_case: dict[str, list[Referral]] = {r: [] for r in references}
+            for edge in page.edges:
+                by_case[edge.node.case_reference].append(edge.node)
+            # Oldest first, and by ordinal within a moment (HW-...-2 before HW-...-10).
+            return [
+                sorted(by_case[r], key=lambda x: (x.created_at, len(x.reference), x.reference))
+                for r in references
+            ]
+
+        return cls(
+            return_case=DataLoader(load_fn=cases),
+            case_referrals=DataLoader(load_fn=referrals),
+        )
+
+
 class Context(BaseContext):
     def __init__(
         self,
@@ -100,6 +158,10 @@ class Context(BaseContext):
         self.actor = actor
         self.settings = settings
         self.loaders = Loaders.for_request(graph, reference)
+        self.policy = referral_policy_of(settings)
+        self.party = PartyLoaders.for_request(
+            graph, actor=actor, cipher=cipher, now=now, policy=self.policy
+        )
 
 
 def preferred_language(request: Request) -> str | None:

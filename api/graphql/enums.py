@@ -7,6 +7,16 @@ from __future__ import annotations
 import strawberry
 
 from graph.areas import AreaLevel
+from graph.cases import (
+    CaseSide,
+    Dimension,
+    DocumentState,
+    DocumentType,
+    MemberAge,
+    MemberRole,
+    Phase,
+    Whereabouts,
+)
 from graph.duplicates import Decision, Kind, State
 from graph.organisations import OrganisationKind
 from graph.referrals import (
@@ -34,19 +44,26 @@ __all__ = [
     "AgeBand",
     "AreaLevel",
     "Capacity",
+    "CaseSide",
     "DataCategory",
     "Decision",
     "DeclineReason",
     "DeliveryMode",
     "DeliveryState",
+    "Dimension",
     "DocumentKind",
+    "DocumentState",
+    "DocumentType",
     "Employment",
     "Freshness",
     "Housing",
     "Intention",
     "Kind",
+    "MemberAge",
+    "MemberRole",
     "OrganisationKind",
     "Outcome",
+    "Phase",
     "ReferralStatus",
     "ReturnType",
     "Role",
@@ -55,6 +72,7 @@ __all__ = [
     "Side",
     "State",
     "WebhookEvent",
+    "Whereabouts",
 ]
 
 strawberry.enum(AreaLevel, name="AreaLevel")
@@ -78,6 +96,15 @@ strawberry.enum(Schooling, name="Schooling")
 strawberry.enum(Access, name="AccessLevel")
 strawberry.enum(Housing, name="Housing")
 strawberry.enum(Intention, name="Intention")
+
+strawberry.enum(Phase, name="CasePhase")
+strawberry.enum(Whereabouts, name="Whereabouts")
+strawberry.enum(CaseSide, name="CaseSide")
+strawberry.enum(MemberRole, name="MemberRole")
+strawberry.enum(MemberAge, name="MemberAge")
+strawberry.enum(DocumentType, name="CaseDocument")
+strawberry.enum(DocumentState, name="DocumentState")
+strawberry.enum(Dimension, name="ReintegrationDimension")
 
 strawberry.enum(ServiceStatus, name="ServiceStatus")
 strawberry.enum(DeliveryMode, name="DeliveryMode")

@@ -204,3 +204,14 @@ def _qualify(field: str, argument: str) -> str:
         return field
     parts = [to_camel(part) for part in field.split(".")]
     return ".".join([argument, *parts] if argument else parts)
+
+
+CaseError = ValidationError | NotFoundError | ForbiddenError | VersionConflictError
+
+
+def to_case_error(exc: HomewardError, *, argument: str = "input") -> CaseError:
+    """The return case mutations' failures: the common ones only."""
+    error = to_graphql_error(exc, argument=argument)
+    if isinstance(error, PossibleDuplicatesError):
+        raise exc  # cases have no duplicate check; this would be a bug
+    return error

@@ -67,10 +67,12 @@ from graph.referrals import (
 )
 
 if TYPE_CHECKING:
+    from api.graphql.cases import ReturnCaseType
     from api.graphql.organisations import OrganisationType
 
 
 OrganisationRef = Annotated["OrganisationType", strawberry.lazy("api.graphql.organisations")]
+ReturnCaseRef = Annotated["ReturnCaseType", strawberry.lazy("api.graphql.cases")]
 
 
 async def _organisation(info: Info, id: str) -> OrganisationType | None:
@@ -81,12 +83,7 @@ async def _organisation(info: Info, id: str) -> OrganisationType | None:
 
 
 def referral_policy(info: Info) -> Policy:
-    s = info.context.settings
-    return Policy(
-        default_response_days=s.referral_default_response_days,
-        follow_up_months=tuple(s.follow_up_months),
-        retention_days=s.referral_retention_days,
-    )
+    return info.context.policy
 
 
 @strawberry.type(name="Household")
@@ -150,9 +147,14 @@ class ConsentType:
     def valid(self, info: Info) -> bool:
         return self._consent.valid_at(info.context.now)
 
-    @strawberry.field
+    @strawberry.field(description="The recipient this referral concerns (the first named).")
     async def recipient(self, info: Info) -> OrganisationRef | None:
         return await _organisation(info, self._consent.recipient_organisation_id)
+
+    @strawberry.field(description="Every organisation the consent names.")
+    async def recipients(self, info: Info) -> list[OrganisationRef]:
+        found = [await _organisation(info, o) for o in self._consent.recipient_organisation_ids]
+        return [o for o in found if o is not None]
 
     @classmethod
     def from_model(cls, c: Consent) -> ConsentType:
@@ -175,7 +177,10 @@ class ConsentType:
 class ReferralType:
     id: strawberry.ID
     reference: str = strawberry.field(description="Generated; no names or birth dates exist.")
-    case_reference: str = strawberry.field(description="Shared by a household's referrals.")
+    case_reference: str = strawberry.field(
+        description="Shared by a household's referrals.",
+        deprecation_reason="Use returnCase { reference }: the case is a record of its own.",
+    )
     status: ReferralStatus
     viewer_side: Side
     return_type: ReturnType
@@ -213,6 +218,32 @@ class ReferralType:
     @strawberry.field(description="Sent and not acknowledged within the expected time.")
     def overdue(self, info: Info) -> bool:
         return self._referral.overdue_at(info.context.now)
+
+    @strawberry.field(description="The household's return case this referral belongs to.")
+    async def return_case(self, info: Info) -> ReturnCaseRef | None:
+        from api.graphql.cases import ReturnCaseType
+
+        if self._referral.return_case_id is None:
+            return None
+        found = await info.context.party.return_case.load(self._referral.return_case_id)
+        return ReturnCaseType.from_model(found) if found else None
+
+    @strawberry.field(description="The earlier referral of the case this one takes up again.")
+    async def continues(self, info: Info) -> ReferralType | None:
+        if self._referral.continues_id is None:
+            return None
+        try:
+            found = await info.context.graph.read(
+                get_referral,
+                id=self._referral.continues_id,
+                actor=info.context.actor,
+                cipher=info.context.cipher,
+                now=info.context.now,
+                policy=referral_policy(info),
+            )
+        except NotFound:
+            return None
+        return ReferralType.from_model(found)
 
     @strawberry.field(description="What the viewer may do next.")
     def allowed_actions(self) -> list[Action]:
@@ -331,7 +362,10 @@ class ReferralQuery:
         info: Info,
         side: Side | None = None,
         status: list[ReferralStatus] | None = None,
-        case_reference: str | None = None,
+        case_reference: Annotated[
+            str | None,
+            strawberry.argument(deprecation_reason="Use returnCase(id) { referrals }."),
+        ] = None,
         overdue: bool | None = None,
         follow_ups_due: bool | None = None,
         first: int | None = None,
@@ -398,12 +432,27 @@ class HouseholdInputType:
 @strawberry.input(name="ReferralInput")
 class ReferralInputType:
     service_id: strawberry.ID
-    destination: strawberry.ID = strawberry.field(description="Area id of the place of return.")
     needs: list[str]
-    return_type: ReturnType
+    destination: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Area id of the place of return; taken from the case if left out.",
+    )
+    return_type: ReturnType | None = strawberry.field(
+        default=None, description="Taken from the case if left out."
+    )
     from_organisation_id: strawberry.ID | None = None
+    return_case_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Make the referral from this case: household, languages, arrival, "
+        "destination and programme come from it unless given here.",
+    )
     case_reference: str | None = strawberry.field(
-        default=None, description="Add to an existing case (another need of the same household)."
+        default=None,
+        description="Add to an existing case (another need of the same household).",
+        deprecation_reason="Use returnCaseId.",
+    )
+    continues: strawberry.ID | None = strawberry.field(
+        default=None, description="The earlier referral of the same case this one takes up again."
     )
     target_groups: list[str] = strawberry.field(default_factory=list)
     household: HouseholdInputType | None = None
@@ -612,8 +661,16 @@ class ReferralMutation:
         id: strawberry.ID,
         note: str | None = None,
         expected_version: Annotated[int | None, _VERSION] = None,
+        outcome: Annotated[
+            Outcome | None,
+            strawberry.argument(
+                description="DECLINED_BY_RETURNEE or MOVED_AWAY when the household withdrew."
+            ),
+        ] = None,
     ) -> ReferralResult:
-        return await _step(info, id, Action.CANCEL, note=note, expected_version=expected_version)
+        return await _step(
+            info, id, Action.CANCEL, note=note, expected_version=expected_version, outcome=outcome
+        )
 
     @strawberry.mutation(description="A monitoring visit after arrival, with its indicators.")
     async def record_follow_up(self, info: Info, input: FollowUpInputType) -> ReferralResult:

@@ -19,6 +19,7 @@ from api.failures import ErrorCodes
 from api.graphql.access import AccessControl
 from api.graphql.areas import AreaQuery
 from api.graphql.audit import AuditQuery
+from api.graphql.cases import CaseMutation, CaseQuery
 from api.graphql.coordination import CoordinationQuery
 from api.graphql.duplicates import DuplicateMutation, DuplicateQuery
 from api.graphql.needs import TaxonomyQuery
@@ -46,6 +47,7 @@ class Query(
     UserQuery,
     AuditQuery,
     ReferralQuery,
+    CaseQuery,
     WebhookQuery,
     CoordinationQuery,
     DuplicateQuery,
@@ -59,6 +61,7 @@ class Mutation(
     ServiceMutation,
     UserMutation,
     ReferralMutation,
+    CaseMutation,
     WebhookMutation,
     DuplicateMutation,
 ):

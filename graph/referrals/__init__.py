@@ -10,7 +10,8 @@ The parts, each importing only those listed before it:
   steps after it with their events, version checks and webhook announcements.
 - `responsiveness`: how each service answers referrals (acknowledgement time, acceptance and
   feedback rates), one query for a transition and for bulk writes alike.
-- `consent`: recording and revoking the returnee's consent.
+- `consent`: recording and revoking the returnee's consent, per referral's recipient or once
+  for a whole return case and the recipients it names.
 - `followup`: monitoring visits after arrival.
 - `retention`: purging closed referrals' personal data and re-encrypting under a new key.
 - `statistics`: counts for coordinators.
@@ -23,7 +24,12 @@ valid consent covers it. No names or birth dates exist anywhere in the model: a 
 known by its generated reference.
 """
 
-from graph.referrals.consent import grant_consent, revoke_consent
+from graph.referrals.consent import (
+    grant_case_consent,
+    grant_consent,
+    revoke_case_consent,
+    revoke_consent,
+)
 from graph.referrals.followup import record_follow_up
 from graph.referrals.history import ReferralHistoryRecord, write_referral_history
 from graph.referrals.lifecycle import (
@@ -38,6 +44,7 @@ from graph.referrals.models import (
     Access,
     Action,
     AgeBand,
+    CaseConsentInput,
     Consent,
     ConsentInput,
     DataCategory,
@@ -46,6 +53,7 @@ from graph.referrals.models import (
     Employment,
     FollowUp,
     FollowUpInput,
+    Household,
     Housing,
     Intention,
     Outcome,
@@ -69,6 +77,7 @@ __all__ = [
     "Access",
     "Action",
     "AgeBand",
+    "CaseConsentInput",
     "Consent",
     "ConsentInput",
     "DataCategory",
@@ -77,6 +86,7 @@ __all__ = [
     "Employment",
     "FollowUp",
     "FollowUpInput",
+    "Household",
     "Housing",
     "Intention",
     "Outcome",
@@ -93,12 +103,14 @@ __all__ = [
     "announce_overdue",
     "create_referral",
     "get_referral",
+    "grant_case_consent",
     "grant_consent",
     "list_referrals",
     "purge_closed",
     "purge_expired",
     "record_follow_up",
     "referral_statistics",
+    "revoke_case_consent",
     "revoke_consent",
     "rotate_all",
     "transition",

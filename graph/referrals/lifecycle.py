@@ -23,11 +23,13 @@ from core.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from core.text import distinct
 from graph.referrals.models import (
     CLOSED,
     REVERIFY_AFTER,
     Action,
     DeclineReason,
+    Household,
     Outcome,
     Policy,
     Referral,
@@ -37,7 +39,8 @@ from graph.referrals.models import (
 )
 from graph.referrals.reads import get_referral, side_of
 from graph.referrals.responsiveness import update_responsiveness
-from graph.services import flag_for_reverification
+from graph.services import ReturnType, flag_for_reverification
+from graph.temporal import native
 from graph.users import Actor, Role
 from graph.webhooks import WebhookEvent, enqueue
 
@@ -68,6 +71,12 @@ TRANSITIONS: dict[Action, Transition] = {
     ),
 }
 del S
+
+# A cancellation may say that the household itself withdrew (before or after the partner
+# answered), so that it counts as the returnee's decision and not the sender's.
+WITHDRAWN_BY: frozenset[Outcome | None] = frozenset(
+    {None, Outcome.DECLINED_BY_RETURNEE, Outcome.MOVED_AWAY}
+)
 
 # The property stamped with the moment a referral enters each state.
 STAMP: dict[ReferralStatus, str] = {
@@ -125,11 +134,49 @@ RETURN
     AS bad_needs,
   [i IN range(0, size($groups) - 1) WHERE NOT EXISTS { MATCH (:TargetGroup {code: $groups[i]}) }]
     AS bad_groups,
-  $programme IS NULL OR EXISTS { MATCH (:Programme {id: $programme}) } AS programme_found,
-  $case IS NULL OR EXISTS {
-    MATCH (:Organisation {id: $sender})<-[:FROM]-(:Referral {case_reference: $case}) }
-    AS case_found,
-  COLLECT { MATCH (other:Referral {case_reference: $case}) RETURN other.id } AS case_members
+  $programme IS NULL OR EXISTS { MATCH (:Programme {id: $programme}) } AS programme_found
+"""
+
+# The case a referral is made from, by id or by reference, if the sender owns it; what the
+# referral takes from it, and its referrals (for the ordinal and for `continues`).
+CASE_DATA: LiteralString = """
+RETURN c, owner.id AS owner,
+  COLLECT { MATCH (c)-[:DESTINATION]->(a:Area) RETURN a.id }[0] AS destination,
+  COLLECT { MATCH (c)-[:UNDER]->(p:Programme) RETURN p.id ORDER BY p.id }[0] AS programme,
+  COLLECT { MATCH (m:HouseholdMember)-[:OF]->(c) RETURN m.age ORDER BY m.ordinal } AS ages,
+  COLLECT { MATCH (m:HouseholdMember)-[:OF]->(c) UNWIND m.target_groups AS g RETURN g }
+    + coalesce(c.target_group_codes, []) AS groups,
+  COLLECT { MATCH (r:Referral)-[:IN_CASE]->(c) RETURN r.id } AS referrals
+"""
+CASE_BY_ID: LiteralString = (
+    "MATCH (c:ReturnCase {id: $key})-[:OWNED_BY]->(owner:Organisation) " + CASE_DATA
+)
+CASE_BY_REFERENCE: LiteralString = (
+    "MATCH (c:ReturnCase {reference: $key})-[:OWNED_BY]->(owner:Organisation) " + CASE_DATA
+)
+
+# A referral made without a case opens one, so that every referral belongs to a case: the
+# household's case starts with what the referral says about it.
+OPEN_CASE: LiteralString = """
+MATCH (sender:Organisation {id: $sender}), (d:Area {id: $destination})
+CREATE (c:ReturnCase {id: $id})
+SET c += $props, c.version = 1, c.created_at = $now, c.updated_at = $now
+CREATE (c)-[:OWNED_BY]->(sender), (c)-[:DESTINATION]->(d)
+WITH c
+CALL (c) {
+  OPTIONAL MATCH (p:Programme {id: $programme})
+  WITH p WHERE p IS NOT NULL
+  CREATE (c)-[:UNDER]->(p)
+}
+CALL (c) {
+  UNWIND range(0, size($ages) - 1) AS i
+  CREATE (:HouseholdMember {ordinal: i, role: CASE WHEN $ages[i] = 'adult' THEN 'adult'
+                                                ELSE 'child' END,
+                            age: $ages[i], needs: [], target_groups: []})-[:OF]->(c)
+}
+CREATE (:CaseEvent {id: $event_id, seq: 0, at: $now, actor: $actor, action: 'opened',
+                    phase: 'preparing', whereabouts: 'host_country',
+                    destination: $destination})-[:OF]->(c)
 """
 
 
@@ -147,6 +194,10 @@ def _sender(actor: Actor, requested: str | None) -> str:
             else "only counsellors of a sending organisation create referrals",
         )
     return next(iter(mine))
+
+
+def _opt_return_type(value: str | None) -> ReturnType | None:
+    return ReturnType(value) if value is not None else None
 
 
 def new_case_reference(now: datetime) -> str:
@@ -190,6 +241,15 @@ CALL (r) {
   WITH p WHERE p IS NOT NULL
   CREATE (r)-[:UNDER]->(p)
 }
+CALL (r) {
+  MATCH (c:ReturnCase {id: $case_id})
+  CREATE (r)-[:IN_CASE]->(c)
+}
+CALL (r) {
+  OPTIONAL MATCH (earlier:Referral {id: $continues})
+  WITH earlier WHERE earlier IS NOT NULL
+  CREATE (r)-[:CONTINUES]->(earlier)
+}
 CREATE (:ReferralEvent {id: $event_id, seq: 0, at: $now, actor: $actor, action: 'create',
                         to_status: 'draft'})-[:OF]->(r)
 """
@@ -212,19 +272,46 @@ async def create_referral(
     if existing is not None:
         return await get_referral(tx, id=id, actor=actor, cipher=cipher, now=now, policy=policy)
     sender = _sender(actor, data.from_organisation_id)
+    problems: list[FieldProblem] = []
+    case: Any = None
+    if data.return_case_id is not None or data.case_reference is not None:
+        by_id = data.return_case_id is not None
+        case = await (
+            await tx.run(
+                CASE_BY_ID if by_id else CASE_BY_REFERENCE,
+                key=data.return_case_id if by_id else data.case_reference,
+            )
+        ).single()
+        if case is None or case["owner"] != sender:
+            field = "return_case_id" if by_id else "case_reference"
+            named = data.return_case_id if by_id else data.case_reference
+            raise ValidationFailed.single(field, f"no case {named!r} of organisation {sender!r}")
+    props_of_case: dict[str, Any] = dict(case["c"]) if case is not None else {}
+    destination = data.destination or (case["destination"] if case is not None else None)
+    return_type = data.return_type or _opt_return_type(props_of_case.get("return_type"))
+    if destination is None:
+        problems.append(FieldProblem("destination", "required unless made from a return case"))
+    if return_type is None:
+        problems.append(FieldProblem("return_type", "required unless made from a return case"))
+    if data.continues is not None and (case is None or data.continues not in case["referrals"]):
+        problems.append(
+            FieldProblem("continues", "names no earlier referral of the same return case")
+        )
+    if problems or destination is None or return_type is None:
+        raise ValidationFailed(problems)
+    programme = data.programme or (case["programme"] if case is not None else None)
+    groups = data.target_groups or (distinct(case["groups"]) if case is not None else [])
     r = await (
         await tx.run(
             REFERENCES,
             service=data.service_id,
-            destination=data.destination,
+            destination=destination,
             sender=sender,
             needs=data.needs,
-            groups=data.target_groups,
-            programme=data.programme,
-            case=data.case_reference,
+            groups=groups,
+            programme=programme,
         )
     ).single(strict=True)
-    problems: list[FieldProblem] = []
     if not r["service_found"]:
         problems.append(FieldProblem("service_id", f"unknown service {data.service_id!r}"))
     elif r["service_status"] in {"inactive", "defunct"}:
@@ -235,9 +322,7 @@ async def create_referral(
         )
     if not r["destination_found"]:
         problems.append(
-            FieldProblem(
-                "destination", f"unknown area {data.destination!r}; the areas query finds ids"
-            )
+            FieldProblem("destination", f"unknown area {destination!r}; the areas query finds ids")
         )
     problems += [
         FieldProblem(
@@ -248,35 +333,68 @@ async def create_referral(
     problems += [
         FieldProblem(
             f"target_groups.{i}",
-            f"unknown target group code {data.target_groups[i]!r}; "
-            "the targetGroups query lists them",
+            f"unknown target group code {groups[i]!r}; the targetGroups query lists them",
         )
         for i in r["bad_groups"]
     ]
     if not r["programme_found"]:
-        problems.append(FieldProblem("programme", f"unknown programme {data.programme!r}"))
-    if not r["case_found"]:
-        problems.append(
-            FieldProblem(
-                "case_reference", f"no case {data.case_reference!r} of organisation {sender!r}"
-            )
-        )
+        problems.append(FieldProblem("programme", f"unknown programme {programme!r}"))
     if problems:
         raise ValidationFailed(problems)
-    case = data.case_reference or new_case_reference(now)
-    ordinal = len(r["case_members"]) + 1 if data.case_reference else 1
     household = data.household
+    languages = data.languages
+    planned_arrival = data.planned_arrival
+    if case is not None:
+        household = household or Household.of_ages(list(case["ages"]))
+        languages = languages or list(props_of_case.get("languages") or [])
+        planned_arrival = planned_arrival or native(
+            props_of_case.get("actual_arrival") or props_of_case.get("planned_arrival")
+        )
+        case_id, reference = props_of_case["id"], props_of_case["reference"]
+        ordinal = len(case["referrals"]) + 1
+    else:
+        case_id, reference, ordinal = str(uuid.uuid4()), new_case_reference(now), 1
+        await tx.run(
+            OPEN_CASE,
+            id=case_id,
+            sender=sender,
+            destination=destination,
+            programme=programme,
+            ages=[
+                *(["adult"] * household.adults if household else []),
+                *([c.value for c in household.children] if household else []),
+            ],
+            props={
+                "reference": reference,
+                "return_type": return_type.value,
+                "planned_arrival": planned_arrival,
+                "phase": "preparing",
+                "whereabouts": "host_country",
+                "languages": languages,
+                "need_codes": sorted(data.needs),
+                "target_group_codes": groups,
+                "documents": [],
+                "responsible_user_id": actor.user_id,
+                "opened_by": actor.label,
+            },
+            now=now,
+            event_id=str(uuid.uuid4()),
+            actor=actor.label,
+        )
+    carried = data.model_copy(
+        update={"household": household, "languages": languages, "target_groups": groups}
+    ).carried_categories()
     props = {
-        "reference": f"{case}-{ordinal}",
-        "case_reference": case,
+        "reference": f"{reference}-{ordinal}",
+        "case_reference": reference,
         "status": ReferralStatus.DRAFT.value,
-        "return_type": data.return_type.value,
-        "planned_arrival": data.planned_arrival,
+        "return_type": return_type.value,
+        "planned_arrival": planned_arrival,
         "household_adults": household.adults if household else None,
         "household_children": [c.value for c in household.children] if household else None,
-        "languages": data.languages,
+        "languages": languages,
         "documents": [d.value for d in data.documents],
-        "carries": sorted(c.value for c in data.carried_categories()),
+        "carries": sorted(c.value for c in carried),
         "response_days": r["response_days"] or policy.default_response_days,
         "note_enc": cipher.encrypt(data.note),
         "contact_enc": cipher.encrypt(data.contact),
@@ -288,10 +406,12 @@ async def create_referral(
         id=id,
         sender=sender,
         service=data.service_id,
-        destination=data.destination,
+        destination=destination,
         needs=data.needs,
-        groups=data.target_groups,
-        programme=data.programme,
+        groups=groups,
+        programme=programme,
+        case_id=case_id,
+        continues=data.continues,
         props=props,
         now=now,
         event_id=str(uuid.uuid4()),
@@ -371,6 +491,12 @@ async def transition(
         raise ValidationFailed.single("reason", "a decline needs a reason")
     if action is Action.COMPLETE and outcome is None:
         raise ValidationFailed.single("outcome", "completing a referral needs an outcome")
+    if action is Action.CANCEL and outcome not in WITHDRAWN_BY:
+        raise ValidationFailed.single(
+            "outcome",
+            "a cancellation records only why the household withdrew: "
+            + ", ".join(o.value for o in WITHDRAWN_BY if o is not None),
+        )
     props: dict[str, Any] = {"status": target.value, STAMP[target]: now}
     if action is Action.SEND:
         covered = await (

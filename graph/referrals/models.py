@@ -161,18 +161,35 @@ class Household(BaseModel):
     adults: int = Field(ge=0, le=30)
     children: list[AgeBand] = Field(default_factory=list, max_length=30)
 
+    @classmethod
+    def of_ages(cls, ages: list[str]) -> Household | None:
+        """The shape of a case's household from its members' age bands: grown-ups counted,
+        children by band."""
+        if not ages:
+            return None
+        bands = {b.value for b in AgeBand}
+        children = [AgeBand(a) for a in ages if a in bands]
+        return cls(adults=len(ages) - len(children), children=children)
+
 
 class ReferralInput(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     service_id: str = _CODE
-    destination: str = Field(min_length=1, max_length=64, description="Area id")
+    # Destination and return type come from the case when the referral is made from one.
+    destination: str | None = Field(default=None, min_length=1, max_length=64)
     needs: list[str] = Field(min_length=1, max_length=20)
-    return_type: ReturnType
+    return_type: ReturnType | None = None
     # The sending organisation; may be left out by counsellors of one organisation only.
     from_organisation_id: str | None = Field(default=None, max_length=80)
-    # Joins an existing case (a household with several referrals) instead of opening one.
+    # The return case the referral belongs to: household, languages, arrival, destination
+    # and programme are taken from it unless given here.
+    return_case_id: str | None = Field(default=None, max_length=80)
+    # Joins an existing case by its reference (the older way to say the same).
     case_reference: str | None = Field(default=None, max_length=40)
+    # The earlier referral of the same case this one takes up again (after a return from
+    # abroad, a "no capacity", a decline).
+    continues: str | None = Field(default=None, max_length=80)
     target_groups: list[str] = Field(default_factory=list, max_length=20)
     household: Household | None = None
     languages: list[str] = Field(default_factory=list, max_length=10)
@@ -226,6 +243,26 @@ class ConsentInput(BaseModel):
     expires_on: date
 
 
+class CaseConsentInput(BaseModel):
+    """One consent for a whole case: every referral of the case to a named recipient is
+    covered by it. Adding a recipient later is a new grant naming it (explicit, with its own
+    evidence)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    case_id: str = _CODE
+    recipients: list[str] = Field(min_length=1, max_length=30)
+    categories: list[DataCategory] = Field(min_length=1)
+    purpose: str = Field(min_length=3, max_length=500)
+    evidence_reference: str = Field(min_length=1, max_length=200)
+    expires_on: date
+
+    @field_validator("recipients")
+    @classmethod
+    def _distinct(cls, values: list[str]) -> list[str]:
+        return distinct(values)
+
+
 class FollowUpInput(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
@@ -275,6 +312,9 @@ class Consent(BaseModel):
     id: str
     case_reference: str
     recipient_organisation_id: str
+    # Every organisation the consent names; a referral's view shows the one it concerns
+    # as `recipient_organisation_id`.
+    recipient_organisation_ids: list[str] = Field(default_factory=list)
     categories: list[DataCategory]
     purpose: str
     evidence_reference: str
@@ -295,6 +335,8 @@ class Referral(BaseModel):
     id: str
     reference: str
     case_reference: str
+    return_case_id: str | None
+    continues_id: str | None
     status: ReferralStatus
     viewer_side: Side
     from_organisation_id: str

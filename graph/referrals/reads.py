@@ -62,6 +62,8 @@ RETURN r,
     AS receiver,
   COLLECT { MATCH (r)-[:DESTINATION]->(a:Area) RETURN a.id }[0] AS destination,
   COLLECT { MATCH (r)-[:UNDER]->(p:Programme) RETURN p.id }[0] AS programme,
+  COLLECT { MATCH (r)-[:IN_CASE]->(c:ReturnCase) RETURN c.id }[0] AS return_case,
+  COLLECT { MATCH (r)-[:CONTINUES]->(p:Referral) RETURN p.id }[0] AS continues,
   COLLECT { MATCH (r)-[:FOR]->(n:Need) RETURN n.code ORDER BY n.code } AS needs,
   COLLECT { MATCH (r)-[:CONCERNS]->(t:TargetGroup) RETURN t.code ORDER BY t.code } AS groups,
   COLLECT { MATCH (e:ReferralEvent)-[:OF]->(r) RETURN e ORDER BY e.at, e.seq } AS events,
@@ -77,11 +79,14 @@ def _opt(enum: type[Any], value: Any) -> Any:
     return enum(value) if value is not None else None
 
 
-def consent_from(props: dict[str, Any], recipient: str) -> Consent:
+def consent_from(
+    props: dict[str, Any], recipient: str, recipients: list[str] | None = None
+) -> Consent:
     return Consent(
         id=props["id"],
         case_reference=props["case_reference"],
         recipient_organisation_id=recipient,
+        recipient_organisation_ids=recipients or [recipient],
         categories=[DataCategory(c) for c in props["categories"]],
         purpose=props["purpose"],
         evidence_reference=props["evidence_reference"],
@@ -104,10 +109,10 @@ def follow_ups_due(
     """Months after arrival at which a monitoring visit is due and not yet recorded."""
     if planned_arrival is None or status not in FOLLOW_UP_STATUSES:
         return []
-    return [m for m in schedule if m not in recorded and _add_months(planned_arrival, m) <= today]
+    return [m for m in schedule if m not in recorded and add_months(planned_arrival, m) <= today]
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     """Like Cypher's `date + duration({months: n})`: the 31st of a shorter month becomes
     its last day, so Python and the list filter agree on when a visit is due."""
     year, month = divmod(day.month - 1 + months, 12)
@@ -150,6 +155,8 @@ def view(
         id=props["id"],
         reference=props["reference"],
         case_reference=props["case_reference"],
+        return_case_id=record["return_case"],
+        continues_id=record["continues"],
         status=status,
         viewer_side=side,
         from_organisation_id=sender,
@@ -248,6 +255,8 @@ class ReferralFilter(BaseModel):
     side: Side | None = None
     status: list[ReferralStatus] = Field(default_factory=list)
     case_reference: str | None = None
+    # The referrals of several cases at once (for a page of cases).
+    case_references: list[str] = Field(default_factory=list)
     overdue: bool | None = None
     follow_ups_due: bool | None = None
 
@@ -267,6 +276,7 @@ CALL () {
 WITH r
 WHERE (size($statuses) = 0 OR r.status IN $statuses)
   AND ($case IS NULL OR r.case_reference = $case)
+  AND (size($cases) = 0 OR r.case_reference IN $cases)
   AND ($overdue IS NULL OR (r.status = 'sent' AND r.response_due_at < $now) = $overdue)
   AND ($due IS NULL OR $due = (
         r.status IN ['accepted', 'in_progress', 'completed'] AND r.planned_arrival IS NOT NULL
@@ -305,6 +315,7 @@ async def list_referrals(
         receiver_orgs=receiver_orgs,
         statuses=[s.value for s in filter.status],
         case=filter.case_reference,
+        cases=filter.case_references,
         overdue=filter.overdue,
         due=filter.follow_ups_due,
         schedule=list(policy.follow_up_months),

@@ -1,0 +1,72 @@
+"""Return cases: one household's return, the record everyone works on, from before
+departure (or from the day a returnee walks into a partner's office) through arrival,
+reintegration and monitoring. A case holds the household without names (members by role and
+age band, each with their needs), the documents checklist, the phases and whereabouts as
+events, one consent for the recipients it names, and the referrals made from it.
+
+The parts, each importing only those listed before it:
+- `models`: phases and whereabouts with the changes that make sense, household, documents,
+  input and read models; no database access.
+- `reads`: who sees a case (the owning organisation; organisations a referral of it is
+  addressed to, within the consented categories) and one case or a page of them.
+- `writes`: opening, updating, status changes and visits, each an event with a version check.
+- `statistics`: counts for coordinators.
+
+Referrals join a case in graph/referrals (`create_referral` with a case) and the case's
+consent is a `Consent` of graph/referrals/consent.py naming several recipients.
+"""
+
+from graph.cases.models import (
+    CaseDetails,
+    CaseEvent,
+    CaseFollowUp,
+    CaseFollowUpInput,
+    CaseSide,
+    Dimension,
+    DocumentCheck,
+    DocumentState,
+    DocumentType,
+    Member,
+    MemberAge,
+    MemberRole,
+    OpenCaseInput,
+    Phase,
+    ReturnCase,
+    StatusInput,
+    Whereabouts,
+)
+from graph.cases.reads import CaseFilter, cases_by_ids, get_case, list_cases
+from graph.cases.statistics import ArrivalCell, CaseStatistics, case_statistics, planned_arrivals
+from graph.cases.writes import open_case, record_case_follow_up, record_status, update_case
+
+__all__ = [
+    "ArrivalCell",
+    "CaseDetails",
+    "CaseEvent",
+    "CaseFilter",
+    "CaseFollowUp",
+    "CaseFollowUpInput",
+    "CaseSide",
+    "CaseStatistics",
+    "Dimension",
+    "DocumentCheck",
+    "DocumentState",
+    "DocumentType",
+    "Member",
+    "MemberAge",
+    "MemberRole",
+    "OpenCaseInput",
+    "Phase",
+    "ReturnCase",
+    "StatusInput",
+    "Whereabouts",
+    "case_statistics",
+    "cases_by_ids",
+    "get_case",
+    "list_cases",
+    "open_case",
+    "planned_arrivals",
+    "record_case_follow_up",
+    "record_status",
+    "update_case",
+]
