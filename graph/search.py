@@ -48,6 +48,7 @@ from graph.areas import (
     resolve_place,
     suggest_places,
 )
+from graph.eligibility import RESTRICTED_TO, RESTRICTING_PROGRAMMES
 from graph.organisations import Organisation, organisations_by_ids
 from graph.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from graph.reference import ReferenceCache
@@ -373,7 +374,8 @@ WEIGHTS: dict[str, Any] = {
 # `covered` holds positions in `$chain` (most local first), `fits` the requested needs the
 # service answers. Everything is sorted once; the total, the needs answered and the page come
 # out of that one pass, and only the page rows carry the facts that the reasons name.
-RANKED: LiteralString = """
+RANKED: LiteralString = (
+    """
 CALL () {
   // COVERS and DELIVERED_AT only ever start at a Service (graph/services/writes.py): no label check
   // on each of the thousands of services that cover a country.
@@ -391,8 +393,10 @@ WITH DISTINCT s
 WHERE s.status IN $statuses
   AND any(code IN s.need_codes WHERE code IN $need_codes)
   AND ($include_full OR coalesce(s.capacity, 'unknown') <> 'full')
-  AND ($sending_country IS NULL OR size(coalesce(s.sending_countries, [])) = 0
-       OR $sending_country IN s.sending_countries)
+  AND ($sending_country IS NULL
+       OR any(only IN ["""
+    + RESTRICTED_TO
+    + """] WHERE only = [] OR $sending_country IN only))
   AND ($return_type IS NULL OR size(coalesce(s.return_types, [])) = 0
        OR $return_type IN s.return_types)
   AND ($text_ids IS NULL OR s.id IN $text_ids)
@@ -461,11 +465,18 @@ CALL (page) {
     .id, .delivery, .status, .capacity, .expected_response_days,
     last_verified_at: toString(s.last_verified_at),
     .languages, .sending_countries, .need_codes, .target_group_codes, .programme_ids,
-    .referrals_received, .ack_median_hours, .acceptance_rate, .feedback_rate
+    .referrals_received, .ack_median_hours, .acceptance_rate, .feedback_rate,
+    restricted_to: """
+    + RESTRICTED_TO
+    + """,
+    restricting_programmes: """
+    + RESTRICTING_PROGRAMMES
+    + """
   }}) AS rows
 }
 RETURN total, answered, rows
 """
+)
 
 
 def bbox(point: GeoPoint, radius_km: float) -> tuple[WGS84Point, WGS84Point]:
@@ -678,8 +689,16 @@ def page_match(row: dict[str, Any], asked: Resolved) -> Match:
     reasons += responsiveness_reasons(facts)
     if search.programme is not None and search.programme in (facts["programme_ids"] or []):
         reasons.append(Reason(kind="programme", params={"programme": search.programme}))
-    if facts["sending_countries"]:
-        reasons.append(Reason(kind="only_from", params={"countries": facts["sending_countries"]}))
+    # The eligibility rule's restriction (graph/eligibility.py), with the programmes that
+    # make it when it comes from the funding: "only for returnees from Germany (REAG/GARP)".
+    if facts["restricted_to"]:
+        countries = facts["restricted_to"]
+        if facts["restricting_programmes"]:
+            programmes = ", ".join(facts["restricting_programmes"])
+            params = {"countries": countries, "programmes": programmes}
+            reasons.append(Reason(kind="only_from_programmes", params=params))
+        else:
+            reasons.append(Reason(kind="only_from", params={"countries": countries}))
 
     return Match(
         service_id=facts["id"],
