@@ -249,7 +249,8 @@ async def test_sending_needs_consent_for_everything_the_referral_carries(
     await consent(gql, counsellor, referral["id"], ["NEEDS", "HOUSEHOLD"])
     refused = (await gql(SEND, {"id": referral["id"]}, token=counsellor))["data"]["sendReferral"]
     assert refused["__typename"] == "ConsentMissingError"
-    assert refused["missingCategories"] == ["contact", "documents", "health", "notes"]
+    # Spelt as the consent inputs spell them.
+    assert refused["missingCategories"] == ["CONTACT", "DOCUMENTS", "HEALTH", "NOTES"]
     after = (await gql(READ, {"id": referral["id"]}, token=counsellor))["data"]["referral"]
     assert after["status"] == "DRAFT"
     assert after["version"] == referral["version"]  # nothing written, not even the lock
@@ -558,3 +559,17 @@ async def test_no_capacity_declines_take_the_service_out_of_supply_until_verifie
     await gql(VERIFY, {"id": "svc-b"}, token=world["partner_b"])
     [cell] = (await gql(GAPS, token=world["coordinator"]))["data"]["serviceGaps"]
     assert (cell["supply"], cell["unmet"]) == (1, False)
+
+
+async def test_statistics_until_includes_the_whole_of_that_day(
+    gql: GraphQLClient, world: dict[str, str]
+) -> None:
+    await sent_referral(gql, world)  # sent on 10 January 2026, at 09:00
+    day = START.date().isoformat()
+    for since, until, total in ((day, day, 1), ("2026-01-01", "2026-01-09", 0)):
+        stats = await gql(
+            "query Q($s: Date!, $u: Date!) { referralStatistics(since: $s, until: $u) { total } }",
+            {"s": since, "u": until},
+            token=world["coordinator"],
+        )
+        assert stats["data"]["referralStatistics"]["total"] == total, (since, until)
