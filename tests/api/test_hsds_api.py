@@ -1,5 +1,5 @@
 """The HSDS 3.0 read API under `/hsds/`, on the seeded demo directory (45 organisations,
-97 services): every answer validated against the HSDS schemas (Open Referral, CC BY-SA 4.0,
+99 services): every answer validated against the HSDS schemas (Open Referral, CC BY-SA 4.0,
 `importers/hsds/schema/`)."""
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ async def test_services_pages_validate_and_never_repeat_or_skip(
     client: httpx.AsyncClient, demo: Graph
 ) -> None:
     body = await _page(client, "/hsds/services", per_page=10)
-    assert body["total_items"] == 97
+    assert body["total_items"] == 99
     assert body["total_pages"] == 10
     assert body["first_page"] is True
     assert body["last_page"] is False
@@ -174,7 +174,7 @@ async def test_services_pages_validate_and_never_repeat_or_skip(
     assert isinstance(first["organization"], dict)
     assert not any(isinstance(v, list) for v in first.values())
     ids = await _all_ids(client, "/hsds/services", per_page=7)
-    assert len(ids) == len(set(ids)) == 97
+    assert len(ids) == len(set(ids)) == 99
     services = await demo.read(services_after, after="", limit=1000)
     assert set(ids) == {_service_hsds_id(s.id) for s in services}
     beyond = await _page(client, "/hsds/services", page=99, per_page=10)

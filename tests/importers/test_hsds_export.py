@@ -70,7 +70,7 @@ async def test_the_json_export_validates_against_the_nested_schemas(demo: Graph)
     organisations = nested_organisations(await export_tables(demo))
     assert len(organisations) == 45
     services = [s for org in organisations for s in org["services"]]
-    assert len(services) == 97
+    assert len(services) == 99
     for org in organisations:
         assert problems("organization", org) == []
     for service in services:

@@ -38,3 +38,34 @@ async def test_the_seeded_history_gives_the_demo_services_measured_responsivenes
     assert any(r.startswith("answers referrals in") for r in reasons["xk-krct-trauma-therapy"]), (
         reasons["xk-krct-trauma-therapy"]
     )
+
+
+CASES = """
+query {
+  farming: searchPartners(query: {place: "Жур", needs: ["employment.agriculture"]}) {
+    ... on PartnerSearchResults { edges { node { service { id } } } }
+  }
+  inheritance: searchPartners(query: {place: "Gračanica",
+                                      needs: ["legal-counselling.inheritance"]}) {
+    ... on PartnerSearchResults { edges { node { service { id } } } }
+  }
+  needs(lang: "sr-Cyrl") { code label }
+}
+"""
+
+
+async def test_the_demo_serves_a_village_farmer_and_an_inheritance_claim_in_gracanica(
+    gql: GraphQLClient, graph: Graph
+) -> None:
+    await seed(graph)
+    body = await gql(CASES)
+    assert "errors" not in body, body
+    data = body["data"]
+
+    def ids(key: str) -> set[str]:
+        return {e["node"]["service"]["id"] for e in data[key]["edges"]}
+
+    assert "xk-drc-agricultural-livelihood" in ids("farming")
+    assert "xk-drc-property-inheritance-legal-aid" in ids("inheritance")
+    labels = {n["code"]: n["label"] for n in data["needs"]}
+    assert labels["employment.agriculture"] == "Пољопривредни извор прихода"
