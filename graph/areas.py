@@ -250,7 +250,7 @@ async def has_boundaries(tx: AsyncManagedTransaction) -> bool:
 # same name (services cover municipalities), a region or country before a village that
 # shares its name ("Kosovo" the country, not the village near Lipjan, which is
 # "Kosovo (Lipjan)").
-_PLACE_ORDER = {
+PLACE_ORDER: dict[AreaLevel, int] = {
     AreaLevel.MUNICIPALITY: 0,
     AreaLevel.REGION: 1,
     AreaLevel.COUNTRY: 2,
@@ -303,7 +303,7 @@ async def place_labels(tx: AsyncManagedTransaction, *, ids: list[str]) -> dict[s
 
 async def resolve_place(tx: AsyncManagedTransaction, *, name: str) -> PlaceResolution:
     """A place name in any language, script or spelling. Among the areas that carry it, the
-    preferred level wins (see `_PLACE_ORDER`); several of that level are choices. A name
+    preferred level wins (see `PLACE_ORDER`); several of that level are choices. A name
     may say which area contains it ("Zllakuqan (Klinë)", "Zllakuqan, Klinë")."""
     found = await find_areas_by_name(tx, name=name)
     qualified = _QUALIFIED.match(name)
@@ -314,8 +314,8 @@ async def resolve_place(tx: AsyncManagedTransaction, *, name: str) -> PlaceResol
         inside = {r["id"] async for r in result}
         found = [a for a in found if a.id in inside]
     if found:
-        best = min(_PLACE_ORDER[a.level] for a in found)
-        found = sorted((a for a in found if _PLACE_ORDER[a.level] == best), key=lambda a: a.id)
+        best = min(PLACE_ORDER[a.level] for a in found)
+        found = sorted((a for a in found if PLACE_ORDER[a.level] == best), key=lambda a: a.id)
         if len(found) == 1:
             return PlaceResolution(area=found[0])
         return PlaceResolution(choices=await place_labels(tx, ids=[a.id for a in found]))
