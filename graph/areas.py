@@ -7,12 +7,17 @@ name for exact lookups in any spelling.
 
 from __future__ import annotations
 
+import json
+import re
 from enum import StrEnum
 from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
+from neo4j.spatial import WGS84Point
 from pydantic import BaseModel, Field, field_validator
+from rapidfuzz import fuzz, process
 
+from core import geometry
 from core.languages import from_properties, pick, to_properties, validate_labels
 from core.text import fold, search_keys
 from graph.pagination import Page, decode_cursor, paginate
@@ -40,6 +45,8 @@ class AreaRecord(BaseModel):
     alt_names: list[str] = Field(default_factory=list)
     centroid: GeoPoint | None = None
     source: str | None = None
+    # GeoJSON Polygon or MultiPolygon: the area's boundary, where the gazetteer has one.
+    boundary: dict[str, Any] | None = None
 
     @field_validator("names")
     @classmethod
@@ -78,6 +85,7 @@ def area_rows(records: list[AreaRecord]) -> list[dict[str, Any]]:
     rows = []
     for record in records:
         props = to_properties("name", record.names)
+        shape = geometry.boundary(record.boundary) if record.boundary else None
         rows.append(
             {
                 "id": record.id,
@@ -90,6 +98,10 @@ def area_rows(records: list[AreaRecord]) -> list[dict[str, Any]]:
                 "lat": record.centroid.lat if record.centroid else None,
                 "lon": record.centroid.lon if record.centroid else None,
                 "source": record.source,
+                "boundary": json.dumps(record.boundary) if record.boundary else None,
+                "box": None
+                if shape is None
+                else {"s": shape.south, "w": shape.west, "n": shape.north, "e": shape.east},
             }
         )
     return rows
@@ -107,10 +119,19 @@ SET a += row.names,
     a.search_text = row.search_text,
     a.source = row.source,
     a.centroid = CASE WHEN row.lat IS NULL THEN null
-                      ELSE point({latitude: row.lat, longitude: row.lon}) END
+                      ELSE point({latitude: row.lat, longitude: row.lon}) END,
+    a.boundary = row.boundary,
+    a.boundary_sw = CASE WHEN row.box IS NULL THEN null
+                         ELSE point({latitude: row.box.s, longitude: row.box.w}) END,
+    a.boundary_ne = CASE WHEN row.box IS NULL THEN null
+                         ELSE point({latitude: row.box.n, longitude: row.box.e}) END
 WITH a, row
-OPTIONAL MATCH (a)-[old:PART_OF]->(p:Area) WHERE p.id <> coalesce(row.parent, '')
-DELETE old
+// Expanded from the area (PART_OF only joins areas): with a label on `p` the planner
+// scanned every area for every row.
+CALL (a, row) {
+  MATCH (a)-[old:PART_OF]->(p) WHERE p.id <> coalesce(row.parent, '')
+  DELETE old
+}
 WITH a, row
 OPTIONAL MATCH (parent:Area {id: row.parent})
 FOREACH (_ IN CASE WHEN parent IS NULL THEN [] ELSE [1] END | MERGE (a)-[:PART_OF]->(parent))
@@ -198,3 +219,117 @@ async def list_areas(
     )
     areas = [area_from_record(r["a"], r["parent_id"]) async for r in result]
     return paginate([(a.names["en"], a.id, a) for a in areas], first)
+
+
+# Candidates whose boundary box holds the point; the polygons decide in Python.
+BOXES_HOLDING: LiteralString = """
+MATCH (a:Area)
+WHERE a.boundary_sw IS NOT NULL AND point.withinBBox($point, a.boundary_sw, a.boundary_ne)
+RETURN a.id AS id, a.boundary AS boundary
+ORDER BY a.id
+"""
+
+
+async def area_containing(tx: AsyncManagedTransaction, *, point: GeoPoint) -> str | None:
+    """The id of the area whose boundary contains the point (the municipality, for Kosovo),
+    or None when the point lies outside every boundary the gazetteer has."""
+    result = await tx.run(BOXES_HOLDING, point=WGS84Point((point.lon, point.lat)))
+    async for r in result:
+        if geometry.boundary_from_text(r["boundary"]).contains(point.lat, point.lon):
+            return str(r["id"])
+    return None
+
+
+async def has_boundaries(tx: AsyncManagedTransaction) -> bool:
+    result = await tx.run("MATCH (a:Area) WHERE a.boundary_sw IS NOT NULL RETURN count(a) > 0 AS b")
+    record = await result.single(strict=True)
+    return bool(record["b"])
+
+
+# How a name is read when several areas carry it: the municipality before the town of the
+# same name (services cover municipalities), a region or country before a village that
+# shares its name ("Kosovo" the country, not the village near Lipjan, which is
+# "Kosovo (Lipjan)").
+PLACE_ORDER: dict[AreaLevel, int] = {
+    AreaLevel.MUNICIPALITY: 0,
+    AreaLevel.REGION: 1,
+    AreaLevel.COUNTRY: 2,
+    AreaLevel.SETTLEMENT: 3,
+}
+# "Zllakuqan (Klinë)" or "Zllakuqan, Klinë": a name with the area that contains it.
+_QUALIFIED = re.compile(r"^\s*(?P<name>[^(),]+?)\s*(?:\((?P<paren>[^()]+)\)|,(?P<comma>[^,]+))\s*$")
+
+PLACE_LABELS: LiteralString = """
+UNWIND $ids AS id
+MATCH (a:Area {id: id})
+OPTIONAL MATCH (a)-[:PART_OF]->(p:Area)
+RETURN a.id AS id, a.name AS name, a.level AS level, p.name AS parent
+"""
+
+WITHIN: LiteralString = """
+UNWIND $ids AS id
+MATCH (a:Area {id: id})-[:PART_OF*1..]->(c:Area)
+WHERE $key IN c.search_keys
+RETURN DISTINCT a.id AS id
+"""
+
+# Every folded name, and the id (an `areaId` may be misspelt too).
+ALL_PLACE_KEYS: LiteralString = """
+MATCH (a:Area) UNWIND a.search_keys + [a.id] AS key RETURN key, a.id AS id
+"""
+
+
+class PlaceResolution(BaseModel):
+    """What a place name reads as: one area, several equally good ones (choices), or none
+    (suggestions). Choices and suggestions map area ids to labels that also resolve again
+    as a place name."""
+
+    area: Area | None = None
+    choices: dict[str, str] = Field(default_factory=dict)
+    suggestions: dict[str, str] = Field(default_factory=dict)
+
+
+async def place_labels(tx: AsyncManagedTransaction, *, ids: list[str]) -> dict[str, str]:
+    """A label per area that names it unambiguously enough to type back: a settlement with
+    its municipality, "Zllakuqan (Klinë)"."""
+    result = await tx.run(PLACE_LABELS, ids=ids)
+    return {
+        r["id"]: f"{r['name']} ({r['parent']})"
+        if r["level"] == AreaLevel.SETTLEMENT and r["parent"]
+        else r["name"]
+        async for r in result
+    }
+
+
+async def resolve_place(tx: AsyncManagedTransaction, *, name: str) -> PlaceResolution:
+    """A place name in any language, script or spelling. Among the areas that carry it, the
+    preferred level wins (see `PLACE_ORDER`); several of that level are choices. A name
+    may say which area contains it ("Zllakuqan (Klinë)", "Zllakuqan, Klinë")."""
+    found = await find_areas_by_name(tx, name=name)
+    qualified = _QUALIFIED.match(name)
+    if not found and qualified:
+        container = qualified["paren"] or qualified["comma"]
+        found = await find_areas_by_name(tx, name=qualified["name"])
+        result = await tx.run(WITHIN, ids=[a.id for a in found], key=fold(container))
+        inside = {r["id"] async for r in result}
+        found = [a for a in found if a.id in inside]
+    if found:
+        best = min(PLACE_ORDER[a.level] for a in found)
+        found = sorted((a for a in found if PLACE_ORDER[a.level] == best), key=lambda a: a.id)
+        if len(found) == 1:
+            return PlaceResolution(area=found[0])
+        return PlaceResolution(choices=await place_labels(tx, ids=[a.id for a in found]))
+    return PlaceResolution(suggestions=await suggest_places(tx, name=name))
+
+
+async def suggest_places(
+    tx: AsyncManagedTransaction, *, name: str, limit: int = 5
+) -> dict[str, str]:
+    """Areas with a name spelt close to one that is not in the gazetteer, best first: id and
+    place label."""
+    rows = [(fold(r["key"]), r["id"]) async for r in await tx.run(ALL_PLACE_KEYS)]
+    keys = [key for key, _ in rows]
+    close = process.extract(fold(name), keys, scorer=fuzz.ratio, limit=limit * 4, score_cutoff=75)
+    ids = list(dict.fromkeys(rows[index][1] for _, _, index in close))[:limit]
+    labels = await place_labels(tx, ids=ids)
+    return {i: labels[i] for i in ids if i in labels}

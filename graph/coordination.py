@@ -7,8 +7,9 @@ Definitions (also in docs/coordination.md):
   site in it. Overlaps count local services only: a country-wide helpline does not make every
   town "duplicated".
 - A service *supplies* a municipality for gap analysis when it covers the municipality or any
-  area containing it (covering Kosovo covers Prizren) or has a site in it, is active, is not
-  stale (verified within the stale threshold) and is not full.
+  area containing it (covering Kosovo covers Prizren) or has a site in it, and can take a
+  referral now (graph/supply.py: active, verified within the stale period, not full, not
+  flagged for re-verification).
 - *Demand* in a municipality for a need is the number of referrals (not drafts) with that
   destination (or a place within it) and that need or a narrower one, sent in the period, plus
   referrals whose planned arrival falls in the period but were sent before it.
@@ -17,13 +18,16 @@ Definitions (also in docs/coordination.md):
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.errors import NotFound, ValidationFailed
+from graph.eligibility import RESTRICTED_TO, open_to
+from graph.supply import CAN_TAKE_REFERRAL, NOT_COUNTED_BECAUSE
 
 
 def period(since: date | None, until: date | None, now: datetime) -> tuple[datetime, datetime]:
@@ -155,11 +159,8 @@ RETURN m.id AS area, m.centroid AS centroid
 ORDER BY area
 """
 
-# What counts as supply: an active service (both reads filter on status) that is not full
-# and was verified within the stale period. One definition for both reads.
-COUNTED: LiteralString = (
-    "coalesce(s.capacity, '') <> 'full' AND coalesce(s.last_verified_at >= $fresh_after, false)"
-)
+# What counts as supply is graph/supply.py's one definition; the reads below list active
+# services and say of each whether it counts and, if not, why.
 
 SUPPLY_ABOVE: LiteralString = (
     """
@@ -171,8 +172,10 @@ WITH DISTINCT s
 WITH s, [c IN coalesce(s.need_codes, []) WHERE c IN $codes] AS codes
 WHERE codes <> []
 RETURN s.id AS id, """
-    + COUNTED
-    + """ AS counted, codes
+    + CAN_TAKE_REFERRAL
+    + """ AS counted, """
+    + NOT_COUNTED_BECAUSE
+    + """ AS why, codes
 """
 )
 
@@ -205,8 +208,11 @@ UNWIND $needs AS need
 WITH m, need, s WHERE any(c IN coalesce(s.need_codes, []) WHERE c IN need.codes)
 RETURN m.id AS area, need.code AS need, count(s) AS listed,
        count(CASE WHEN """
-    + COUNTED
-    + """ THEN 1 END) AS supply
+    + CAN_TAKE_REFERRAL
+    + """ THEN 1 END) AS supply,
+       collect("""
+    + NOT_COUNTED_BECAUSE
+    + """) AS why
 """
 )
 
@@ -261,8 +267,10 @@ class GapCell(BaseModel):
     need: str
     demand: int
     supply: int
-    # Active services that cover the area but are stale, unverified or full.
+    # Active services that cover the area but cannot take a referral now (graph/supply.py),
+    # and how many for each reason.
     listed_not_counted: int
+    not_counted: dict[str, int] = Field(default_factory=dict)
     gap_score: float
     nearest_partner: NearestPartner | None
 
@@ -298,12 +306,12 @@ async def service_gaps(
     fresh_after = now - timedelta(days=stale_after_days)
     # Services of the whole scope or above: (counted, codes), the same for every municipality.
     above = {
-        r["id"]: (r["counted"], set(r["codes"]))
+        r["id"]: (r["counted"], set(r["codes"]), r["why"])
         async for r in await tx.run(
             SUPPLY_ABOVE, area=area_id, codes=codes, fresh_after=fresh_after
         )
     }
-    local: dict[tuple[str, str], tuple[int, int]] = {}
+    local: dict[tuple[str, str], tuple[int, int, list[str]]] = {}
     result = await tx.run(
         SUPPLY_LOCAL,
         area=area_id,
@@ -312,14 +320,15 @@ async def service_gaps(
         fresh_after=fresh_after,
     )
     async for r in result:
-        local[(r["area"], r["need"])] = (r["listed"], r["supply"])
+        local[(r["area"], r["need"])] = (r["listed"], r["supply"], r["why"])
     referrals: dict[str, list[tuple[set[str], int]]] = {}
     async for r in await tx.run(DEMAND, area=area_id, since=since, until=until):
         referrals.setdefault(r["area"], []).append((set(r["codes"]), r["referrals"]))
     above_counts = {
         need: (
-            sum(1 for _, codes in above.values() if codes & expanded[need]),
-            sum(1 for counted, codes in above.values() if counted and codes & expanded[need]),
+            sum(1 for _, codes, _ in above.values() if codes & expanded[need]),
+            sum(1 for counted, codes, _ in above.values() if counted and codes & expanded[need]),
+            [why for counted, codes, why in above.values() if codes & expanded[need] and why],
         )
         for need in needs
     }
@@ -327,9 +336,10 @@ async def service_gaps(
     for m in municipalities:
         for need in needs:
             wanted = expanded[need]
-            listed, supply = local.get((m["area"], need), (0, 0))
+            listed, supply, why = local.get((m["area"], need), (0, 0, []))
             listed += above_counts[need][0]
             supply += above_counts[need][1]
+            why = [*why, *above_counts[need][2]]
             demand = sum(n for codes, n in referrals.get(m["area"], []) if codes & wanted)
             rows.append(
                 {
@@ -339,6 +349,7 @@ async def service_gaps(
                     "supply": supply,
                     "listed": listed,
                     "demand": demand,
+                    "why": dict(sorted(Counter(w for w in why if w).items())),
                 }
             )
     missing = [
@@ -366,6 +377,7 @@ async def service_gaps(
             demand=r["demand"],
             supply=r["supply"],
             listed_not_counted=r["listed"] - r["supply"],
+            not_counted=r["why"],
             gap_score=gap_score(r["demand"], r["supply"]),
             nearest_partner=nearest.get((r["area"], r["need"])),
         )
@@ -376,7 +388,8 @@ async def service_gaps(
 
 # --- unequal support ----------------------------------------------------------------------
 
-SUPPORT: LiteralString = """
+SUPPORT: LiteralString = (
+    """
 MATCH (d:Area {id: $destination})
 MATCH (asked:Need {code: $need})
 CALL (d, asked) {
@@ -392,12 +405,15 @@ CALL (d, asked) {
 WITH DISTINCT s WHERE s.status IN ['active', 'temporarily_closed']
 MATCH (o:Organisation)-[:PROVIDES]->(s)
 RETURN s.id AS id, s.name AS name, o.name AS organisation,
-       coalesce(s.sending_countries, []) AS countries,
+       """
+    + RESTRICTED_TO
+    + """ AS countries,
        COLLECT { MATCH (s)-[:FUNDED_BY]->(p:Programme)
                  RETURN {id: p.id, name: p.name, countries: coalesce(p.sending_countries, [])} }
          AS programmes
 ORDER BY s.name, s.id
 """
+)
 
 
 class SupportService(BaseModel):
@@ -447,12 +463,9 @@ async def support_comparison(
         everyone = 0
         for r in services:
             funding = r["programmes"]
-            restricted: set[str] = set(r["countries"])
-            # Without its own restriction, a service funded only by programmes that each
-            # name their countries is open to those countries.
-            if not restricted and funding and all(p["countries"] for p in funding):
-                restricted = {c for p in funding for c in p["countries"]}
-            if restricted and country not in restricted:
+            # The eligibility rule, applied by the query (graph/eligibility.py).
+            restricted: list[str] = r["countries"]
+            if not open_to([country], restricted):
                 continue
             everyone += not restricted
             open_services.append(

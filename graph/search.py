@@ -30,7 +30,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, LiteralString
+from typing import Any, LiteralString, NoReturn
 
 from neo4j import AsyncManagedTransaction
 from neo4j.spatial import WGS84Point
@@ -39,7 +39,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from core.errors import FieldProblem, ValidationFailed
 from core.languages import iso639_codes
 from core.text import close_matches, did_you_mean, fold
-from graph.areas import Area, AreaLevel, GeoPoint, area_from_record, find_areas_by_name
+from graph.areas import (
+    Area,
+    AreaLevel,
+    GeoPoint,
+    area_containing,
+    area_from_record,
+    resolve_place,
+    suggest_places,
+)
+from graph.eligibility import RESTRICTED_TO, RESTRICTING_PROGRAMMES
 from graph.organisations import Organisation, organisations_by_ids
 from graph.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from graph.reference import ReferenceCache
@@ -128,21 +137,16 @@ OPTIONAL MATCH (a)-[:PART_OF]->(p:Area)
 RETURN a, p.id AS parent_id
 """
 
-ALL_NAMES: LiteralString = "MATCH (a:Area) UNWIND a.search_keys AS key RETURN key, a.id AS id"
-
-NEAREST_MUNICIPALITY: LiteralString = """
+# A point outside every boundary the gazetteer has (outside Kosovo) is placed by the nearest
+# centroid of a municipality or settlement that no boundary speaks for.
+NEAREST_UNBOUNDED: LiteralString = """
 MATCH (a:Area)
 WHERE a.level IN ['municipality', 'settlement'] AND a.centroid IS NOT NULL
+  AND a.boundary_sw IS NULL
   AND point.distance(a.centroid, $point) <= $within_m
+  AND NOT EXISTS { (a)-[:PART_OF]->(p:Area) WHERE p.boundary_sw IS NOT NULL }
 RETURN a.id AS id ORDER BY point.distance(a.centroid, $point), a.id LIMIT 1
 """
-
-_LEVEL_ORDER = {
-    AreaLevel.SETTLEMENT: 0,
-    AreaLevel.MUNICIPALITY: 1,
-    AreaLevel.REGION: 2,
-    AreaLevel.COUNTRY: 3,
-}
 
 
 async def _chain(
@@ -160,48 +164,72 @@ async def _chain(
     return chain
 
 
-async def _suggest_places(tx: AsyncManagedTransaction, name: str) -> tuple[str, ...]:
-    rows = [(r["key"], r["id"]) async for r in await tx.run(ALL_NAMES)]
-    return close_matches(name, dict(rows), n=5, cutoff=0.7)
+async def _place_point(
+    tx: AsyncManagedTransaction, lat: float, lon: float, radius_km: float
+) -> str:
+    """The area a `lat`/`lon` destination lies in: the municipality whose boundary contains
+    it, else (where the gazetteer has no boundaries) the nearest municipality or settlement
+    within the radius."""
+    inside = await area_containing(tx, point=GeoPoint(lat=lat, lon=lon))
+    if inside is not None:
+        return inside
+    record = await (
+        await tx.run(
+            NEAREST_UNBOUNDED,
+            point=_cypher_point(lat, lon),
+            within_m=radius_km * 1000,
+        )
+    ).single()
+    if record is None:
+        raise ValidationFailed.single(
+            "lat",
+            "this point lies outside every municipality boundary in the gazetteer, and no "
+            f"other municipality is within {radius_km:g} km of it",
+        )
+    return str(record["id"])
+
+
+def _unknown(field: str, wanted: str, suggestions: dict[str, str]) -> NoReturn:
+    named = tuple(f"{label} [{id}]" for id, label in suggestions.items())
+    raise ValidationFailed(
+        [FieldProblem(field, f"unknown place {wanted!r}{did_you_mean(named)}", tuple(suggestions))]
+    )
 
 
 async def resolve_destination(
     tx: AsyncManagedTransaction, *, search: PartnerSearch, cache: ReferenceCache | None = None
 ) -> Destination:
     if search.lat is not None and search.lon is not None:
-        record = await (
-            await tx.run(
-                NEAREST_MUNICIPALITY,
-                point=_cypher_point(search.lat, search.lon),
-                within_m=search.radius_km * 1000,
-            )
-        ).single()
-        if record is None:
-            raise ValidationFailed.single(
-                "lat", f"no municipality within {search.radius_km:g} km of this point"
-            )
-        chain = await _chain(tx, record["id"], cache)
+        area_id = await _place_point(tx, search.lat, search.lon, search.radius_km)
+        chain = await _chain(tx, area_id, cache)
         return Destination(chain[0], chain, GeoPoint(lat=search.lat, lon=search.lon))
 
     if search.area_id is not None:
-        chain = await _chain(tx, search.area_id, cache)
         field, wanted = "areaId", search.area_id
+        chain = await _chain(tx, search.area_id, cache)
+        if not chain:
+            _unknown(field, wanted, await suggest_places(tx, name=wanted))
     else:
         assert search.place is not None
-        found = await find_areas_by_name(tx, name=search.place)
-        # The most local reading of a name wins: "Prizren" the municipality, not the region.
-        found.sort(key=lambda a: (_LEVEL_ORDER[a.level], a.id))
-        chain = await _chain(tx, found[0].id, cache) if found else []
         field, wanted = "place", search.place
-    if not chain:
-        suggestions = await _suggest_places(tx, wanted)
-        raise ValidationFailed(
-            [
-                FieldProblem(
-                    field, f"unknown place {wanted!r}{did_you_mean(suggestions)}", suggestions
-                )
-            ]
-        )
+        place = await resolve_place(tx, name=wanted)
+        if place.choices:
+            # Suggestions are ids (they go back as `areaId`); the message names the places.
+            raise ValidationFailed(
+                [
+                    FieldProblem(
+                        field,
+                        f"{wanted!r} names {len(place.choices)} places: "
+                        f"{'; '.join(place.choices.values())}; "
+                        "give one with its municipality, or its area id",
+                        tuple(place.choices),
+                    )
+                ]
+            )
+        if place.area is None:
+            _unknown(field, wanted, place.suggestions)
+        assert place.area is not None
+        chain = await _chain(tx, place.area.id, cache)
     area = chain[0]
     point = area.centroid or next((a.centroid for a in chain if a.centroid), None)
     if point is None:
@@ -346,7 +374,8 @@ WEIGHTS: dict[str, Any] = {
 # `covered` holds positions in `$chain` (most local first), `fits` the requested needs the
 # service answers. Everything is sorted once; the total, the needs answered and the page come
 # out of that one pass, and only the page rows carry the facts that the reasons name.
-RANKED: LiteralString = """
+RANKED: LiteralString = (
+    """
 CALL () {
   // COVERS and DELIVERED_AT only ever start at a Service (graph/services/writes.py): no label check
   // on each of the thousands of services that cover a country.
@@ -364,8 +393,10 @@ WITH DISTINCT s
 WHERE s.status IN $statuses
   AND any(code IN s.need_codes WHERE code IN $need_codes)
   AND ($include_full OR coalesce(s.capacity, 'unknown') <> 'full')
-  AND ($sending_country IS NULL OR size(coalesce(s.sending_countries, [])) = 0
-       OR $sending_country IN s.sending_countries)
+  AND ($sending_country IS NULL
+       OR any(only IN ["""
+    + RESTRICTED_TO
+    + """] WHERE only = [] OR $sending_country IN only))
   AND ($return_type IS NULL OR size(coalesce(s.return_types, [])) = 0
        OR $return_type IN s.return_types)
   AND ($text_ids IS NULL OR s.id IN $text_ids)
@@ -434,11 +465,18 @@ CALL (page) {
     .id, .delivery, .status, .capacity, .expected_response_days,
     last_verified_at: toString(s.last_verified_at),
     .languages, .sending_countries, .need_codes, .target_group_codes, .programme_ids,
-    .referrals_received, .ack_median_hours, .acceptance_rate, .feedback_rate
+    .referrals_received, .ack_median_hours, .acceptance_rate, .feedback_rate,
+    restricted_to: """
+    + RESTRICTED_TO
+    + """,
+    restricting_programmes: """
+    + RESTRICTING_PROGRAMMES
+    + """
   }}) AS rows
 }
 RETURN total, answered, rows
 """
+)
 
 
 def bbox(point: GeoPoint, radius_km: float) -> tuple[WGS84Point, WGS84Point]:
@@ -651,8 +689,16 @@ def page_match(row: dict[str, Any], asked: Resolved) -> Match:
     reasons += responsiveness_reasons(facts)
     if search.programme is not None and search.programme in (facts["programme_ids"] or []):
         reasons.append(Reason(kind="programme", params={"programme": search.programme}))
-    if facts["sending_countries"]:
-        reasons.append(Reason(kind="only_from", params={"countries": facts["sending_countries"]}))
+    # The eligibility rule's restriction (graph/eligibility.py), with the programmes that
+    # make it when it comes from the funding: "only for returnees from Germany (REAG/GARP)".
+    if facts["restricted_to"]:
+        countries = facts["restricted_to"]
+        if facts["restricting_programmes"]:
+            programmes = ", ".join(facts["restricting_programmes"])
+            params = {"countries": countries, "programmes": programmes}
+            reasons.append(Reason(kind="only_from_programmes", params=params))
+        else:
+            reasons.append(Reason(kind="only_from", params={"countries": countries}))
 
     return Match(
         service_id=facts["id"],

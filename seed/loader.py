@@ -7,6 +7,7 @@ graph as it was and the error names the file, the entry and the field.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from core.errors import FieldProblem, ValidationFailed
-from graph.areas import AreaRecord, area_rows, upsert_areas
+from graph.areas import AreaLevel, AreaRecord, area_rows, upsert_areas
 from graph.driver import Graph
 from graph.needs import NeedRecord, Term, upsert_needs
 from graph.organisations import OrganisationInput, upsert_organisations
@@ -24,6 +25,7 @@ from graph.programmes import ProgrammeRecord, upsert_programmes
 from graph.referrals import ReferralHistoryRecord, write_referral_history
 from graph.services import ServiceInput, reference_problems, upsert_row, upsert_services
 from graph.target_groups import upsert_target_groups
+from seed.gazetteer import BOUNDARIES_FILE, SETTLEMENTS_FILE, read_boundaries, read_settlements
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 M = TypeVar("M", bound=BaseModel)
@@ -135,9 +137,11 @@ def load_area_records(data_dir: Path = DATA_DIR) -> list[AreaRecord]:
         if path.exists():
             records.extend(_parse(AreaRecord, path))
     ids = [r.id for r in records]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
     if duplicates:
         raise ValidationFailed.single("areas.id", f"ids used twice: {', '.join(duplicates)}")
+    records = _with_settlements(data_dir / "areas", records)
+    ids = [r.id for r in records]
     known = set(ids)
     missing = [
         FieldProblem(f"areas.{r.id}.parent", f"unknown parent area {r.parent!r}")
@@ -147,6 +151,22 @@ def load_area_records(data_dir: Path = DATA_DIR) -> list[AreaRecord]:
     if missing:
         raise ValidationFailed(missing)
     return parents_first(records)
+
+
+def _with_settlements(folder: Path, records: list[AreaRecord]) -> list[AreaRecord]:
+    """Municipalities with their boundaries, and the settlements under them."""
+    boundaries, settlements = folder / BOUNDARIES_FILE, folder / SETTLEMENTS_FILE
+    if not boundaries.exists():
+        return records
+    municipalities = [r for r in records if r.level is AreaLevel.MUNICIPALITY]
+    by_code, geometries = read_boundaries(boundaries, municipalities)
+    records = [
+        r.model_copy(update={"boundary": geometries[r.id]}) if r.id in geometries else r
+        for r in records
+    ]
+    if settlements.exists():
+        records += read_settlements(settlements, by_code)
+    return records
 
 
 def _optional(model: type[M], path: Path) -> list[M]:

@@ -74,16 +74,28 @@ class NearestPartnerType:
     distance_km: float
 
 
+@strawberry.type(name="NotCounted")
+class NotCountedType:
+    reason: str
+    services: int
+
+
 @strawberry.type(name="GapCell")
 class GapCellType:
     area_id: strawberry.ID
     need: str
     demand: int = strawberry.field(description="Referrals to the area for the need.")
     supply: int = strawberry.field(
-        description="Active, not stale, not full services covering the area."
+        description="Services covering the area that can take a referral now: active, "
+        "verified within the stale period, not full, not flagged for re-verification."
     )
     listed_not_counted: int = strawberry.field(
-        description="Active services covering the area that are stale, unverified or full."
+        description="Active services covering the area that cannot take a referral now: "
+        "flagged for re-verification, never verified, stale or full."
+    )
+    not_counted: list[NotCountedType] = strawberry.field(
+        description="The services of `listedNotCounted` by reason: flagged (a referral came "
+        "back 'no capacity' or 'could not contact'), never verified, stale, full."
     )
     gap_score: float = strawberry.field(description="demand / (supply + 1)")
     unmet: bool = strawberry.field(description="Demand and no supply.")
@@ -102,6 +114,7 @@ class GapCellType:
             demand=c.demand,
             supply=c.supply,
             listed_not_counted=c.listed_not_counted,
+            not_counted=[NotCountedType(reason=k, services=v) for k, v in c.not_counted.items()],
             gap_score=c.gap_score,
             unmet=c.unmet,
             nearest_partner=NearestPartnerType(

@@ -23,6 +23,7 @@ from core.errors import (
     VersionConflict,
 )
 from graph.duplicates import PossibleDuplicates
+from graph.referrals.models import DataCategory
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -104,7 +105,8 @@ class ConsentMissingError:
     """Sending would share data no valid consent covers; nothing was sent."""
 
     message: str
-    missing_categories: list[str]
+    # The enum of the consent inputs, so that an error names a category as it is given.
+    missing_categories: list[DataCategory]
 
 
 MutationError = (
@@ -191,7 +193,9 @@ def to_referral_error(exc: HomewardError, *, argument: str = "input") -> Referra
             message=exc.message, current_status=exc.current, allowed_actions=exc.allowed
         )
     if isinstance(exc, ConsentMissing):
-        return ConsentMissingError(message=exc.message, missing_categories=exc.missing)
+        return ConsentMissingError(
+            message=exc.message, missing_categories=[DataCategory(c) for c in exc.missing]
+        )
     error = to_graphql_error(exc, argument=argument)
     if isinstance(error, PossibleDuplicatesError):
         raise exc  # referrals have no duplicate check; this would be a bug

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -397,7 +397,8 @@ class ReferralQuery:
         return to_connection(page, ReferralType.from_model)
 
     @strawberry.field(
-        description="Counts of sent referrals by status, destination and need (coordinators)."
+        description="Counts of referrals sent from the start of `since` to the end of `until` "
+        "(both days included), by status, destination and need (coordinators)."
     )
     async def referral_statistics(
         self,
@@ -406,13 +407,14 @@ class ReferralQuery:
         until: date,
         area_id: strawberry.ID | None = None,
     ) -> ReferralStatisticsType:
-        if until <= since:
-            raise ValidationFailed.single("until", "must be after since")
+        if until < since:
+            raise ValidationFailed.single("until", "must not be before since")
         stats = await info.context.graph.read(
             referral_statistics,
             area_id=str(area_id) if area_id is not None else None,
             since=datetime.combine(since, time(), UTC),
-            until=datetime.combine(until, time(), UTC),
+            # The whole of the last day: referrals sent on `until` count.
+            until=datetime.combine(until + timedelta(days=1), time(), UTC),
             minimum_count=info.context.settings.statistics_minimum_count,
         )
         return ReferralStatisticsType(

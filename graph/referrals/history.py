@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import LiteralString
 
 from neo4j import AsyncManagedTransaction
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graph.referrals.lifecycle import REFERRAL_NEED_CODES
-from graph.referrals.models import CLOSED, DataCategory, Policy, ReferralStatus
+from graph.referrals.models import CLOSED, DataCategory, Outcome, Policy, ReferralStatus
+from graph.referrals.responsiveness import update_responsiveness
 from graph.services import ReturnType
 
 
@@ -28,6 +29,39 @@ class ReferralHistoryRecord(BaseModel):
     return_type: ReturnType
     sent_on: date
     planned_arrival: date | None = None
+    # How the receiver answered, for its responsiveness: hours from sending to
+    # acknowledgement and to the decision (accept or decline), and the outcome reported.
+    acknowledged_after_hours: float | None = Field(default=None, ge=0)
+    decided_after_hours: float | None = Field(default=None, ge=0)
+    outcome: Outcome | None = None
+
+    @model_validator(mode="after")
+    def _times_fit_the_status(self) -> ReferralHistoryRecord:
+        answered = self.status not in _UNANSWERED
+        if answered and self.acknowledged_after_hours is None:
+            raise ValueError(f"a referral {self.status.value} needs acknowledged_after_hours")
+        if self.status in _DECIDED and self.decided_after_hours is None:
+            raise ValueError(f"a referral {self.status.value} needs decided_after_hours")
+        if (
+            self.acknowledged_after_hours is not None
+            and self.decided_after_hours is not None
+            and self.decided_after_hours < self.acknowledged_after_hours
+        ):
+            raise ValueError("decided_after_hours comes before acknowledged_after_hours")
+        if self.outcome is not None and self.status is not ReferralStatus.COMPLETED:
+            raise ValueError("only a completed referral has an outcome")
+        return self
+
+
+_UNANSWERED = frozenset({ReferralStatus.DRAFT, ReferralStatus.SENT, ReferralStatus.CANCELLED})
+_ACCEPTED = frozenset(
+    {ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED}
+)
+_DECIDED = _ACCEPTED | {ReferralStatus.DECLINED}
+
+
+def _after(start: datetime, hours: float | None) -> datetime | None:
+    return None if hours is None else start + timedelta(hours=hours)
 
 
 HISTORY: LiteralString = (
@@ -59,7 +93,8 @@ RETURN count(r) AS written
 async def write_referral_history(
     tx: AsyncManagedTransaction, *, records: list[ReferralHistoryRecord]
 ) -> int:
-    """Idempotent (MERGE on the id); references must have been checked by the caller."""
+    """Idempotent (MERGE on the id); references must have been checked by the caller. The
+    receiving services' responsiveness is recomputed from their referrals."""
     rows = []
     for rec in records:
         sent_at = datetime.combine(rec.sent_on, datetime.min.time(), UTC)
@@ -83,8 +118,18 @@ async def write_referral_history(
                     "carries": [DataCategory.NEEDS.value],
                     "response_days": Policy().default_response_days,
                     "history_only": True,
+                    "acknowledged_at": _after(sent_at, rec.acknowledged_after_hours),
+                    "accepted_at": _after(sent_at, rec.decided_after_hours)
+                    if rec.status in _ACCEPTED
+                    else None,
+                    "declined_at": _after(sent_at, rec.decided_after_hours)
+                    if rec.status is ReferralStatus.DECLINED
+                    else None,
+                    "outcome": rec.outcome.value if rec.outcome else None,
                 },
             }
         )
     record = await (await tx.run(HISTORY, rows=rows)).single(strict=True)
+    # Past referrals are measured like live ones: the product's one query.
+    await update_responsiveness(tx, service_ids=sorted({rec.service for rec in records}))
     return int(record["written"])

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from core.errors import NotFound
 from core.text import close_matches, did_you_mean, fold
+from graph.areas import PLACE_ORDER, AreaLevel
 from graph.driver import Graph
 from graph.hsds import AreaFact, directory_facts
 from graph.needs import Term, all_needs
@@ -63,7 +64,6 @@ from importers.sheet.source import Sheet
 TABLE = "services"
 # Identifies ids derived by this import (uuid5), apart from any other import's.
 ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:homeward:sheet-import")
-_LEVELS = {"settlement": 0, "municipality": 1, "region": 2, "country": 3}
 # ServiceInput / OrganisationInput field -> the column a problem is reported on.
 SERVICE_COLUMNS = {
     "name": "service",
@@ -139,7 +139,8 @@ def _term_vocabulary(what: str, terms: list[Term]) -> Vocabulary:
 
 
 def _area_vocabulary(areas: list[AreaFact], *, countries_only: bool = False) -> Vocabulary:
-    """Names of several areas (a municipality and its region) mean the most local one;
+    """A name of several areas is read as a place name is everywhere (`PLACE_ORDER`: the
+    municipality before its town, a region or country before a village of the same name);
     ids match in any case."""
     by_key: dict[str, list[AreaFact]] = {}
     for area in areas:
@@ -149,7 +150,7 @@ def _area_vocabulary(areas: list[AreaFact], *, countries_only: bool = False) -> 
             by_key.setdefault(key, []).append(area)
     index: dict[str, str] = {}
     for key, found in by_key.items():
-        found.sort(key=lambda a: (_LEVELS.get(a.level, 9), a.id))
+        found.sort(key=lambda a: (PLACE_ORDER.get(AreaLevel(a.level), 9), a.id))
         most_local = [a for a in found if a.level == found[0].level]
         if len(most_local) == 1 or key == fold(found[0].id):
             index[key] = found[0].id

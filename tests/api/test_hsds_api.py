@@ -1,5 +1,5 @@
 """The HSDS 3.0 read API under `/hsds/`, on the seeded demo directory (45 organisations,
-97 services): every answer validated against the HSDS schemas (Open Referral, CC BY-SA 4.0,
+99 services): every answer validated against the HSDS schemas (Open Referral, CC BY-SA 4.0,
 `importers/hsds/schema/`)."""
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ async def test_services_pages_validate_and_never_repeat_or_skip(
     client: httpx.AsyncClient, demo: Graph
 ) -> None:
     body = await _page(client, "/hsds/services", per_page=10)
-    assert body["total_items"] == 97
+    assert body["total_items"] == 99
     assert body["total_pages"] == 10
     assert body["first_page"] is True
     assert body["last_page"] is False
@@ -175,7 +175,7 @@ async def test_services_pages_validate_and_never_repeat_or_skip(
     assert isinstance(first["organization"], dict)
     assert not any(isinstance(v, list) for v in first.values())
     ids = await _all_ids(client, "/hsds/services", per_page=7)
-    assert len(ids) == len(set(ids)) == 97
+    assert len(ids) == len(set(ids)) == 99
     services = await demo.read(services_after, after="", limit=1000)
     assert set(ids) == {_service_hsds_id(s.id) for s in services}
     beyond = await _page(client, "/hsds/services", page=99, per_page=10)
@@ -189,7 +189,7 @@ async def test_full_and_minimal_services(client: httpx.AsyncClient, demo: Graph)
     _valid("service", full["contents"])
     assert all("service_at_locations" in s and "attributes" in s for s in full["contents"])
     minimal = await _page(client, "/hsds/services", per_page=100, minimal="true")
-    assert minimal["size"] == 97
+    assert minimal["size"] == 99
     assert all(set(s) == {"id", "name", "status", "last_modified"} for s in minimal["contents"])
     _valid("compiled/service_list", minimal["contents"])
 
@@ -237,7 +237,7 @@ async def test_unknown_ids_are_404_with_a_clear_message(
 
 async def test_search_filters_by_full_text(client: httpx.AsyncClient, demo: Graph) -> None:
     body = await _page(client, "/hsds/services", search="trauma", per_page=100)
-    assert 0 < body["total_items"] < 97
+    assert 0 < body["total_items"] < 99
     _valid("compiled/service_list", body["contents"])
     assert any("trauma" in (s["name"] + s.get("description", "")).lower() for s in body["contents"])
     # Lucene's operators mean nothing; words that match nothing give an empty page.
@@ -297,7 +297,7 @@ async def test_modified_after(client: httpx.AsyncClient, demo: Graph) -> None:
     assert since["total_items"] == sum(1 for s in services if s.updated_at >= newest) >= 1
     # A time without an offset is UTC.
     naive = (newest - timedelta(days=1)).astimezone(UTC).replace(tzinfo=None).isoformat()
-    assert (await _page(client, "/hsds/services", modified_after=naive))["total_items"] == 97
+    assert (await _page(client, "/hsds/services", modified_after=naive))["total_items"] == 99
     for item in since["contents"]:
         assert datetime.fromisoformat(item["last_modified"]) >= newest
 
@@ -408,8 +408,8 @@ async def test_ndjson_streams_every_result(client: httpx.AsyncClient, demo: Grap
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/x-ndjson")
         lines = [json.loads(line) async for line in response.aiter_lines() if line]
-    assert len(lines) == 97
-    assert len({s["id"] for s in lines}) == 97
+    assert len(lines) == 99
+    assert len({s["id"] for s in lines}) == 99
     _valid("compiled/service_list", lines)
     paged = await _all_ids(client, "/hsds/services", per_page=50)
     assert [s["id"] for s in lines] == paged
@@ -497,11 +497,11 @@ async def test_taxonomies_and_terms(client: httpx.AsyncClient, demo: Graph) -> N
     assert len(ids) == len(set(ids))
     needs = await _page(client, "/hsds/taxonomy_terms", taxonomy_id=needs_id, per_page=100)
     _valid("taxonomy_term", needs["contents"])
-    assert needs["total_items"] == 40
+    assert needs["total_items"] == 44
     top = await _page(
         client, "/hsds/taxonomy_terms", taxonomy_id=needs_id, top_only="true", per_page=100
     )
-    assert 0 < top["total_items"] < 40
+    assert 0 < top["total_items"] < 44
     assert all("parent_id" not in t for t in top["contents"])
     employment = term_id(NEEDS_TAXONOMY, "employment")
     narrower = await _page(client, "/hsds/taxonomy_terms", parent_id=employment, per_page=100)

@@ -71,7 +71,7 @@ async def test_the_xlsx_template_filled_in_and_uploaded_is_found_by_search(
     assert services.cell(2, len(header)).value == "EXAMPLE"
     needs = {row[0]: row[1] for row in workbook["Needs"].iter_rows(min_row=2, values_only=True)}
     assert needs["psychosocial.trauma-therapy"] == "Traumatherapie"
-    assert len(needs) == 40
+    assert len(needs) == 44
 
     # A partner fills in a row under the example, with names rather than codes.
     row = dict.fromkeys(header, None) | {
@@ -244,7 +244,7 @@ async def test_uploads_are_for_admins(client: httpx.AsyncClient, seeded: Graph, 
         refused = await client.post(path, files=files, headers=headers)
         assert refused.status_code == 403, role
         assert "admins" in refused.json()["detail"]
-    assert await _count(seeded) == 97  # the demo directory, untouched
+    assert await _count(seeded) == 99  # the demo directory, untouched
 
 
 @pytest.fixture
@@ -285,7 +285,7 @@ async def test_a_large_upload_is_refused_with_413(
         headers=ADMIN | {"Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     assert streamed.status_code == 413
-    assert await _count(seeded) == 97
+    assert await _count(seeded) == 99
 
     small = await small_client.post(
         "/imports/sheet", files=_file("list.csv", BROKEN.encode()), headers=ADMIN

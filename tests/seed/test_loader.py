@@ -45,7 +45,9 @@ async def test_seeded_areas_hang_off_their_parents(graph: Graph) -> None:
     assert orphans is not None
     assert orphans["ids"] == []
     kosovo = await graph.read(find_areas_by_name, name="Косово")
-    assert [a.id for a in kosovo] == ["XK"]
+    # The country, and a village of that name.
+    assert (kosovo[0].id, kosovo[0].level) == ("XK", "country")
+    assert {a.level for a in kosovo[1:]} == {"settlement"}
 
 
 def _copy_data(tmp_path: Path) -> Path:
@@ -72,3 +74,51 @@ async def test_broken_json_is_reported_with_its_line(graph: Graph, tmp_path: Pat
     (data / "organisations.json").write_text('[\n  {"id": "x",\n', encoding="utf-8")
     with pytest.raises(ValidationFailed, match=r"organisations.json:3: not valid JSON"):
         await seed(graph, data_dir=data)
+
+
+async def test_a_settlement_outside_its_municipality_or_a_broken_row_is_named_by_line(
+    graph: Graph, tmp_path: Path
+) -> None:
+    data = _copy_data(tmp_path)
+    settlements = data / "areas" / "xk_settlements_geonames.tsv"
+    lines = settlements.read_text(encoding="utf-8").split("\n")
+    # Line 3 is Zhur (Prizren): move it 30 km north, into Suharekë. Line 5 loses its fields.
+    fields = lines[2].split("\t")
+    assert fields[1] == "Zhur"
+    fields[4] = str(float(fields[4]) + 0.27)
+    lines[2] = "\t".join(fields)
+    lines[4] = "\t".join(lines[4].split("\t")[:5])
+    settlements.write_text("\n".join(lines), encoding="utf-8")
+
+    with pytest.raises(ValidationFailed) as failure:
+        await seed(graph, data_dir=data)
+    problems = {p.field: p.message for p in failure.value.problems}
+    assert set(problems) == {
+        "xk_settlements_geonames.tsv:3.latitude",
+        "xk_settlements_geonames.tsv:5",
+    }
+    assert (
+        "outside its municipality XK-prizren" in problems["xk_settlements_geonames.tsv:3.latitude"]
+    )
+    assert await _counts(graph) == {"nodes": 0, "relationships": 0}
+
+
+async def test_villages_hang_off_their_municipalities_with_names_per_language(
+    graph: Graph,
+) -> None:
+    await seed(graph)
+    [zhur] = await graph.read(find_areas_by_name, name="Жур")
+    assert zhur.parent_id == "XK-prizren"
+    assert zhur.names["sq"] == "Zhur"
+    assert zhur.names["sr-Latn"] == "Žur"
+    async with graph.driver.session() as session:
+        counts = await (
+            await session.run(
+                "MATCH (s:Area {level: 'settlement'})-[:PART_OF]->(m:Area {level: 'municipality'}) "
+                "RETURN count(s) AS settlements, count(DISTINCT m) AS municipalities, "
+                "COUNT { MATCH (b:Area) WHERE b.boundary IS NOT NULL } AS bounded"
+            )
+        ).single()
+    assert counts is not None
+    assert counts["settlements"] == 2503
+    assert counts["bounded"] == 38

@@ -249,7 +249,8 @@ async def test_sending_needs_consent_for_everything_the_referral_carries(
     await consent(gql, counsellor, referral["id"], ["NEEDS", "HOUSEHOLD"])
     refused = (await gql(SEND, {"id": referral["id"]}, token=counsellor))["data"]["sendReferral"]
     assert refused["__typename"] == "ConsentMissingError"
-    assert refused["missingCategories"] == ["contact", "documents", "health", "notes"]
+    # Spelt as the consent inputs spell them.
+    assert refused["missingCategories"] == ["CONTACT", "DOCUMENTS", "HEALTH", "NOTES"]
     after = (await gql(READ, {"id": referral["id"]}, token=counsellor))["data"]["referral"]
     assert after["status"] == "DRAFT"
     assert after["version"] == referral["version"]  # nothing written, not even the lock
@@ -527,3 +528,48 @@ async def test_steps_and_overdue_reach_the_webhooks_signed_and_without_personal_
         assert body["data"]["referral_id"] == referral_id
         for secret in (HEALTH, CONTACT, NOTE, "psychosocial"):
             assert secret not in request.body.decode()
+
+
+GAPS = """
+query { serviceGaps(areaId: "XK-prizren", needs: ["psychosocial.trauma-therapy"],
+                    since: "2000-01-01", until: "2100-01-01") {
+  areaId demand supply unmet listedNotCounted notCounted { reason services }
+} }
+"""
+VERIFY = """mutation V($id: ID!) { verifyService(id: $id) { __typename } }"""
+
+
+async def test_no_capacity_declines_take_the_service_out_of_supply_until_verified(
+    gql: GraphQLClient, world: dict[str, str]
+) -> None:
+    await gql(VERIFY, {"id": "svc-b"}, token=world["partner_b"])
+    [cell] = (await gql(GAPS, token=world["coordinator"]))["data"]["serviceGaps"]
+    assert (cell["supply"], cell["listedNotCounted"]) == (1, 0)
+
+    for _ in range(3):
+        referral_id = await sent_referral(gql, world)
+        await gql(DECLINE, {"id": referral_id, "reason": "NO_CAPACITY"}, token=world["partner_b"])
+    [cell] = (await gql(GAPS, token=world["coordinator"]))["data"]["serviceGaps"]
+    assert cell["demand"] == 3
+    assert cell["supply"] == 0
+    assert cell["unmet"] is True
+    assert cell["notCounted"] == [{"reason": "flagged", "services": 1}]
+
+    # Confirmed again by its organisation, it counts again.
+    await gql(VERIFY, {"id": "svc-b"}, token=world["partner_b"])
+    [cell] = (await gql(GAPS, token=world["coordinator"]))["data"]["serviceGaps"]
+    assert (cell["supply"], cell["unmet"]) == (1, False)
+
+
+async def test_statistics_until_includes_the_whole_of_that_day(
+    gql: GraphQLClient, world: dict[str, str]
+) -> None:
+    await sent_referral(gql, world)  # sent on 10 January 2026, at 09:00
+    day = START.date().isoformat()
+    for since, until, total in ((day, day, 1), ("2026-01-01", "2026-01-09", 0)):
+        stats = await gql(
+            "query Q($s: Date!, $u: Date!) { referralStatistics(since: $s, until: $u) { total } }",
+            {"s": since, "u": until},
+            token=world["coordinator"],
+        )
+        assert stats["data"]["referralStatistics"]["total"] == total, (since, until)

@@ -61,7 +61,7 @@ async def test_the_scan_finds_the_planted_duplicates(directory: Graph) -> None:
     orgs = await scan(directory, kind=Kind.ORGANISATION)
     services = await scan(directory, kind=Kind.SERVICE)
     assert orgs.records == 45
-    assert services.records == 97
+    assert services.records == 99
 
     pair = await directory.read(get_candidate, id=ORG_PAIR)
     assert pair.state is State.OPEN
