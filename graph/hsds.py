@@ -33,6 +33,8 @@ class AreaFact(BaseModel):
     name: str | None
     lat: float | None = None
     lon: float | None = None
+    # GeoJSON text of the area's boundary where the gazetteer has one (municipalities).
+    boundary: str | None = None
 
 
 class DirectoryFacts(BaseModel):
@@ -50,7 +52,8 @@ CALL () {
   MATCH (a:Area)
   OPTIONAL MATCH (a)-[:PART_OF]->(p:Area)
   RETURN collect({id: a.id, level: a.level, parent: p.id, keys: coalesce(a.search_keys, []),
-                  name: a.name, lat: a.centroid.y, lon: a.centroid.x}) AS areas
+                  name: a.name, lat: a.centroid.y, lon: a.centroid.x,
+                  boundary: a.boundary}) AS areas
 }
 RETURN needs, groups, programmes, areas
 """

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.geometry import Boundary
 from importers.report import ImportReport
 from importers.rows import Row
 
@@ -212,6 +213,7 @@ class AreaFacts:
     parent: str | None
     keys: tuple[str, ...]
     centroid: tuple[float, float] | None = None
+    boundary: Boundary | None = None
 
 
 @dataclass

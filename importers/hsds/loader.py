@@ -35,6 +35,7 @@ from typing import Any
 import pycountry
 from pydantic import ValidationError
 
+from core.geometry import boundary_from_text
 from core.text import fold
 from graph.areas import AreaLevel, AreaRecord, GeoPoint
 from graph.driver import Graph
@@ -135,7 +136,7 @@ SERVICE_FIELDS = {
     "organisation_id": "organization_id",
 }
 # How far a site given by its point alone may lie from the centroid of the town it is placed
-# in.
+# in, where no boundary of the gazetteer holds the point.
 NEAREST_KM = 30.0
 ORGANISATION_FIELDS = {"alternate_names": "alternate_name", "based_in": "attributes (based-in)"}
 
@@ -152,6 +153,7 @@ def _known(facts: Any) -> Known:
                 a.parent,
                 tuple(a.keys),
                 (a.lat, a.lon) if a.lat is not None and a.lon is not None else None,
+                boundary_from_text(a.boundary) if a.boundary else None,
             )
             for a in facts.areas
         },
@@ -248,14 +250,15 @@ class _Planner:
             self.location_areas[location.hsds_id] = existing
             return
         if location.country is None and location.latitude is not None:
-            nearest = self.nearest_area(location.latitude, location.longitude or 0.0)
+            nearest = self.area_at(location.latitude, location.longitude or 0.0)
             if nearest is not None:
                 self.location_areas[location.hsds_id] = nearest
                 return
             self.report.add(
                 where,
                 "latitude",
-                f"no address with a country, and no town of the gazetteer within "
+                f"no address with a country, no boundary of the gazetteer holding the point "
+                f"and no town within "
                 f"{NEAREST_KM:g} km of ({location.latitude:g}, {location.longitude:g})",
             )
             self.report.rejected["locations"] += 1
@@ -280,9 +283,14 @@ class _Planner:
                 break
         self.location_areas[location.hsds_id] = found
 
-    def nearest_area(self, lat: float, lon: float) -> str | None:
-        """The town (any level below country) whose centroid is nearest the point, within
-        `NEAREST_KM`: the gazetteer has centroids, not boundaries."""
+    def area_at(self, lat: float, lon: float) -> str | None:
+        """The area whose boundary holds the point (a municipality of Kosovo), as a site placed
+        by the API is; where no boundary does (countries the gazetteer has no boundaries
+        for), the town (any level below country) whose centroid is nearest, within
+        `NEAREST_KM`."""
+        for area in sorted(self.known.areas.values(), key=lambda a: a.id):
+            if area.boundary is not None and area.boundary.contains(lat, lon):
+                return area.id
         best: tuple[float, str] | None = None
         for area in self.known.areas.values():
             if area.level == "country" or area.centroid is None:

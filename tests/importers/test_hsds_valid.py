@@ -55,6 +55,23 @@ async def test_a_site_with_a_point_and_no_address_is_placed_in_the_nearest_town(
     assert [(loc.area_id, loc.point_source) for loc in service.locations] == [("XK-decan", "given")]
 
 
+async def test_a_point_is_placed_in_the_municipality_whose_boundary_holds_it(
+    reference: Graph,
+) -> None:
+    # A few metres from the village of Slup: its centroid is the nearest of all, but sites
+    # are placed in the municipality whose boundary holds them, as the API places them.
+    site = _site(
+        2,
+        {"name": "Office", "location_type": "physical", "latitude": 42.5089, "longitude": 20.2820},
+    )
+    report = await import_hsds(
+        reference, read_bytes("s.json", _service(service_at_locations=[site])), default_country="XK"
+    )
+    assert report.errors == [], [str(p) for p in report.errors]
+    service = await _stored(reference)
+    assert [loc.area_id for loc in service.locations] == ["XK-decan"]
+
+
 async def test_a_virtual_location_is_remote_delivery_and_is_exported_again(
     reference: Graph,
 ) -> None:
