@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from strawberry.fastapi import GraphQLRouter
 
 from api import exports, failures, health, hsds, imports, metrics
 from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
+from api.graphql.protection import BoundedGraphQLRouter
 from api.graphql.schema import schema_for
 from api.middleware import Protection, RequestContext
 from api.webhook_delivery import deliver_due, delivery_client
@@ -121,7 +121,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(hsds.router)
     app.include_router(
-        GraphQLRouter(
+        BoundedGraphQLRouter(
             schema_for(introspection=settings.introspection_enabled),
             context_getter=get_context,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
