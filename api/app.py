@@ -87,7 +87,9 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         app.state.reference_cache = ReferenceCache()
         app.state.hsds = hsds.HsdsState()
         app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
-        app.state.webhook_client = delivery_client()
+        app.state.webhook_client = delivery_client(
+            allowed_networks=settings.webhook_allowed_networks
+        )
         if settings.migrate_on_startup:
             try:
                 applied = await migrate(graph)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 
 from limits import parse_many
@@ -116,6 +117,11 @@ class Settings(BaseSettings):
     # Webhook deliveries are sent by a periodic job this often (seconds); 0 switches the job
     # off in this process (another process, or `homeward`, may deliver instead).
     webhook_interval_s: float = Field(default=10.0, ge=0, alias="HOMEWARD_WEBHOOK_INTERVAL_S")
+    # Webhooks go to public addresses only; these networks (JSON list of addresses or CIDR
+    # ranges, e.g. ["10.20.0.0/16"]) are allowed too, for a receiver inside the deployment.
+    webhook_allowed_networks: list[str] = Field(
+        default=[], alias="HOMEWARD_WEBHOOK_ALLOWED_NETWORKS"
+    )
     # Overdue announcements and the retention purge run this often (seconds); 0 switches
     # them off in this process (`homeward referrals purge` does the purge by hand).
     housekeeping_interval_s: float = Field(
@@ -154,6 +160,18 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{value!r} is not a rate limit such as '600/minute'") from exc
         return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ip_network(value.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{value!r} is not an address or a network such as 10.0.0.0/8"
+                ) from exc
+        return values
 
     @property
     def uses_local_neo4j(self) -> bool:

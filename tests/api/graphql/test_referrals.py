@@ -22,7 +22,7 @@ from graph.users import SYSTEM
 from graph.webhooks import SubscriptionInput, WebhookEvent, create_subscription
 from tests import directory
 from tests.api.graphql.conftest import START, Clock, GraphQLClient
-from tests.receiver import Receiver
+from tests.receiver import RECEIVER_NETWORKS, Receiver
 
 REFERRAL_FIELDS = """
   id reference caseReference status viewerSide version overdue allowedActions
@@ -510,7 +510,7 @@ async def test_steps_and_overdue_reach_the_webhooks_signed_and_without_personal_
     clock.now = START + timedelta(days=4)
     assert await graph.write(announce_overdue, now=clock.now) == 1
     assert await graph.write(announce_overdue, now=clock.now) == 0  # announced once
-    async with delivery_client() as http:
+    async with delivery_client(allowed_networks=RECEIVER_NETWORKS) as http:
         delivered = await deliver_due(graph, now=clock.now, cipher=cipher, client=http)
     assert delivered.delivered == 2
     events = [r.headers["x-homeward-event"] for r in receiver.requests]

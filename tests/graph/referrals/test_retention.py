@@ -15,7 +15,7 @@ from graph.encryption import ENCRYPTED_FIELDS, rotate_all
 from graph.referrals.models import Action
 from graph.referrals.reads import get_referral
 from tests.graph.referrals.conftest import CIPHER, COUNSELLOR, KEY, NOW, POLICY, new_referral, step
-from tests.receiver import Receiver
+from tests.receiver import RECEIVER_NETWORKS, Receiver
 from tests.webhooks import SENT, T0, notify, subscribe
 
 
@@ -69,7 +69,7 @@ async def test_after_rotation_and_removal_of_the_old_key_every_value_decrypts(
 
     await notify(world, SENT)
     at = T0 + timedelta(seconds=1)
-    async with delivery_client(timeout_s=1.0) as http:
+    async with delivery_client(timeout_s=1.0, allowed_networks=RECEIVER_NETWORKS) as http:
         report = await deliver_due(world, now=at, cipher=only_new, client=http)
     assert report.delivered == 1
     (request,) = receiver.requests
