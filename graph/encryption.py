@@ -20,6 +20,7 @@ ENCRYPTED_FIELDS: dict[LiteralString, tuple[LiteralString, ...]] = {
     "Referral": ("note_enc", "contact_enc", "health_enc"),
     "ReferralEvent": ("note_enc",),
     "FollowUp": ("note_enc",),
+    "Consent": ("purpose_enc", "evidence_enc"),
     "WebhookSubscription": ("secret_enc",),
 }
 _KEYS: tuple[LiteralString, ...] = tuple(

@@ -77,14 +77,22 @@ def _opt(enum: type[Any], value: Any) -> Any:
     return enum(value) if value is not None else None
 
 
-def consent_from(props: dict[str, Any], recipient: str) -> Consent:
+def _consent_text(props: dict[str, Any], key: str, legacy: str, cipher: DataCipher) -> str:
+    """Decrypted; a consent recorded before its free text was encrypted has it in plain;
+    erased (after the retention period) it is empty."""
+    if props.get(key) is not None:
+        return cipher.decrypt(props[key]) or ""
+    return str(props.get(legacy) or "")
+
+
+def consent_from(props: dict[str, Any], recipient: str, cipher: DataCipher) -> Consent:
     return Consent(
         id=props["id"],
         case_reference=props["case_reference"],
         recipient_organisation_id=recipient,
         categories=[DataCategory(c) for c in props["categories"]],
-        purpose=props["purpose"],
-        evidence_reference=props["evidence_reference"],
+        purpose=_consent_text(props, "purpose_enc", "purpose", cipher),
+        evidence_reference=_consent_text(props, "evidence_enc", "evidence_reference", cipher),
         expires_on=native(props["expires_on"]),
         recorded_at=native(props["recorded_at"]),
         recorded_by=props["recorded_by"],
@@ -126,7 +134,7 @@ def view(
     status = ReferralStatus(props["status"])
     if side is None or (side is Side.RECEIVER and status is ReferralStatus.DRAFT):
         return None
-    consents = [consent_from(dict(c), receiver) for c in record["consents"]]
+    consents = [consent_from(dict(c), receiver, cipher) for c in record["consents"]]
     if side is Side.SENDER:
         readable = set(DataCategory)
     else:

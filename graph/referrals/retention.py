@@ -20,6 +20,15 @@ REMOVE x.note_enc
 WITH DISTINCT r
 REMOVE r.note_enc, r.contact_enc, r.health_enc
 SET r.documents = [], r.purged_at = $now
+WITH r
+// A consent covers the whole case: its free text goes with the case's last referral.
+CALL (r) {
+  MATCH (c:Consent {case_reference: r.case_reference})
+  WHERE NOT EXISTS {
+    MATCH (o:Referral {case_reference: r.case_reference}) WHERE o.purged_at IS NULL
+  }
+  REMOVE c.purpose_enc, c.evidence_enc, c.purpose, c.evidence_reference
+}
 RETURN count(r) AS purged
 """
 

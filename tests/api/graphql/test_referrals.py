@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from neo4j import AsyncManagedTransaction
 
 from api.webhook_delivery import deliver_due, delivery_client
 from core.signing import verify_signature
@@ -483,6 +484,51 @@ async def test_retention_purge_erases_personal_data_and_keeps_the_counts(
     assert counts["total"] == 2
     # Two is below the disclosure threshold: the cells are suppressed, the total is not.
     assert counts["byNeed"] == [{"key": "psychosocial.trauma-therapy", "count": None}]
+
+
+CONSENT_TEXT = """
+MATCH (c:Consent)-[:GIVEN_TO]->(:Organisation)
+WHERE EXISTS { MATCH (r:Referral {id: $id}) WHERE r.case_reference = c.case_reference }
+RETURN c {.*} AS c
+"""
+CONSENTS = "query($id: ID!) { referral(id: $id) { consents { purpose evidenceReference } } }"
+
+
+async def test_consent_free_text_is_encrypted_and_purged_with_the_referral(
+    gql: GraphQLClient, world: dict[str, str], graph: Graph, app: FastAPI
+) -> None:
+    referral_id = await sent_referral(gql, world)
+
+    async def stored() -> dict[str, Any]:
+        async def read(tx: AsyncManagedTransaction) -> dict[str, Any]:
+            record = await (await tx.run(CONSENT_TEXT, id=referral_id)).single(strict=True)
+            return dict(record["c"])
+
+        return await graph.read(read)
+
+    props = await stored()
+    assert "purpose" not in props
+    assert "evidence_reference" not in props
+    text = " ".join(str(v) for v in props.values())
+    assert "trauma therapy" not in text
+    assert "form 2026-0113" not in text
+    assert app.state.cipher.decrypt(props["purpose_enc"]) == (
+        "referral for trauma therapy after return"
+    )
+    read = await gql(CONSENTS, {"id": referral_id}, token=world["counsellor"])
+    assert read["data"]["referral"]["consents"] == [
+        {
+            "purpose": "referral for trauma therapy after return",
+            "evidenceReference": "form 2026-0113 (illustrative)",
+        }
+    ]
+
+    await gql(DECLINE, {"id": referral_id, "reason": "NOT_ELIGIBLE"}, token=world["partner_b"])
+    assert await graph.write(purge_closed, now=START + timedelta(days=366), retention_days=365) == 1
+    props = await stored()
+    assert not {"purpose_enc", "evidence_enc", "purpose", "evidence_reference"} & set(props)
+    read = await gql(CONSENTS, {"id": referral_id}, token=world["counsellor"])
+    assert read["data"]["referral"]["consents"] == [{"purpose": "", "evidenceReference": ""}]
 
 
 async def test_steps_and_overdue_reach_the_webhooks_signed_and_without_personal_data(

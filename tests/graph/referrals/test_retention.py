@@ -24,7 +24,7 @@ async def test_rotation_moves_every_stored_value_to_the_new_key(world: Graph) ->
     await step(world, "rot-1", Action.SEND)
     new_key = Fernet.generate_key()
     both = DataCipher([new_key, KEY])
-    assert await rotate_all(world, cipher=both) == 1
+    assert await rotate_all(world, cipher=both) == 2  # the referral and its consent
     only_new = DataCipher([new_key])
     seen = await world.read(
         get_referral,
@@ -62,7 +62,7 @@ async def test_after_rotation_and_removal_of_the_old_key_every_value_decrypts(
 
     values = await world.read(stored)
     kinds = {label for labels, _, _ in values for label in labels}
-    assert {"WebhookSubscription", "Referral"} <= kinds
+    assert {"WebhookSubscription", "Referral", "Consent"} <= kinds
     for labels, key, value in values:
         assert any(key in ENCRYPTED_FIELDS.get(label, ()) for label in labels), (labels, key)
         only_new.decrypt(value)
