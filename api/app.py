@@ -111,10 +111,16 @@ def create_api(settings: Settings | None = None) -> FastAPI:
             await driver.close()
             log.info("Neo4j driver closed")
 
+    docs = settings.api_docs_enabled
     app = FastAPI(
         title="Homeward",
         summary="Referral and partner directory for return and reintegration",
         lifespan=lifespan,
+        # In production the routes are documented in README.md; the API need not map itself
+        # out to anyone who asks (HOMEWARD_API_DOCS switches it back on).
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.add_exception_handler(DatabaseUnavailable, failures.database_unavailable)
     app.include_router(health.router)

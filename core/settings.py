@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     rate_limit_anonymous: str = Field(default="300/minute", alias="HOMEWARD_RATE_LIMIT_ANONYMOUS")
     # Larger bodies are refused with 413 before they are read to the end.
     max_body_bytes: int = Field(default=1_000_000, ge=1_024, alias="HOMEWARD_MAX_BODY_BYTES")
+    # The API's own documentation (/docs, /redoc, /openapi.json): on outside production
+    # unless switched off, off in production unless switched on.
+    api_docs: bool | None = Field(default=None, alias="HOMEWARD_API_DOCS")
     # /metrics needs an admin token; with this on, requests from the loopback address need
     # none (a Prometheus on the same host). Never on behind a proxy on the same host.
     metrics_from_loopback: bool = Field(default=False, alias="HOMEWARD_METRICS_FROM_LOOPBACK")
@@ -195,6 +198,12 @@ class Settings(BaseSettings):
 
     @property
     def graphiql_enabled(self) -> bool:
+        return self.environment is not Environment.PRODUCTION
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        if self.api_docs is not None:
+            return self.api_docs
         return self.environment is not Environment.PRODUCTION
 
     @property

@@ -15,12 +15,14 @@
   `MAX_JSON_DEPTH` is refused with 422 before it is parsed; a JSON parser would recurse as
   deep as the body and end in a 500.
 - `HomewardSchema.process_errors`: counts errors by kind and logs them without their
-  messages (which may echo what the caller sent), except the unexpected ones.
+  messages (which may echo what the caller sent), except the unexpected ones; without
+  introspection (production) it also drops graphql-core's "Did you mean ...?" guesses.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -259,10 +261,23 @@ def _masked(error: GraphQLError) -> GraphQLError:
     )
 
 
+# graphql-core's validation ends a message with its guesses: "... Did you mean 'x'?".
+SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+
+
 class HomewardSchema(strawberry.Schema):
+    def __init__(self, *args: Any, suggestions: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.suggestions = suggestions
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        if not self.suggestions:
+            # Every kind (fields, arguments, types, enum values, input fields), not only the
+            # unknown fields strawberry's own option covers.
+            for error in errors:
+                error.message = SUGGESTION.sub("", error.message)
         for error in errors:
             original = error.original_error
             path = ".".join(str(p) for p in error.path or ())
