@@ -16,6 +16,7 @@ from api import policy
 from api.auth import SESSION_COOKIE
 from core.errors import Unauthenticated
 from web import coordination, organisation, referrals, search
+from web.headers import PageHeaders
 from web.pages import START_PAGES, render, see_other
 from web.session import (
     PageForbidden,
@@ -146,3 +147,4 @@ def install(app: FastAPI) -> None:
     app.mount("/app/static", StaticFiles(directory=static), name="web-static")
     app.add_exception_handler(SignInRequired, on_sign_in_required)
     app.add_exception_handler(PageForbidden, on_forbidden)
+    app.add_middleware(PageHeaders)

@@ -99,6 +99,25 @@ async def test_a_revoked_or_unknown_token_signs_out(
     assert "reason=unknown%20token" in again.headers["location"]
 
 
+async def test_pages_send_the_security_headers(
+    client: httpx.AsyncClient, people: dict[str, str]
+) -> None:
+    await _signed_in(client, people["partner"])
+    for path in ("/app/sign-in", "/app/organisation", "/app/static/app.css"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'self'" in csp
+        assert "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+    # No page uses inline script or style, which the policy would block.
+    page = (await client.get("/app/organisation")).text
+    assert not re.search(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=", page)
+
+
 # --- follow-up visits on the referral page -------------------------------------------------
 
 TODAY = START + timedelta(days=100)  # arrival planned at START: visits at 1 and 3 months due
