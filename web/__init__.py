@@ -24,6 +24,8 @@ from web.session import (
     WebSession,
     actor_of_token,
     check_form,
+    close_web_session,
+    open_web_session,
     safe_next,
     sign_in_cookie,
     sign_in_url,
@@ -83,7 +85,8 @@ async def sign_in(
             failed=exc.message,
         )
     response = see_other(session, safe_next(next))
-    sign_in_cookie(response, token.strip(), https=session.https)
+    cookie = await open_web_session(request, session.actor, token.strip())
+    sign_in_cookie(response, cookie, https=session.https)
     return response
 
 
@@ -91,6 +94,8 @@ async def sign_in(
 async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
     session = await web_session(request, use_token=False)
     check_form(request, session, csrf)
+    # The session ends here, not only in this browser: a copy of the cookie is worthless now.
+    await close_web_session(request)
     response = see_other(session, "/app/sign-in")
     sign_out_cookie(response)
     return response
