@@ -230,10 +230,15 @@ async def test_the_whole_lifecycle_with_events_and_what_each_side_sees(
     assert [e["toStatus"] for e in history["events"]][-1] == "COMPLETED"
 
     # Closing the loop: the service's responsiveness is kept on the service for counsellors.
-    body = await gql(
+    responsiveness = (
         'query { service(id: "svc-b") { responsiveness { referralsReceived ackMedianHours '
         "acceptanceRate feedbackRate } } }"
     )
+    # One referral's outcome is one family's: the public sees nothing until the service has
+    # received the smallest count published anywhere (core.disclosure).
+    anonymous = await gql(responsiveness)
+    assert anonymous["data"]["service"]["responsiveness"] is None
+    body = await gql(responsiveness, token=counsellor)
     assert body["data"]["service"]["responsiveness"] == {
         "referralsReceived": 1,
         "ackMedianHours": 5.0,
