@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from strawberry.fastapi import GraphQLRouter
 
 from api import exports, failures, health, hsds, imports, metrics
 from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
+from api.graphql.protection import BoundedGraphQLRouter
 from api.graphql.schema import schema_for
 from api.hsds_http import HsdsHttp
 from api.middleware import Protection, RequestContext
@@ -88,7 +88,9 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         app.state.reference_cache = ReferenceCache()
         app.state.hsds = hsds.HsdsState()
         app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
-        app.state.webhook_client = delivery_client()
+        app.state.webhook_client = delivery_client(
+            allowed_networks=settings.webhook_allowed_networks
+        )
         if settings.migrate_on_startup:
             try:
                 applied = await migrate(graph)
@@ -110,10 +112,16 @@ def create_api(settings: Settings | None = None) -> FastAPI:
             await driver.close()
             log.info("Neo4j driver closed")
 
+    docs = settings.api_docs_enabled
     app = FastAPI(
         title="Homeward",
         summary="Referral and partner directory for return and reintegration",
         lifespan=lifespan,
+        # In production the routes are documented in README.md; the API need not map itself
+        # out to anyone who asks (HOMEWARD_API_DOCS switches it back on).
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.add_exception_handler(DatabaseUnavailable, failures.database_unavailable)
     app.include_router(health.router)
@@ -122,7 +130,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(hsds.router)
     app.include_router(
-        GraphQLRouter(
+        BoundedGraphQLRouter(
             schema_for(introspection=settings.introspection_enabled),
             context_getter=get_context,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 
 import jwt
 from jwt import PyJWK, PyJWKClient, PyJWKSet
@@ -22,15 +23,18 @@ from graph.users import (
     ANONYMOUS,
     LAST_USED_RESOLUTION,
     Actor,
+    ApiToken,
     User,
     secret_matches,
+    session_with_user,
+    split_session,
     split_token,
     token_with_user,
     touch_token,
     user_by_email,
 )
 
-# The web pages keep the bearer token in this cookie (HttpOnly, SameSite=Strict). Read-only
+# The web pages keep their session in this cookie (HttpOnly, SameSite=Strict). Read-only
 # GET endpoints (exports) accept it as well, so that a signed-in page can link and embed them;
 # /graphql does not, so no other site can make a browser post to it with the cookie.
 SESSION_COOKIE = "homeward_session"
@@ -93,11 +97,41 @@ def bearer_token(header: str | None) -> str | None:
     return token
 
 
-def header_or_session_cookie(header: str | None, cookie: str | None) -> str | None:
-    """The Authorization header, else the web session's token as if it were one."""
+async def authenticate_with_session(
+    header: str | None,
+    cookie: str | None,
+    *,
+    graph: Graph,
+    settings: Settings,
+    verifier: JwtVerifier | None,
+) -> Actor:
+    """The Authorization header, else the web pages' session cookie."""
     if header is not None and header.strip():
-        return header
-    return f"Bearer {cookie}" if cookie else None
+        return await authenticate(header, graph=graph, settings=settings, verifier=verifier)
+    if cookie:
+        return await authenticate_session(cookie, graph=graph, settings=settings)
+    return ANONYMOUS
+
+
+async def authenticate_session(cookie: str, *, graph: Graph, settings: Settings) -> Actor:
+    """A web session (graph.users, "web sessions"): ended by signing out, by its lifetime,
+    and by anything that ends the API token it was opened with."""
+    parts = split_session(cookie)
+    if parts is None:
+        raise Unauthenticated("the session is not one of this site; sign in again")
+    session_id, secret = parts
+    found = await graph.read(session_with_user, session_id=session_id)
+    stored_hash = found[1] if found is not None else "0" * 64
+    if not secret_matches(secret, stored_hash) or found is None:
+        raise Unauthenticated("the session has ended; sign in again")
+    session, _, user = found
+    now = utcnow()
+    if session.expires_at <= now:
+        raise Unauthenticated("the session has expired; sign in again")
+    if session.token is not None:
+        _check_token(session.token, now)
+    _check_user(user, settings)
+    return _actor(user)
 
 
 def _actor(user: User) -> Actor:
@@ -131,14 +165,22 @@ async def _api_token_actor(parts: tuple[str, str], *, graph: Graph, settings: Se
         raise Unauthenticated("unknown token")
     token, _, user = found
     now = utcnow()
+    _check_token(token, now)
+    _check_user(user, settings)
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        await graph.write(touch_token, token_id=token.id, now=now)
+    return _actor(user)
+
+
+def _check_token(token: ApiToken, now: datetime) -> None:
     if token.revoked_at is not None:
         raise Unauthenticated("the token has been revoked")
     if token.expires_at is not None and token.expires_at <= now:
         raise Unauthenticated("the token has expired")
+
+
+def _check_user(user: User, settings: Settings) -> None:
     if user.disabled:
         raise Unauthenticated("the account is disabled")
     if user.demo and not settings.demo_users_enabled:
         raise Unauthenticated("demo accounts are switched off in this deployment")
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        await graph.write(touch_token, token_id=token.id, now=now)
-    return _actor(user)

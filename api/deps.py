@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from api import policy
-from api.auth import SESSION_COOKIE, authenticate, header_or_session_cookie
+from api.auth import SESSION_COOKIE, authenticate_with_session
 from api.middleware import route_template
 from core.errors import Forbidden, Unauthenticated
 from core.settings import Settings
@@ -45,8 +45,9 @@ class Authorize:
         operation = policy.rest_operation(request.method, route_template(request.scope) or "")
         cookie = request.cookies.get(SESSION_COOKIE) if self.session else None
         try:
-            actor = await authenticate(
-                header_or_session_cookie(request.headers.get("authorization"), cookie),
+            actor = await authenticate_with_session(
+                request.headers.get("authorization"),
+                cookie,
                 graph=request.app.state.graph,
                 settings=request.app.state.settings,
                 verifier=request.app.state.jwt_verifier,

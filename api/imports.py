@@ -2,7 +2,8 @@
 the spreadsheet template (anyone who may read the directory).
 
 Uploads are `multipart/form-data` with the file in the field `file`; the body is counted
-as it arrives and refused with 413 past `HOMEWARD_IMPORT_MAX_BYTES`, before it is parsed.
+as it arrives and refused with 413 past `HOMEWARD_IMPORT_MAX_BYTES`, before it is parsed;
+a zip or workbook that would unpack beyond `importers.bounds` is a 413 too, before parsing.
 The answer is the import report: counts per kind written, rows read and rejected per
 table, and every rejected row as `{file, line, field, message}`. With `strict=true` any
 rejected row means nothing is written (422 with the report).
@@ -27,6 +28,7 @@ from graph.areas import areas_by_ids
 from graph.hsds import directory_facts
 from graph.needs import all_needs
 from graph.target_groups import all_target_groups
+from importers.bounds import UnpacksTooLarge
 from importers.hsds.loader import import_hsds
 from importers.hsds.source import read_bytes
 from importers.plan import Provenance
@@ -107,6 +109,11 @@ def _too_large(limit: int) -> HTTPException:
     )
 
 
+def _unreadable(exc: MalformedInput) -> HTTPException:
+    """413 for a file that unpacks beyond any real one's size, 422 for any other."""
+    return HTTPException(413 if isinstance(exc, UnpacksTooLarge) else 422, exc.message)
+
+
 async def _upload(request: Request, limit: int, default_name: str) -> tuple[str, bytes]:
     """The uploaded file's name and content, refusing more than `limit` bytes of body."""
     length = request.headers.get("content-length", "")
@@ -172,7 +179,7 @@ async def import_sheet_upload(
             read_sheet, name, data, organisation_given=organisation is not None
         )
     except MalformedInput as exc:
-        raise HTTPException(422, exc.message) from exc
+        raise _unreadable(exc) from exc
     return await _report(
         import_sheet(
             graph,
@@ -202,7 +209,7 @@ async def import_hsds_upload(
     try:
         source = await asyncio.to_thread(read_bytes, name, data)
     except MalformedInput as exc:
-        raise HTTPException(422, exc.message) from exc
+        raise _unreadable(exc) from exc
     return await _report(
         import_hsds(
             graph,

@@ -14,9 +14,10 @@ import math
 import re
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any
 
-from limits import RateLimitItem, parse_many
+from limits import parse_many
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,6 +45,9 @@ WELL_FORMED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 UNLIMITED_PATHS = frozenset({"/health", "/metrics"})
 # File uploads (api/imports.py): bounded by HOMEWARD_IMPORT_MAX_BYTES instead.
 UPLOAD_PATHS = frozenset({"/imports/hsds", "/imports/sheet"})
+# Token ids known to authenticate, kept per process; one forgotten is charged to its address
+# again until its next answer.
+GENUINE_TOKENS_KEPT = 50_000
 
 
 def request_id_from(scope: Scope) -> str:
@@ -177,7 +181,10 @@ class BodyTooLarge(Exception):
 
 
 class Protection:
-    """Per-caller rate limit (429 with Retry-After) and request body limit (413)."""
+    """Per-caller rate limit (429 with Retry-After) and request body limit (413).
+
+    A token has a bucket of its own once it has authenticated; before that (and always for
+    anonymous callers) the client address's bucket counts too."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -189,13 +196,18 @@ class Protection:
         anonymous = settings.rate_limit_anonymous
         self.anonymous_limits = parse_many(anonymous) if anonymous.strip() else []
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        # Ids of tokens that authenticated, most recently used last.
+        self.genuine: OrderedDict[str, None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
             await self.app(scope, receive, send)
             return
-        if await self._throttled(scope, send):
+        refused, unproven = await self._throttled(scope, send)
+        if refused:
             return
+        if unproven is not None:
+            send = self._learning(send, unproven)
         limit = self.upload_max if scope["path"] in UPLOAD_PATHS else self.max_body
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -203,40 +215,69 @@ class Protection:
             return
         await self._with_body_limit(scope, receive, send, limit)
 
-    async def _throttled(self, scope: Scope, send: Send) -> bool:
-        key, limits = self._key(scope)
-        for item in limits:
-            if not await self.limiter.hit(item, key):
-                stats = await self.limiter.get_window_stats(item, key)
-                retry = max(1, math.ceil(stats.reset_time - time.time()))
-                count_error("rate_limited")
-                await send_json(
-                    send,
-                    429,
-                    {
-                        "detail": f"rate limit of {item} exceeded for this "
-                        f"{'token' if key.startswith('token:') else 'address'}; "
-                        f"retry in {retry} s"
-                    },
-                    [(b"retry-after", str(retry).encode())],
-                )
-                return True
-        return False
+    async def _throttled(self, scope: Scope, send: Send) -> tuple[bool, str | None]:
+        """Whether the request was refused, and the id of a token not yet known to be
+        genuine (to be remembered once it authenticated)."""
+        token_id = self._token_id(scope)
+        client = scope.get("client")
+        address = (f"address:{client[0] if client else 'unknown'}", self.anonymous_limits)
+        buckets = [address]
+        unproven = None
+        if token_id is not None:
+            token = (f"token:{token_id}", self.limits)
+            if token_id in self.genuine:
+                self.genuine.move_to_end(token_id)
+                buckets = [token]
+            else:
+                # Until the token has authenticated, its request is also charged to the
+                # address: made-up token ids (each of which would have a fresh bucket) share
+                # the address's anonymous budget.
+                buckets, unproven = [token, address], token_id
+        for key, limits in buckets:
+            for item in limits:
+                if not await self.limiter.hit(item, key):
+                    stats = await self.limiter.get_window_stats(item, key)
+                    retry = max(1, math.ceil(stats.reset_time - time.time()))
+                    count_error("rate_limited")
+                    await send_json(
+                        send,
+                        429,
+                        {
+                            "detail": f"rate limit of {item} exceeded for this "
+                            f"{'token' if key.startswith('token:') else 'address'}; "
+                            f"retry in {retry} s"
+                        },
+                        [(b"retry-after", str(retry).encode())],
+                    )
+                    return True, None
+        return False, unproven
 
-    def _key(self, scope: Scope) -> tuple[str, list[RateLimitItem]]:
-        """A token's own bucket, whoever uses it; anonymous callers (and malformed headers,
-        which get their 401 after this) by client address."""
+    def _token_id(self, scope: Scope) -> str | None:
+        """A bearer token's id, whoever uses it; None for anonymous callers (and malformed
+        headers, which get their 401 after this)."""
         try:
             token = bearer_token(_header(scope, b"authorization"))
         except Unauthenticated:
-            token = None
-        if token is not None:
-            parts = split_token(token)
-            # An OIDC token has no id of ours; its digest stands for it (never the token).
-            ident = parts[0] if parts else hashlib.sha256(token.encode()).hexdigest()[:32]
-            return f"token:{ident}", self.limits
-        client = scope.get("client")
-        return f"address:{client[0] if client else 'unknown'}", self.anonymous_limits
+            return None
+        if token is None:
+            return None
+        parts = split_token(token)
+        # An OIDC token has no id of ours; its digest stands for it (never the token).
+        return parts[0] if parts else hashlib.sha256(token.encode()).hexdigest()[:32]
+
+    def _learning(self, send: Send, token_id: str) -> Send:
+        async def send_and_learn(message: Message) -> None:
+            # Any answer but 401 means the token authenticated.
+            if message["type"] == "http.response.start" and message["status"] != 401:
+                self._remember(token_id)
+            await send(message)
+
+        return send_and_learn
+
+    def _remember(self, token_id: str) -> None:
+        self.genuine[token_id] = None
+        if len(self.genuine) > GENUINE_TOKENS_KEPT:
+            self.genuine.popitem(last=False)
 
     async def _with_body_limit(
         self, scope: Scope, receive: Receive, send: Send, limit: int

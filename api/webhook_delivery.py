@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
+import httpcore
 import httpx
 from pydantic import BaseModel
 
 from core.crypto import DataCipher, KeyMissing
 from core.signing import sign
+from core.targets import NOT_PUBLIC, Network, address_allowed, parse_networks
 from graph.driver import Graph
 from graph.webhooks import (
     LEASE,
@@ -67,24 +72,82 @@ def request_body(delivery_id: str, event: str, occurred_at: datetime, payload: s
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
 
-def delivery_client(*, timeout_s: float = DELIVERY_TIMEOUT_S) -> httpx.AsyncClient:
+class _PublicTargets(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses `core.targets` allows, and to the very address it checked
+    (the name is resolved once, here, so that it cannot resolve elsewhere a moment later);
+    TLS still verifies the certificate against the URL's name."""
+
+    def __init__(self, allowed: Sequence[Network]) -> None:
+        self.allowed = list(allowed)
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            found = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        addresses = [str(info[4][0]) for info in found]
+        if not addresses or not all(address_allowed(a, self.allowed) for a in addresses):
+            raise httpcore.ConnectError(NOT_PUBLIC)
+        return await self.inner.connect_tcp(
+            addresses[0],
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class _DeliveryTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, allowed: Sequence[Network], limits: httpx.Limits) -> None:
+        super().__init__(limits=limits)
+        # httpx takes no network backend; its pool is rebuilt with the same settings and ours.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_PublicTargets(allowed),
+        )
+
+
+def delivery_client(
+    *, timeout_s: float = DELIVERY_TIMEOUT_S, allowed_networks: Sequence[str] = ()
+) -> httpx.AsyncClient:
     """The HTTP client `deliver_due` expects: short timeouts, redirects not followed (a
-    redirect is a failure: the signed request goes to the subscribed URL or nowhere)."""
+    redirect is a failure: the signed request goes to the subscribed URL or nowhere), public
+    addresses only unless `allowed_networks` (HOMEWARD_WEBHOOK_ALLOWED_NETWORKS) says
+    otherwise. A proxy from the environment (HTTPS_PROXY) resolves names itself: then the
+    proxy's own rules apply instead."""
+    limits = httpx.Limits(max_connections=CONCURRENCY * 2)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=CONCURRENCY * 2),
+        transport=_DeliveryTransport(parse_networks(allowed_networks), limits),
     )
 
 
 def _failure(exc: httpx.HTTPError) -> str:
-    """A short reason that never carries the URL (its query string may hold a token)."""
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx.ConnectError):
-        return "could not connect"
-    return f"request failed ({type(exc).__name__})"
+    """A reason that says nothing of what (if anything) answered at the address: not
+    connected, refused, reset or timed out read the same, so that the delivery log cannot
+    map a network. It never carries the URL (its query string may hold a token) either."""
+    if str(exc) == NOT_PUBLIC:
+        return NOT_PUBLIC
+    return "no answer"
 
 
 async def _attempt(

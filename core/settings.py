@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 
 from limits import parse_many
@@ -116,6 +117,11 @@ class Settings(BaseSettings):
     # Webhook deliveries are sent by a periodic job this often (seconds); 0 switches the job
     # off in this process (another process, or `homeward`, may deliver instead).
     webhook_interval_s: float = Field(default=10.0, ge=0, alias="HOMEWARD_WEBHOOK_INTERVAL_S")
+    # Webhooks go to public addresses only; these networks (JSON list of addresses or CIDR
+    # ranges, e.g. ["10.20.0.0/16"]) are allowed too, for a receiver inside the deployment.
+    webhook_allowed_networks: list[str] = Field(
+        default=[], alias="HOMEWARD_WEBHOOK_ALLOWED_NETWORKS"
+    )
     # Overdue announcements and the retention purge run this often (seconds); 0 switches
     # them off in this process (`homeward referrals purge` does the purge by hand).
     housekeeping_interval_s: float = Field(
@@ -135,6 +141,9 @@ class Settings(BaseSettings):
     rate_limit_anonymous: str = Field(default="300/minute", alias="HOMEWARD_RATE_LIMIT_ANONYMOUS")
     # Larger bodies are refused with 413 before they are read to the end.
     max_body_bytes: int = Field(default=1_000_000, ge=1_024, alias="HOMEWARD_MAX_BODY_BYTES")
+    # The API's own documentation (/docs, /redoc, /openapi.json): on outside production
+    # unless switched off, off in production unless switched on.
+    api_docs: bool | None = Field(default=None, alias="HOMEWARD_API_DOCS")
     # /metrics needs an admin token; with this on, requests from the loopback address need
     # none (a Prometheus on the same host). Never on behind a proxy on the same host.
     metrics_from_loopback: bool = Field(default=False, alias="HOMEWARD_METRICS_FROM_LOOPBACK")
@@ -158,6 +167,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"{value!r} is not a rate limit such as '600/minute'") from exc
         return value
 
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ip_network(value.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{value!r} is not an address or a network such as 10.0.0.0/8"
+                ) from exc
+        return values
+
     @property
     def uses_local_neo4j(self) -> bool:
         return self.neo4j_uri is None
@@ -180,6 +201,12 @@ class Settings(BaseSettings):
 
     @property
     def graphiql_enabled(self) -> bool:
+        return self.environment is not Environment.PRODUCTION
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        if self.api_docs is not None:
+            return self.api_docs
         return self.environment is not Environment.PRODUCTION
 
     @property

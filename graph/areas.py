@@ -20,7 +20,14 @@ from rapidfuzz import fuzz, process
 from core import geometry
 from core.languages import from_properties, pick, to_properties, validate_labels
 from core.text import fold, search_keys
-from graph.pagination import Page, decode_cursor, paginate
+from graph.pagination import (
+    Page,
+    ParentPage,
+    decode_cursor,
+    pages_by_parent,
+    paginate,
+    parent_cursors,
+)
 
 
 class AreaLevel(StrEnum):
@@ -333,3 +340,25 @@ async def suggest_places(
     ids = list(dict.fromkeys(rows[index][1] for _, _, index in close))[:limit]
     labels = await place_labels(tx, ids=ids)
     return {i: labels[i] for i in ids if i in labels}
+
+
+# The areas directly PART_OF each of many areas, by English name: one query for a whole level
+# of a nested list instead of one per parent.
+CHILDREN: LiteralString = """
+UNWIND $wanted AS w
+CALL (w) {
+  MATCH (a:Area)-[:PART_OF]->(:Area {id: w.parent})
+  WHERE a.name > w.after_name OR (a.name = w.after_name AND a.id > w.after_id)
+  WITH a ORDER BY a.name, a.id LIMIT $limit
+  RETURN a
+}
+RETURN w.parent AS parent, w.after AS after, a
+"""
+
+
+async def children_of_areas(
+    tx: AsyncManagedTransaction, *, wanted: list[ParentPage], first: int
+) -> dict[ParentPage, Page[Area]]:
+    result = await tx.run(CHILDREN, wanted=parent_cursors(wanted), limit=first + 1)
+    rows = [(r["parent"], r["after"], area_from_record(r["a"], r["parent"])) async for r in result]
+    return pages_by_parent(wanted, [(p, a, x.names["en"], x.id, x) for p, a, x in rows], first)

@@ -15,6 +15,7 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
+from core.errors import ValidationFailed
 from graph.pagination import Page, decode_cursor, paginate
 from graph.users import Actor
 
@@ -107,6 +108,15 @@ async def list_events(
 ) -> Page[AuditEvent]:
     """Newest first; `organisations` None means every organisation (admins)."""
     after_at, after_id = decode_cursor(after)
+    if after_at:
+        # The cursor's instant goes to Cypher's datetime(), which fails the whole query on
+        # text it cannot read; a crafted cursor is the caller's mistake, not a server error.
+        try:
+            aware = datetime.fromisoformat(after_at).tzinfo is not None
+        except ValueError:
+            aware = False
+        if not aware:
+            raise ValidationFailed.single("after", "not a cursor returned by this API")
     result = await tx.run(
         LIST,
         entity_id=entity_id,

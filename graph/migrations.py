@@ -271,6 +271,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             "} IN TRANSACTIONS OF 500 ROWS",
         ),
     ),
+    Migration(
+        version=13,
+        description="web sessions: one per sign-in, found by id",
+        # Pages sign in to a server-side session (graph/users.py) instead of carrying the API
+        # token in the cookie; the id is what the cookie holds, so it is unique and indexed.
+        statements=(
+            "CREATE CONSTRAINT web_session_id IF NOT EXISTS "
+            "FOR (s:WebSession) REQUIRE s.id IS UNIQUE",
+        ),
+    ),
 )
 
 

@@ -48,6 +48,13 @@ def decode_cursor(cursor: str | None, *, field: str = "after") -> tuple[str, str
     return key[0], key[1]
 
 
+def checked_cursor(cursor: str | None, *, field: str = "after") -> str | None:
+    """The cursor, once known to be one of ours: a page batched with others must not fail
+    them all for one caller's bad cursor."""
+    decode_cursor(cursor, field=field)
+    return cursor
+
+
 def page_size(first: int | None, *, field: str = "first") -> int:
     size = DEFAULT_PAGE_SIZE if first is None else first
     if not 1 <= size <= MAX_PAGE_SIZE:
@@ -63,3 +70,28 @@ def paginate(items: list[tuple[str, str, T]], size: int) -> Page[T]:
         ],
         has_next_page=len(items) > size,
     )
+
+
+# The pages of many parents (an organisation's services, an area's children...) in one
+# query: a (parent id, cursor) pair each, all of one page size.
+ParentPage = tuple[str, str | None]
+
+
+def parent_cursors(wanted: list[ParentPage]) -> list[dict[str, str | None]]:
+    """Query parameters of each wanted page; a bad cursor fails here, naming `after`."""
+    rows: list[dict[str, str | None]] = []
+    for parent, after in wanted:
+        name, id = decode_cursor(after)
+        rows.append({"parent": parent, "after": after, "after_name": name, "after_id": id})
+    return rows
+
+
+def pages_by_parent(
+    wanted: list[ParentPage], rows: list[tuple[str, str | None, str, str, T]], size: int
+) -> dict[ParentPage, Page[T]]:
+    """Pages from (parent, cursor, sort name, id, item) rows, each parent's in page order and
+    fetched with LIMIT size + 1; a parent with nothing has an empty page."""
+    grouped: dict[ParentPage, list[tuple[str, str, T]]] = {key: [] for key in wanted}
+    for parent, after, name, id, item in rows:
+        grouped[(parent, after)].append((name, id, item))
+    return {key: paginate(items, size) for key, items in grouped.items()}

@@ -330,3 +330,100 @@ async def revoke_token(tx: AsyncManagedTransaction, *, token_id: str) -> ApiToke
     if record is None:
         raise NotFound("token", token_id)
     return _token(dict(record["t"]), record["user_id"])
+
+
+# --- web sessions --------------------------------------------------------------------------
+# The web pages' sign-in cookie holds a session of its own, not the API token typed at sign-in:
+# signing out deletes the session here, so a copied cookie is worthless afterwards, while the
+# token goes on working for the API. A session signed in with an API token ends with it too.
+
+SESSION_PREFIX = "hws"
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+class WebSession(BaseModel):
+    id: str
+    user_id: str
+    expires_at: datetime
+    # The API token signed in with, whose revocation or expiry also ends the session.
+    token: ApiToken | None
+
+
+def new_session() -> tuple[str, str, str]:
+    """(cookie value, session id, hash of its secret)."""
+    session_id = secrets.token_hex(16)
+    secret = secrets.token_urlsafe(32)
+    return f"{SESSION_PREFIX}_{session_id}_{secret}", session_id, hash_secret(secret)
+
+
+def split_session(cookie: str) -> tuple[str, str] | None:
+    prefix, sep, rest = cookie.partition("_")
+    session_id, sep2, secret = rest.partition("_")
+    if prefix != SESSION_PREFIX or not sep or not sep2 or not session_id or not secret:
+        return None
+    return session_id, secret
+
+
+OPEN_SESSION: LiteralString = """
+MATCH (u:User {id: $user})
+MERGE (s:WebSession {id: $id})
+ON CREATE SET s.secret_hash = $hash, s.created_at = $now, s.expires_at = $expires_at
+MERGE (s)-[:FOR]->(u)
+WITH s
+OPTIONAL MATCH (t:ApiToken {id: $token})
+FOREACH (_ IN CASE WHEN t IS NULL THEN [] ELSE [1] END | MERGE (s)-[:VIA]->(t))
+"""
+
+
+async def open_session(
+    tx: AsyncManagedTransaction,
+    *,
+    id: str,
+    secret_hash: str,
+    user_id: str,
+    token_id: str | None,
+    now: datetime,
+) -> None:
+    await tx.run(
+        OPEN_SESSION,
+        id=id,
+        hash=secret_hash,
+        user=user_id,
+        token=token_id,
+        now=now,
+        expires_at=now + SESSION_LIFETIME,
+    )
+
+
+FOR_SESSION: LiteralString = """
+MATCH (s:WebSession {id: $id})-[:FOR]->(u:User)
+RETURN s, u, COLLECT { MATCH (u)-[m:MEMBER_OF]->(o:Organisation)
+                       RETURN {organisation_id: o.id, role: m.role} ORDER BY o.id } AS memberships,
+       COLLECT { MATCH (s)-[:VIA]->(t:ApiToken) RETURN t }[0] AS t
+"""
+
+
+async def session_with_user(
+    tx: AsyncManagedTransaction, *, session_id: str
+) -> tuple[WebSession, str, User] | None:
+    """The session, its stored secret hash and its user, for authentication."""
+    record = await (await tx.run(FOR_SESSION, id=session_id)).single()
+    if record is None:
+        return None
+    props = dict(record["s"])
+    user = _user(record)
+    token = _token(dict(record["t"]), user.id) if record["t"] is not None else None
+    session = WebSession(
+        id=props["id"], user_id=user.id, expires_at=props["expires_at"].to_native(), token=token
+    )
+    return session, props["secret_hash"], user
+
+
+CLOSE_SESSION: LiteralString = """
+MATCH (s:WebSession {id: $id})
+DETACH DELETE s
+"""
+
+
+async def close_session(tx: AsyncManagedTransaction, *, session_id: str) -> None:
+    await tx.run(CLOSE_SESSION, id=session_id)

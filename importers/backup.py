@@ -192,9 +192,13 @@ async def backup(graph: Graph, out: Path) -> BackupReport:
     snapshot = await graph.read(read_snapshot)
     partial = out.with_name(out.name + ".partial")
     # Written aside and renamed: a backup cut short never stands where a good one was. No
-    # name or time in the gzip header, so equal graphs give equal files.
+    # name or time in the gzip header, so equal graphs give equal files. Readable by its
+    # owner only (0600), whatever the umask: it holds accounts and encrypted personal data.
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)
     with (
-        partial.open("wb") as raw,
+        os.fdopen(fd, "wb") as raw,
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
     ):
         for line in backup_lines(snapshot):

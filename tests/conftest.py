@@ -28,7 +28,7 @@ from graph.organisations import OrganisationInput, OrganisationKind, upsert_orga
 from graph.users import Role, UserInput, create_user, issue_token, new_token
 from homeward import neo4j_server
 from homeward.app import create_app
-from tests.receiver import Receiver
+from tests.receiver import RECEIVER_NETWORKS, Receiver
 
 # Property and fuzz tests run the same examples on every run (CI included), without a
 # per-test deadline (a real Neo4j answers in varying time on a shared machine); a developer
@@ -97,6 +97,8 @@ def test_settings(neo4j_uri: str) -> Settings:
         # tests set their small limits.
         HOMEWARD_RATE_LIMIT="100000/minute",
         HOMEWARD_RATE_LIMIT_ANONYMOUS="100000/minute",
+        # The tests' webhook receiver listens on the loopback interface.
+        HOMEWARD_WEBHOOK_ALLOWED_NETWORKS=RECEIVER_NETWORKS,
     )
 
 

@@ -7,6 +7,9 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# Webhooks go to public addresses only; the receiver's network is allowed by name.
+RECEIVER_NETWORKS = ["127.0.0.1/32"]
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True

@@ -16,6 +16,7 @@ from api import policy
 from api.auth import SESSION_COOKIE
 from core.errors import Unauthenticated
 from web import cases, coordination, organisation, referrals, search
+from web.headers import PageHeaders
 from web.pages import START_PAGES, render, see_other
 from web.session import (
     PageForbidden,
@@ -23,6 +24,8 @@ from web.session import (
     WebSession,
     actor_of_token,
     check_form,
+    close_web_session,
+    open_web_session,
     safe_next,
     sign_in_cookie,
     sign_in_url,
@@ -82,7 +85,8 @@ async def sign_in(
             failed=exc.message,
         )
     response = see_other(session, safe_next(next))
-    sign_in_cookie(response, token.strip(), https=session.https)
+    cookie = await open_web_session(request, session.actor, token.strip())
+    sign_in_cookie(response, cookie, https=session.https)
     return response
 
 
@@ -90,6 +94,8 @@ async def sign_in(
 async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
     session = await web_session(request, use_token=False)
     check_form(request, session, csrf)
+    # The session ends here, not only in this browser: a copy of the cookie is worthless now.
+    await close_web_session(request)
     response = see_other(session, "/app/sign-in")
     sign_out_cookie(response)
     return response
@@ -152,3 +158,4 @@ def install(app: FastAPI) -> None:
     app.mount("/app/static", StaticFiles(directory=static), name="web-static")
     app.add_exception_handler(SignInRequired, on_sign_in_required)
     app.add_exception_handler(PageForbidden, on_forbidden)
+    app.add_middleware(PageHeaders)

@@ -1,8 +1,10 @@
 """Who is signed in to the web pages, in which language, and the CSRF defence of their forms.
 
-The bearer token the person pasted is kept in an HttpOnly, SameSite=Strict cookie (Secure
-when the page came over https) and checked on every request exactly as the API checks an
-Authorization header, so a revoked or expired token signs the person out at once.
+The bearer token the person pasted is checked once, at sign-in, and opens a server-side
+session (graph.users, "web sessions") whose id is kept in an HttpOnly, SameSite=Strict cookie
+(Secure when the page came over https); the token itself is never put in a cookie. Every
+request checks the session, and through it the token, so signing out, a revoked or expired
+token or a disabled account signs the person out at once.
 
 CSRF: double-submit token. A random value lives in its own SameSite=Strict cookie and every
 form carries it in a hidden field; a POST whose field does not equal the cookie is refused.
@@ -21,10 +23,20 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from api import policy
-from api.auth import SESSION_COOKIE, authenticate, header_or_session_cookie
+from api.auth import SESSION_COOKIE, authenticate, authenticate_session
 from api.middleware import route_template
+from core.clock import utcnow
 from core.errors import Forbidden, Unauthenticated
-from graph.users import ANONYMOUS, Actor, Role
+from graph.users import (
+    ANONYMOUS,
+    Actor,
+    Role,
+    close_session,
+    new_session,
+    open_session,
+    split_session,
+    split_token,
+)
 
 R = TypeVar("R", bound=Response)
 
@@ -90,14 +102,35 @@ def _language(request: Request) -> tuple[str, bool]:
     return DEFAULT, False
 
 
-async def actor_of_token(request: Request, token: str | None) -> Actor:
+async def actor_of_token(request: Request, token: str) -> Actor:
+    """Who the token typed at sign-in belongs to."""
     state = request.app.state
     return await authenticate(
-        header_or_session_cookie(None, token),
-        graph=state.graph,
-        settings=state.settings,
-        verifier=state.jwt_verifier,
+        f"Bearer {token}", graph=state.graph, settings=state.settings, verifier=state.jwt_verifier
     )
+
+
+async def open_web_session(request: Request, actor: Actor, token: str) -> str:
+    """A new session for the person who signed in with `token`; returns the cookie value."""
+    assert actor.user_id is not None
+    cookie, session_id, secret_hash = new_session()
+    parts = split_token(token)
+    await request.app.state.graph.write(
+        open_session,
+        id=session_id,
+        secret_hash=secret_hash,
+        user_id=actor.user_id,
+        token_id=parts[0] if parts else None,
+        # The instant authentication compares with (api.auth), not the pages' clock.
+        now=utcnow(),
+    )
+    return cookie
+
+
+async def close_web_session(request: Request) -> None:
+    parts = split_session(request.cookies.get(SESSION_COOKIE) or "")
+    if parts is not None:
+        await request.app.state.graph.write(close_session, session_id=parts[0])
 
 
 def _here(request: Request) -> str:
@@ -114,11 +147,12 @@ async def web_session(request: Request, *, use_token: bool = True) -> WebSession
     if new:
         csrf = secrets.token_urlsafe(32)
     https = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
-    token = request.cookies.get(SESSION_COOKIE) if use_token else None
+    cookie = request.cookies.get(SESSION_COOKIE) if use_token else None
     actor = ANONYMOUS
-    if token:
+    if cookie:
+        state = request.app.state
         try:
-            actor = await actor_of_token(request, token)
+            actor = await authenticate_session(cookie, graph=state.graph, settings=state.settings)
         except Unauthenticated as exc:
             raise SignInRequired(exc.message, _here(request)) from exc
     return WebSession(
@@ -175,9 +209,9 @@ def remember(response: R, session: WebSession) -> R:
     return response
 
 
-def sign_in_cookie(response: Response, token: str, *, https: bool) -> None:
+def sign_in_cookie(response: Response, session: str, *, https: bool) -> None:
     response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=https, path="/"
+        SESSION_COOKIE, session, httponly=True, samesite="strict", secure=https, path="/"
     )
 
 

@@ -11,9 +11,7 @@ from api.graphql.context import Info
 from api.graphql.enums import AreaLevel
 from api.graphql.pagination import Connection, to_connection
 from graph.areas import Area, list_areas
-from graph.organisations import list_organisations
-from graph.pagination import page_size
-from graph.services import services_in_area
+from graph.pagination import checked_cursor, page_size
 
 if TYPE_CHECKING:
     from api.graphql.organisations import OrganisationType
@@ -56,8 +54,8 @@ class AreaType:
     ) -> Connection[Annotated[ServiceType, strawberry.lazy("api.graphql.services")]]:
         from api.graphql.services import ServiceType
 
-        page = await info.context.graph.read(
-            services_in_area, area_id=self._area.id, first=page_size(first), after=after
+        page = await info.context.loaders.services_in_area.load(
+            (self._area.id, page_size(first), checked_cursor(after))
         )
         info.context.loaders.service.prime_many({e.node.id: e.node for e in page.edges})
         return to_connection(page, ServiceType.from_model)
@@ -68,22 +66,18 @@ class AreaType:
     ) -> Connection[Annotated[OrganisationType, strawberry.lazy("api.graphql.organisations")]]:
         from api.graphql.organisations import OrganisationType
 
-        page = await info.context.graph.read(
-            list_organisations, area_id=self._area.id, first=page_size(first), after=after
+        page = await info.context.loaders.organisations_in_area.load(
+            (self._area.id, page_size(first), checked_cursor(after))
         )
+        info.context.loaders.organisation.prime_many({e.node.id: e.node for e in page.edges})
         return to_connection(page, OrganisationType.from_model)
 
     @strawberry.field(description="Areas directly PART_OF this one, by English name.")
     async def children(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AreaType]:
-        page = await info.context.graph.read(
-            list_areas,
-            level=None,
-            parent_id=self._area.id,
-            name=None,
-            first=page_size(first),
-            after=after,
+        page = await info.context.loaders.children_of_area.load(
+            (self._area.id, page_size(first), checked_cursor(after))
         )
         return to_connection(page, AreaType.from_model)
 

@@ -614,6 +614,7 @@ class CaseMutation:
                 data=data,
                 actor=info.context.actor,
                 now=info.context.now,
+                cipher=info.context.cipher,
             )
         except HomewardError as exc:
             return to_referral_error(exc)
@@ -625,7 +626,11 @@ class CaseMutation:
     async def revoke_case_consent(self, info: Info, id: strawberry.ID) -> ConsentResult:
         try:
             consent = await info.context.graph.write(
-                revoke_case_consent, id=str(id), actor=info.context.actor, now=info.context.now
+                revoke_case_consent,
+                id=str(id),
+                actor=info.context.actor,
+                now=info.context.now,
+                cipher=info.context.cipher,
             )
         except HomewardError as exc:
             return to_referral_error(exc, argument="")

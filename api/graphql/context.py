@@ -18,16 +18,22 @@ from api.deps import GraphDep, SettingsDep
 from core.crypto import DataCipher
 from core.errors import Unauthenticated
 from core.settings import Settings
-from graph.areas import Area, areas_by_ids
+from graph.areas import Area, areas_by_ids, children_of_areas
 from graph.cases import ReturnCase, cases_by_ids
 from graph.driver import Graph
 from graph.geocoding import Geocoder
 from graph.needs import Need, needs_by_codes
-from graph.organisations import Organisation, organisations_by_ids
+from graph.organisations import Organisation, organisations_by_ids, organisations_in_areas
+from graph.pagination import Page, ParentPage
 from graph.programmes import Programme, programmes_by_ids
 from graph.reference import Expiring, ReferenceCache
 from graph.referrals import Policy, Referral, ReferralFilter, list_referrals
-from graph.services import Service, services_by_ids
+from graph.services import (
+    Service,
+    services_by_ids,
+    services_in_areas,
+    services_of_organisations,
+)
 from graph.target_groups import TargetGroup, target_groups_by_codes
 from graph.users import Actor
 
@@ -56,6 +62,30 @@ def _batch_by_id(
     return load
 
 
+# A nested list's page: parent id, page size, cursor.
+PageKey = tuple[str, int, str | None]
+
+
+def _batch_pages(
+    graph: Graph,
+    fetch: Callable[..., Awaitable[Mapping[ParentPage, Page[T]]]],
+) -> Callable[[list[PageKey]], Awaitable[Sequence[Page[T]]]]:
+    """The pages of every parent of a level in one read; pages of another size (rare: an
+    alias asking for a different `first`) take one read per size."""
+
+    async def load(keys: list[PageKey]) -> Sequence[Page[T]]:
+        by_size: dict[int, list[ParentPage]] = {}
+        for parent, size, after in keys:
+            by_size.setdefault(size, []).append((parent, after))
+        found: dict[PageKey, Page[T]] = {}
+        for size, wanted in by_size.items():
+            pages = await graph.read(fetch, wanted=wanted, first=size)
+            found.update({(parent, size, after): page for (parent, after), page in pages.items()})
+        return [found[key] for key in keys]
+
+    return load
+
+
 @dataclass
 class Loaders:
     area: DataLoader[str, Area | None]
@@ -64,6 +94,10 @@ class Loaders:
     need: DataLoader[str, Need | None]
     target_group: DataLoader[str, TargetGroup | None]
     programme: DataLoader[str, Programme | None]
+    services_of_organisation: DataLoader[PageKey, Page[Service]]
+    services_in_area: DataLoader[PageKey, Page[Service]]
+    organisations_in_area: DataLoader[PageKey, Page[Organisation]]
+    children_of_area: DataLoader[PageKey, Page[Area]]
 
     @classmethod
     def for_request(cls, graph: Graph, reference: ReferenceCache) -> Loaders:
@@ -79,6 +113,12 @@ class Loaders:
             need=DataLoader(load_fn=needs),
             target_group=DataLoader(load_fn=groups),
             programme=DataLoader(load_fn=programmes),
+            services_of_organisation=DataLoader(
+                load_fn=_batch_pages(graph, services_of_organisations)
+            ),
+            services_in_area=DataLoader(load_fn=_batch_pages(graph, services_in_areas)),
+            organisations_in_area=DataLoader(load_fn=_batch_pages(graph, organisations_in_areas)),
+            children_of_area=DataLoader(load_fn=_batch_pages(graph, children_of_areas)),
         )
 
 

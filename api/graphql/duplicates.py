@@ -129,6 +129,11 @@ class ResolveDuplicateInput:
         default=None,
         description="For SAME: the record to keep; by default the one created first.",
     )
+    override_low_score: bool = strawberry.field(
+        default=False,
+        description="For SAME of two records scored below the candidate threshold: merge them "
+        "anyway (a note saying why is required).",
+    )
 
 
 @strawberry.type
@@ -204,6 +209,7 @@ class DuplicateMutation:
                 canonical_id=_str(data["canonical_id"]),
                 actor=info.context.actor,
                 now=info.context.now,
+                override_low_score=input.override_low_score,
             )
         except HomewardError as exc:
             return _review_error(exc)

@@ -29,8 +29,7 @@ from graph.organisations import (
     list_organisations,
     register_organisation,
 )
-from graph.pagination import page_size
-from graph.services import services_of_organisation
+from graph.pagination import checked_cursor, page_size
 
 
 @strawberry.type(name="Organisation")
@@ -67,11 +66,8 @@ class OrganisationType:
     async def services(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[ServiceType]:
-        page = await info.context.graph.read(
-            services_of_organisation,
-            organisation_id=str(self.id),
-            first=page_size(first),
-            after=after,
+        page = await info.context.loaders.services_of_organisation.load(
+            (str(self.id), page_size(first), checked_cursor(after))
         )
         info.context.loaders.service.prime_many({e.node.id: e.node for e in page.edges})
         return to_connection(page, ServiceType.from_model)

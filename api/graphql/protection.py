@@ -11,17 +11,23 @@
 - `MaskUnexpectedErrors`: an error that is neither a GraphQL error of the request itself
   (syntax, validation, access) nor one of Homeward's typed domain errors is a bug; the
   caller sees a generic message and the request id, the log gets the traceback.
+- `BoundedGraphQLRouter`: a request body (variables included) nested deeper than
+  `MAX_JSON_DEPTH` is refused with 422 before it is parsed; a JSON parser would recurse as
+  deep as the body and end in a 500.
 - `HomewardSchema.process_errors`: counts errors by kind and logs them without their
-  messages (which may echo what the caller sent), except the unexpected ones.
+  messages (which may echo what the caller sent), except the unexpected ones; without
+  introspection (production) it also drops graphql-core's "Did you mean ...?" guesses.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import strawberry
+from cross_web import HTTPException
 from graphql import (
     ExecutionResult,
     FieldNode,
@@ -46,9 +52,11 @@ from graphql import (
     visit,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionContext
 
 from core.errors import HomewardError
+from core.json_depth import too_deep_at
 from core.logs import CURRENT_REQUEST, current_request_id
 from core.metrics import count_error
 from graph.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -56,6 +64,8 @@ from graph.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 log = logging.getLogger("homeward.graphql")
 
 INTERNAL_ERROR = "internal error; quote the request id when reporting it"
+# The deepest input of the schema (a service's site's point, in a list) is six levels down.
+MAX_JSON_DEPTH = 32
 
 
 class _FirstArguments(Visitor):
@@ -251,10 +261,23 @@ def _masked(error: GraphQLError) -> GraphQLError:
     )
 
 
+# graphql-core's validation ends a message with its guesses: "... Did you mean 'x'?".
+SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+
+
 class HomewardSchema(strawberry.Schema):
+    def __init__(self, *args: Any, suggestions: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.suggestions = suggestions
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        if not self.suggestions:
+            # Every kind (fields, arguments, types, enum values, input fields), not only the
+            # unknown fields strawberry's own option covers.
+            for error in errors:
+                error.message = SUGGESTION.sub("", error.message)
         for error in errors:
             original = error.original_error
             path = ".".join(str(p) for p in error.path or ())
@@ -275,3 +298,11 @@ class HomewardSchema(strawberry.Schema):
             count_error(kind)
             if kind != "unexpected":
                 log.debug("graphql error at %s", path or "(operation)", extra={"kind": kind})
+
+
+class BoundedGraphQLRouter(GraphQLRouter[Any, None]):
+    def decode_json(self, data: str | bytes) -> object:
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+        if too_deep_at(text, MAX_JSON_DEPTH) is not None:
+            raise HTTPException(422, f"the request nests JSON more than {MAX_JSON_DEPTH} deep")
+        return super().decode_json(data)

@@ -691,6 +691,7 @@ class ReferralMutation:
                 data=data,
                 actor=info.context.actor,
                 now=info.context.now,
+                cipher=info.context.cipher,
             )
         except HomewardError as exc:
             return to_referral_error(exc)
@@ -702,7 +703,11 @@ class ReferralMutation:
     async def revoke_consent(self, info: Info, id: strawberry.ID) -> ConsentResult:
         try:
             consent = await info.context.graph.write(
-                revoke_consent, id=str(id), actor=info.context.actor, now=info.context.now
+                revoke_consent,
+                id=str(id),
+                actor=info.context.actor,
+                now=info.context.now,
+                cipher=info.context.cipher,
             )
         except HomewardError as exc:
             return to_referral_error(exc, argument="")

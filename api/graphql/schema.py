@@ -89,6 +89,9 @@ def build_schema(*, introspection: bool) -> strawberry.Schema:
     return HomewardSchema(
         query=Query,
         mutation=Mutation,
+        # Without introspection, no "Did you mean ...?" either: suggestions map the schema
+        # out name by name just as well.
+        suggestions=introspection,
         extensions=[
             MaskUnexpectedErrors,
             AccessControl,

@@ -24,6 +24,7 @@ from api.graphql.errors import (
 from api.graphql.needs import NeedType, TargetGroupType
 from api.graphql.programmes import ProgrammeType
 from api.policy import service_scope
+from core.disclosure import too_small
 from core.errors import HomewardError, ValidationFailed
 from graph.geocoding import place_sites
 from graph.services import (
@@ -124,9 +125,21 @@ class ServiceType:
     reverification_reason: str | None = strawberry.field(
         description="Why the entry was flagged for re-verification, if it was."
     )
-    responsiveness: ResponsivenessType | None = strawberry.field(
-        description="How it answers referrals; null until it has received one."
+
+    @strawberry.field(
+        description="How it answers referrals; null until it has received one, and for "
+        "anonymous callers until it has received the deployment's smallest published count."
     )
+    def responsiveness(self, info: Info) -> ResponsivenessType | None:
+        found = self._service.responsiveness
+        if found is None:
+            return None
+        # A few referrals' outcomes are those of a few families; signed-in members of staff
+        # see them, the public only counts that no longer point at anyone (core.disclosure).
+        minimum = info.context.settings.statistics_minimum_count
+        if not info.context.actor.authenticated and too_small(found.referrals_received, minimum):
+            return None
+        return ResponsivenessType(**found.model_dump())
 
     @strawberry.field(description="From the last verification and the deployment's thresholds.")
     def freshness(self, info: Info) -> Freshness:
@@ -193,9 +206,6 @@ class ServiceType:
             updated_at=s.updated_at,
             locations=[LocationType.from_model(loc) for loc in s.locations],
             reverification_reason=s.reverification_reason,
-            responsiveness=ResponsivenessType(**s.responsiveness.model_dump())
-            if s.responsiveness
-            else None,
             _service=s,
         )
 

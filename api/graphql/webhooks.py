@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import strawberry
 
@@ -15,7 +16,8 @@ from api.graphql.enums import DeliveryState, WebhookEvent
 from api.graphql.errors import MutationError, to_graphql_error, validate_input
 from api.graphql.pagination import Connection, to_connection
 from api.policy import webhook_scope
-from core.errors import Forbidden, HomewardError
+from core.errors import Forbidden, HomewardError, ValidationFailed
+from core.targets import host_refused, parse_networks
 from graph.pagination import page_size
 from graph.webhooks import (
     SubscriptionInput,
@@ -164,6 +166,13 @@ class WebhookMutation:
     ) -> CreateWebhookSubscriptionResult:
         try:
             data = validate_input(SubscriptionInput, strawberry.asdict(input))
+            allowed = parse_networks(info.context.settings.webhook_allowed_networks)
+            if host_refused(urlsplit(data.url).hostname or "", allowed):
+                raise ValidationFailed.single(
+                    "input.url",
+                    "the URL names a loopback, private or link-local address; webhooks go to "
+                    "public addresses (or networks in HOMEWARD_WEBHOOK_ALLOWED_NETWORKS)",
+                )
             created = await info.context.graph.write(
                 create_subscription,
                 id=str(uuid.uuid4()),

@@ -92,7 +92,7 @@ def view(
     if side is None:
         return None
     consents = [
-        consent_from(dict(c["k"]), (c["recipients"] or [owner])[0], list(c["recipients"]))
+        consent_from(dict(c["k"]), (c["recipients"] or [owner])[0], cipher, list(c["recipients"]))
         for c in record["consents"]
     ]
     mine = actor.organisations_with(Role.PARTNER)

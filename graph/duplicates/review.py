@@ -302,7 +302,8 @@ ON CREATE SET r.id = $id, r.kind = $kind, r.state = 'open', r.found_at = $now,
 LOCK: LiteralString = """
 MATCH ()-[r:POSSIBLY_SAME_AS {id: $id}]->()
 SET r.decisions = coalesce(r.decisions, 0) + 1
-RETURN r.state AS state, r.kind AS kind, startNode(r).id AS a, endNode(r).id AS b
+RETURN r.state AS state, r.kind AS kind, startNode(r).id AS a, endNode(r).id AS b,
+       r.score AS score
 """
 
 # The record the other one is merged into, following earlier merges to their end.
@@ -386,9 +387,11 @@ async def resolve_duplicate(
     canonical_id: str | None,
     actor: Actor,
     now: datetime,
+    override_low_score: bool = False,
 ) -> DuplicatePair:
     """Decide a candidate (by its id, or by the two records it is about). Deciding again
-    replaces the decision; the history keeps both."""
+    replaces the decision; the history keeps both. SAME for a pair scored below the
+    candidate threshold needs `override_low_score` and a note."""
     if candidate is None:
         if a is None or b is None:
             raise ValidationFailed.single(
@@ -399,6 +402,21 @@ async def resolve_duplicate(
     if locked is None:
         raise NotFound("duplicate candidate", candidate)
     kind, first, second = Kind(locked["kind"]), locked["a"], locked["b"]
+    score = locked["score"]
+    if decision is Decision.SAME and score is not None and score < THRESHOLD:
+        # A merge hides one record from search: for two records the scorer does not even
+        # find alike, it is a deliberate act with its reason on record, not a slip.
+        if not override_low_score:
+            raise ValidationFailed.single(
+                "override_low_score",
+                f"the records score {score:.2f}, below the candidate threshold "
+                f"{THRESHOLD:.2f}; to merge them anyway, confirm the override and say why "
+                "in the note",
+            )
+        if not note:
+            raise ValidationFailed.single(
+                "note", "merging records below the candidate threshold needs a note saying why"
+            )
     features = await features_by_id(tx, kind=kind, ids=[first, second])
     canonical: str | None = None
     await tx.run(UNLINK, candidate=candidate)

@@ -13,7 +13,8 @@ The parts, each importing only those listed before it:
 - `consent`: recording and revoking the returnee's consent, per referral's recipient or once
   for a whole return case and the recipients it names.
 - `followup`: monitoring visits after arrival.
-- `retention`: purging closed referrals' personal data and re-encrypting under a new key.
+- `retention`: purging closed referrals' personal data (re-encrypting under a new key is
+  `graph.encryption`'s, for every encrypted value).
 - `statistics`: counts for coordinators.
 - `overdue`: announcing referrals the receiver has not answered in time.
 - `history`: past referrals kept as anonymous statistics (seed, imports).
@@ -67,7 +68,7 @@ from graph.referrals.models import (
 )
 from graph.referrals.overdue import announce_overdue
 from graph.referrals.reads import ReferralFilter, get_referral, list_referrals
-from graph.referrals.retention import purge_closed, purge_expired, rotate_all
+from graph.referrals.retention import purge_closed, purge_expired
 from graph.referrals.statistics import referral_statistics
 
 __all__ = [
@@ -112,7 +113,6 @@ __all__ = [
     "referral_statistics",
     "revoke_case_consent",
     "revoke_consent",
-    "rotate_all",
     "transition",
     "write_referral_history",
 ]

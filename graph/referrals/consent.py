@@ -9,6 +9,7 @@ from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
 
+from core.crypto import DataCipher
 from core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed
 from graph.referrals.models import CaseConsentInput, Consent, ConsentInput, Side
 from graph.referrals.reads import consent_from, side_of
@@ -47,6 +48,7 @@ async def grant_consent(
     data: ConsentInput,
     actor: Actor,
     now: datetime,
+    cipher: DataCipher,
 ) -> Consent:
     """The returnee's consent to share these categories with the receiving organisation of
     the referral, for the whole case (every referral of the household to that organisation)."""
@@ -57,8 +59,10 @@ async def grant_consent(
         "id": id,
         "case_reference": target["case"],
         "categories": sorted(c.value for c in data.categories),
-        "purpose": data.purpose,
-        "evidence_reference": data.evidence_reference,
+        # Free text about the returnee: encrypted like the referral's personal categories,
+        # and erased with them (graph/referrals/retention.py).
+        "purpose_enc": cipher.encrypt(data.purpose),
+        "evidence_enc": cipher.encrypt(data.evidence_reference),
         "expires_on": data.expires_on,
         "recorded_at": now,
         "recorded_by": actor.label,
@@ -66,7 +70,7 @@ async def grant_consent(
     await tx.run(
         GRANT, sender=target["sender"], receiver=target["receiver"], consent_id=id, props=props
     )
-    return consent_from(props, target["receiver"])
+    return consent_from(props, target["receiver"], cipher)
 
 
 REVOKE: LiteralString = """
@@ -79,7 +83,7 @@ RETURN c, receiver.id AS receiver
 
 
 async def revoke_consent(
-    tx: AsyncManagedTransaction, *, id: str, actor: Actor, now: datetime
+    tx: AsyncManagedTransaction, *, id: str, actor: Actor, now: datetime, cipher: DataCipher
 ) -> Consent:
     """From now on the receiving organisation reads none of the categories this consent
     covered (unless another valid consent covers them). Revoking twice keeps the first time."""
@@ -94,7 +98,7 @@ async def revoke_consent(
     ).single()
     if record is None:
         raise NotFound("consent", id)
-    return consent_from(dict(record["c"]), record["receiver"])
+    return consent_from(dict(record["c"]), record["receiver"], cipher)
 
 
 # --- one consent for a whole case ----------------------------------------------------------
@@ -133,6 +137,7 @@ async def grant_case_consent(
     data: CaseConsentInput,
     actor: Actor,
     now: datetime,
+    cipher: DataCipher,
 ) -> Consent:
     """The returnee's one signed form for the case: it covers every referral of the case to
     each recipient it names. A recipient must be one the case refers to (a draft counts), so
@@ -156,8 +161,8 @@ async def grant_case_consent(
         "id": id,
         "case_reference": target["reference"],
         "categories": sorted(c.value for c in data.categories),
-        "purpose": data.purpose,
-        "evidence_reference": data.evidence_reference,
+        "purpose_enc": cipher.encrypt(data.purpose),
+        "evidence_enc": cipher.encrypt(data.evidence_reference),
         "expires_on": data.expires_on,
         "recorded_at": now,
         "recorded_by": actor.label,
@@ -166,7 +171,7 @@ async def grant_case_consent(
         GRANT_CASE, owner=target["owner"], consent_id=id, props=props, recipients=data.recipients
     )
     recipients = sorted(data.recipients)
-    return consent_from(props, recipients[0], recipients)
+    return consent_from(props, recipients[0], cipher, recipients)
 
 
 REVOKE_CASE: LiteralString = """
@@ -180,7 +185,7 @@ RETURN k, COLLECT { MATCH (k)-[:GIVEN_TO]->(o:Organisation) RETURN o.id ORDER BY
 
 
 async def revoke_case_consent(
-    tx: AsyncManagedTransaction, *, id: str, actor: Actor, now: datetime
+    tx: AsyncManagedTransaction, *, id: str, actor: Actor, now: datetime, cipher: DataCipher
 ) -> Consent:
     """Every recipient the consent named loses the categories at once, for every referral of
     the case it covered. Revoking twice keeps the first time."""
@@ -192,4 +197,4 @@ async def revoke_case_consent(
     if record is None:
         raise NotFound("consent", id)
     recipients = list(record["recipients"])
-    return consent_from(dict(record["k"]), recipients[0], recipients)
+    return consent_from(dict(record["k"]), recipients[0], cipher, recipients)

@@ -79,8 +79,16 @@ def _opt(enum: type[Any], value: Any) -> Any:
     return enum(value) if value is not None else None
 
 
+def _consent_text(props: dict[str, Any], key: str, legacy: str, cipher: DataCipher) -> str:
+    """Decrypted; a consent recorded before its free text was encrypted has it in plain;
+    erased (after the retention period) it is empty."""
+    if props.get(key) is not None:
+        return cipher.decrypt(props[key]) or ""
+    return str(props.get(legacy) or "")
+
+
 def consent_from(
-    props: dict[str, Any], recipient: str, recipients: list[str] | None = None
+    props: dict[str, Any], recipient: str, cipher: DataCipher, recipients: list[str] | None = None
 ) -> Consent:
     return Consent(
         id=props["id"],
@@ -88,8 +96,8 @@ def consent_from(
         recipient_organisation_id=recipient,
         recipient_organisation_ids=recipients or [recipient],
         categories=[DataCategory(c) for c in props["categories"]],
-        purpose=props["purpose"],
-        evidence_reference=props["evidence_reference"],
+        purpose=_consent_text(props, "purpose_enc", "purpose", cipher),
+        evidence_reference=_consent_text(props, "evidence_enc", "evidence_reference", cipher),
         expires_on=native(props["expires_on"]),
         recorded_at=native(props["recorded_at"]),
         recorded_by=props["recorded_by"],
@@ -131,7 +139,7 @@ def view(
     status = ReferralStatus(props["status"])
     if side is None or (side is Side.RECEIVER and status is ReferralStatus.DRAFT):
         return None
-    consents = [consent_from(dict(c), receiver) for c in record["consents"]]
+    consents = [consent_from(dict(c), receiver, cipher) for c in record["consents"]]
     if side is Side.SENDER:
         readable = set(DataCategory)
     else:

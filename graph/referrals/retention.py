@@ -1,5 +1,5 @@
-"""Retention and key rotation of the personal data stored on referrals: what closed referrals
-keep after their retention period, and re-encrypting under the newest data key.
+"""Retention of the personal data stored on referrals: what closed referrals keep after their
+retention period. Re-encrypting under a new data key is `graph.encryption`'s.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from typing import LiteralString
 
 from neo4j import AsyncManagedTransaction
 
-from core.crypto import DataCipher
 from graph.driver import Graph
 
 PURGE: LiteralString = """
@@ -21,6 +20,15 @@ REMOVE x.note_enc
 WITH DISTINCT r
 REMOVE r.note_enc, r.contact_enc, r.health_enc
 SET r.documents = [], r.purged_at = $now
+WITH r
+// A consent covers the whole case: its free text goes with the case's last referral.
+CALL (r) {
+  MATCH (c:Consent {case_reference: r.case_reference})
+  WHERE NOT EXISTS {
+    MATCH (o:Referral {case_reference: r.case_reference}) WHERE o.purged_at IS NULL
+  }
+  REMOVE c.purpose_enc, c.evidence_enc, c.purpose, c.evidence_reference
+}
 RETURN count(r) AS purged
 """
 
@@ -37,44 +45,6 @@ async def purge_closed(
     return int(record["purged"])
 
 
-ENCRYPTED: LiteralString = """
-MATCH (x) WHERE (x:Referral OR x:ReferralEvent OR x:FollowUp)
-  AND (x.note_enc IS NOT NULL OR x.contact_enc IS NOT NULL OR x.health_enc IS NOT NULL)
-  AND elementId(x) > $after
-RETURN elementId(x) AS ref, x.note_enc AS note_enc, x.contact_enc AS contact_enc,
-       x.health_enc AS health_enc
-ORDER BY ref LIMIT $batch
-"""
-
-REWRITE: LiteralString = """
-UNWIND $rows AS row
-MATCH (x) WHERE elementId(x) = row.ref
-SET x += row.values
-"""
-
-
-async def rotate_batch(
-    tx: AsyncManagedTransaction, *, cipher: DataCipher, after: str, batch: int = 500
-) -> tuple[str, int] | None:
-    """Re-encrypt one batch of stored personal values under the newest key; returns the
-    position to continue from and the batch's size, or None when done."""
-    result = await tx.run(ENCRYPTED, after=after, batch=batch)
-    rows = []
-    last: str | None = None
-    async for r in result:
-        last = r["ref"]
-        values = {
-            key: cipher.rotate(r[key])
-            for key in ("note_enc", "contact_enc", "health_enc")
-            if r[key] is not None
-        }
-        rows.append({"ref": r["ref"], "values": values})
-    if not rows or last is None:
-        return None
-    await tx.run(REWRITE, rows=rows)
-    return last, len(rows)
-
-
 async def purge_expired(graph: Graph, *, now: datetime, retention_days: int) -> int:
     """Every referral past its retention, in batches (each its own transaction, so a large
     backlog never becomes one huge transaction). Returns how many were purged."""
@@ -82,13 +52,3 @@ async def purge_expired(graph: Graph, *, now: datetime, retention_days: int) -> 
     while purged := await graph.write(purge_closed, now=now, retention_days=retention_days):
         total += purged
     return total
-
-
-async def rotate_all(graph: Graph, *, cipher: DataCipher) -> int:
-    """Re-encrypt every stored personal value under the newest key; batches as above.
-    Returns how many nodes were rewritten (values already under the newest key included)."""
-    position, nodes = "", 0
-    while (done := await graph.write(rotate_batch, cipher=cipher, after=position)) is not None:
-        position, count = done
-        nodes += count
-    return nodes

@@ -8,6 +8,8 @@ from typing import LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
+from core.disclosure import suppress
+
 STATISTICS: LiteralString = """
 MATCH (r:Referral)-[:DESTINATION]->(d:Area)
 WHERE r.status <> 'draft' AND r.sent_at >= $since AND r.sent_at < $until
@@ -41,8 +43,8 @@ async def referral_statistics(
     until: datetime,
     minimum_count: int,
 ) -> ReferralStatistics:
-    """Counts only. Cells below `minimum_count` are suppressed (count None): in a small
-    municipality "one Roma family referred for trauma therapy" identifies the family."""
+    """Counts only. Cells below `minimum_count` are suppressed (count None), with the cells
+    they could be recovered from through the total (`core.disclosure`)."""
     result = await tx.run(STATISTICS, area=area_id, since=since, until=until)
     by_status: dict[str, int] = {}
     by_destination: dict[str, int] = {}
@@ -56,9 +58,8 @@ async def referral_statistics(
             by_need[need] = by_need.get(need, 0) + 1
 
     def cells(counts: dict[str, int]) -> list[Count]:
-        return [
-            Count(key=k, count=v if v >= minimum_count else None) for k, v in sorted(counts.items())
-        ]
+        shown = suppress(counts, minimum_count)
+        return [Count(key=k, count=shown[k]) for k in sorted(counts)]
 
     return ReferralStatistics(
         total=total,

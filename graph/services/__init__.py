@@ -27,7 +27,9 @@ from graph.services.reads import (
     services_after,
     services_by_ids,
     services_in_area,
+    services_in_areas,
     services_of_organisation,
+    services_of_organisations,
 )
 from graph.services.verification import (
     Freshness,
@@ -67,7 +69,9 @@ __all__ = [
     "services_after",
     "services_by_ids",
     "services_in_area",
+    "services_in_areas",
     "services_of_organisation",
+    "services_of_organisations",
     "set_service_capacity",
     "update_service",
     "upsert_row",

@@ -10,7 +10,12 @@ from neo4j import AsyncManagedTransaction
 
 from core.errors import NotFound
 from graph.areas import GeoPoint
-from graph.pagination import Page, decode_cursor, paginate
+from graph.pagination import (
+    Page,
+    ParentPage,
+    pages_by_parent,
+    parent_cursors,
+)
 from graph.services.models import (
     Capacity,
     DeliveryMode,
@@ -124,54 +129,75 @@ async def get_service(tx: AsyncManagedTransaction, *, id: str) -> Service:
     return found[id]
 
 
-OF_ORGANISATION: LiteralString = (
+# The pages of many organisations or areas at once, so that a list of them nested in a query
+# costs one read per level rather than one per parent.
+OF_ORGANISATIONS: LiteralString = (
     """
-MATCH (:Organisation {id: $organisation})-[:PROVIDES]->(s:Service)
-WHERE s.name > $after_name OR (s.name = $after_name AND s.id > $after_id)
-WITH s ORDER BY s.name, s.id LIMIT $limit
+UNWIND $wanted AS w
+CALL (w) {
+  MATCH (:Organisation {id: w.parent})-[:PROVIDES]->(s:Service)
+  WHERE s.name > w.after_name OR (s.name = w.after_name AND s.id > w.after_id)
+  WITH s ORDER BY s.name, s.id LIMIT $limit
+  RETURN s
+}
+WITH w, s
 """
     + RETURN_SERVICE
+    + ", w.parent AS parent, w.after AS after"
 )
+
+
+async def services_of_organisations(
+    tx: AsyncManagedTransaction, *, wanted: list[ParentPage], first: int
+) -> dict[ParentPage, Page[Service]]:
+    result = await tx.run(OF_ORGANISATIONS, wanted=parent_cursors(wanted), limit=first + 1)
+    rows = [(r["parent"], r["after"], service_from_record(r)) async for r in result]
+    return pages_by_parent(wanted, [(p, a, s.name, s.id, s) for p, a, s in rows], first)
+
+
+IN_AREAS: LiteralString = (
+    """
+UNWIND $wanted AS w
+CALL (w) {
+  MATCH (a:Area {id: w.parent})
+  WITH COLLECT { MATCH (a)-[:PART_OF*0..]->(:Area)<-[:COVERS]-(s:Service) RETURN s }
+     + COLLECT { MATCH (a)<-[:PART_OF*0..]-(:Area)<-[:IN]-(:Location)<-[:DELIVERED_AT]-(s:Service)
+                 RETURN s } AS found
+  UNWIND found AS s
+  WITH DISTINCT s
+  WHERE s.name > w.after_name OR (s.name = w.after_name AND s.id > w.after_id)
+  WITH s ORDER BY s.name, s.id LIMIT $limit
+  RETURN s
+}
+WITH w, s
+"""
+    + RETURN_SERVICE
+    + ", w.parent AS parent, w.after AS after"
+)
+
+
+async def services_in_areas(
+    tx: AsyncManagedTransaction, *, wanted: list[ParentPage], first: int
+) -> dict[ParentPage, Page[Service]]:
+    result = await tx.run(IN_AREAS, wanted=parent_cursors(wanted), limit=first + 1)
+    rows = [(r["parent"], r["after"], service_from_record(r)) async for r in result]
+    return pages_by_parent(wanted, [(p, a, s.name, s.id, s) for p, a, s in rows], first)
 
 
 async def services_of_organisation(
     tx: AsyncManagedTransaction, *, organisation_id: str, first: int, after: str | None
 ) -> Page[Service]:
-    name, id = decode_cursor(after)
-    result = await tx.run(
-        OF_ORGANISATION,
-        organisation=organisation_id,
-        after_name=name,
-        after_id=id,
-        limit=first + 1,
-    )
-    rows = [(s.name, s.id, s) for s in [service_from_record(r) async for r in result]]
-    return paginate(rows, first)
-
-
-# Covering an area covers everything PART_OF it; a site in an area or below it also counts.
-IN_AREA: LiteralString = (
-    """
-MATCH (a:Area {id: $area})
-WITH COLLECT { MATCH (a)-[:PART_OF*0..]->(:Area)<-[:COVERS]-(s:Service) RETURN s }
-   + COLLECT { MATCH (a)<-[:PART_OF*0..]-(:Area)<-[:IN]-(:Location)<-[:DELIVERED_AT]-(s:Service)
-               RETURN s } AS found
-UNWIND found AS s
-WITH DISTINCT s
-WHERE s.name > $after_name OR (s.name = $after_name AND s.id > $after_id)
-WITH s ORDER BY s.name, s.id LIMIT $limit
-"""
-    + RETURN_SERVICE
-)
+    pages = await services_of_organisations(tx, wanted=[(organisation_id, after)], first=first)
+    return pages[(organisation_id, after)]
 
 
 async def services_in_area(
     tx: AsyncManagedTransaction, *, area_id: str, first: int, after: str | None
 ) -> Page[Service]:
-    name, id = decode_cursor(after)
-    result = await tx.run(IN_AREA, area=area_id, after_name=name, after_id=id, limit=first + 1)
-    rows = [(s.name, s.id, s) for s in [service_from_record(r) async for r in result]]
-    return paginate(rows, first)
+    """Covering an area covers everything PART_OF it; a site in an area or below it also
+    counts."""
+    pages = await services_in_areas(tx, wanted=[(area_id, after)], first=first)
+    return pages[(area_id, after)]
 
 
 BY_NAME_KEYS: LiteralString = """

@@ -8,7 +8,8 @@ from core.clock import utcnow
 from core.crypto import cipher_from_settings
 from core.errors import HomewardError
 from core.settings import get_settings
-from graph.referrals import purge_expired, rotate_all
+from graph.encryption import rotate_all
+from graph.referrals import purge_expired
 from homeward.cli.common import console, fail
 from homeward.cli.runner import with_graph
 
@@ -30,7 +31,8 @@ def referrals_purge() -> None:
 
 @app.command("rotate-key")
 def referrals_rotate_key() -> None:
-    """Re-encrypt every stored personal value under the first key of HOMEWARD_DATA_KEYS.
+    """Re-encrypt every stored encrypted value (referral contents, webhook signing secrets)
+    under the first key of HOMEWARD_DATA_KEYS.
     Afterwards the older keys can be removed from the setting."""
     settings = get_settings()
     try:

@@ -20,6 +20,7 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from importers.bounds import check_cell, check_zip
 from importers.rows import MalformedInput, Row
 from importers.sheet.columns import COLUMN_BY_KEY, COLUMNS, HeaderMap, header_index, header_key
 
@@ -129,8 +130,10 @@ def map_header(name: str, header: list[str], *, organisation_given: bool) -> Hea
 
 def _row(name: str, line: int, values: list[str], columns: HeaderMap) -> Row:
     data = {
-        key: values[position].strip() if position < len(values) else ""
-        for key, (position, _) in columns.positions.items()
+        key: check_cell(f"{name}:{line} ({header})", values[position].strip())
+        if position < len(values)
+        else ""
+        for key, (position, header) in columns.positions.items()
     }
     return Row(name, line, data)
 
@@ -184,9 +187,16 @@ def read_xlsx(name: str, data: bytes, *, organisation_given: bool = False) -> Sh
     """The first worksheet whose first row is a header of known columns (the template's
     reference sheets are skipped)."""
     try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise MalformedInput(name, f"not a readable XLSX workbook ({exc})") from exc
+    check_zip(name, archive, xml=True)
+    try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         raise MalformedInput(name, f"not a readable XLSX workbook ({exc})") from exc
+    except SyntaxError as exc:  # the XML parsers' errors (ParseError and defusedxml's)
+        raise MalformedInput(name, f"not a readable XLSX workbook: broken XML ({exc})") from exc
     try:
         problem: MalformedInput | None = None
         for worksheet in workbook.worksheets:
@@ -210,7 +220,7 @@ def read_xlsx(name: str, data: bytes, *, organisation_given: bool = False) -> Sh
             if len(workbook.worksheets) > 1:
                 sheet.notices.append((name, f"read the worksheet {worksheet.title!r}"))
             return sheet
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError) as exc:
         raise MalformedInput(name, f"the workbook is damaged ({exc})") from exc
     finally:
         workbook.close()

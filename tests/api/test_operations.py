@@ -79,6 +79,29 @@ async def test_anonymous_callers_are_limited_by_address(
         assert (await http.post("/graphql", json=NEEDS)).status_code == 200
 
 
+async def test_made_up_token_ids_share_their_address_budget(
+    test_settings: Settings, people: dict[str, str]
+) -> None:
+    """A token id of a bucket of its own only once it authenticated: made-up ids, each new,
+    are charged to the address and get 429 when it is spent; a genuine token goes on."""
+    settings = test_settings.model_copy(update={"rate_limit_anonymous": "3/minute"})
+    async with serve(settings, client=("198.51.100.9", 4000)) as http:
+        partner = {"Authorization": f"Bearer {people['partner']}"}
+        assert (await http.post("/graphql", json=NEEDS, headers=partner)).status_code == 200
+        statuses = [
+            (
+                await http.post(
+                    "/graphql",
+                    json=NEEDS,
+                    headers={"Authorization": f"Bearer hwt_{i:016x}_made-up-secret"},
+                )
+            ).status_code
+            for i in range(4)
+        ]
+        assert statuses == [401, 401, 429, 429]
+        assert (await http.post("/graphql", json=NEEDS, headers=partner)).status_code == 200
+
+
 async def test_the_default_limits_let_a_busy_client_through(
     test_settings: Settings, graph: Graph
 ) -> None:

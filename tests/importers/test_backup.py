@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -284,3 +286,17 @@ async def test_a_backup_made_before_a_migration_gets_its_data_on_restore(
     again = tmp_path / "again.jsonl.gz"
     await backup(graph, again)
     assert again.read_bytes() == current.read_bytes()
+
+
+async def test_a_backup_is_readable_by_its_owner_only(graph: Graph, tmp_path: Path) -> None:
+    """Whatever the umask, and over an older backup that others could read."""
+    out = tmp_path / "backup.jsonl.gz"
+    out.write_bytes(b"an older backup")
+    out.chmod(0o644)
+    before = os.umask(0o022)
+    try:
+        await backup(graph, out)
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert gzip.decompress(out.read_bytes()).startswith(b"{")

@@ -93,10 +93,65 @@ async def test_a_revoked_or_unknown_token_signs_out(
     )
     assert refused.status_code == 401
     assert "unknown token" in refused.text
-    client.cookies.set("homeward_session", "hwt_nope_nope")
+    client.cookies.set("homeward_session", "hws_nope_nope")
     again = await client.get("/app/organisation")
     assert again.status_code == 303
-    assert "reason=unknown%20token" in again.headers["location"]
+    assert "reason=the%20session%20has%20ended" in again.headers["location"]
+
+
+async def test_pages_send_the_security_headers(
+    client: httpx.AsyncClient, people: dict[str, str]
+) -> None:
+    await _signed_in(client, people["partner"])
+    for path in ("/app/sign-in", "/app/organisation", "/app/static/app.css"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'self'" in csp
+        assert "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+    # No page uses inline script or style, which the policy would block.
+    page = (await client.get("/app/organisation")).text
+    assert not re.search(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=", page)
+
+
+async def test_the_cookie_is_a_session_that_signing_out_ends(
+    client: httpx.AsyncClient, people: dict[str, str], app: FastAPI
+) -> None:
+    """The cookie never holds the API token; after sign-out a copy of it opens nothing,
+    while the token goes on working for the API; revoking the token ends its sessions."""
+    csrf = await _signed_in(client, people["partner"])
+    cookie = client.cookies["homeward_session"]
+    assert cookie.startswith("hws_")
+    assert people["partner"] not in cookie
+    assert (await client.get("/app/organisation")).status_code == 200
+
+    assert (await client.post("/app/sign-out", data={"csrf": csrf})).status_code == 303
+    client.cookies.set("homeward_session", cookie)  # a copy kept from before
+    replayed = await client.get("/app/organisation")
+    assert replayed.status_code == 303
+    assert "/app/sign-in" in replayed.headers["location"]
+    api = await client.post(
+        "/graphql",
+        json={"query": "{ me { email } }"},
+        headers={"Authorization": f"Bearer {people['partner']}"},
+    )
+    assert api.json()["data"]["me"]["email"] == "partner@example.org"
+
+    client.cookies.clear()
+    await _signed_in(client, people["counsellor"])
+    assert (await client.get("/app/referrals")).status_code == 200
+    token_id = people["counsellor"].split("_")[1]
+    revoked = await client.post(
+        "/graphql",
+        json={"query": f'mutation {{ revokeToken(id: "{token_id}") {{ __typename }} }}'},
+        headers={"Authorization": f"Bearer {people['admin']}"},
+    )
+    assert "errors" not in revoked.json(), revoked.json()
+    assert (await client.get("/app/referrals")).status_code == 303
 
 
 # --- follow-up visits on the referral page -------------------------------------------------

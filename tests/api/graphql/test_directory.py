@@ -7,7 +7,9 @@ import json
 import pytest
 from fastapi import FastAPI
 
+from graph.areas import AreaLevel, AreaRecord, area_rows, upsert_areas
 from graph.driver import Graph
+from graph.organisations import OrganisationInput, OrganisationKind, upsert_organisations
 from seed.loader import DATA_DIR, seed
 from tests import directory
 from tests.api.graphql.conftest import GraphQLClient
@@ -149,3 +151,86 @@ async def test_a_page_of_services_costs_a_constant_number_of_round_trips(
     # left does not depend on the page size either.
     small, large = await round_trips(5), await round_trips(50)
     assert small == large
+
+
+NESTED_LISTS = """
+{
+  organisations(first: 25) {
+    nodes { id services(first: 3) { nodes { id } } }
+  }
+  area(id: "XK") {
+    children(first: 25) {
+      nodes {
+        id
+        children(first: 3) { nodes { id } }
+        services(first: 3) { nodes { id } }
+        organisations(first: 3) { nodes { id } }
+      }
+    }
+  }
+}
+"""
+
+
+async def test_nested_lists_cost_one_read_per_level_not_per_parent(
+    gql: GraphQLClient, countries: Graph, app: FastAPI
+) -> None:
+    """20 regions, each with a town, an organisation based there and a service covering it:
+    each nested list is one read for all 20 parents."""
+    await directory.build(countries)
+    regions = [f"XK-r{i:02}" for i in range(20)]
+    await countries.write(
+        upsert_areas,
+        rows=area_rows(
+            [
+                AreaRecord(id=r, level=AreaLevel.REGION, parent="XK", names={"en": f"Region {r}"})
+                for r in regions
+            ]
+            + [
+                AreaRecord(
+                    id=f"{r}-town", level=AreaLevel.MUNICIPALITY, parent=r, names={"en": "Town"}
+                )
+                for r in regions
+            ]
+        ),
+    )
+    await countries.write(
+        upsert_organisations,
+        rows=[
+            (
+                f"org-{r}",
+                OrganisationInput(
+                    name=f"Org {r}", kind=OrganisationKind.NGO, country="XK", based_in=r
+                ),
+                {},
+            )
+            for r in regions
+        ],
+    )
+    await directory.add_services(
+        countries,
+        [
+            (f"svc-{r}", directory.service(organisation_id=f"org-{r}", name=f"S {r}", covers=[r]))
+            for r in regions
+        ],
+    )
+    api_graph: Graph = app.state.graph
+    before = api_graph.transactions
+    body = await gql(NESTED_LISTS)
+    assert "errors" not in body, body
+    spent = api_graph.transactions - before
+
+    organisations = body["data"]["organisations"]["nodes"]
+    assert len(organisations) == 22
+    assert all(
+        len(o["services"]["nodes"]) == 1 for o in organisations if o["id"].startswith("org-XK")
+    )
+    children = [c for c in body["data"]["area"]["children"]["nodes"] if c["id"] in regions]
+    assert len(children) == 20
+    for child in children:
+        assert child["children"]["nodes"] == [{"id": f"{child['id']}-town"}]
+        assert child["services"]["nodes"] == [{"id": f"svc-{child['id']}"}]
+        assert child["organisations"]["nodes"] == [{"id": f"org-{child['id']}"}]
+    # organisations, their services, the area, its children, and one read for each of the
+    # three lists nested in the children: 7, whatever the number of parents.
+    assert spent <= 7, spent

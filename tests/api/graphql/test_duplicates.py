@@ -131,3 +131,30 @@ async def test_partners_may_not_review(gql: GraphQLClient, scanned: dict[str, st
         RESOLVE, {"input": {"candidate": ORG_PAIR, "decision": "SAME"}}, token=scanned["partner"]
     )
     assert refused["data"]["resolveDuplicate"]["__typename"] == "ForbiddenError"
+
+
+async def test_merging_unrelated_records_needs_an_override_and_a_note(
+    gql: GraphQLClient, scanned: dict[str, str]
+) -> None:
+    """Two records the scorer finds nothing alike in: a merge would hide one from search, so
+    it takes a confirmed override and the reason why."""
+    token = scanned["coordinator"]
+    pair = {"a": "xk-drc", "b": "xk-1to1-kosove", "decision": "SAME"}
+    plain = (await gql(RESOLVE, {"input": pair}, token=token))["data"]["resolveDuplicate"]
+    assert plain["__typename"] == "ValidationError"
+    (problem,) = plain["fields"]
+    assert problem["field"] == "input.overrideLowScore"
+    assert "below the candidate threshold" in problem["message"]
+
+    silent = await gql(RESOLVE, {"input": pair | {"overrideLowScore": True}}, token=token)
+    assert silent["data"]["resolveDuplicate"]["fields"][0]["field"] == "input.note"
+
+    noted = pair | {"overrideLowScore": True, "note": "one office registered under two names"}
+    merged = (await gql(RESOLVE, {"input": noted}, token=token))["data"]["resolveDuplicate"]
+    assert merged["candidate"]["state"] == "SAME"
+    assert merged["candidate"]["history"][-1]["note"] == "one office registered under two names"
+    # Deciding DIFFERENT needs no override.
+    apart = await gql(
+        RESOLVE, {"input": {"a": "xk-drc", "b": "dk-drc", "decision": "DIFFERENT"}}, token=token
+    )
+    assert apart["data"]["resolveDuplicate"]["__typename"] == "DuplicatePairPayload"

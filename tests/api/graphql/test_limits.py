@@ -167,6 +167,33 @@ async def test_production_has_no_introspection_and_no_graphiql(
         assert "graphiql" in page.text.lower()
 
 
+async def test_production_gives_no_suggestions_and_no_api_docs(
+    test_settings: Settings, countries: Graph
+) -> None:
+    """Field, argument and enum value guesses map the schema out like introspection would;
+    /docs and /openapi.json only with HOMEWARD_API_DOCS."""
+    typos = [
+        "{ organisatons { nodes { id } } }",
+        "{ organisations(frist: 2) { nodes { id } } }",
+        "{ areas(level: COUNTRI) { nodes { id } } }",
+    ]
+    production = test_settings.model_copy(update={"environment": Environment.PRODUCTION})
+    async with serve(production) as http:
+        for query in typos:
+            (error,) = (await http.post("/graphql", json={"query": query})).json()["errors"]
+            assert "did you mean" not in error["message"].lower(), error
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            assert (await http.get(path)).status_code == 404, path
+    documented = production.model_copy(update={"api_docs": True})
+    async with serve(documented) as http:
+        assert (await http.get("/openapi.json")).status_code == 200
+    async with serve(test_settings) as http:
+        for query in typos:
+            (error,) = (await http.post("/graphql", json={"query": query})).json()["errors"]
+            assert "did you mean" in error["message"].lower(), error
+        assert (await http.get("/docs")).status_code == 200
+
+
 # Query cost: estimated before anything runs, from `first` times what is nested under it.
 
 NESTED = """

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from neo4j import AsyncManagedTransaction
 
 from api.webhook_delivery import deliver_due, delivery_client
 from core.signing import verify_signature
@@ -22,7 +23,7 @@ from graph.users import SYSTEM
 from graph.webhooks import SubscriptionInput, WebhookEvent, create_subscription
 from tests import directory
 from tests.api.graphql.conftest import START, Clock, GraphQLClient
-from tests.receiver import Receiver
+from tests.receiver import RECEIVER_NETWORKS, Receiver
 
 REFERRAL_FIELDS = """
   id reference caseReference status viewerSide version overdue allowedActions
@@ -229,10 +230,15 @@ async def test_the_whole_lifecycle_with_events_and_what_each_side_sees(
     assert [e["toStatus"] for e in history["events"]][-1] == "COMPLETED"
 
     # Closing the loop: the service's responsiveness is kept on the service for counsellors.
-    body = await gql(
+    responsiveness = (
         'query { service(id: "svc-b") { responsiveness { referralsReceived ackMedianHours '
         "acceptanceRate feedbackRate } } }"
     )
+    # One referral's outcome is one family's: the public sees nothing until the service has
+    # received the smallest count published anywhere (core.disclosure).
+    anonymous = await gql(responsiveness)
+    assert anonymous["data"]["service"]["responsiveness"] is None
+    body = await gql(responsiveness, token=counsellor)
     assert body["data"]["service"]["responsiveness"] == {
         "referralsReceived": 1,
         "ackMedianHours": 5.0,
@@ -486,6 +492,51 @@ async def test_retention_purge_erases_personal_data_and_keeps_the_counts(
     assert counts["byNeed"] == [{"key": "psychosocial.trauma-therapy", "count": None}]
 
 
+CONSENT_TEXT = """
+MATCH (c:Consent)-[:GIVEN_TO]->(:Organisation)
+WHERE EXISTS { MATCH (r:Referral {id: $id}) WHERE r.case_reference = c.case_reference }
+RETURN c {.*} AS c
+"""
+CONSENTS = "query($id: ID!) { referral(id: $id) { consents { purpose evidenceReference } } }"
+
+
+async def test_consent_free_text_is_encrypted_and_purged_with_the_referral(
+    gql: GraphQLClient, world: dict[str, str], graph: Graph, app: FastAPI
+) -> None:
+    referral_id = await sent_referral(gql, world)
+
+    async def stored() -> dict[str, Any]:
+        async def read(tx: AsyncManagedTransaction) -> dict[str, Any]:
+            record = await (await tx.run(CONSENT_TEXT, id=referral_id)).single(strict=True)
+            return dict(record["c"])
+
+        return await graph.read(read)
+
+    props = await stored()
+    assert "purpose" not in props
+    assert "evidence_reference" not in props
+    text = " ".join(str(v) for v in props.values())
+    assert "trauma therapy" not in text
+    assert "form 2026-0113" not in text
+    assert app.state.cipher.decrypt(props["purpose_enc"]) == (
+        "referral for trauma therapy after return"
+    )
+    read = await gql(CONSENTS, {"id": referral_id}, token=world["counsellor"])
+    assert read["data"]["referral"]["consents"] == [
+        {
+            "purpose": "referral for trauma therapy after return",
+            "evidenceReference": "form 2026-0113 (illustrative)",
+        }
+    ]
+
+    await gql(DECLINE, {"id": referral_id, "reason": "NOT_ELIGIBLE"}, token=world["partner_b"])
+    assert await graph.write(purge_closed, now=START + timedelta(days=366), retention_days=365) == 1
+    props = await stored()
+    assert not {"purpose_enc", "evidence_enc", "purpose", "evidence_reference"} & set(props)
+    read = await gql(CONSENTS, {"id": referral_id}, token=world["counsellor"])
+    assert read["data"]["referral"]["consents"] == [{"purpose": "", "evidenceReference": ""}]
+
+
 async def test_steps_and_overdue_reach_the_webhooks_signed_and_without_personal_data(
     gql: GraphQLClient,
     world: dict[str, str],
@@ -511,7 +562,7 @@ async def test_steps_and_overdue_reach_the_webhooks_signed_and_without_personal_
     clock.now = START + timedelta(days=4)
     assert await graph.write(announce_overdue, now=clock.now) == 1
     assert await graph.write(announce_overdue, now=clock.now) == 0  # announced once
-    async with delivery_client() as http:
+    async with delivery_client(allowed_networks=RECEIVER_NETWORKS) as http:
         delivered = await deliver_due(graph, now=clock.now, cipher=cipher, client=http)
     assert delivered.delivered == 2
     events = [r.headers["x-homeward-event"] for r in receiver.requests]

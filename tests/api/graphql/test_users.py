@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from graph.pagination import encode_cursor
 from tests.api.graphql.conftest import GraphQLClient
 
 CREATE = """
@@ -76,3 +79,18 @@ async def test_a_token_minted_for_someone_else_is_a_visible_break_glass(
     assert issue["for_another_account"] == "true"
     assert issue["token_id"] == f'"{token_id}"'
     assert issue["label"] == '"support"'
+
+
+@pytest.mark.parametrize("instant", ["not a date", "2026-13-45T00:00:00+00:00", "2026-01-01"])
+async def test_a_crafted_audit_cursor_is_a_validation_error_not_a_500(
+    gql: GraphQLClient, people: dict[str, str], instant: str
+) -> None:
+    cursor = encode_cursor(instant, "event-1")
+    body = await gql(
+        "query($after: String) { auditEvents(after: $after) { nodes { id } } }",
+        {"after": cursor},
+        token=people["admin"],
+    )
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] != "INTERNAL_SERVER_ERROR", error
+    assert "not a cursor returned by this API" in error["message"]

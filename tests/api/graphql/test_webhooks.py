@@ -190,3 +190,31 @@ async def test_the_delivery_log_pages_newest_first_and_filters_by_state(
     assert delivered["data"]["webhookDeliveries"]["nodes"] == []
     admin = await gql(DELIVERIES, {"org": "org-a"}, token=people["admin"])
     assert len(admin["data"]["webhookDeliveries"]["nodes"]) == 3
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.2:8080/hooks",  # the tests allow 127.0.0.1 alone, for their receiver
+        "http://[::ffff:10.0.0.1]/hooks",
+        "http://[::1]/hooks",
+        "http://169.254.169.254/latest/meta-data",
+        "https://192.168.1.20/hooks",
+        "https://10.1.2.3/hooks",
+    ],
+)
+async def test_loopback_private_and_link_local_targets_are_refused(
+    gql: GraphQLClient, people: dict[str, str], url: str
+) -> None:
+    refused = await _create(gql, people["partner"], url=url)
+    assert refused["__typename"] == "ValidationError"
+    assert refused["fields"][0]["field"] == "input.url"
+    assert "HOMEWARD_WEBHOOK_ALLOWED_NETWORKS" in refused["fields"][0]["message"]
+
+
+async def test_an_allowed_network_may_be_a_target(
+    gql: GraphQLClient, people: dict[str, str]
+) -> None:
+    # The tests' settings allow the receiver's 127.0.0.1.
+    created = await _create(gql, people["partner"], url="http://127.0.0.1:9/hooks")
+    assert created["__typename"] == "CreatedWebhookSubscription"

@@ -64,7 +64,9 @@ async def new_referral(graph: Graph, id: str) -> None:
         evidence_reference="form 1",
         expires_on=date(2027, 1, 1),
     )
-    await graph.write(grant_consent, id=f"consent-{id}", data=consent, actor=COUNSELLOR, now=NOW)
+    await graph.write(
+        grant_consent, id=f"consent-{id}", data=consent, actor=COUNSELLOR, now=NOW, cipher=CIPHER
+    )
 
 
 async def step(graph: Graph, id: str, action: Action) -> ReferralStatus:
