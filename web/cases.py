@@ -5,7 +5,6 @@ referral form pre-filled with the case), and "record a visit".
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,7 +13,7 @@ from fastapi.responses import Response
 from core.i18n import translator
 from graph.cases import Whereabouts
 from web.pages import allowed, render, run, see_other, typed_error
-from web.referrals import GRAPHQL_INT, INDICATORS
+from web.referrals import INDICATORS, visit_error, visit_problems
 from web.session import API_LANGUAGE, WebSession, check_form, page_session
 
 router = APIRouter()
@@ -137,31 +136,12 @@ async def record_visit(request: Request, case_id: str) -> Response:
     check_form(request, session, str(form.get("csrf", "")))
     submitted = {name: str(form.get(name, "")).strip() for name in VISIT_FIELDS}
     t = translator(API_LANGUAGE[session.lang])
-    # What GraphQL itself would reject before the API sees it is said here, in the shape of
-    # the API's own field errors.
-    problems: list[dict[str, Any]] = []
-    try:
-        date.fromisoformat(submitted["visitedOn"])
-    except ValueError:
-        problems.append({"field": "input.visitedOn", "message": t("followup.bad_date")})
-    try:
-        months: int | None = int(submitted["monthsAfterArrival"])
-    except ValueError:
-        months = None
-    if months is None or not GRAPHQL_INT[0] <= months <= GRAPHQL_INT[1]:
-        problems.append({"field": "input.monthsAfterArrival", "message": t("followup.bad_choice")})
+    months, problems = visit_problems(submitted, t)
     if submitted["whereabouts"] not in WHEREABOUTS:
         problems.append({"field": "input.whereabouts", "message": t("followup.bad_choice")})
-    for name, (_label, _words, choices) in INDICATORS.items():
-        if submitted[name] and submitted[name] not in choices:
-            problems.append({"field": f"input.{name}", "message": t("followup.bad_choice")})
     error: dict[str, Any] | None
     if problems:
-        error = {
-            "__typename": "ValidationError",
-            "message": t("followup.check"),
-            "fields": problems,
-        }
+        error = visit_error(problems, t)
     else:
         visit: dict[str, Any] = {
             "caseId": case_id,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from core.i18n import translator
+from core.i18n import Translator, translator
 from graph.referrals import (
     FOLLOW_UP_STATUSES,
     Access,
@@ -136,6 +136,33 @@ FOLLOW_UP_FIELDS = ["monthsAfterArrival", "visitedOn", *INDICATORS, "note"]
 FOLLOW_UP_ROUTE = "POST /app/referrals/{referral_id}/follow-up"
 # GraphQL's Int is 32 bits; a larger number would fail before the API could say what is wrong.
 GRAPHQL_INT = (-(2**31), 2**31 - 1)
+Problem = dict[str, Any]
+
+
+def visit_problems(submitted: dict[str, str], t: Translator) -> tuple[int | None, list[Problem]]:
+    """A visit form (a referral's or a case's) checked for what GraphQL itself would reject
+    before the API sees it (a malformed date, a value outside an enum), in the shape of the
+    API's own field errors; with the month after arrival it gives, when it is a number."""
+    problems: list[Problem] = []
+    try:
+        date.fromisoformat(submitted["visitedOn"])
+    except ValueError:
+        problems.append({"field": "input.visitedOn", "message": t("followup.bad_date")})
+    try:
+        months: int | None = int(submitted["monthsAfterArrival"])
+    except ValueError:
+        months = None
+    if months is None or not GRAPHQL_INT[0] <= months <= GRAPHQL_INT[1]:
+        problems.append({"field": "input.monthsAfterArrival", "message": t("followup.bad_choice")})
+    for name, (_label, _words, choices) in INDICATORS.items():
+        if submitted[name] and submitted[name] not in choices:
+            problems.append({"field": f"input.{name}", "message": t("followup.bad_choice")})
+    return months, problems
+
+
+def visit_error(problems: list[Problem], t: Translator) -> dict[str, Any]:
+    return {"__typename": "ValidationError", "message": t("followup.check"), "fields": problems}
+
 
 RETURN_TYPES = ["VOLUNTARY", "MANDATORY", "FORCED"]
 AGE_BANDS = ["AGE_0_2", "AGE_3_5", "AGE_6_14", "AGE_15_17"]
@@ -451,26 +478,10 @@ async def record_follow_up(request: Request, referral_id: str) -> Response:
     check_form(request, session, str(form.get("csrf", "")))
     submitted = {name: str(form.get(name, "")).strip() for name in FOLLOW_UP_FIELDS}
     t = translator(API_LANGUAGE[session.lang])
-    # What GraphQL itself would reject before the API sees it (a malformed date, a value
-    # outside an enum) is said here, in the same shape as the API's own field errors.
-    problems: list[dict[str, Any]] = []
-    try:
-        date.fromisoformat(submitted["visitedOn"])
-    except ValueError:
-        problems.append({"field": "input.visitedOn", "message": t("followup.bad_date")})
-    try:
-        months = int(submitted["monthsAfterArrival"])
-    except ValueError:
-        months = None
-    if months is None or not GRAPHQL_INT[0] <= months <= GRAPHQL_INT[1]:
-        problems.append({"field": "input.monthsAfterArrival", "message": t("followup.bad_choice")})
-    for name, (_label, _words, choices) in INDICATORS.items():
-        if submitted[name] and submitted[name] not in choices:
-            problems.append({"field": f"input.{name}", "message": t("followup.bad_choice")})
+    months, problems = visit_problems(submitted, t)
     error: dict[str, Any] | None
     if problems:
-        error = {"__typename": "ValidationError", "message": t("followup.check")}
-        error["fields"] = problems
+        error = visit_error(problems, t)
     else:
         visit: dict[str, Any] = {
             "referralId": referral_id,

@@ -35,18 +35,18 @@ from api.graphql.errors import (
     ValidationError,
     VersionConflictError,
     to_case_error,
-    to_referral_error,
     validate_input,
 )
 from api.graphql.needs import NeedType, TargetGroupType
 from api.graphql.pagination import Connection, to_connection
 from api.graphql.programmes import ProgrammeType
 from api.graphql.referrals import (
-    ConsentPayload,
     ConsentResult,
     ConsentType,
     CountType,
     ReferralType,
+    consent_revoked,
+    consent_written,
     referral_policy,
 )
 from core.errors import HomewardError, NotFound, ValidationFailed
@@ -606,32 +606,10 @@ class CaseMutation:
         "case to each recipient named. A further recipient is a further grant."
     )
     async def grant_case_consent(self, info: Info, input: CaseConsentInputType) -> ConsentResult:
-        try:
-            data = validate_input(CaseConsentInput, strawberry.asdict(input))
-            consent = await info.context.graph.write(
-                grant_case_consent,
-                id=str(uuid.uuid4()),
-                data=data,
-                actor=info.context.actor,
-                now=info.context.now,
-                cipher=info.context.cipher,
-            )
-        except HomewardError as exc:
-            return to_referral_error(exc)
-        return ConsentPayload(consent=ConsentType.from_model(consent))
+        return await consent_written(info, grant_case_consent, CaseConsentInput, input)
 
     @strawberry.mutation(
         description="Every recipient loses the categories at once, for all referrals covered."
     )
     async def revoke_case_consent(self, info: Info, id: strawberry.ID) -> ConsentResult:
-        try:
-            consent = await info.context.graph.write(
-                revoke_case_consent,
-                id=str(id),
-                actor=info.context.actor,
-                now=info.context.now,
-                cipher=info.context.cipher,
-            )
-        except HomewardError as exc:
-            return to_referral_error(exc, argument="")
-        return ConsentPayload(consent=ConsentType.from_model(consent))
+        return await consent_revoked(info, revoke_case_consent, id)

@@ -46,6 +46,7 @@ from api.graphql.services import ServiceType
 from core.errors import HomewardError, NotFound, ValidationFailed
 from graph.pagination import decode_cursor, page_size
 from graph.referrals import (
+    CaseConsentInput,
     Consent,
     ConsentInput,
     FollowUp,
@@ -551,6 +552,44 @@ async def _step(
     return ReferralPayload(referral=ReferralType.from_model(referral))
 
 
+async def consent_written(
+    info: Info,
+    work: Callable[..., Awaitable[Consent]],
+    model: type[ConsentInput] | type[CaseConsentInput],
+    input: object,
+) -> ConsentResult:
+    """A consent recorded, for one referral's receiver or for a whole case's recipients."""
+    try:
+        data = validate_input(model, strawberry.asdict(input))
+        consent = await info.context.graph.write(
+            work,
+            id=str(uuid.uuid4()),
+            data=data,
+            actor=info.context.actor,
+            now=info.context.now,
+            cipher=info.context.cipher,
+        )
+    except HomewardError as exc:
+        return to_referral_error(exc)
+    return ConsentPayload(consent=ConsentType.from_model(consent))
+
+
+async def consent_revoked(
+    info: Info, work: Callable[..., Awaitable[Consent]], id: strawberry.ID
+) -> ConsentResult:
+    try:
+        consent = await info.context.graph.write(
+            work,
+            id=str(id),
+            actor=info.context.actor,
+            now=info.context.now,
+            cipher=info.context.cipher,
+        )
+    except HomewardError as exc:
+        return to_referral_error(exc, argument="")
+    return ConsentPayload(consent=ConsentType.from_model(consent))
+
+
 async def _record(
     info: Info,
     work: Callable[..., Awaitable[Referral]],
@@ -683,32 +722,10 @@ class ReferralMutation:
         "referral's receiving organisation (for every referral of the case to it)."
     )
     async def grant_consent(self, info: Info, input: ConsentInputType) -> ConsentResult:
-        try:
-            data = validate_input(ConsentInput, strawberry.asdict(input))
-            consent = await info.context.graph.write(
-                grant_consent,
-                id=str(uuid.uuid4()),
-                data=data,
-                actor=info.context.actor,
-                now=info.context.now,
-                cipher=info.context.cipher,
-            )
-        except HomewardError as exc:
-            return to_referral_error(exc)
-        return ConsentPayload(consent=ConsentType.from_model(consent))
+        return await consent_written(info, grant_consent, ConsentInput, input)
 
     @strawberry.mutation(
         description="The receiving organisation loses access to the categories at once."
     )
     async def revoke_consent(self, info: Info, id: strawberry.ID) -> ConsentResult:
-        try:
-            consent = await info.context.graph.write(
-                revoke_consent,
-                id=str(id),
-                actor=info.context.actor,
-                now=info.context.now,
-                cipher=info.context.cipher,
-            )
-        except HomewardError as exc:
-            return to_referral_error(exc, argument="")
-        return ConsentPayload(consent=ConsentType.from_model(consent))
+        return await consent_revoked(info, revoke_consent, id)
