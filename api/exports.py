@@ -1,10 +1,9 @@
-"""REST exports for the humanitarian ecosystem: the 3W table with HXL hashtags, the gap
-matrix as GeoJSON, and the gap map picture. Coordinators and admins only."""
+"""REST exports for the humanitarian ecosystem: the 3W table with HXL hashtags (public where
+the directory is), the gap matrix as GeoJSON and the coordination maps (coordinators and
+admins only: they count referrals)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -13,77 +12,16 @@ from fastapi.responses import JSONResponse, Response
 
 from api.deps import GraphDep, SettingsDep, authorize_with_session
 from core.errors import NotFound, ValidationFailed
-from core.languages import from_properties, pick
-from core.text import spreadsheet_safe
+from core.i18n import translator
+from core.languages import pick
 from graph.areas import areas_by_ids
-from graph.coordination import GapCell, period, service_gaps, three_w
-from reports.gapmap import area_names, gap_picture, state
+from graph.coordination import GapCell, period, service_gaps, service_overlaps, three_w
+from importers.three_w import three_w_csv
+from reports.maps import Question, draw, gap_state, gather, outlines_and_layout
 
 router = APIRouter(
     prefix="/exports", tags=["exports"], dependencies=[Depends(authorize_with_session)]
 )
-
-
-# Column title, HXL hashtag. HXL (hxlstandard.org) lets 3W tables be merged and mapped by
-# the tools of the humanitarian ecosystem without agreeing on column titles first.
-THREE_W_COLUMNS = [
-    ("Organisation", "#org+name"),
-    ("Acronym", "#org+acronym"),
-    ("Organisation type", "#org+type"),
-    ("Service", "#activity+name"),
-    ("Service id", "#activity+code"),
-    ("Sector (need)", "#sector+name"),
-    ("Need code", "#sector+code"),
-    ("Target groups", "#targeted+type"),
-    ("Country", "#country+name"),
-    ("Country code", "#country+code"),
-    ("Region", "#adm1+name"),
-    ("Region code", "#adm1+code"),
-    ("Municipality", "#adm2+name"),
-    ("Municipality code", "#adm2+code"),
-    ("Status", "#status"),
-    ("Capacity", "#status+capacity"),
-    ("Start date", "#date+start"),
-]
-
-
-def three_w_csv(rows: list[dict[str, Any]], *, country_name: str, country: str, lang: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([title for title, _ in THREE_W_COLUMNS])
-    writer.writerow([tag for _, tag in THREE_W_COLUMNS])
-    for r in rows:
-        area_name = pick(from_properties("name", r["area_props"]), lang)
-        parent_name = (
-            pick(from_properties("name", r["parent_props"]), lang) if r["parent_props"] else ""
-        )
-        region = municipality = ("", "")
-        if r["level"] == "region":
-            region = (area_name, r["area_id"])
-        elif r["level"] in {"municipality", "settlement"}:
-            municipality = (area_name, r["area_id"])
-            if r["parent_level"] == "region":
-                region = (parent_name, r["parent_id"])
-        start = r["start"].to_native().date().isoformat() if r["start"] is not None else ""
-        row = [
-            r["organisation"],
-            r["acronym"] or "",
-            r["kind"] or "",
-            r["service"],
-            r["service_id"],
-            pick(from_properties("label", r["need_props"]), lang),
-            r["need"],
-            " | ".join(r["target_groups"]),
-            country_name,
-            country,
-            *region,
-            *municipality,
-            r["status"],
-            r["capacity"] or "unknown",
-            start,
-        ]
-        writer.writerow([spreadsheet_safe(str(cell)) for cell in row])
-    return out.getvalue()
 
 
 @router.get("/3w.csv", response_class=Response)
@@ -91,16 +29,19 @@ async def export_3w(
     graph: GraphDep,
     country: Annotated[str, Query(description="ISO 3166-1 alpha-2; XK is Kosovo.")] = "XK",
     lang: str = "en",
+    bom: Annotated[
+        bool, Query(description="Start with a UTF-8 byte-order mark, for Excel.")
+    ] = True,
 ) -> Response:
     """Who does what where: one row per service, need and area it covers, with a second
-    header row of HXL hashtags."""
+    header row of HXL hashtags. Public where the directory is (the same rule as /hsds/)."""
     try:
         rows = await graph.read(three_w, country=country.upper())
     except NotFound as exc:
         raise HTTPException(404, exc.message) from exc
     found = await graph.read(areas_by_ids, ids=[country.upper()])
     name = found[country.upper()].name(lang) if country.upper() in found else country
-    body = three_w_csv(rows, country_name=name, country=country.upper(), lang=lang)
+    body = three_w_csv(rows, country_name=name, country=country.upper(), lang=lang, bom=bom)
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
@@ -151,31 +92,64 @@ async def export_gaps_geojson(
     until: date | None = None,
     lang: str = "en",
 ) -> JSONResponse:
-    """The gap matrix: one point feature per municipality (its centroid) and need, with
-    demand, supply, gap score and the nearest partner outside."""
+    """Gaps and overlaps as municipality polygons: one feature per municipality, its id the
+    area id, with flat properties per need (`<need>:demand`, `<need>:state`, ...) so that
+    QGIS and ogr read each as a column (docs/coordination.md)."""
     cells = await _gaps(
         graph, settings, request, country=country, needs=need, since=since, until=until
     )
-    names = await area_names(graph, cells, lang)
+    outlines, _ = await outlines_and_layout(graph, country.upper())
+    now: datetime = request.app.state.clock()
+    start, _ = period(since, until, now)
+    overlaps: dict[tuple[str, str], int] = {}
+    for code in dict.fromkeys(need):
+        for overlap in await graph.read(
+            service_overlaps,
+            area_id=country.upper(),
+            need=code,
+            target_group=None,
+            since=start,
+            limit=10_000,
+        ):
+            key = (overlap.area_id, code)
+            overlaps[key] = max(overlaps.get(key, 0), overlap.organisations)
+    t = translator(lang)
+    by_area: dict[str, dict[str, Any]] = {}
+    for c in cells:
+        state = gap_state(c)
+        nearest = c.nearest_partner
+        by_area.setdefault(c.area_id, {}).update(
+            {
+                f"{c.need}:demand": c.demand,
+                f"{c.need}:supply": c.supply,
+                f"{c.need}:listed_not_counted": c.listed_not_counted,
+                f"{c.need}:gap_score": c.gap_score,
+                f"{c.need}:state": state,
+                f"{c.need}:state_label": t(f"map.state.{state}"),
+                f"{c.need}:overlap_organisations": overlaps.get((c.area_id, c.need), 0),
+                f"{c.need}:nearest_service": nearest.service_name if nearest else None,
+                f"{c.need}:nearest_organisation": nearest.organisation_name if nearest else None,
+                f"{c.need}:nearest_km": nearest.distance_km if nearest else None,
+            }
+        )
     features = [
         {
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]}
-            if c.lat is not None
-            else None,
+            "id": o.area_id,
+            "geometry": o.boundary
+            or (
+                {"type": "Point", "coordinates": [o.centroid.lon, o.centroid.lat]}
+                if o.centroid
+                else None
+            ),
             "properties": {
-                "area_id": c.area_id,
-                "name": names.get(c.area_id, c.area_id),
-                "need": c.need,
-                "demand": c.demand,
-                "supply": c.supply,
-                "listed_not_counted": c.listed_not_counted,
-                "gap_score": c.gap_score,
-                "state": state(c),
-                "nearest_partner": c.nearest_partner.model_dump() if c.nearest_partner else None,
+                "area_id": o.area_id,
+                "code": o.code,
+                "name": pick(o.names, lang),
+                **by_area.get(o.area_id, {}),
             },
         }
-        for c in cells
+        for o in outlines
     ]
     return JSONResponse(
         {"type": "FeatureCollection", "features": features},
@@ -191,17 +165,37 @@ async def export_gaps_picture(
     image_format: Literal["png", "svg"],
     need: str,
     country: str = "XK",
+    question: Annotated[
+        Question, Query(description="gap, supply, overlap or arrivals: what the colours show.")
+    ] = "gap",
     since: date | None = None,
     until: date | None = None,
     lang: str = "en",
 ) -> Response:
-    """The gap map picture for one need, as PNG or SVG."""
-    cells = await _gaps(
-        graph, settings, request, country=country, needs=[need], since=since, until=until
-    )
-    names = await area_names(graph, cells, lang)
-    image = gap_picture(
-        cells, names=names, need=need, area_id=country.upper(), image_format=image_format
+    """A choropleth map of the municipalities for one need, as SVG or PNG."""
+    try:
+        data = await gather(
+            graph,
+            question=question,
+            country=country,
+            need=need,
+            since=since,
+            until=until,
+            now=request.app.state.clock(),
+            stale_after_days=settings.verification_stale_days,
+            minimum_count=settings.statistics_minimum_count,
+            lang=lang,
+        )
+    except NotFound as exc:
+        raise HTTPException(404, exc.message) from exc
+    except ValidationFailed as exc:
+        raise HTTPException(422, exc.message) from exc
+    image = draw(
+        data,
+        question,
+        lang,
+        image_format=image_format,
+        minimum_count=settings.statistics_minimum_count,
     )
     media = "image/png" if image_format == "png" else "image/svg+xml"
     return Response(image, media_type=media)

@@ -140,7 +140,8 @@ REST_RULES: dict[str, Rule] = {
     "GET /hsds/taxonomies/{id}": DIRECTORY,
     "GET /hsds/taxonomy_terms": DIRECTORY,
     "GET /hsds/taxonomy_terms/{id}": DIRECTORY,
-    "GET /exports/3w.csv": COORDINATION,
+    # Directory data only (services, their needs and places): public as /hsds/ is.
+    "GET /exports/3w.csv": DIRECTORY,
     "GET /exports/gaps.geojson": COORDINATION,
     "GET /exports/gaps.{image_format}": COORDINATION,
     "GET /imports/template.xlsx": DIRECTORY,

@@ -54,6 +54,10 @@ class AreaRecord(BaseModel):
     source: str | None = None
     # GeoJSON Polygon or MultiPolygon: the area's boundary, where the gazetteer has one.
     boundary: dict[str, Any] | None = None
+    # The area's standard code (a statistical office's or OCHA's), where the geodata has one.
+    code: str | None = Field(default=None, max_length=32)
+    # Residents, where a census gives them: maps then show supply per 10,000 people.
+    population: int | None = Field(default=None, ge=0)
 
     @field_validator("names")
     @classmethod
@@ -106,6 +110,8 @@ def area_rows(records: list[AreaRecord]) -> list[dict[str, Any]]:
                 "lon": record.centroid.lon if record.centroid else None,
                 "source": record.source,
                 "boundary": json.dumps(record.boundary) if record.boundary else None,
+                "code": record.code,
+                "population": record.population,
                 "box": None
                 if shape is None
                 else {"s": shape.south, "w": shape.west, "n": shape.north, "e": shape.east},
@@ -128,6 +134,8 @@ SET a += row.names,
     a.centroid = CASE WHEN row.lat IS NULL THEN null
                       ELSE point({latitude: row.lat, longitude: row.lon}) END,
     a.boundary = row.boundary,
+    a.code = row.code,
+    a.population = row.population,
     a.boundary_sw = CASE WHEN row.box IS NULL THEN null
                          ELSE point({latitude: row.box.s, longitude: row.box.w}) END,
     a.boundary_ne = CASE WHEN row.box IS NULL THEN null

@@ -507,7 +507,7 @@ RETURN o.name AS organisation, o.kind AS kind, o.acronym AS acronym,
        n.code AS need, properties(n) AS need_props,
        a.id AS area_id, a.level AS level, properties(a) AS area_props,
        parent.id AS parent_id, parent.level AS parent_level, properties(parent) AS parent_props,
-       COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) RETURN t.code ORDER BY t.code }
+       COLLECT { MATCH (s)-[:SERVES]->(t:TargetGroup) RETURN properties(t) ORDER BY t.code }
          AS target_groups
 ORDER BY organisation, service, need, area_id
 """

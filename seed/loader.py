@@ -160,8 +160,14 @@ def _with_settlements(folder: Path, records: list[AreaRecord]) -> list[AreaRecor
         return records
     municipalities = [r for r in records if r.level is AreaLevel.MUNICIPALITY]
     by_code, geometries = read_boundaries(boundaries, municipalities)
+    # The boundary file's municipality codes are Kosovo's statistical codes ("01" Deçan);
+    # with the country's code before them they are unique beyond one country ("XK01").
+    parents = {r.id: r.parent or "" for r in municipalities}
+    codes = {m.area_id: f"{parents[m.area_id]}{code}" for code, m in by_code.items()}
     records = [
-        r.model_copy(update={"boundary": geometries[r.id]}) if r.id in geometries else r
+        r.model_copy(update={"boundary": geometries[r.id], "code": codes[r.id]})
+        if r.id in geometries
+        else r
         for r in records
     ]
     if settlements.exists():

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from reports.maps import QUESTIONS
 from web.pages import render, run, see_other, typed_error
 from web.session import API_LANGUAGE, check_form, page_session
 
@@ -65,7 +66,9 @@ DEFAULT_NEED = "psychosocial.trauma-therapy"
 
 
 @router.get("/gaps")
-async def gaps_page(request: Request, country: str = "XK", need: str = DEFAULT_NEED) -> Response:
+async def gaps_page(
+    request: Request, country: str = "XK", need: str = DEFAULT_NEED, question: str = "gap"
+) -> Response:
     session = await page_session(request)
     from web.search import need_options
 
@@ -74,10 +77,14 @@ async def gaps_page(request: Request, country: str = "XK", need: str = DEFAULT_N
     need_label = next((n["label"] for n in choices["needs"] if n["code"] == need), need)
     countries = choices["areas"]["nodes"]
     country_name = next((c["name"] for c in countries if c["id"] == country.upper()), country)
-    # The picture and the 3W table are the REST exports, which accept the session cookie.
-    picture = "/exports/gaps.png?" + urlencode(
-        {"country": country.upper(), "need": need, "lang": API_LANGUAGE[session.lang]}
-    )
+    if question not in QUESTIONS:
+        question = "gap"
+    # The map, the GeoJSON and the 3W table are the REST exports, which accept the session
+    # cookie.
+    asked = {"country": country.upper(), "need": need, "lang": API_LANGUAGE[session.lang]}
+    picture = "/exports/gaps.svg?" + urlencode(asked | {"question": question})
+    picture_png = "/exports/gaps.png?" + urlencode(asked | {"question": question})
+    geojson = "/exports/gaps.geojson?" + urlencode(asked)
     three_w = "/exports/3w.csv?" + urlencode(
         {"country": country.upper(), "lang": API_LANGUAGE[session.lang]}
     )
@@ -94,6 +101,10 @@ async def gaps_page(request: Request, country: str = "XK", need: str = DEFAULT_N
         cells=data["serviceGaps"],
         overlaps=data["serviceOverlaps"],
         picture=picture,
+        picture_png=picture_png,
+        geojson=geojson,
+        question=question,
+        questions=QUESTIONS,
         three_w=three_w,
     )
 

@@ -1,12 +1,16 @@
-"""The coordination exports over HTTP, on the seeded demo directory."""
+"""The coordination exports over HTTP, on the seeded demo directory: the public 3W table, the
+gap GeoJSON and the maps."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
+import geojson
 import httpx
 import hxl
 import pytest
@@ -28,9 +32,12 @@ async def seeded(graph: Graph) -> dict[str, str]:
 async def test_3w_round_trips_through_libhxl(
     client: httpx.AsyncClient, seeded: dict[str, str], tmp_path: Path
 ) -> None:
-    response = await client.get("/exports/3w.csv", params={"country": "XK"}, headers=seeded)
+    # Public like /hsds/: no token.
+    response = await client.get("/exports/3w.csv", params={"country": "XK", "lang": "sq"})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 by its BOM
+    assert "Pejë" in response.content.decode("utf-8-sig")
     path = tmp_path / "3w.csv"
     path.write_bytes(response.content)
 
@@ -39,25 +46,84 @@ async def test_3w_round_trips_through_libhxl(
     dataset = hxl.data(io.BytesIO(path.read_bytes()), local)
     tags = [column.display_tag for column in dataset.columns]
     rows = list(dataset)
-    assert "#org+name" in tags
-    assert "#adm2+code" in tags
+    assert "#org+impl+name" in tags
+    assert "#beneficiary+type" in tags
+    assert not [t for t in tags if t.startswith("#targeted")]  # #targeted is a number in HXL
     assert rows
     ferizaj = {
-        r.get("#org+name")
+        r.get("#org+impl+name")
         for r in rows
-        if r.get("#adm2+code") == "XK-ferizaj"
-        and r.get("#sector+code") == "employment.business-start-up"
+        if r.get("#adm2+code") == "XK03"
+        and r.get("#subsector+code") == "employment.business-start-up"
     }
     assert len(ferizaj) == 3
-    assert all(r.get("#country+code") == "XK" for r in rows)
+    assert all(r.get("#country+code") == "XKX" for r in rows)
+    assert {r.get("#sector+cluster") for r in rows} >= {"Protection", "Health", "Early Recovery"}
+    assert all(r.get("#sector+cluster") for r in rows)
+    # Target groups by their labels, in the asked language.
+    assert any("Fëmijët dhe të rinjtë" in (r.get("#beneficiary+type") or "") for r in rows)
+
+    # libhxl's own default schema (numbers, dates, spelling): no error at all.
+    problems: list[Any] = []
+    hxl.schema(callback=problems.append).validate(hxl.data(io.BytesIO(path.read_bytes()), local))
+    errors = [p for p in problems if p.rule.severity == "error"]
+    assert not errors, [(p.message, p.value) for p in errors[:5]]
     # An HXL schema that requires the core columns in every row.
     schema = hxl.schema(
-        [["#valid_tag", "#valid_required"], ["#org+name", "true"], ["#sector+code", "true"]]
+        [
+            ["#valid_tag", "#valid_required"],
+            ["#org+impl+name", "true"],
+            ["#subsector+code", "true"],
+            ["#sector+cluster", "true"],
+            ["#adm2+code", "false"],
+        ]
     )
     assert schema.validate(hxl.data(io.BytesIO(path.read_bytes()), local))
 
+    plain = await client.get("/exports/3w.csv", params={"country": "XK", "bom": "false"})
+    assert plain.content.startswith(b"Organisation,")
 
-async def test_gap_geojson_and_map_picture(
+
+async def test_gap_geojson_is_one_polygon_per_municipality(
+    client: httpx.AsyncClient, seeded: dict[str, str]
+) -> None:
+    params: dict[str, Any] = {
+        "need": ["psychosocial.trauma-therapy", "employment"],
+        "country": "XK",
+        "since": "2026-01-01",
+        "until": "2026-12-31",
+        "lang": "de",
+    }
+    geo = await client.get("/exports/gaps.geojson", params=params, headers=seeded)
+    assert geo.status_code == 200, geo.text
+    document = geojson.loads(geo.text)
+    assert document.is_valid, document.errors()
+    features = document["features"]
+    assert len(features) == 38
+    ids = [f["id"] for f in features]
+    assert len(set(ids)) == 38
+    assert "XK-ferizaj" in ids
+    assert {f["geometry"]["type"] for f in features} <= {"Polygon", "MultiPolygon"}
+    # Flat: every property a plain value, one column per need and measure.
+    for feature in features:
+        assert not [v for v in feature["properties"].values() if isinstance(v, dict | list)]
+    by_name = {f["properties"]["name"]: f["properties"] for f in features}
+    unmet = {
+        name for name, p in by_name.items() if p["psychosocial.trauma-therapy:state"] == "unmet"
+    }
+    assert unmet == {"Ferizaj", "Gjilan", "Vushtrri"}
+    assert by_name["Ferizaj"]["psychosocial.trauma-therapy:state_label"] == "Bedarf, kein Partner"
+    assert by_name["Ferizaj"]["code"] == "XK03"
+    assert "employment:supply" in by_name["Ferizaj"]
+    assert max(p["employment:overlap_organisations"] for p in by_name.values()) >= 2
+
+
+def _legend(svg_text: str) -> list[str]:
+    legend = svg_text.split('<g class="legend">')[1].split("</g>")[0]
+    return re.findall(r"<text[^>]*>([^<]*\(\d+\))</text>", legend)
+
+
+async def test_gap_map_is_a_choropleth_in_the_readers_language(
     client: httpx.AsyncClient, seeded: dict[str, str]
 ) -> None:
     params: dict[str, Any] = {
@@ -65,32 +131,80 @@ async def test_gap_geojson_and_map_picture(
         "country": "XK",
         "since": "2026-01-01",
         "until": "2026-12-31",
+        "lang": "de",
     }
-    geo = await client.get("/exports/gaps.geojson", params=params, headers=seeded)
-    assert geo.status_code == 200, geo.text
-    features = geo.json()["features"]
-    assert len(features) == 38
-    unmet = {
-        f["properties"]["name"]
-        for f in features
-        if f["properties"]["state"] == "demand, no partner"
-    }
-    assert unmet == {"Ferizaj", "Gjilan", "Vushtrri"}
-    assert features[0]["geometry"]["type"] == "Point"
+    svg = await client.get("/exports/gaps.svg", params=params, headers=seeded)
+    assert svg.status_code == 200, svg.text
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    text = svg.text
+    ElementTree.fromstring(svg.content)  # well-formed
+    assert text.count("<path ") == 38  # every municipality as a shape
+    assert 'data-area="XK-ferizaj"' in text
+    title = re.search(r"<title>([^<]*)</title>", text)
+    assert title is not None
+    assert title.group(1) == "Traumatherapie — Kosovo"
+    assert "01.01.2026 – 30.12.2026" in text  # until is the first day left out
+    assert "Datenstand" in text
+    assert "© OpenStreetMap contributors, geoBoundaries" in text
+    assert "Quelle: Homeward-Verzeichnis" in text
+    legend = _legend(text)
+    assert "Bedarf, kein Partner (3)" in legend
+    assert legend
+    assert not [entry for entry in legend if entry.endswith("(0)")]
+    # Labels: names inside the map, none drawn over another.
+    assert ">Ferizaj</text>" in text
 
     png = await client.get("/exports/gaps.png", params=params, headers=seeded)
     assert png.status_code == 200
     assert png.content.startswith(b"\x89PNG")
-    svg = await client.get("/exports/gaps.svg", params=params, headers=seeded)
-    assert b"Ferizaj" in svg.content  # the names are drawn
+
+    english = await client.get("/exports/gaps.svg", params=params | {"lang": "en"}, headers=seeded)
+    assert "<title>Trauma therapy — Kosovo</title>" in english.text
+
+
+async def test_maps_of_supply_overlap_and_arrivals(
+    client: httpx.AsyncClient, seeded: dict[str, str], graph: Graph
+) -> None:
+    params: dict[str, Any] = {"need": "employment", "country": "XK", "lang": "en"}
+    for question, legend_title in (
+        ("supply", "Services able to take a referral, per municipality"),
+        ("overlap", "Organisations offering the same need locally"),
+        ("arrivals", "Planned arrivals (households)"),
+    ):
+        response = await client.get(
+            "/exports/gaps.svg", params=params | {"question": question}, headers=seeded
+        )
+        assert response.status_code == 200, response.text
+        assert legend_title in response.text
+        assert not [e for e in _legend(response.text) if e.endswith("(0)")]
+    overlap = await client.get(
+        "/exports/gaps.svg", params=params | {"question": "overlap"}, headers=seeded
+    )
+    assert re.search(r">2 \(\d+\)</text>|>3 \(\d+\)</text>", overlap.text)
+
+    # With every municipality's population known, supply is per 10,000 residents; the new
+    # outlines replace the kept ones.
+    async def populate(tx: Any) -> None:
+        await tx.run("MATCH (m:Area {level: 'municipality'}) SET m.population = 50000")
+
+    await graph.write(populate)
+    rate = await client.get(
+        "/exports/gaps.svg", params=params | {"question": "supply"}, headers=seeded
+    )
+    assert "per 10,000 residents" in rate.text
+    wrong = await client.get(
+        "/exports/gaps.svg", params=params | {"question": "rain"}, headers=seeded
+    )
+    assert wrong.status_code == 422
 
 
 async def test_exports_are_for_coordinators_and_name_what_is_wrong(
     client: httpx.AsyncClient, seeded: dict[str, str]
 ) -> None:
-    assert (await client.get("/exports/3w.csv")).status_code == 401
+    assert (await client.get("/exports/gaps.svg", params={"need": "health"})).status_code == 401
     partner = {"Authorization": f"Bearer {TOKENS['partner']}"}
-    assert (await client.get("/exports/3w.csv", headers=partner)).status_code == 403
+    geo = await client.get("/exports/gaps.geojson", params={"need": "health"}, headers=partner)
+    assert geo.status_code == 403
     unknown = await client.get("/exports/3w.csv", params={"country": "QQ"}, headers=seeded)
     assert unknown.status_code == 404
     assert "QQ" in unknown.text
