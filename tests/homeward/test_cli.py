@@ -123,7 +123,7 @@ def test_importing_the_command_line_loads_no_heavy_module() -> None:
     )
     loaded = set(shown.stdout.split())
     assert "homeward.cli" in loaded
-    heavy = ("matplotlib", "fastapi", "strawberry", "reports.gapmap", "importers", "neo4j")
+    heavy = ("matplotlib", "fastapi", "strawberry", "reports.maps", "importers", "neo4j")
     assert sorted(m for m in loaded if m.split(".")[0] in heavy or m in heavy) == []
 
 
