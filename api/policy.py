@@ -76,6 +76,7 @@ RULES: dict[str, Rule] = {
     "Query.webhookSubscriptions": MANAGE_WEBHOOKS,
     "Query.webhookDeliveries": MANAGE_WEBHOOKS,
     "Mutation.registerOrganisation": REGISTER_ORGANISATIONS,
+    "Mutation.updateOrganisation": MAINTAIN_SERVICES,  # scoped: partners their own
     "Mutation.registerService": MAINTAIN_SERVICES,
     "Mutation.updateService": MAINTAIN_SERVICES,
     "Mutation.verifyService": MAINTAIN_SERVICES,
@@ -165,7 +166,10 @@ REST_RULES: dict[str, Rule] = {
     "GET /app/incoming": ANSWER_REFERRALS,
     "GET /app/cases/{case_id}": CASE_PARTIES,
     "POST /app/cases/{case_id}/visit": CASE_PARTIES,
+    "GET /app/services/{service_id}": SIGNED_IN,
     "GET /app/organisation": MAINTAIN_SERVICES,
+    "GET /app/organisation/edit": MAINTAIN_SERVICES,
+    "POST /app/organisation/edit": MAINTAIN_SERVICES,
     "GET /app/services/new": MAINTAIN_SERVICES,
     "POST /app/services": MAINTAIN_SERVICES,
     "GET /app/services/{service_id}/edit": MAINTAIN_SERVICES,

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
 
     api_host: str = Field(default="127.0.0.1", alias="HOMEWARD_HOST")
     api_port: int = Field(default=8000, alias="HOMEWARD_PORT")
+    # The address people reach the pages at, for links sent or printed outside them (a link
+    # to set a password); by default the address the API listens on.
+    public_url: str | None = Field(default=None, alias="HOMEWARD_PUBLIC_URL")
     migrate_on_startup: bool = Field(default=True, alias="HOMEWARD_MIGRATE_ON_STARTUP")
 
     # Anonymous callers may read the public directory (organisations, services, areas,
@@ -188,6 +191,10 @@ class Settings(BaseSettings):
         if self.neo4j_uri is not None:
             return self.neo4j_uri
         return f"bolt://127.0.0.1:{self.local_neo4j_port}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def demo_users_enabled(self) -> bool:

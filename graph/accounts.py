@@ -16,6 +16,7 @@ from datetime import datetime
 from neo4j import AsyncManagedTransaction
 
 from graph.audit import FieldChange, record_event
+from graph.passwords import PasswordLink, issue_password_link, redeem_password_link
 from graph.users import (
     Actor,
     ApiToken,
@@ -131,3 +132,45 @@ async def revoke_token_audited(
         changes={"token_id": token.id},
     )
     return token
+
+
+async def issue_password_link_audited(
+    tx: AsyncManagedTransaction,
+    *,
+    user_id: str,
+    link_id: str,
+    secret_hash: str,
+    now: datetime,
+    actor: Actor,
+) -> PasswordLink:
+    """A link that sets the account's password: whoever holds it can sign in as the account,
+    so its issue is recorded like a token's."""
+    link = await issue_password_link(
+        tx, user_id=user_id, link_id=link_id, secret_hash=secret_hash, now=now
+    )
+    await _record(
+        tx,
+        actor=actor,
+        action="issue_password_link",
+        user=await get_user(tx, id=user_id),
+        changes={
+            "link_id": link.id,
+            "expires_at": link.expires_at.isoformat(),
+            "for_another_account": actor.user_id != user_id,
+        },
+    )
+    return link
+
+
+async def redeem_password_link_audited(
+    tx: AsyncManagedTransaction, *, link: str, password_hash: str, now: datetime
+) -> PasswordLink | None:
+    """The password set through a link, recorded as the account's own act."""
+    used = await redeem_password_link(tx, link=link, password_hash=password_hash, now=now)
+    if used is not None:
+        user = await get_user(tx, id=used.user_id)
+        actor = Actor(user_id=user.id, email=user.email, memberships=user.memberships)
+        await _record(
+            tx, actor=actor, action="set_password", user=user, changes={"link_id": used.id}
+        )
+    return used

@@ -281,6 +281,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR (s:WebSession) REQUIRE s.id IS UNIQUE",
         ),
     ),
+    Migration(
+        version=14,
+        description="password links: one-time links that set a password, found by id",
+        # The id is the part of the link (graph/passwords.py) that finds it; the secret beside
+        # it is only ever compared with the stored hash.
+        statements=(
+            "CREATE CONSTRAINT password_link_id IF NOT EXISTS "
+            "FOR (l:PasswordLink) REQUIRE l.id IS UNIQUE",
+        ),
+    ),
 )
 
 

@@ -14,7 +14,7 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-from core.errors import NotFound, ValidationFailed
+from core.errors import Forbidden, NotFound, ValidationFailed, VersionConflict
 from core.text import search_keys
 from graph.areas import country_exists
 from graph.audit import diff, record_event
@@ -405,3 +405,80 @@ async def organisations_by_names(
     acronym is in `keys` (see `core.text.fold`)."""
     result = await tx.run(BY_NAMES, keys=keys, ids=ids)
     return [OrganisationMatch.model_validate(dict(r)) async for r in result]
+
+
+# --- an organisation's own description ----------------------------------------------------
+
+
+class OrganisationContacts(BaseModel):
+    """What an organisation keeps up to date about itself after registration: its name and
+    how to reach it. Kind and country stay as registered (a coordinator's matter)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    acronym: str | None = Field(default=None, max_length=20)
+    description: str | None = Field(default=None, max_length=5000)
+    website: HttpUrl | None = None
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9 ()/.-]{5,}$")
+
+    @field_validator("acronym", "description", "email", "phone", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return _strip(value)
+
+    @field_validator("website", mode="before")
+    @classmethod
+    def _no_website(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+BUMP_ORGANISATION: LiteralString = """
+MATCH (o:Organisation {id: $id})
+SET o.version = o.version + 1, o.updated_at = datetime()
+RETURN o.version - 1 AS previous
+"""
+
+SET_PROPERTIES: LiteralString = "MATCH (o:Organisation {id: $id}) SET o += $props"
+
+UNAUDITED = {"id", "version", "created_at", "updated_at", "hsds_id", "hsds_extra"}
+
+
+async def update_organisation(
+    tx: AsyncManagedTransaction,
+    *,
+    id: str,
+    expected_version: int,
+    data: OrganisationContacts,
+    actor: Actor,
+    allowed_organisations: set[str] | None,
+) -> Organisation:
+    """Replace the organisation's name and contacts if the caller saw its current version;
+    `allowed_organisations` comes from the access policy (None: every one)."""
+    if allowed_organisations is not None and id not in allowed_organisations:
+        raise Forbidden(f"you may not change organisation {id!r}")
+    record = await (await tx.run(BUMP_ORGANISATION, id=id)).single()
+    if record is None:
+        raise NotFound("organisation", id)
+    before = await get_organisation(tx, id=id)
+    if record["previous"] != expected_version:
+        raise VersionConflict("organisation", id, expected_version, record["previous"])
+    # The whole description again, so that the derived keys (duplicate matching, search) follow.
+    whole = OrganisationInput.model_validate(
+        before.model_dump(include=set(OrganisationInput.model_fields))
+        | data.model_dump()
+        | {"based_in": None}
+    )
+    await tx.run(SET_PROPERTIES, id=id, props=organisation_properties(whole))
+    after = await get_organisation(tx, id=id)
+    await record_event(
+        tx,
+        actor=actor,
+        action="update",
+        entity="organisation",
+        entity_id=id,
+        organisation_id=id,
+        changes=diff(before.model_dump(exclude=UNAUDITED), after.model_dump(exclude=UNAUDITED)),
+    )
+    return after

@@ -97,7 +97,7 @@ RETURN u, COLLECT { MATCH (u)-[m:MEMBER_OF]->(o:Organisation)
 """
 
 
-def _user(record: Any) -> User:
+def user_of_record(record: Any) -> User:
     props = dict(record["u"])
     return User(
         id=props["id"],
@@ -148,7 +148,7 @@ async def create_user(
         role=data.role.value,
         demo=demo,
     )
-    return _user(await result.single(strict=True))
+    return user_of_record(await result.single(strict=True))
 
 
 BY_IDS: LiteralString = "UNWIND $ids AS id MATCH (u:User {id: id}) " + RETURN_USER
@@ -159,12 +159,12 @@ async def get_user(tx: AsyncManagedTransaction, *, id: str) -> User:
     record = await (await tx.run(BY_IDS, ids=[id])).single()
     if record is None:
         raise NotFound("user", id)
-    return _user(record)
+    return user_of_record(record)
 
 
 async def user_by_email(tx: AsyncManagedTransaction, *, email: str) -> User | None:
     record = await (await tx.run(BY_EMAIL, email=email.lower())).single()
-    return _user(record) if record is not None else None
+    return user_of_record(record) if record is not None else None
 
 
 SET_DISABLED: LiteralString = (
@@ -176,7 +176,7 @@ async def set_user_disabled(tx: AsyncManagedTransaction, *, id: str, disabled: b
     record = await (await tx.run(SET_DISABLED, id=id, disabled=disabled)).single()
     if record is None:
         raise NotFound("user", id)
-    return _user(record)
+    return user_of_record(record)
 
 
 LIST: LiteralString = (
@@ -192,7 +192,7 @@ WITH u ORDER BY u.email, u.id LIMIT $limit
 async def list_users(tx: AsyncManagedTransaction, *, first: int, after: str | None) -> Page[User]:
     name, last = decode_cursor(after)
     result = await tx.run(LIST, after_name=name, after_id=last, limit=first + 1)
-    users = [_user(r) async for r in result]
+    users = [user_of_record(r) async for r in result]
     return paginate([(u.email, u.id, u) for u in users], first)
 
 
@@ -303,7 +303,7 @@ async def token_with_user(
     if record is None:
         return None
     props = dict(record["t"])
-    user = _user(record)
+    user = user_of_record(record)
     return _token(props, user.id), props["secret_hash"], user
 
 
@@ -411,7 +411,7 @@ async def session_with_user(
     if record is None:
         return None
     props = dict(record["s"])
-    user = _user(record)
+    user = user_of_record(record)
     token = _token(dict(record["t"]), user.id) if record["t"] is not None else None
     session = WebSession(
         id=props["id"], user_id=user.id, expires_at=props["expires_at"].to_native(), token=token

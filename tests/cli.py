@@ -9,7 +9,7 @@ from typer.testing import CliRunner, Result
 from homeward import cli
 
 
-async def run_cli(*args: str) -> Result:
+async def run_cli(*args: str, input: str | None = None) -> Result:
     # The command line runs its own event loop, so it must not share the test's thread.
     runner = CliRunner(env={"COLUMNS": "200"})  # wide enough that tables are not cut
-    return await asyncio.to_thread(runner.invoke, cli.app, list(args))
+    return await asyncio.to_thread(runner.invoke, cli.app, list(args), input)

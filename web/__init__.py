@@ -13,12 +13,15 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from api import policy
-from api.auth import SESSION_COOKIE
+from api.auth import SESSION_COOKIE, SignInRefused, authenticate_password
+from core.clock import utcnow
 from core.errors import Unauthenticated
-from web import cases, coordination, organisation, referrals, search
+from core.i18n import translator
+from web import cases, coordination, organisation, partners, password, referrals, search
 from web.headers import PageHeaders
 from web.pages import START_PAGES, render, see_other
 from web.session import (
+    API_LANGUAGE,
     PageForbidden,
     SignInRequired,
     WebSession,
@@ -37,7 +40,15 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 
 # Pages that show no data and so need no rule in policy.REST_RULES (a test checks that every
 # other /app route has one).
-OPEN_PAGES = frozenset({"GET /app/", "GET /app/sign-in", "POST /app/sign-in", "POST /app/sign-out"})
+OPEN_PAGES = frozenset(
+    {
+        "GET /app/",
+        "GET /app/sign-in",
+        "POST /app/sign-in",
+        "POST /app/sign-out",
+        *password.OPEN_PAGES,
+    }
+)
 
 
 @router.get("/")
@@ -55,7 +66,14 @@ async def sign_in_page(
 ) -> Response:
     session = await any_session(request)
     response = render(
-        request, session, "sign_in.html", next=safe_next(next), reason=reason, failed=None
+        request,
+        session,
+        "sign_in.html",
+        next=safe_next(next),
+        reason=reason,
+        failed=None,
+        email="",
+        password_set=request.query_params.get("password") == "set",
     )
     if request.cookies.get(SESSION_COOKIE) and not session.signed_in:
         # The kept token is no longer accepted: forget it.
@@ -66,28 +84,53 @@ async def sign_in_page(
 @router.post("/sign-in")
 async def sign_in(
     request: Request,
-    token: Annotated[str, Form()],
     csrf: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/app/",
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    token: Annotated[str, Form()] = "",
 ) -> Response:
+    """E-mail and password, or (for those who have one) an API token pasted instead."""
     session = await web_session(request, use_token=False)
     check_form(request, session, csrf)
+    t = translator(API_LANGUAGE[session.lang])
+    state = request.app.state
     try:
-        session.actor = await actor_of_token(request, token.strip())
+        if token.strip():
+            session.actor = await actor_of_token(request, token.strip())
+        else:
+            session.actor = await authenticate_password(
+                email, password, graph=state.graph, settings=state.settings
+            )
+    except SignInRefused as exc:
+        minutes = 0
+        if exc.until is not None:
+            minutes = max(1, -int(-(exc.until - utcnow()).total_seconds() // 60))
+        failed = t.counted(exc.reason, minutes) if exc.until else t(exc.reason)
+        return _refused(request, session, next=next, email=email, failed=failed)
     except Unauthenticated as exc:
-        return render(
-            request,
-            session,
-            "sign_in.html",
-            status_code=401,
-            next=safe_next(next),
-            reason=None,
-            failed=exc.message,
-        )
+        failed = t("signin.failed", reason=exc.message)
+        return _refused(request, session, next=next, email=email, failed=failed)
     response = see_other(session, safe_next(next))
-    cookie = await open_web_session(request, session.actor, token.strip())
+    cookie = await open_web_session(request, session.actor, token.strip() or None)
     sign_in_cookie(response, cookie, https=session.https)
     return response
+
+
+def _refused(
+    request: Request, session: WebSession, *, next: str, email: str, failed: str
+) -> Response:
+    return render(
+        request,
+        session,
+        "sign_in.html",
+        status_code=401,
+        next=safe_next(next),
+        reason=None,
+        failed=failed,
+        email=email,
+        password_set=False,
+    )
 
 
 @router.post("/sign-out")
@@ -103,9 +146,12 @@ async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Respo
 
 PAGE_ROUTERS = [
     search.router,
+    password.router,
     referrals.router,
     cases.router,
     organisation.router,
+    # After the organisation's pages, whose /services/new it would otherwise shadow.
+    partners.router,
     coordination.router,
 ]
 for _pages in PAGE_ROUTERS:

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from core.i18n import translator
 from graph.users import Role
+from web.errors import page_error
+from web.languages import language_choices
 from web.pages import render, run, see_other, typed_error
-from web.search import language_codes
-from web.session import PageForbidden, WebSession, check_form, page_session
+from web.session import API_LANGUAGE, PageForbidden, WebSession, check_form, page_session
 
 router = APIRouter()
 
@@ -78,6 +80,21 @@ UPDATE = (
 )
 VERIFY = "mutation Verify($id: ID!) { verifyService(id: $id) {" + RESULT + "} }"
 
+# Where the API's problems with a ServiceInput show on the form: (form field, message).
+SERVICE_FIELDS = {
+    "name": ("name", "error.service.name"),
+    "description": ("description", "error.text"),
+    "needs": ("needs", "error.service.needs"),
+    "covers": ("covers", "error.service.covers"),
+    "targetGroups": ("target_groups", "error.choose"),
+    "languages": ("languages", "error.languages"),
+    "eligibilityDescription": ("eligibility", "error.text"),
+    "capacity": ("capacity", "error.choose"),
+    "capacityNote": ("capacity_note", "error.text"),
+    "delivery": ("delivery", "error.service.delivery"),
+    "expectedResponseDays": ("expected_response_days", "error.service.response_days"),
+}
+
 CAPACITIES = ["AVAILABLE", "LIMITED", "FULL", "UNKNOWN"]
 DELIVERY = ["IN_PERSON", "REMOTE", "OUTREACH"]
 
@@ -96,6 +113,89 @@ async def own_organisation(request: Request, session: WebSession) -> str:
     if not mine:
         raise PageForbidden("you maintain no organisation's services")
     return str(mine[0])
+
+
+CONTACTS = """
+query Contacts($id: ID!) {
+  organisation(id: $id) { id name acronym description website email phone version }
+}
+"""
+UPDATE_ORGANISATION = """
+mutation UpdateOrganisation($id: ID!, $version: Int!, $input: OrganisationContactsInput!) {
+  updateOrganisation(id: $id, expectedVersion: $version, input: $input) {
+    __typename
+    ... on OrganisationPayload { organisation { id } }
+    ... on ValidationError { message fields { field message suggestions } }
+    ... on NotFoundError { message }
+    ... on ForbiddenError { message }
+    ... on VersionConflictError { message currentVersion }
+  }
+}
+"""
+CONTACT_FIELDS = ["name", "acronym", "description", "website", "email", "phone"]
+# Where the API's problems with an OrganisationContactsInput show: (form field, message).
+ORGANISATION_FIELDS = {
+    "name": ("name", "error.service.name"),
+    "acronym": ("acronym", "error.org.acronym"),
+    "description": ("description", "error.text"),
+    "website": ("website", "error.org.website"),
+    "email": ("email", "error.org.email"),
+    "phone": ("phone", "error.org.phone"),
+}
+
+
+@router.get("/organisation/edit")
+async def edit_organisation(request: Request) -> Response:
+    session = await page_session(request)
+    organisation_id = await own_organisation(request, session)
+    data = await run(request, session, CONTACTS, {"id": organisation_id})
+    return _contacts_form(request, session, data["organisation"], error=None)
+
+
+def _contacts_form(
+    request: Request,
+    session: WebSession,
+    organisation: dict[str, Any],
+    *,
+    error: dict[str, Any] | None,
+    status_code: int = 200,
+) -> Response:
+    t = translator(API_LANGUAGE[session.lang])
+    return render(
+        request,
+        session,
+        "organisation_form.html",
+        status_code=status_code,
+        organisation=organisation,
+        fields=CONTACT_FIELDS,
+        perror=page_error(error, t, ORGANISATION_FIELDS),
+    )
+
+
+@router.post("/organisation/edit")
+async def save_organisation(request: Request) -> Response:
+    session = await page_session(request)
+    organisation_id = await own_organisation(request, session)
+    form = await request.form()
+    check_form(request, session, str(form.get("csrf", "")))
+    values = {name: str(form.get(name, "")).strip() or None for name in CONTACT_FIELDS}
+    values["name"] = values["name"] or ""
+    version = str(form.get("version", ""))
+    variables = {
+        "id": organisation_id,
+        "version": int(version) if version.isdigit() else 0,
+        "input": values,
+    }
+    result = (await run(request, session, UPDATE_ORGANISATION, variables))["updateOrganisation"]
+    error = typed_error(result)
+    if error is not None:
+        shown = {"id": organisation_id, "version": version} | values
+        if error["__typename"] == "VersionConflictError":
+            current = await run(request, session, CONTACTS, {"id": organisation_id})
+            shown["version"] = current["organisation"]["version"]
+        status = 409 if error["__typename"] == "VersionConflictError" else 422
+        return _contacts_form(request, session, shown, error=error, status_code=status)
+    return see_other(session, f"/app/organisation?org={organisation_id}&saved=1")
 
 
 @router.get("/organisation")
@@ -144,6 +244,7 @@ async def _form(
 
     data = await run(request, session, FORM_DATA, {"country": country})
     areas = ([data["country"]] if data["country"] else []) + data["areas"]["nodes"]
+    t = translator(API_LANGUAGE[session.lang])
     return render(
         request,
         session,
@@ -157,10 +258,11 @@ async def _form(
         },
         need_groups=need_options(data["needs"]),
         target_groups=data["targetGroups"],
-        areas=areas,
+        areas=[{"code": a["id"], "label": a["name"]} for a in areas],
         capacities=CAPACITIES,
         delivery_modes=DELIVERY,
-        error=error,
+        perror=page_error(error, t, SERVICE_FIELDS),
+        language_choices=language_choices(t.locale, service["languages"]),
     )
 
 
@@ -211,7 +313,7 @@ def service_input(form: FormData, kept: dict[str, Any] | None, organisation_id: 
         "needs": [str(v) for v in form.getlist("needs")],
         "covers": [str(v) for v in form.getlist("covers")],
         "targetGroups": [str(v) for v in form.getlist("target_groups")],
-        "languages": language_codes(text("languages") or ""),
+        "languages": [str(v) for v in form.getlist("languages")],
         "eligibilityDescription": text("eligibility"),
         "capacity": text("capacity"),
         "capacityNote": text("capacity_note"),

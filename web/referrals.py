@@ -20,8 +20,10 @@ from graph.referrals import (
     Intention,
     Schooling,
 )
+from web.errors import page_error
+from web.languages import language_choices
 from web.pages import allowed, render, run, see_other, typed_error
-from web.search import language_codes
+from web.search import chosen_languages
 from web.session import API_LANGUAGE, WebSession, check_form, page_session
 
 router = APIRouter()
@@ -37,10 +39,40 @@ ERRORS = """
 
 NEW_FORM = """
 query NewReferral($service: ID!, $destination: ID!) {
-  service(id: $service) { id name organisation { name } needs { code label } }
+  service(id: $service) { id name organisation { name } needs { code label broader { code } } }
   area(id: $destination) { id name }
+  needs { code broader { code } }
 }
 """
+
+# Where the API's problems with a ReferralInput show on the form: (form field, message).
+REFERRAL_FIELDS = {
+    "needs": ("needs", "error.referral.needs"),
+    "returnType": ("return_type", "error.choose"),
+    "household": ("adults", "error.household"),
+    "household.adults": ("adults", "error.household"),
+    "household.children": ("children", "error.household"),
+    "languages": ("languages", "error.languages"),
+    "caseReference": ("case_reference", "error.referral.case"),
+    "plannedArrival": ("planned_arrival", "error.date"),
+    "note": ("note", "error.text"),
+    "contact": ("contact", "error.text"),
+    "health": ("health", "error.text"),
+}
+
+
+def answering_needs(
+    service_needs: list[dict[str, Any]], searched: list[str], broader: dict[str, str | None]
+) -> list[str]:
+    """The service's needs that answer the searched ones, as the search matched them: the
+    same need, a narrower need of a searched broad one, or the broad need of a searched
+    narrow one."""
+    wanted = set(searched) | {b for s in searched if (b := broader.get(s))}
+    return [
+        need["code"]
+        for need in service_needs
+        if need["code"] in wanted or (need.get("broader") or {}).get("code") in searched
+    ]
 
 
 def _input_mutation(name: str, field: str, input_type: str, payload: str) -> str:
@@ -193,9 +225,12 @@ async def _new_form(
     service_id: str,
     destination: str,
     values: dict[str, Any],
+    searched: bool = False,
     error: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The form; `searched` when values["needs"] are the needs the search asked for, to be
+    ticked where the service answers them."""
     data = await run(
         request, session, NEW_FORM, {"service": service_id, "destination": destination}
     )
@@ -208,6 +243,12 @@ async def _new_form(
             title="notfound.title",
             text=None,
         )
+    if searched:
+        broader = {n["code"]: (n["broader"] or {}).get("code") for n in data["needs"]}
+        values = values | {
+            "needs": answering_needs(data["service"]["needs"], values["needs"], broader)
+        }
+    t = translator(API_LANGUAGE[session.lang])
     return render(
         request,
         session,
@@ -216,9 +257,10 @@ async def _new_form(
         service=data["service"],
         destination=data["area"],
         values=values,
-        error=error,
+        perror=page_error(error, t, REFERRAL_FIELDS),
         return_types=RETURN_TYPES,
         age_bands=AGE_BANDS,
+        language_choices=language_choices(t.locale, values["languages"]),
     )
 
 
@@ -231,7 +273,7 @@ async def new_referral(request: Request, service: str, destination: str) -> Resp
         "adults": "1",
         "children": [],
         "children_counts": {},
-        "languages": request.query_params.get("languages", ""),
+        "languages": chosen_languages(request.query_params.getlist("languages")),
         "case_reference": request.query_params.get("case", ""),
         "planned_arrival": "",
         "note": "",
@@ -239,7 +281,7 @@ async def new_referral(request: Request, service: str, destination: str) -> Resp
         "health": "",
     }
     return await _new_form(
-        request, session, service_id=service, destination=destination, values=values
+        request, session, service_id=service, destination=destination, values=values, searched=True
     )
 
 
@@ -257,7 +299,7 @@ async def create_referral(request: Request) -> Response:
         "return_type": text("return_type"),
         "adults": text("adults"),
         "children": [str(v) for v in form.getlist("children")],
-        "languages": text("languages"),
+        "languages": [str(v) for v in form.getlist("languages")],
         "case_reference": text("case_reference"),
         "planned_arrival": text("planned_arrival"),
         "note": text("note"),
@@ -274,7 +316,7 @@ async def create_referral(request: Request) -> Response:
         "needs": values["needs"],
         "returnType": values["return_type"] or "VOLUNTARY",
         "household": {"adults": _int(text("adults"), 1), "children": children},
-        "languages": language_codes(str(values["languages"])),
+        "languages": values["languages"],
         "caseReference": values["case_reference"] or None,
         "plannedArrival": values["planned_arrival"] or None,
         "note": values["note"] or None,

@@ -8,8 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from core.i18n import translator
+from web.errors import page_error
+from web.languages import language_choices
 from web.pages import allowed, render, run
-from web.session import page_session, remember
+from web.session import API_LANGUAGE, page_session, remember
 
 router = APIRouter()
 
@@ -68,6 +71,22 @@ def language_codes(text: str) -> list[str]:
     return [code.strip().lower() for code in text.replace(";", ",").split(",") if code.strip()]
 
 
+def chosen_languages(values: list[str]) -> list[str]:
+    """Languages ticked (one value each) or, in an older link, typed as "sq, de"."""
+    return list(dict.fromkeys(code for value in values for code in language_codes(value)))
+
+
+# Where the API's problems with a search show on the form: (form field, message).
+SEARCH_FIELDS = {
+    "needs": ("needs", "error.search.needs"),
+    "place": ("place", "error.search.place"),
+    "radiusKm": ("radius", "error.search.radius"),
+    "languages": ("languages", "error.languages"),
+    "targetGroups": ("target_groups", "error.choose"),
+    "sendingCountry": ("sending_country", "error.choose"),
+}
+
+
 async def vocabulary(request: Request, session: Any) -> dict[str, Any]:
     data = await run(request, session, VOCABULARY)
     return {
@@ -86,7 +105,7 @@ async def search_page(request: Request) -> Response:
         "place": params.get("place", "").strip(),
         "radius": params.get("radius", "25"),
         "target_groups": params.getlist("target_groups"),
-        "languages": params.get("languages", ""),
+        "languages": chosen_languages(params.getlist("languages")),
         "sending_country": params.get("sending_country", ""),
         # From a case page: the referral form joins the new referral to that case.
         "case": params.get("case", "").strip(),
@@ -103,7 +122,7 @@ async def search_page(request: Request) -> Response:
             "place": form["place"],
             "radiusKm": radius,
             "targetGroups": form["target_groups"],
-            "languages": language_codes(str(form["languages"])),
+            "languages": form["languages"],
             "sendingCountry": form["sending_country"] or None,
         }
         found = (await run(request, session, SEARCH, {"q": query}))["searchPartners"]
@@ -111,13 +130,15 @@ async def search_page(request: Request) -> Response:
             error = found
         else:
             results = found
+    t = translator(API_LANGUAGE[session.lang])
     return render(
         request,
         session,
         "search.html",
         form=form,
         results=results,
-        error=error,
+        perror=page_error(error, t, SEARCH_FIELDS),
+        language_choices=language_choices(t.locale, form["languages"]),
         can_refer=allowed(request, session, "GET /app/referrals/new"),
         **await vocabulary(request, session),
     )

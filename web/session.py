@@ -1,8 +1,9 @@
 """Who is signed in to the web pages, in which language, and the CSRF defence of their forms.
 
-The bearer token the person pasted is checked once, at sign-in, and opens a server-side
-session (graph.users, "web sessions") whose id is kept in an HttpOnly, SameSite=Strict cookie
-(Secure when the page came over https); the token itself is never put in a cookie. Every
+The e-mail address and password (api.auth.authenticate_password), or a bearer token pasted
+instead, are checked once, at sign-in, and open a server-side session (graph.users, "web
+sessions") whose id is kept in an HttpOnly, SameSite=Strict cookie (Secure when the page came
+over https); neither password nor token is ever put in a cookie. Every
 request checks the session, and through it the token, so signing out, a revoked or expired
 token or a disabled account signs the person out at once.
 
@@ -110,11 +111,12 @@ async def actor_of_token(request: Request, token: str) -> Actor:
     )
 
 
-async def open_web_session(request: Request, actor: Actor, token: str) -> str:
-    """A new session for the person who signed in with `token`; returns the cookie value."""
+async def open_web_session(request: Request, actor: Actor, token: str | None) -> str:
+    """A new session for the person who signed in (with `token`, when they pasted an API
+    token, whose end ends the session too); returns the cookie value."""
     assert actor.user_id is not None
     cookie, session_id, secret_hash = new_session()
-    parts = split_token(token)
+    parts = split_token(token) if token else None
     await request.app.state.graph.write(
         open_session,
         id=session_id,

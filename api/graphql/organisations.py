@@ -1,4 +1,5 @@
-"""GraphQL for organisations: the `organisation` query and `registerOrganisation`."""
+"""GraphQL for organisations: the `organisation` query, `registerOrganisation`, and
+`updateOrganisation` for an organisation's own name and contacts."""
 
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ from api.graphql.errors import (
 )
 from api.graphql.pagination import Connection, to_connection
 from api.graphql.services import ServiceType
+from api.policy import service_scope
 from core.errors import HomewardError
 from graph.organisations import (
     Organisation,
+    OrganisationContacts,
     OrganisationInput,
     list_organisations,
     register_organisation,
+    update_organisation,
 )
 from graph.pagination import checked_cursor, page_size
 
@@ -126,6 +130,35 @@ RegisterOrganisationResult = Annotated[
 ]
 
 
+@strawberry.input
+class OrganisationContactsInput:
+    """The whole of what an organisation says about itself after registration: a field left
+    out is cleared."""
+
+    name: str
+    acronym: str | None = None
+    description: str | None = None
+    website: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@strawberry.type
+class OrganisationPayload:
+    organisation: OrganisationType
+
+
+UpdateOrganisationResult = Annotated[
+    OrganisationPayload
+    | ValidationError
+    | NotFoundError
+    | ForbiddenError
+    | VersionConflictError
+    | PossibleDuplicatesError,
+    strawberry.union("UpdateOrganisationResult"),
+]
+
+
 @strawberry.type
 class OrganisationQuery:
     @strawberry.field
@@ -169,3 +202,28 @@ class OrganisationMutation:
         except HomewardError as exc:
             return to_graphql_error(exc)
         return RegisterOrganisationPayload(organisation=OrganisationType.from_model(organisation))
+
+    @strawberry.mutation(
+        description="An organisation's own name, description and contacts, if the caller saw "
+        "its current version (partners of the organisation, admins); audited."
+    )
+    async def update_organisation(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: int,
+        input: OrganisationContactsInput,
+    ) -> UpdateOrganisationResult:
+        try:
+            data = validate_input(OrganisationContacts, strawberry.asdict(input))
+            organisation = await info.context.graph.write(
+                update_organisation,
+                id=str(id),
+                expected_version=expected_version,
+                data=data,
+                actor=info.context.actor,
+                allowed_organisations=service_scope(info.context.actor),
+            )
+        except HomewardError as exc:
+            return to_graphql_error(exc)
+        return OrganisationPayload(organisation=OrganisationType.from_model(organisation))

@@ -9,10 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from api.passwords import PROBLEMS, issue_link, link_url
 from core.clock import utcnow
+from core.errors import NotFound, ValidationFailed
+from core.passwords import hash_password, password_problem
 from core.settings import get_settings
 from graph.driver import Graph
+from graph.passwords import LINK_LIFETIME, set_password
 from graph.users import (
+    SYSTEM,
     Role,
     User,
     UserInput,
@@ -22,8 +27,9 @@ from graph.users import (
     new_token,
     revoke_token,
     set_user_disabled,
+    user_by_email,
 )
-from homeward.cli.common import JsonOption, console, print_json, validated
+from homeward.cli.common import JsonOption, console, fail, print_json, validated
 from homeward.cli.runner import with_graph
 
 users_app = typer.Typer(
@@ -87,6 +93,38 @@ def users_disable(user_id: str) -> None:
         get_settings(), lambda g: g.write(set_user_disabled, id=user_id, disabled=True)
     )
     console.print(f"disabled {user.email}")
+
+
+@users_app.command("password-link")
+def users_password_link(email: str) -> None:
+    """A one-time link with which the person sets their password (to send them); it expires
+    after three days, and a new link or a new password voids it."""
+    settings = get_settings()
+    secret, link = with_graph(settings, lambda g: issue_link(email, graph=g, actor=SYSTEM))
+    hours = int(LINK_LIFETIME.total_seconds() // 3600)
+    console.print(f"link for {link.email}, valid for {hours} hours (shown once):")
+    console.print(link_url(settings.base_url, secret), highlight=False, soft_wrap=True)
+
+
+@users_app.command("set-password")
+def users_set_password(email: str) -> None:
+    """Set a person's password at the terminal (asked twice, never echoed); their web
+    sessions end."""
+    password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(password, email=email)
+    if problem is not None:
+        raise fail(ValidationFailed.single("password", PROBLEMS[problem]))
+
+    async def work(graph: Graph) -> str:
+        user = await graph.read(user_by_email, email=email.strip().lower())
+        if user is None:
+            raise NotFound("user", email)
+        await graph.write(
+            set_password, user_id=user.id, password_hash=hash_password(password), now=utcnow()
+        )
+        return user.email
+
+    console.print(f"password set for {with_graph(get_settings(), work)}")
 
 
 @tokens_app.command("issue")

@@ -40,6 +40,7 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Query.webhookSubscriptions": (False, {C, P, A}),
     "Query.webhookDeliveries": (False, {C, P, A}),
     "Mutation.registerOrganisation": (False, {K, A}),
+    "Mutation.updateOrganisation": (False, {P, A}),
     "Mutation.registerService": (False, {P, A}),
     "Mutation.updateService": (False, {P, A}),
     "Mutation.verifyService": (False, {P, A}),
