@@ -110,6 +110,7 @@ RULES: dict[str, Rule] = {
     "Mutation.recordCaseStatus": CASE_PARTIES,
     "Mutation.recordCaseFollowUp": CASE_PARTIES,
     "Mutation.grantCaseConsent": CASE_PARTIES,
+    "Mutation.extendCaseConsent": CASE_PARTIES,
     "Mutation.revokeCaseConsent": CASE_PARTIES,
     "Mutation.createWebhookSubscription": MANAGE_WEBHOOKS,
     "Mutation.deleteWebhookSubscription": MANAGE_WEBHOOKS,
