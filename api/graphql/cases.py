@@ -197,6 +197,9 @@ class ReturnCaseType:
     responsible_user_id: strawberry.ID | None
     created_at: datetime
     updated_at: datetime
+    purged_at: datetime | None = strawberry.field(
+        description="When the personal data was erased, the retention period after closing."
+    )
     version: int
     _case: strawberry.Private[ReturnCase]
 
@@ -275,6 +278,7 @@ class ReturnCaseType:
             else None,
             created_at=c.created_at,
             updated_at=c.updated_at,
+            purged_at=c.purged_at,
             version=c.version,
             _case=c,
         )

@@ -13,6 +13,7 @@ The parts, each importing only those listed before it:
 - `writes`: opening, updating, status changes and visits, each an event with a version check.
 - `consent`: the household's one consent for the case, extended recipient by recipient.
 - `statistics`: counts for coordinators.
+- `retention`: what a closed case keeps after its retention period.
 
 Referrals join a case in graph/referrals (`create_referral` with a case); the case's consent
 is a `Consent` (graph/referrals/models.py) naming several recipients.
@@ -40,6 +41,7 @@ from graph.cases.models import (
     Whereabouts,
 )
 from graph.cases.reads import CaseFilter, case_owners, cases_by_ids, get_case, list_cases
+from graph.cases.retention import purge_closed_cases, purge_expired_cases
 from graph.cases.statistics import ArrivalCell, CaseStatistics, case_statistics, planned_arrivals
 from graph.cases.writes import open_case, record_case_follow_up, record_status, update_case
 
@@ -74,6 +76,8 @@ __all__ = [
     "list_cases",
     "open_case",
     "planned_arrivals",
+    "purge_closed_cases",
+    "purge_expired_cases",
     "record_case_follow_up",
     "record_status",
     "revoke_case_consent",

@@ -340,6 +340,8 @@ class ReturnCase(BaseModel):
     follow_ups_due: list[int]
     created_at: datetime
     updated_at: datetime
+    # When the personal data was erased after the retention period.
+    purged_at: datetime | None = None
     version: int
 
     @property

@@ -211,6 +211,7 @@ def view(
         ],
         created_at=native(props["created_at"]),
         updated_at=native(props["updated_at"]),
+        purged_at=native(props.get("purged_at")),
         version=props["version"],
     )
 

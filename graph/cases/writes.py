@@ -515,6 +515,9 @@ async def _change(
         if arrival > now.date():
             problems.append(FieldProblem(f"{prefix}arrived_on", "cannot be in the future"))
         props["actual_arrival"] = current.actual_arrival or arrival
+    if new_phase is Phase.CLOSED and current.phase is not Phase.CLOSED:
+        # From here the retention period runs (graph/cases/retention.py).
+        props["closed_at"] = now
     if problems:
         raise ValidationFailed(problems)
     await tx.run(STATUS, id=current.id, props=props, now=now, destination=destination)
