@@ -22,6 +22,7 @@ from core.clock import utcnow
 from core.crypto import DataCipher, cipher_from_settings
 from core.errors import DatabaseUnavailable
 from core.settings import Settings, get_settings
+from graph.cases import purge_expired_cases
 from graph.driver import Graph, create_driver
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
@@ -58,8 +59,16 @@ def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
         purged = await purge_expired(
             graph, now=now, retention_days=settings.referral_retention_days
         )
-        if overdue or purged:
-            log.info("referrals: %d newly overdue, %d purged", overdue, purged)
+        cases = await purge_expired_cases(
+            graph, now=now, retention_days=settings.referral_retention_days
+        )
+        if overdue or purged or cases:
+            log.info(
+                "referrals: %d newly overdue, %d purged; %d return cases purged",
+                overdue,
+                purged,
+                cases,
+            )
 
     return [
         PeriodicJob("webhooks", settings.webhook_interval_s, deliver_webhooks),

@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     )
     # Months after arrival at which a monitoring visit is due.
     follow_up_months: list[int] = Field(default=[1, 3, 6, 12], alias="HOMEWARD_FOLLOW_UP_MONTHS")
-    # Personal categories of a closed referral are erased this many days after it closed.
+    # Personal categories of a closed referral, and the personal data of a closed return
+    # case, are erased this many days after it closed.
     referral_retention_days: int = Field(
         default=365, ge=1, alias="HOMEWARD_REFERRAL_RETENTION_DAYS"
     )

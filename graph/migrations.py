@@ -291,6 +291,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR (l:PasswordLink) REQUIRE l.id IS UNIQUE",
         ),
     ),
+    Migration(
+        version=15,
+        description="return cases: when each was closed, for the retention purge",
+        # Closing a case now records when (graph/cases/writes.py); a case closed before gets
+        # its last change, which is no earlier than its closing.
+        statements=(
+            "CREATE INDEX return_case_closed_at IF NOT EXISTS FOR (c:ReturnCase) ON (c.closed_at)",
+            "MATCH (c:ReturnCase {phase: 'closed'}) WHERE c.closed_at IS NULL "
+            "SET c.closed_at = c.updated_at",
+        ),
+    ),
 )
 
 

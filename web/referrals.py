@@ -267,14 +267,16 @@ async def _new_form(
 @router.get("/referrals/new")
 async def new_referral(request: Request, service: str, destination: str) -> Response:
     session = await page_session(request)
+    case = request.query_params.get("case", "")
     values = {
         "needs": request.query_params.getlist("needs"),
         "return_type": "VOLUNTARY",
-        "adults": "1",
+        # From a case the household comes from the case unless typed here.
+        "adults": "" if case else "1",
         "children": [],
         "children_counts": {},
         "languages": chosen_languages(request.query_params.getlist("languages")),
-        "case_reference": request.query_params.get("case", ""),
+        "case_reference": case,
         "planned_arrival": "",
         "note": "",
         "contact": "",
@@ -310,12 +312,16 @@ async def create_referral(request: Request) -> Response:
     for band in AGE_BANDS:
         children += [band] * max(0, _int(text(f"children_{band}"), 0))
     values["children_counts"] = {b: text(f"children_{b}") for b in AGE_BANDS}
+    # A referral of a case with the household left empty takes the case's household.
+    from_case = bool(values["case_reference"]) and not text("adults") and not children
     referral_input = {
         "serviceId": text("service"),
         "destination": text("destination"),
         "needs": values["needs"],
         "returnType": values["return_type"] or "VOLUNTARY",
-        "household": {"adults": _int(text("adults"), 1), "children": children},
+        "household": None
+        if from_case
+        else {"adults": _int(text("adults"), 1), "children": children},
         "languages": values["languages"],
         "caseReference": values["case_reference"] or None,
         "plannedArrival": values["planned_arrival"] or None,

@@ -35,12 +35,14 @@ from api.graphql.errors import (
     ValidationError,
     VersionConflictError,
     to_case_error,
+    to_referral_error,
     validate_input,
 )
 from api.graphql.needs import NeedType, TargetGroupType
 from api.graphql.pagination import Connection, to_connection
 from api.graphql.programmes import ProgrammeType
 from api.graphql.referrals import (
+    ConsentPayload,
     ConsentResult,
     ConsentType,
     CountType,
@@ -51,6 +53,7 @@ from api.graphql.referrals import (
 )
 from core.errors import HomewardError, NotFound, ValidationFailed
 from graph.cases import (
+    CaseConsentRecipients,
     CaseDetails,
     CaseEvent,
     CaseFilter,
@@ -61,20 +64,19 @@ from graph.cases import (
     ReturnCase,
     StatusInput,
     case_statistics,
+    extend_case_consent,
     get_case,
+    grant_case_consent,
     list_cases,
     open_case,
     planned_arrivals,
     record_case_follow_up,
     record_status,
+    revoke_case_consent,
     update_case,
 )
 from graph.pagination import decode_cursor, page_size
-from graph.referrals import (
-    CaseConsentInput,
-    grant_case_consent,
-    revoke_case_consent,
-)
+from graph.referrals import CaseConsentInput
 
 if TYPE_CHECKING:
     from api.graphql.organisations import OrganisationType
@@ -195,6 +197,9 @@ class ReturnCaseType:
     responsible_user_id: strawberry.ID | None
     created_at: datetime
     updated_at: datetime
+    purged_at: datetime | None = strawberry.field(
+        description="When the personal data was erased, the retention period after closing."
+    )
     version: int
     _case: strawberry.Private[ReturnCase]
 
@@ -273,6 +278,7 @@ class ReturnCaseType:
             else None,
             created_at=c.created_at,
             updated_at=c.updated_at,
+            purged_at=c.purged_at,
             version=c.version,
             _case=c,
         )
@@ -486,6 +492,14 @@ class CaseConsentInputType:
     expires_on: date
 
 
+@strawberry.input(name="CaseConsentRecipientsInput")
+class CaseConsentRecipientsInputType:
+    consent_id: strawberry.ID
+    recipients: list[strawberry.ID] = strawberry.field(
+        description="Further organisations a referral of the case is addressed to."
+    )
+
+
 @strawberry.input(name="CaseFollowUpInput")
 class CaseFollowUpInputType:
     case_id: strawberry.ID
@@ -603,10 +617,31 @@ class CaseMutation:
 
     @strawberry.mutation(
         description="The returnee's one consent for the case: it covers every referral of the "
-        "case to each recipient named. A further recipient is a further grant."
+        "case to each recipient named. While it is valid, a further recipient extends it "
+        "(extendCaseConsent); a second consent is refused."
     )
     async def grant_case_consent(self, info: Info, input: CaseConsentInputType) -> ConsentResult:
         return await consent_written(info, grant_case_consent, CaseConsentInput, input)
+
+    @strawberry.mutation(
+        description="Name further recipients on the case's consent (the same signed form): its "
+        "categories, purpose and expiry then cover the case's referrals to them too."
+    )
+    async def extend_case_consent(
+        self, info: Info, input: CaseConsentRecipientsInputType
+    ) -> ConsentResult:
+        try:
+            data = validate_input(CaseConsentRecipients, strawberry.asdict(input))
+            consent = await info.context.graph.write(
+                extend_case_consent,
+                data=data,
+                actor=info.context.actor,
+                now=info.context.now,
+                cipher=info.context.cipher,
+            )
+        except HomewardError as exc:
+            return to_referral_error(exc)
+        return ConsentPayload(consent=ConsentType.from_model(consent))
 
     @strawberry.mutation(
         description="Every recipient loses the categories at once, for all referrals covered."

@@ -204,6 +204,21 @@ class CaseDetails(BaseModel):
         return values
 
 
+class CaseConsentRecipients(BaseModel):
+    """Organisations added to a case's consent, each explicitly and once: the form the
+    household signed now names them too."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    consent_id: str = Field(min_length=1, max_length=80)
+    recipients: list[str] = Field(min_length=1, max_length=30)
+
+    @field_validator("recipients")
+    @classmethod
+    def _distinct(cls, values: list[str]) -> list[str]:
+        return distinct(values)
+
+
 class OpenCaseInput(CaseDetails):
     # The organisation that owns the case; may be left out by members of one organisation.
     organisation_id: str | None = Field(default=None, max_length=80)
@@ -325,6 +340,8 @@ class ReturnCase(BaseModel):
     follow_ups_due: list[int]
     created_at: datetime
     updated_at: datetime
+    # When the personal data was erased after the retention period.
+    purged_at: datetime | None = None
     version: int
 
     @property

@@ -33,7 +33,6 @@ from graph.referrals import (
     Policy,
     Schooling,
 )
-from graph.referrals.consent import case_owners
 from graph.referrals.reads import add_months, consent_from
 from graph.services import ReturnType
 from graph.temporal import native
@@ -67,6 +66,12 @@ RETURN c,
 
 def _opt(enum: type[Any], value: Any) -> Any:
     return enum(value) if value is not None else None
+
+
+def case_owners(actor: Actor) -> set[str]:
+    """Organisations whose cases the actor works on: counsellors before departure, partners
+    for the walk-ins they opened after arrival."""
+    return actor.organisations_with(Role.COUNSELLOR, Role.PARTNER)
 
 
 def case_side(actor: Actor, *, owner: str, receivers: list[str]) -> CaseSide | None:
@@ -206,6 +211,7 @@ def view(
         ],
         created_at=native(props["created_at"]),
         updated_at=native(props["updated_at"]),
+        purged_at=native(props.get("purged_at")),
         version=props["version"],
     )
 

@@ -1,7 +1,8 @@
 """Writing a return case: opening it at either end, changing its details, its phase and the
 household's whereabouts, and visits after arrival. Every change is an event (who, when,
-note), bumps the version (a caller that read an older one is refused, nothing written), and
-is checked whole before anything is written.
+note), bumps the version (a caller that read an older one is refused, nothing written), is
+checked whole before anything is written, and leaves an audit event and webhook
+notifications (graph/cases/announcements.py) in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from neo4j import AsyncManagedTransaction
 
 from core.crypto import DataCipher
 from core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed, VersionConflict
+from graph.cases.announcements import announce, changes
 from graph.cases.models import (
     CaseDetails,
     CaseFollowUpInput,
@@ -28,10 +30,10 @@ from graph.cases.models import (
     phase_problem,
     whereabouts_problem,
 )
-from graph.cases.reads import get_case
+from graph.cases.reads import case_owners, get_case
 from graph.referrals import Policy
-from graph.referrals.consent import case_owners
 from graph.users import Actor, Role
+from graph.webhooks import WebhookEvent
 
 
 def new_reference(now: datetime) -> str:
@@ -158,6 +160,32 @@ SET e += $props,
 
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, StrEnum) else value
+
+
+def _audited(data: CaseDetails | ReturnCase) -> dict[str, Any]:
+    """The details as the audit trail compares them, from an input or a stored case."""
+    if isinstance(data, ReturnCase):
+        programmes, destination = data.programme_ids, data.destination_id
+        needs, groups = data.need_codes, data.target_group_codes
+    else:
+        programmes, destination = data.programmes, data.destination
+        needs, groups = data.needs, data.target_groups
+    return {
+        "file_number": data.file_number,
+        "responsible_user_id": data.responsible_user_id,
+        "return_type": data.return_type,
+        "sending_country": data.sending_country,
+        "programmes": sorted(programmes),
+        "destination": destination,
+        "planned_arrival": data.planned_arrival,
+        "actual_arrival": data.actual_arrival,
+        "members": [m.model_dump(mode="json") for m in data.members],
+        "languages": data.languages,
+        "need_codes": needs,
+        "target_group_codes": groups,
+        "documents": [d.model_dump(mode="json") for d in data.documents],
+        "note": data.note,
+    }
 
 
 def _details(data: CaseDetails, owner: str, cipher: DataCipher) -> dict[str, Any]:
@@ -311,6 +339,18 @@ async def open_case(
         cipher=cipher,
         now=now,
     )
+    await announce(
+        tx,
+        case_id=id,
+        action="open",
+        event=WebhookEvent.CASE_OPENED,
+        changed=changes(
+            None,
+            {"phase": phase, "whereabouts": whereabouts, "owner": owner} | _audited(data),
+        ),
+        actor=actor,
+        now=now,
+    )
     return await get_case(tx, id=id, actor=actor, cipher=cipher, now=now, policy=policy)
 
 
@@ -386,6 +426,30 @@ async def update_case(
         cipher=cipher,
         now=now,
     )
+    before, after = _audited(current), _audited(data)
+    handed = before.pop("responsible_user_id"), after.pop("responsible_user_id")
+    changed = changes(before, after)
+    if changed:
+        await announce(
+            tx,
+            case_id=id,
+            action="update",
+            event=WebhookEvent.CASE_UPDATED,
+            changed=changed,
+            actor=actor,
+            now=now,
+        )
+    if handed[0] != handed[1]:
+        # Handed to a colleague: a change of who answers for the case, told on its own.
+        await announce(
+            tx,
+            case_id=id,
+            action="transfer",
+            event=WebhookEvent.CASE_TRANSFERRED,
+            changed=changes({"responsible_user_id": handed[0]}, {"responsible_user_id": handed[1]}),
+            actor=actor,
+            now=now,
+        )
     return await get_case(tx, id=id, actor=actor, cipher=cipher, now=now, policy=policy)
 
 
@@ -418,10 +482,11 @@ async def _change(
     cipher: DataCipher,
     now: datetime,
     field: str = "",
-) -> None:
+) -> dict[str, Any]:
     """Check one change of phase and whereabouts against where the case is, then write it
-    with its event. Arriving is one change seen from either side: saying the household is in
-    the destination while preparing makes it arrived, and the reverse."""
+    with its event, and return what changed as the audit trail records it. Arriving is one
+    change seen from either side: saying the household is in the destination while preparing
+    makes it arrived, and the reverse."""
     prefix = f"{field}." if field else ""
     new_phase, new_whereabouts = phase or current.phase, whereabouts or current.whereabouts
     if new_phase is not Phase.PREPARING and current.whereabouts is Whereabouts.HOST_COUNTRY:
@@ -450,6 +515,9 @@ async def _change(
         if arrival > now.date():
             problems.append(FieldProblem(f"{prefix}arrived_on", "cannot be in the future"))
         props["actual_arrival"] = current.actual_arrival or arrival
+    if new_phase is Phase.CLOSED and current.phase is not Phase.CLOSED:
+        # From here the retention period runs (graph/cases/retention.py).
+        props["closed_at"] = now
     if problems:
         raise ValidationFailed(problems)
     await tx.run(STATUS, id=current.id, props=props, now=now, destination=destination)
@@ -465,6 +533,17 @@ async def _change(
         cipher=cipher,
         now=now,
     )
+    return props | ({"destination": destination} if destination is not None else {})
+
+
+def _was(current: ReturnCase, after: dict[str, Any]) -> dict[str, Any]:
+    stored = {
+        "phase": current.phase.value,
+        "whereabouts": current.whereabouts.value,
+        "actual_arrival": current.actual_arrival,
+        "destination": current.destination_id,
+    }
+    return {k: stored.get(k) for k in after}
 
 
 async def record_status(
@@ -491,7 +570,7 @@ async def record_status(
     )
     if data.phase is not None and current.viewer_side is not CaseSide.OWNER:
         raise Forbidden("only the organisation that owns a case moves it to another phase")
-    await _change(
+    after = await _change(
         tx,
         current=current,
         phase=data.phase,
@@ -503,6 +582,17 @@ async def record_status(
         actor=actor,
         cipher=cipher,
         now=now,
+    )
+    closing = after["phase"] == Phase.CLOSED.value and current.phase is not Phase.CLOSED
+    await announce(
+        tx,
+        case_id=data.case_id,
+        action="close" if closing else "status",
+        event=WebhookEvent.CASE_CLOSED if closing else WebhookEvent.CASE_STATUS_CHANGED,
+        changed=changes(_was(current, after), after),
+        actor=actor,
+        now=now,
+        previous_phase=current.phase.value,
     )
     return await get_case(tx, id=data.case_id, actor=actor, cipher=cipher, now=now, policy=policy)
 
@@ -543,8 +633,9 @@ async def record_case_follow_up(
         )
     if data.visited_on > now.date():
         raise ValidationFailed.single("visited_on", "cannot be in the future")
+    moved: dict[str, Any] = {}
     if data.whereabouts is not current.whereabouts:
-        await _change(
+        moved = await _change(
             tx,
             current=current,
             phase=None,
@@ -564,4 +655,19 @@ async def record_case_follow_up(
         "recorded_by_organisation": current.viewer_organisation_id,
     }
     await tx.run(FOLLOW_UP, case=data.case_id, id=id, props=props)
+    visit = {
+        "follow_up_id": id,
+        "months_after_arrival": data.months_after_arrival,
+        "visited_on": data.visited_on,
+    }
+    await announce(
+        tx,
+        case_id=data.case_id,
+        action="follow_up",
+        event=WebhookEvent.CASE_FOLLOW_UP_RECORDED,
+        changed=changes(_was(current, moved), visit | moved),
+        actor=actor,
+        now=now,
+        previous_phase=current.phase.value,
+    )
     return await get_case(tx, id=data.case_id, actor=actor, cipher=cipher, now=now, policy=policy)

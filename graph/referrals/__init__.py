@@ -10,8 +10,8 @@ The parts, each importing only those listed before it:
   steps after it with their events, version checks and webhook announcements.
 - `responsiveness`: how each service answers referrals (acknowledgement time, acceptance and
   feedback rates), one query for a transition and for bulk writes alike.
-- `consent`: recording and revoking the returnee's consent, per referral's recipient or once
-  for a whole return case and the recipients it names.
+- `consent`: recording and revoking the returnee's consent for a referral's recipient (a
+  return case's one consent for all its recipients is graph/cases/consent.py's).
 - `followup`: monitoring visits after arrival.
 - `retention`: purging closed referrals' personal data (re-encrypting under a new key is
   `graph.encryption`'s, for every encrypted value).
@@ -26,9 +26,7 @@ known by its generated reference.
 """
 
 from graph.referrals.consent import (
-    grant_case_consent,
     grant_consent,
-    revoke_case_consent,
     revoke_consent,
 )
 from graph.referrals.followup import record_follow_up
@@ -104,14 +102,12 @@ __all__ = [
     "announce_overdue",
     "create_referral",
     "get_referral",
-    "grant_case_consent",
     "grant_consent",
     "list_referrals",
     "purge_closed",
     "purge_expired",
     "record_follow_up",
     "referral_statistics",
-    "revoke_case_consent",
     "revoke_consent",
     "transition",
     "write_referral_history",

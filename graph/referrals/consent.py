@@ -1,5 +1,6 @@
-"""The returnee's consent: recorded and revoked by the sending organisation, it decides which
-personal categories the receiving organisation may read.
+"""The returnee's consent for one referral: recorded and revoked by the sending organisation,
+it decides which personal categories the receiving organisation may read. A return case's
+one consent for all its recipients is graph/cases/consent.py's.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 
 from core.crypto import DataCipher
-from core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed
-from graph.referrals.models import CaseConsentInput, Consent, ConsentInput, Side
+from core.errors import Forbidden, NotFound, ValidationFailed
+from graph.referrals.models import Consent, ConsentInput, Side
 from graph.referrals.reads import consent_from, side_of
 from graph.users import Actor, Role
 
@@ -99,102 +100,3 @@ async def revoke_consent(
     if record is None:
         raise NotFound("consent", id)
     return consent_from(dict(record["c"]), record["receiver"], cipher)
-
-
-# --- one consent for a whole case ----------------------------------------------------------
-
-CASE_TARGET: LiteralString = """
-MATCH (c:ReturnCase {id: $case})-[:OWNED_BY]->(owner:Organisation)
-RETURN c.reference AS reference, owner.id AS owner,
-  COLLECT { MATCH (r:Referral)-[:IN_CASE]->(c)
-            MATCH (r)-[:TO]->(:Service)<-[:PROVIDES]-(o:Organisation)
-            WHERE r.status <> 'cancelled'
-            RETURN DISTINCT o.id } AS referred_to
-"""
-
-GRANT_CASE: LiteralString = """
-MATCH (owner:Organisation {id: $owner})
-CREATE (k:Consent {id: $consent_id})
-SET k += $props
-CREATE (k)-[:RECORDED_BY]->(owner)
-WITH k
-UNWIND $recipients AS recipient
-MATCH (o:Organisation {id: recipient})
-CREATE (k)-[:GIVEN_TO]->(o)
-"""
-
-
-def case_owners(actor: Actor) -> set[str]:
-    """Organisations whose cases the actor works on: counsellors before departure, partners
-    for the walk-ins they opened after arrival."""
-    return actor.organisations_with(Role.COUNSELLOR, Role.PARTNER)
-
-
-async def grant_case_consent(
-    tx: AsyncManagedTransaction,
-    *,
-    id: str,
-    data: CaseConsentInput,
-    actor: Actor,
-    now: datetime,
-    cipher: DataCipher,
-) -> Consent:
-    """The returnee's one signed form for the case: it covers every referral of the case to
-    each recipient it names. A recipient must be one the case refers to (a draft counts), so
-    that a consent never names an organisation nobody means to share with."""
-    if data.expires_on <= now.date():
-        raise ValidationFailed.single("expires_on", "must be in the future")
-    target = await (await tx.run(CASE_TARGET, case=data.case_id)).single()
-    if target is None or target["owner"] not in case_owners(actor):
-        raise NotFound("return case", data.case_id)
-    problems = [
-        FieldProblem(
-            f"recipients.{i}",
-            f"the case has no referral to organisation {recipient!r}; create the referral first",
-        )
-        for i, recipient in enumerate(data.recipients)
-        if recipient not in target["referred_to"]
-    ]
-    if problems:
-        raise ValidationFailed(problems)
-    props = {
-        "id": id,
-        "case_reference": target["reference"],
-        "categories": sorted(c.value for c in data.categories),
-        "purpose_enc": cipher.encrypt(data.purpose),
-        "evidence_enc": cipher.encrypt(data.evidence_reference),
-        "expires_on": data.expires_on,
-        "recorded_at": now,
-        "recorded_by": actor.label,
-    }
-    await tx.run(
-        GRANT_CASE, owner=target["owner"], consent_id=id, props=props, recipients=data.recipients
-    )
-    recipients = sorted(data.recipients)
-    return consent_from(props, recipients[0], cipher, recipients)
-
-
-REVOKE_CASE: LiteralString = """
-MATCH (k:Consent {id: $id})-[:RECORDED_BY]->(owner:Organisation)
-WHERE owner.id IN $owners
-  AND EXISTS { MATCH (:ReturnCase {reference: k.case_reference})-[:OWNED_BY]->(owner) }
-SET k.revoked_at = coalesce(k.revoked_at, $now), k.revoked_by = coalesce(k.revoked_by, $actor)
-RETURN k, COLLECT { MATCH (k)-[:GIVEN_TO]->(o:Organisation) RETURN o.id ORDER BY o.id }
-  AS recipients
-"""
-
-
-async def revoke_case_consent(
-    tx: AsyncManagedTransaction, *, id: str, actor: Actor, now: datetime, cipher: DataCipher
-) -> Consent:
-    """Every recipient the consent named loses the categories at once, for every referral of
-    the case it covered. Revoking twice keeps the first time."""
-    record = await (
-        await tx.run(
-            REVOKE_CASE, id=id, owners=sorted(case_owners(actor)), now=now, actor=actor.label
-        )
-    ).single()
-    if record is None:
-        raise NotFound("consent", id)
-    recipients = list(record["recipients"])
-    return consent_from(dict(record["k"]), recipients[0], cipher, recipients)

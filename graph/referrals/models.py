@@ -245,8 +245,8 @@ class ConsentInput(BaseModel):
 
 class CaseConsentInput(BaseModel):
     """One consent for a whole case: every referral of the case to a named recipient is
-    covered by it. Adding a recipient later is a new grant naming it (explicit, with its own
-    evidence)."""
+    covered by it. A recipient added later extends this consent (`CaseConsentRecipients`):
+    the household signs one form, not one per organisation."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
 

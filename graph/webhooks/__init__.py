@@ -1,5 +1,5 @@
-"""Webhook notifications of referral events to the organisations concerned, as the database
-keeps them.
+"""Webhook notifications of referral and return case events to the organisations concerned,
+as the database keeps them.
 
 An organisation subscribes a URL to some events. The referral code calls `enqueue` inside the
 transaction of each transition, so a notification exists exactly when the transition was

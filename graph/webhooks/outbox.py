@@ -16,11 +16,16 @@ from neo4j import AsyncManagedTransaction
 
 from graph.webhooks.subscriptions import WebhookEvent
 
-# The only keys a payload may carry. Everything here identifies or dates a referral; nothing
-# describes the household. Extending it is a decision about personal data, not a detail.
+# The only keys a payload may carry. Everything here identifies or dates a referral or a
+# return case, or names the step of its process; nothing describes the household (a case's
+# whereabouts do, so they stay out). Extending it is a decision about personal data, not a
+# detail.
 PAYLOAD_KEYS = frozenset(
     {
         "referral_id",
+        "case_id",
+        "phase",
+        "previous_phase",
         "reference",
         "service_id",
         "organisation_id",
@@ -81,7 +86,8 @@ async def enqueue(
     caller's transaction (so that the notification commits or rolls back with the change it
     announces). Returns how many deliveries were queued.
 
-    `payload` carries only ids, the referral's reference, statuses and timestamps: keys
+    `payload` carries only ids, the referral's or case's reference, statuses, phases and
+    timestamps: keys
     outside `PAYLOAD_KEYS`, or values that are not plain scalars, raise PayloadNotAllowed.
     Never put contact, household, health or free-text data here.
     """

@@ -29,6 +29,13 @@ class WebhookEvent(StrEnum):
     REFERRAL_COMPLETED = "referral.completed"
     REFERRAL_CANCELLED = "referral.cancelled"
     REFERRAL_OVERDUE = "referral.overdue"
+    CASE_OPENED = "case.opened"
+    CASE_UPDATED = "case.updated"
+    CASE_TRANSFERRED = "case.transferred"
+    CASE_STATUS_CHANGED = "case.status_changed"
+    CASE_FOLLOW_UP_RECORDED = "case.follow_up_recorded"
+    CASE_CONSENT_CHANGED = "case.consent_changed"
+    CASE_CLOSED = "case.closed"
 
 
 MAX_URL_LENGTH = 2048

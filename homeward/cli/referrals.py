@@ -8,6 +8,7 @@ from core.clock import utcnow
 from core.crypto import cipher_from_settings
 from core.errors import HomewardError
 from core.settings import get_settings
+from graph.cases import purge_expired_cases
 from graph.encryption import rotate_all
 from graph.referrals import purge_expired
 from homeward.cli.common import console, fail
@@ -18,15 +19,16 @@ app = typer.Typer(help="Personal data of referrals.", no_args_is_help=True, add_
 
 @app.command("purge")
 def referrals_purge() -> None:
-    """Erase contact, health, notes and documents of referrals closed longer than
-    HOMEWARD_REFERRAL_RETENTION_DAYS; counts and statuses stay. `make run` also does this
-    on a schedule."""
+    """Erase contact, health, notes and documents of referrals, and household, notes,
+    documents and file number of return cases, closed longer than
+    HOMEWARD_REFERRAL_RETENTION_DAYS; counts, statuses and phases stay. `make run` also does
+    this on a schedule."""
     settings = get_settings()
-    purged = with_graph(
-        settings,
-        lambda g: purge_expired(g, now=utcnow(), retention_days=settings.referral_retention_days),
-    )
+    now, days = utcnow(), settings.referral_retention_days
+    purged = with_graph(settings, lambda g: purge_expired(g, now=now, retention_days=days))
+    cases = with_graph(settings, lambda g: purge_expired_cases(g, now=now, retention_days=days))
     console.print(f"{purged} referrals purged")
+    console.print(f"{cases} return cases purged")
 
 
 @app.command("rotate-key")

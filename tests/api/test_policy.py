@@ -75,6 +75,7 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Mutation.recordCaseStatus": (False, {C, P}),
     "Mutation.recordCaseFollowUp": (False, {C, P}),
     "Mutation.grantCaseConsent": (False, {C, P}),
+    "Mutation.extendCaseConsent": (False, {C, P}),
     "Mutation.revokeCaseConsent": (False, {C, P}),
     "Mutation.createWebhookSubscription": (False, {C, P, A}),
     "Mutation.deleteWebhookSubscription": (False, {C, P, A}),

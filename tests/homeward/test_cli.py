@@ -82,6 +82,7 @@ async def test_referral_purge_and_key_rotation_commands(
     purged = await _run("referrals", "purge")
     assert purged.exit_code == 0, purged.output
     assert "0 referrals purged" in purged.output
+    assert "0 return cases purged" in purged.output
 
     monkeypatch.setenv("HOMEWARD_DATA_KEYS", "not-a-key")
     get_settings.cache_clear()
