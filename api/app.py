@@ -27,6 +27,7 @@ from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
 from graph.reference import ReferenceCache
 from graph.referrals import announce_overdue, purge_expired
+from graph.users import delete_expired_sessions
 
 log = logging.getLogger("homeward.api")
 
@@ -58,8 +59,14 @@ def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
         purged = await purge_expired(
             graph, now=now, retention_days=settings.referral_retention_days
         )
-        if overdue or purged:
-            log.info("referrals: %d newly overdue, %d purged", overdue, purged)
+        sessions = await graph.write(delete_expired_sessions, now=now)
+        if overdue or purged or sessions:
+            log.info(
+                "housekeeping: %d referrals newly overdue, %d purged, %d web sessions expired",
+                overdue,
+                purged,
+                sessions,
+            )
 
     return [
         PeriodicJob("webhooks", settings.webhook_interval_s, deliver_webhooks),

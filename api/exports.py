@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from api.deps import GraphDep, SettingsDep, authorize_with_session
 from core.errors import NotFound, ValidationFailed
 from core.languages import from_properties, pick
-from core.text import spreadsheet_safe
+from core.text import spreadsheet_row
 from graph.areas import areas_by_ids
 from graph.coordination import GapCell, period, service_gaps, three_w
 from reports.gapmap import area_names, gap_picture, state
@@ -82,7 +82,7 @@ def three_w_csv(rows: list[dict[str, Any]], *, country_name: str, country: str, 
             r["capacity"] or "unknown",
             start,
         ]
-        writer.writerow([spreadsheet_safe(str(cell)) for cell in row])
+        writer.writerow(spreadsheet_row(row))
     return out.getvalue()
 
 
@@ -132,6 +132,7 @@ async def _gaps(
             until=end,
             stale_after_days=settings.verification_stale_days,
             now=now,
+            minimum_count=settings.statistics_minimum_count,
         )
     except NotFound as exc:
         raise HTTPException(404, exc.message) from exc

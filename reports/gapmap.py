@@ -19,14 +19,18 @@ COLOURS = {
     "demand, no partner": "#D55E00",
     "demand above supply": "#E69F00",
     "supplied": "#009E73",
+    # Demand is there but its count is withheld (core.disclosure): not compared with supply.
+    "demand, count withheld": "#CC79A7",
     "no demand, no partner": "#999999",
     "no demand": "#56B4E9",
 }
 
 
 def state(cell: GapCell) -> str:
-    if cell.demand and not cell.supply:
+    if cell.unmet:
         return "demand, no partner"
+    if cell.demand is None:
+        return "demand, count withheld"
     if cell.demand > cell.supply:
         return "demand above supply"
     if cell.supply and cell.demand:
@@ -51,7 +55,7 @@ def render(
             [lon for lon, _ in placed],
             [lat for _, lat in placed],
             s=[
-                60 + 40 * min(c.demand, 10)
+                60 + 40 * min(c.demand or 0, 10)
                 for c in chosen
                 if c.lat is not None and c.lon is not None
             ],
@@ -67,6 +71,8 @@ def render(
         text = names.get(c.area_id, c.area_id)
         if c.demand:
             text += f" {c.demand}/{c.supply}"
+        elif c.demand is None:
+            text += f" ?/{c.supply}"
         axes.annotate(text, (c.lon, c.lat), fontsize=7, xytext=(4, 3), textcoords="offset points")
     axes.set_title(title, fontsize=11)
     axes.set_xlabel("longitude")

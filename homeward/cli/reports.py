@@ -45,6 +45,7 @@ def report_gaps(
             until=now,
             stale_after_days=settings.verification_stale_days,
             now=now,
+            minimum_count=settings.statistics_minimum_count,
         )
         return cells, await area_names(graph, cells, lang)
 
