@@ -28,6 +28,7 @@ from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
 from graph.reference import ReferenceCache
 from graph.referrals import announce_overdue, purge_expired
+from graph.users import delete_expired_sessions
 
 log = logging.getLogger("homeward.api")
 
@@ -62,12 +63,15 @@ def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
         cases = await purge_expired_cases(
             graph, now=now, retention_days=settings.referral_retention_days
         )
-        if overdue or purged or cases:
+        sessions = await graph.write(delete_expired_sessions, now=now)
+        if overdue or purged or cases or sessions:
             log.info(
-                "referrals: %d newly overdue, %d purged; %d return cases purged",
+                "housekeeping: %d referrals newly overdue, %d purged, %d return cases purged, "
+                "%d web sessions expired",
                 overdue,
                 purged,
                 cases,
+                sessions,
             )
 
     return [

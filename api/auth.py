@@ -26,6 +26,7 @@ from graph.users import (
     LAST_USED_RESOLUTION,
     Actor,
     ApiToken,
+    BreakGlass,
     User,
     secret_matches,
     session_with_user,
@@ -133,7 +134,7 @@ async def authenticate_session(cookie: str, *, graph: Graph, settings: Settings)
     if session.token is not None:
         _check_token(session.token, now)
     _check_user(user, settings)
-    return _actor(user)
+    return _actor(user, session.token)
 
 
 class SignInRefused(Unauthenticated):
@@ -177,8 +178,14 @@ async def authenticate_password(
     return _actor(account.user)
 
 
-def _actor(user: User) -> Actor:
-    return Actor(user_id=user.id, email=user.email, memberships=user.memberships)
+def _actor(user: User, token: ApiToken | None = None) -> Actor:
+    by = token.break_glass_by if token is not None else None
+    return Actor(
+        user_id=user.id,
+        email=user.email,
+        memberships=user.memberships,
+        break_glass=BreakGlass(token_id=token.id, issued_by=by) if token and by else None,
+    )
 
 
 async def authenticate(
@@ -212,7 +219,7 @@ async def _api_token_actor(parts: tuple[str, str], *, graph: Graph, settings: Se
     _check_user(user, settings)
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         await graph.write(touch_token, token_id=token.id, now=now)
-    return _actor(user)
+    return _actor(user, token)
 
 
 def _check_token(token: ApiToken, now: datetime) -> None:

@@ -73,6 +73,7 @@ async def _gaps(
             until=end,
             stale_after_days=settings.verification_stale_days,
             now=now,
+            minimum_count=settings.statistics_minimum_count,
         )
     except NotFound as exc:
         raise HTTPException(404, exc.message) from exc
@@ -109,6 +110,7 @@ async def export_gaps_geojson(
             need=code,
             target_group=None,
             since=start,
+            minimum_count=settings.statistics_minimum_count,
             limit=10_000,
         ):
             key = (overlap.area_id, code)

@@ -78,6 +78,7 @@ async def _gaps(graph: Graph, country: str, needs: list[str], now: datetime) -> 
             until=now,
             stale_after_days=365,
             now=now,
+            minimum_count=3,  # the deployment default; suppression is part of the work timed
         )
     )
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 # Serbian Cyrillic to Gaj's Latin alphabet (the official correspondence, one to one or two).
 _SR_CYRL_TO_LATN = {
@@ -108,10 +109,31 @@ def did_you_mean(suggestions: tuple[str, ...]) -> str:
 
 # What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A signed number or phone number ("-0.25", "+383 38 000 000"): digits, spaces, dots,
+# brackets, slashes and dashes call no function and reference no cell, so it stays data.
+_PLAIN_NUMBER = re.compile(r"[+-][0-9][0-9 ().,/-]*")
 
 
 def spreadsheet_safe(value: str) -> str:
     """A cell a spreadsheet shows as text: a value that would start a formula (a service
     named `=HYPERLINK(...)`) gets a leading apostrophe, which spreadsheets display as
-    nothing and which keeps the formula from running when the file is opened."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    nothing and which keeps the formula from running when the file is opened. Every CSV
+    Homeward writes passes its cells through here (`spreadsheet_row`)."""
+    if value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+T = TypeVar("T")
+
+
+def spreadsheet_row(values: Iterable[T]) -> list[T | str]:
+    """A row for `csv.writer`: text cells made safe, numbers and empty cells as they are."""
+    return [spreadsheet_safe(v) if isinstance(v, str) else v for v in values]
+
+
+def spreadsheet_unsafe(value: str) -> str:
+    """What `spreadsheet_safe` was given, for reading back a file Homeward wrote."""
+    if value.startswith("'") and spreadsheet_safe(value[1:]) == value:
+        return value[1:]
+    return value

@@ -7,11 +7,17 @@ silent: each of these writes records an audit event under every organisation the
 belongs to, so that the organisation's own members see in their audit trail that someone
 was added, disabled, or given a token, and by whom. A token minted for someone else's
 account says so (`for_another_account`).
+
+Minted by an admin who is not an admin of any of the account's organisations, a token is
+break-glass (`break_glass_by` on the token): the organisation did not hand it out, so every
+referral or case read through it leaves an access notice on the record, which that
+organisation's members see there and in their audit trail (graph/access.py).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import LiteralString
 
 from neo4j import AsyncManagedTransaction
 
@@ -20,6 +26,7 @@ from graph.passwords import PasswordLink, issue_password_link, redeem_password_l
 from graph.users import (
     Actor,
     ApiToken,
+    Role,
     User,
     UserInput,
     create_user,
@@ -105,19 +112,31 @@ async def issue_token_audited(
         label=label,
         expires_at=expires_at,
     )
+    holder = await get_user(tx, id=user_id)
+    own_admin = actor.organisations_with(Role.ADMIN) & {
+        m.organisation_id for m in holder.memberships
+    }
+    break_glass = actor.user_id != user_id and not actor.system and not own_admin
+    if break_glass:
+        await tx.run(MARK_BREAK_GLASS, id=token.id, by=actor.user_id)
+        token = token.model_copy(update={"break_glass_by": actor.user_id})
     await _record(
         tx,
         actor=actor,
         action="issue_token",
-        user=await get_user(tx, id=user_id),
+        user=holder,
         changes={
             "token_id": token.id,
             "label": label,
             "expires_at": expires_at.isoformat() if expires_at else None,
             "for_another_account": actor.user_id != user_id,
+            "break_glass": break_glass,
         },
     )
     return token
+
+
+MARK_BREAK_GLASS: LiteralString = "MATCH (t:ApiToken {id: $id}) SET t.break_glass_by = $by"
 
 
 async def revoke_token_audited(

@@ -14,6 +14,10 @@ Definitions (also in docs/coordination.md):
   destination (or a place within it) and that need or a narrower one, sent in the period, plus
   referrals whose planned arrival falls in the period but were sent before it.
 - Needs are matched with their narrower needs: asking for `psychosocial` counts trauma therapy.
+- Counts of referrals are counts of people: they follow the one small-count rule
+  (core.disclosure). A municipality's demand for a need is hidden below the minimum, with
+  the demand of other municipalities for that need that it could be recovered from; a
+  service's referral count in an overlap is hidden below the minimum (no total is shown).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, Field
 
+from core.disclosure import shown, suppress
 from core.errors import NotFound, ValidationFailed
 from graph.eligibility import RESTRICTED_TO, open_to
 from graph.supply import CAN_TAKE_REFERRAL, NOT_COUNTED_BECAUSE
@@ -81,7 +86,8 @@ class OverlapService(BaseModel):
     organisation: str
     organisation_name: str
     capacity: str
-    referrals: int
+    # None below the disclosure threshold.
+    referrals: int | None
 
 
 class Overlap(BaseModel):
@@ -98,6 +104,7 @@ async def service_overlaps(
     need: str | None,
     target_group: str | None,
     since: datetime,
+    minimum_count: int,
     limit: int = 200,
 ) -> list[Overlap]:
     """Groups of active local services of two or more organisations for the same need (and
@@ -113,7 +120,11 @@ async def service_overlaps(
             need=r["need"],
             organisations=r["orgs"],
             services=sorted(
-                (OverlapService(**s) for s in r["services"]), key=lambda s: (s.organisation, s.name)
+                (
+                    OverlapService(**(s | {"referrals": shown(s["referrals"], minimum_count)}))
+                    for s in r["services"]
+                ),
+                key=lambda s: (s.organisation, s.name),
             ),
         )
         async for r in result
@@ -265,24 +276,27 @@ class GapCell(BaseModel):
     lat: float | None
     lon: float | None
     need: str
-    demand: int
+    # None below the disclosure threshold (see `service_gaps`); a hidden cell has demand.
+    demand: int | None
     supply: int
     # Active services that cover the area but cannot take a referral now (graph/supply.py),
     # and how many for each reason.
     listed_not_counted: int
     not_counted: dict[str, int] = Field(default_factory=dict)
-    gap_score: float
+    # None with the demand it would give back.
+    gap_score: float | None
     nearest_partner: NearestPartner | None
 
     @property
     def unmet(self) -> bool:
-        return self.demand > 0 and self.supply == 0
+        # A cell is hidden only with someone in it (core.disclosure): hidden demand is demand.
+        return (self.demand is None or self.demand > 0) and self.supply == 0
 
 
-def gap_score(demand: int, supply: int) -> float:
+def gap_score(demand: int | None, supply: int) -> float | None:
     """Demand per available service, with one imaginary service so that an area with demand
     and no supply scores its whole demand; 0 without demand."""
-    return round(demand / (supply + 1), 3)
+    return None if demand is None else round(demand / (supply + 1), 3)
 
 
 async def service_gaps(
@@ -294,9 +308,15 @@ async def service_gaps(
     until: datetime,
     stale_after_days: int,
     now: datetime,
+    minimum_count: int,
 ) -> list[GapCell]:
     """The gap matrix of a country or region: per municipality and need, demand against
-    supply. Cells with demand and no supply come first, then by gap score."""
+    supply. Cells with demand and no supply come first, then by gap score; hidden ones after
+    the shown ones of their group, by area, so that the order gives nothing away.
+
+    Each need's demand across the municipalities is one breakdown of the referrals for it
+    (which the coordinators' statistics total): small cells are hidden with the cells they
+    could be recovered from (`core.disclosure.suppress`)."""
     await _require_area(tx, area_id)
     await _require_needs(tx, needs)
     expanded = {r["code"]: set(r["codes"]) async for r in await tx.run(NEED_SETS, needs=needs)}
@@ -368,22 +388,36 @@ async def service_gaps(
                     organisation_name=r["organisation"],
                     distance_km=round(r["metres"] / 1000, 1),
                 )
+    published: dict[tuple[str, str], int | None] = {}
+    for need in needs:
+        of_need = {r["area"]: r["demand"] for r in rows if r["need"] == need}
+        column = suppress(of_need, minimum_count)
+        published |= {(area, need): count for area, count in column.items()}
     cells = [
         GapCell(
             area_id=r["area"],
             lat=r["centroid"].y if r["centroid"] is not None else None,
             lon=r["centroid"].x if r["centroid"] is not None else None,
             need=r["need"],
-            demand=r["demand"],
+            demand=published[(r["area"], r["need"])],
             supply=r["supply"],
             listed_not_counted=r["listed"] - r["supply"],
             not_counted=r["why"],
-            gap_score=gap_score(r["demand"], r["supply"]),
+            gap_score=gap_score(published[(r["area"], r["need"])], r["supply"]),
             nearest_partner=nearest.get((r["area"], r["need"])),
         )
         for r in rows
     ]
-    return sorted(cells, key=lambda c: (not c.unmet, -c.gap_score, c.area_id, c.need))
+    return sorted(
+        cells,
+        key=lambda c: (
+            not c.unmet,
+            c.gap_score is None,
+            -(c.gap_score or 0.0),
+            c.area_id,
+            c.need,
+        ),
+    )
 
 
 # --- unequal support ----------------------------------------------------------------------

@@ -608,6 +608,10 @@ class Match(BaseModel):
     reasons: list[Reason]
 
 
+# The reasons `responsiveness_reasons` gives: what a service's referrals show.
+RESPONSIVENESS_REASONS = frozenset({"answers_hours", "answers_days", "accepts", "reports_outcomes"})
+
+
 def responsiveness_reasons(facts: dict[str, Any]) -> list[Reason]:
     """What the service's referrals show, once there are enough of them to say anything."""
     received = facts.get("referrals_received") or 0

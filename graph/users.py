@@ -61,6 +61,15 @@ class UserInput(BaseModel):
         return email.lower()
 
 
+class BreakGlass(BaseModel):
+    """The credential of a call is an admin's doing: a token minted for this account by an
+    admin of none of its organisations (graph/accounts.py). Reads of referrals and cases
+    through it leave an access notice (graph/access.py)."""
+
+    token_id: str
+    issued_by: str
+
+
 class Actor(BaseModel):
     """Who is calling: a user with memberships, or an anonymous caller, or the system."""
 
@@ -68,6 +77,7 @@ class Actor(BaseModel):
     email: str | None = None
     memberships: list[Membership] = Field(default_factory=list)
     system: bool = False
+    break_glass: BreakGlass | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -207,6 +217,8 @@ class ApiToken(BaseModel):
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    # The admin who minted it as break-glass (see `BreakGlass`), if one did.
+    break_glass_by: str | None = None
 
     def usable_at(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
@@ -251,6 +263,7 @@ def _token(props: dict[str, Any], user_id: str) -> ApiToken:
         expires_at=native("expires_at"),
         last_used_at=native("last_used_at"),
         revoked_at=native("revoked_at"),
+        break_glass_by=props.get("break_glass_by"),
     )
 
 
@@ -427,3 +440,21 @@ DETACH DELETE s
 
 async def close_session(tx: AsyncManagedTransaction, *, session_id: str) -> None:
     await tx.run(CLOSE_SESSION, id=session_id)
+
+
+EXPIRED_SESSIONS: LiteralString = """
+MATCH (s:WebSession) WHERE s.expires_at <= $now
+WITH s LIMIT $limit
+DETACH DELETE s
+RETURN count(*) AS deleted
+"""
+
+
+async def delete_expired_sessions(
+    tx: AsyncManagedTransaction, *, now: datetime, limit: int = 10_000
+) -> int:
+    """Sessions past their end are refused already; deleting them keeps a browser's cookie
+    from being a record of who signed in when, once it is worth nothing. At most `limit`
+    a run, so that one transaction stays small; the next run takes the rest."""
+    record = await (await tx.run(EXPIRED_SESSIONS, now=now, limit=limit)).single(strict=True)
+    return int(record["deleted"])

@@ -24,7 +24,7 @@ from typing import Any
 import pycountry
 
 from core.languages import from_properties, pick
-from core.text import spreadsheet_safe
+from core.text import spreadsheet_row
 
 BOM = "\ufeff"
 
@@ -131,5 +131,5 @@ def three_w_csv(
             r["capacity"] or "unknown",
             start,
         ]
-        writer.writerow([spreadsheet_safe(str(cell)) for cell in row])
+        writer.writerow(spreadsheet_row(str(cell) for cell in row))
     return out.getvalue()

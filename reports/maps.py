@@ -59,8 +59,11 @@ ARRIVALS_AHEAD = timedelta(days=182)
 
 
 def gap_state(cell: GapCell) -> str:
-    if cell.demand and not cell.supply:
+    if cell.unmet:
         return "unmet"
+    if cell.demand is None:
+        # Demand is there but its count is hidden (core.disclosure): not compared with supply.
+        return "hidden"
     if cell.demand > cell.supply:
         return "short"
     if cell.demand:
@@ -136,6 +139,7 @@ async def gather(
         until=end,
         stale_after_days=stale_after_days,
         now=now,
+        minimum_count=minimum_count,
     )
     outlines, plan = await outlines_and_layout(graph, country)
     overlaps: dict[str, int] = {}
@@ -146,6 +150,7 @@ async def gather(
             need=need,
             target_group=None,
             since=start,
+            minimum_count=minimum_count,
             limit=10_000,
         ):
             overlaps[overlap.area_id] = max(overlaps.get(overlap.area_id, 0), overlap.organisations)
@@ -222,10 +227,13 @@ def spec(data: MapData, question: Question, lang: str, *, minimum_count: int) ->
     drawn = [o.area_id for o in data.outlines]
     if question == "gap":
         classes = [MapClass(s, t(f"map.state.{s}"), STATE_COLOURS[s]) for s in STATES]
+        classes.append(MapClass("hidden", t("map.hidden", count=minimum_count), HIDDEN_COLOUR))
         for cell in data.cells:
             classes_of[cell.area_id] = gap_state(cell)
             if cell.demand:
                 values[cell.area_id] = f"{cell.demand} / {cell.supply}"
+            elif cell.demand is None:
+                values[cell.area_id] = f"? / {cell.supply}"
         notes.append(t("map.note.gap"))
     elif question == "supply":
         populations = {o.area_id: o.population for o in data.outlines}

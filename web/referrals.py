@@ -105,6 +105,7 @@ query Referral($id: ID!) {
     receivingOrganisation { id name }
     consents { id categories expiresOn valid recipient { id } }
     events { at actor action fromStatus toStatus note reason outcome }
+    accessNotices { at userId tokenId issuedBy }
     followUps {
       id monthsAfterArrival visitedOn employment schooling healthCareAccess housing feelsSafe
       intendsToLeave note recordedAt recordedByOrganisationId

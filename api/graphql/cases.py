@@ -39,6 +39,7 @@ from api.graphql.errors import (
     validate_input,
 )
 from api.graphql.needs import NeedType, TargetGroupType
+from api.graphql.notices import AccessNoticeType, noticed
 from api.graphql.pagination import Connection, to_connection
 from api.graphql.programmes import ProgrammeType
 from api.graphql.referrals import (
@@ -49,9 +50,11 @@ from api.graphql.referrals import (
     ReferralType,
     consent_revoked,
     consent_written,
+    referral_organisations,
     referral_policy,
 )
 from core.errors import HomewardError, NotFound, ValidationFailed
+from graph.access import Record
 from graph.cases import (
     CaseConsentRecipients,
     CaseDetails,
@@ -233,7 +236,14 @@ class ReturnCaseType:
     )
     async def referrals(self, info: Info) -> list[ReferralType]:
         found = await info.context.party.case_referrals.load(self._case.reference)
-        return [ReferralType.from_model(r) for r in found]
+        shown = await noticed(info, Record.REFERRAL, list(found), referral_organisations)
+        return [ReferralType.from_model(r) for r in shown]
+
+    @strawberry.field(
+        description="Reads through break-glass tokens: an admin made someone a reader of it."
+    )
+    def access_notices(self) -> list[AccessNoticeType]:
+        return [AccessNoticeType.from_model(n) for n in self._case.access_notices]
 
     @classmethod
     def from_model(cls, c: ReturnCase) -> ReturnCaseType:
@@ -298,17 +308,23 @@ class PlannedArrivalsType:
 
 @strawberry.type(name="ReturnCaseStatistics")
 class ReturnCaseStatisticsType:
-    total: int
+    total: int | None = strawberry.field(
+        description="Null when fewer than the deployment's minimum, like every count here."
+    )
     by_phase: list[CountType]
     by_whereabouts: list[CountType]
     followed_up_at_6_months: float | None = strawberry.field(
         description="Share of arrived cases 6 months on that were visited then; null over "
-        "too few cases."
+        "too few cases, or where those visited or not visited are too few."
     )
     followed_up_at_12_months: float | None
     re_migration_rate: float | None = strawberry.field(
         description="Share of arrived cases that re-migrated at some point."
     )
+
+
+def case_organisations(c: ReturnCase) -> list[str]:
+    return [c.owner_organisation_id, c.viewer_organisation_id]
 
 
 @strawberry.type
@@ -326,6 +342,7 @@ class CaseQuery:
             )
         except NotFound:
             return None
+        [found] = await noticed(info, Record.CASE, [found], case_organisations)
         return ReturnCaseType.from_model(found)
 
     @strawberry.field(
@@ -365,6 +382,9 @@ class CaseQuery:
             now=info.context.now,
             policy=referral_policy(info),
         )
+        shown = await noticed(info, Record.CASE, [e.node for e in page.edges], case_organisations)
+        for edge, case in zip(page.edges, shown, strict=True):
+            edge.node = case
         return to_connection(page, ReturnCaseType.from_model)
 
     @strawberry.field(

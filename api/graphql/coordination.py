@@ -32,7 +32,9 @@ class OverlapServiceType:
     organisation_id: strawberry.ID
     organisation_name: str
     capacity: str
-    referrals: int = strawberry.field(description="Referrals sent to it in the period.")
+    referrals: int | None = strawberry.field(
+        description="Referrals sent to it in the period; null below the deployment's minimum count."
+    )
 
 
 @strawberry.type(name="Overlap")
@@ -84,7 +86,10 @@ class NotCountedType:
 class GapCellType:
     area_id: strawberry.ID
     need: str
-    demand: int = strawberry.field(description="Referrals to the area for the need.")
+    demand: int | None = strawberry.field(
+        description="Referrals to the area for the need; null below the deployment's minimum "
+        "count, and for the cells it could be recovered from through the need's total."
+    )
     supply: int = strawberry.field(
         description="Services covering the area that can take a referral now: active, "
         "verified within the stale period, not full, not flagged for re-verification."
@@ -97,7 +102,9 @@ class GapCellType:
         description="The services of `listedNotCounted` by reason: flagged (a referral came "
         "back 'no capacity' or 'could not contact'), never verified, stale, full."
     )
-    gap_score: float = strawberry.field(description="demand / (supply + 1)")
+    gap_score: float | None = strawberry.field(
+        description="demand / (supply + 1); null where the demand is."
+    )
     unmet: bool = strawberry.field(description="Demand and no supply.")
     nearest_partner: NearestPartnerType | None
 
@@ -164,6 +171,7 @@ class CoordinationQuery:
             need=need,
             target_group=target_group,
             since=start,
+            minimum_count=info.context.settings.statistics_minimum_count,
         )
         return [OverlapType.from_model(o) for o in found]
 
@@ -190,6 +198,7 @@ class CoordinationQuery:
             until=end,
             stale_after_days=info.context.settings.verification_stale_days,
             now=info.context.now,
+            minimum_count=info.context.settings.statistics_minimum_count,
         )
         return [GapCellType.from_model(c) for c in cells]
 

@@ -40,10 +40,12 @@ from api.graphql.errors import (
     validate_input,
 )
 from api.graphql.needs import NeedType, TargetGroupType
+from api.graphql.notices import AccessNoticeType, noticed
 from api.graphql.pagination import Connection, to_connection
 from api.graphql.programmes import ProgrammeType
 from api.graphql.services import ServiceType
 from core.errors import HomewardError, NotFound, ValidationFailed
+from graph.access import Record
 from graph.pagination import decode_cursor, page_size
 from graph.referrals import (
     CaseConsentInput,
@@ -226,8 +228,13 @@ class ReferralType:
 
         if self._referral.return_case_id is None:
             return None
+        from api.graphql.cases import case_organisations
+
         found = await info.context.party.return_case.load(self._referral.return_case_id)
-        return ReturnCaseType.from_model(found) if found else None
+        if found is None:
+            return None
+        [found] = await noticed(info, Record.CASE, [found], case_organisations)
+        return ReturnCaseType.from_model(found)
 
     @strawberry.field(description="The earlier referral of the case this one takes up again.")
     async def continues(self, info: Info) -> ReferralType | None:
@@ -244,6 +251,7 @@ class ReferralType:
             )
         except NotFound:
             return None
+        [found] = await noticed(info, Record.REFERRAL, [found], referral_organisations)
         return ReferralType.from_model(found)
 
     @strawberry.field(description="What the viewer may do next.")
@@ -286,6 +294,12 @@ class ReferralType:
         found = await info.context.loaders.programme.load(self._referral.programme_id)
         return ProgrammeType.from_model(found) if found else None
 
+    @strawberry.field(
+        description="Reads through break-glass tokens: an admin made someone a reader of it."
+    )
+    def access_notices(self) -> list[AccessNoticeType]:
+        return [AccessNoticeType.from_model(n) for n in self._referral.access_notices]
+
     @classmethod
     def from_model(cls, r: Referral) -> ReferralType:
         return cls(
@@ -324,6 +338,10 @@ class ReferralType:
         )
 
 
+def referral_organisations(r: Referral) -> list[str]:
+    return [r.from_organisation_id, r.receiving_organisation_id]
+
+
 @strawberry.type(name="Count")
 class CountType:
     key: str
@@ -334,7 +352,9 @@ class CountType:
 
 @strawberry.type(name="ReferralStatistics")
 class ReferralStatisticsType:
-    total: int
+    total: int | None = strawberry.field(
+        description="Null when fewer than the deployment's minimum, like every count here."
+    )
     by_status: list[CountType]
     by_destination: list[CountType]
     by_need: list[CountType]
@@ -355,6 +375,7 @@ class ReferralQuery:
             )
         except NotFound:
             return None
+        [found] = await noticed(info, Record.REFERRAL, [found], referral_organisations)
         return ReferralType.from_model(found)
 
     @strawberry.field(description="Referrals sent or received by the caller's organisations.")
@@ -395,6 +416,11 @@ class ReferralQuery:
             now=info.context.now,
             policy=referral_policy(info),
         )
+        shown = await noticed(
+            info, Record.REFERRAL, [e.node for e in page.edges], referral_organisations
+        )
+        for edge, referral in zip(page.edges, shown, strict=True):
+            edge.node = referral
         return to_connection(page, ReferralType.from_model)
 
     @strawberry.field(

@@ -17,11 +17,18 @@ from api.graphql.errors import FieldError, ValidationError, to_graphql_error, va
 from api.graphql.needs import NeedType
 from api.graphql.organisations import OrganisationType
 from api.graphql.pagination import PageInfo
-from api.graphql.services import ServiceType
+from api.graphql.services import ServiceType, responsiveness_disclosed
 from core.errors import HomewardError
 from core.i18n import translator
 from graph.pagination import MAX_PAGE_SIZE
-from graph.search import Match, PartnerSearch, Reason, SearchResult, search_partners
+from graph.search import (
+    RESPONSIVENESS_REASONS,
+    Match,
+    PartnerSearch,
+    Reason,
+    SearchResult,
+    search_partners,
+)
 
 # Reasons are worded by the catalogues (core/locale), each kind under `match.<kind>`. Those
 # that word a number name the parameter counted, whose plural form each language chooses. The
@@ -169,6 +176,16 @@ async def _prefetch(info: Info, result: SearchResult) -> None:
     )
 
 
+async def _disclosed(info: Info, match: Match) -> list[Reason]:
+    """The reasons the caller may read: what a service's referrals show only as far as its
+    `responsiveness` field shows it (the answer times carry the referral count)."""
+    service = await info.context.loaders.service.load(match.service_id)
+    found = service.responsiveness if service else None
+    if responsiveness_disclosed(info, found.referrals_received if found else 0):
+        return match.reasons
+    return [r for r in match.reasons if r.kind not in RESPONSIVENESS_REASONS]
+
+
 async def _reason_texts(info: Info, reasons: list[Reason], lang: str | None) -> list[str]:
     """Word each reason; names of areas, needs and groups come through the loaders."""
     loaders = info.context.loaders
@@ -258,7 +275,7 @@ class SearchQuery:
         await _prefetch(info, result)
         edges = []
         for cursor, match in zip(result.cursors, result.matches, strict=True):
-            reasons = await _reason_texts(info, match.reasons, language)
+            reasons = await _reason_texts(info, await _disclosed(info, match), language)
             edges.append(
                 PartnerMatchEdge(
                     cursor=cursor,

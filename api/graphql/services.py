@@ -83,6 +83,14 @@ class ResponsivenessType:
     )
 
 
+def responsiveness_disclosed(info: Info, referrals_received: int) -> bool:
+    """A few referrals' outcomes are those of a few families; signed-in members of staff see
+    them, the public only counts that no longer point at anyone (core.disclosure). The one
+    decision for the service's responsiveness and the search reasons that word it."""
+    minimum = info.context.settings.statistics_minimum_count
+    return info.context.actor.authenticated or not too_small(referrals_received, minimum)
+
+
 @strawberry.type(name="Service")
 class ServiceType:
     id: strawberry.ID
@@ -132,12 +140,7 @@ class ServiceType:
     )
     def responsiveness(self, info: Info) -> ResponsivenessType | None:
         found = self._service.responsiveness
-        if found is None:
-            return None
-        # A few referrals' outcomes are those of a few families; signed-in members of staff
-        # see them, the public only counts that no longer point at anyone (core.disclosure).
-        minimum = info.context.settings.statistics_minimum_count
-        if not info.context.actor.authenticated and too_small(found.referrals_received, minimum):
+        if found is None or not responsiveness_disclosed(info, found.referrals_received):
             return None
         return ResponsivenessType(**found.model_dump())
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.languages import iso639_codes
 from core.text import distinct
+from graph.access import AccessNotice
 from graph.referrals import (
     Access,
     Consent,
@@ -337,6 +338,8 @@ class ReturnCase(BaseModel):
     consents: list[Consent]
     events: list[CaseEvent]
     follow_ups: list[CaseFollowUp]
+    # Reads through break-glass credentials (graph/access.py).
+    access_notices: list[AccessNotice] = Field(default_factory=list)
     follow_ups_due: list[int]
     created_at: datetime
     updated_at: datetime

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from core.crypto import DataCipher
 from core.errors import NotFound
+from graph.access import RETURN_NOTICES, notices_from
 from graph.cases.models import (
     CaseEvent,
     CaseFollowUp,
@@ -41,7 +42,8 @@ from graph.users import Actor, Role
 # Phases in which monitoring visits are due.
 VISITED = frozenset({Phase.ARRIVED, Phase.REINTEGRATING, Phase.MONITORING})
 
-RETURN_CASE: LiteralString = """
+RETURN_CASE: LiteralString = (
+    """
 RETURN c,
   COLLECT { MATCH (c)-[:OWNED_BY]->(o:Organisation) RETURN o.id }[0] AS owner,
   COLLECT { MATCH (r:Referral)-[:IN_CASE]->(c) WHERE r.status <> 'draft'
@@ -60,8 +62,12 @@ RETURN c,
   COLLECT { MATCH (k:Consent {case_reference: c.reference})
             RETURN {k: k, recipients: COLLECT { MATCH (k)-[:GIVEN_TO]->(o:Organisation)
                                                 RETURN o.id ORDER BY o.id }}
-            ORDER BY k.recorded_at } AS consents
+            ORDER BY k.recorded_at } AS consents,
+  """
+    + RETURN_NOTICES.replace("(r)", "(c)")
+    + """ AS access_notices
 """
+)
 
 
 def _opt(enum: type[Any], value: Any) -> Any:
@@ -201,6 +207,7 @@ def view(
             )
             for f in follow_up_rows
         ],
+        access_notices=notices_from(record["access_notices"]),
         follow_ups_due=[
             m
             for m in policy.follow_up_months

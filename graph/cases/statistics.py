@@ -12,6 +12,7 @@ from typing import LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
+from core.disclosure import share, shown, suppress
 from graph.referrals.reads import add_months
 from graph.referrals.statistics import Count
 
@@ -47,21 +48,26 @@ async def planned_arrivals(
 ) -> list[ArrivalCell]:
     """Households still preparing whose planned arrival falls in [since, until), per
     municipality of destination and month."""
-    result = await tx.run(PLANNED, since=since, until=until, area=area_id)
-
-    def shown(n: int) -> int | None:
-        return n if n >= minimum_count else None
-
-    return [
-        ArrivalCell(
-            municipality_id=r["municipality"],
-            month=r["month"],
-            households=shown(r["households"]),
-            # One household's size is never shown: people only beside a shown household count.
-            people=shown(r["people"]) if shown(r["households"]) is not None else None,
+    rows = [r async for r in await tx.run(PLANNED, since=since, until=until, area=area_id)]
+    # The cells add up to the cases preparing that `case_statistics` counts by phase: hidden
+    # with the cells they could be recovered from (core.disclosure).
+    households = suppress(
+        {(r["municipality"], r["month"]): r["households"] for r in rows}, minimum_count
+    )
+    cells = []
+    for r in rows:
+        count = households[(r["municipality"], r["month"])]
+        cells.append(
+            ArrivalCell(
+                municipality_id=r["municipality"],
+                month=r["month"],
+                households=count,
+                # One household's size is never shown: people only beside a shown household
+                # count.
+                people=shown(r["people"], minimum_count) if count is not None else None,
+            )
         )
-        async for r in result
-    ]
+    return cells
 
 
 CASES: LiteralString = """
@@ -77,7 +83,8 @@ RETURN c.phase AS phase, c.whereabouts AS whereabouts,
 
 
 class CaseStatistics(BaseModel):
-    total: int
+    # None when below the disclosure threshold, like every cell.
+    total: int | None
     by_phase: list[Count]
     by_whereabouts: list[Count]
     # Among the arrived cases at least 6 (12) months past arrival, the share visited then.
@@ -90,8 +97,9 @@ class CaseStatistics(BaseModel):
 async def case_statistics(
     tx: AsyncManagedTransaction, *, area_id: str | None, today: date, minimum_count: int
 ) -> CaseStatistics:
-    """Shares are given only over at least `minimum_count` cases: a rate over three
-    households says what happened to each of them."""
+    """Cells, total and shares follow the one small-count rule (core.disclosure): a rate
+    over three households says what happened to each of them, and a total minus the cells
+    shown would give back a hidden one."""
     by_phase: dict[str, int] = {}
     by_whereabouts: dict[str, int] = {}
     due = {6: [0, 0], 12: [0, 0]}
@@ -111,18 +119,14 @@ async def case_statistics(
                 counts[1] += int(months in r["visited"])
 
     def cells(counts: dict[str, int]) -> list[Count]:
-        return [
-            Count(key=k, count=v if v >= minimum_count else None) for k, v in sorted(counts.items())
-        ]
-
-    def share(part: int, whole: int) -> float | None:
-        return round(part / whole, 3) if whole >= minimum_count and whole > 0 else None
+        published = suppress(counts, minimum_count)
+        return [Count(key=k, count=published[k]) for k in sorted(counts)]
 
     return CaseStatistics(
-        total=total,
+        total=shown(total, minimum_count),
         by_phase=cells(by_phase),
         by_whereabouts=cells(by_whereabouts),
-        followed_up_at_6_months=share(due[6][1], due[6][0]),
-        followed_up_at_12_months=share(due[12][1], due[12][0]),
-        re_migration_rate=share(re_migrated, arrived),
+        followed_up_at_6_months=share(due[6][1], due[6][0], minimum_count),
+        followed_up_at_12_months=share(due[12][1], due[12][0], minimum_count),
+        re_migration_rate=share(re_migrated, arrived, minimum_count),
     )

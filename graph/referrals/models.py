@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.languages import iso639_codes
 from core.text import distinct
+from graph.access import AccessNotice
 from graph.services import ReturnType
 
 # --- statuses, actions and sides -------------------------------------------------------
@@ -369,6 +370,8 @@ class Referral(BaseModel):
     events: list[ReferralEvent]
     follow_ups: list[FollowUp]
     consents: list[Consent]
+    # Reads through break-glass credentials (graph/access.py).
+    access_notices: list[AccessNotice] = Field(default_factory=list)
     follow_ups_due: list[int]
 
     def overdue_at(self, now: datetime) -> bool:

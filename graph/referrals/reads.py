@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from core.crypto import DataCipher
 from core.errors import NotFound
+from graph.access import RETURN_NOTICES, notices_from
 from graph.pagination import Page, paginate
 from graph.referrals.models import (
     FOLLOW_UP_STATUSES,
@@ -54,7 +55,8 @@ def side_of(actor: Actor, *, sender: str, receiver: str) -> Side | None:
 
 # --- reading ---------------------------------------------------------------------------------
 
-RETURN_REFERRAL: LiteralString = """
+RETURN_REFERRAL: LiteralString = (
+    """
 RETURN r,
   COLLECT { MATCH (r)-[:FROM]->(o:Organisation) RETURN o.id }[0] AS sender,
   COLLECT { MATCH (r)-[:TO]->(s:Service) RETURN s.id }[0] AS service,
@@ -71,8 +73,12 @@ RETURN r,
     AS follow_ups,
   COLLECT { MATCH (c:Consent {case_reference: r.case_reference})-[:GIVEN_TO]->(o:Organisation)
             WHERE EXISTS { (r)-[:TO]->(:Service)<-[:PROVIDES]-(o) }
-            RETURN c ORDER BY c.recorded_at } AS consents
+            RETURN c ORDER BY c.recorded_at } AS consents,
+  """
+    + RETURN_NOTICES
+    + """ AS access_notices
 """
+)
 
 
 def _opt(enum: type[Any], value: Any) -> Any:
@@ -228,6 +234,7 @@ def view(
             for f in follow_up_rows
         ],
         consents=consents,
+        access_notices=notices_from(record["access_notices"]),
         follow_ups_due=follow_ups_due(
             status=status,
             planned_arrival=planned,

@@ -8,7 +8,7 @@ from typing import LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel
 
-from core.disclosure import suppress
+from core.disclosure import shown, suppress
 
 STATISTICS: LiteralString = """
 MATCH (r:Referral)-[:DESTINATION]->(d:Area)
@@ -29,7 +29,8 @@ class Count(BaseModel):
 
 
 class ReferralStatistics(BaseModel):
-    total: int
+    # None when below the threshold too: all its cells are then hidden, and it is one count.
+    total: int | None
     by_status: list[Count]
     by_destination: list[Count]
     by_need: list[Count]
@@ -44,7 +45,8 @@ async def referral_statistics(
     minimum_count: int,
 ) -> ReferralStatistics:
     """Counts only. Cells below `minimum_count` are suppressed (count None), with the cells
-    they could be recovered from through the total (`core.disclosure`)."""
+    they could be recovered from through the total, and so is a total below it
+    (`core.disclosure`)."""
     result = await tx.run(STATISTICS, area=area_id, since=since, until=until)
     by_status: dict[str, int] = {}
     by_destination: dict[str, int] = {}
@@ -62,7 +64,7 @@ async def referral_statistics(
         return [Count(key=k, count=shown[k]) for k in sorted(counts)]
 
     return ReferralStatistics(
-        total=total,
+        total=shown(total, minimum_count),
         by_status=cells(by_status),
         by_destination=cells(by_destination),
         by_need=cells(by_need),

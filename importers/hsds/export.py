@@ -23,6 +23,7 @@ from typing import Any
 
 import pycountry
 
+from core.text import spreadsheet_row
 from graph.driver import Graph
 from graph.hsds import AreaFact, directory_facts
 from graph.hsds_ids import site_id
@@ -582,7 +583,9 @@ def _csv(table: str, rows: list[Row]) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    # Names and descriptions come from every organisation: none may run as a formula in the
+    # spreadsheet an HSDS file is opened in (core.text.spreadsheet_safe).
+    writer.writerows(dict(zip(row, spreadsheet_row(row.values()), strict=True)) for row in rows)
     return out.getvalue().encode("utf-8")
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from core.text import spreadsheet_unsafe
 from importers.bounds import check_json_depth, check_zip
 from importers.rows import MalformedInput, Row
 
@@ -132,7 +133,9 @@ def read_csv(name: str, data: bytes) -> Iterator[Row]:
             line, start = start, reader.line_num + 1
             if not "".join(values).strip():
                 continue
-            row = Row(name, line, dict(zip(header, values, strict=False)))
+            # A cell an export kept from running as a formula reads back as it was written.
+            cells = [spreadsheet_unsafe(v) for v in values]
+            row = Row(name, line, dict(zip(header, cells, strict=False)))
             if len(values) != width:
                 row.problems.append(("(row)", f"has {len(values)} fields, the header has {width}"))
             if suspect:

@@ -15,6 +15,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from core.languages import pick
+from core.text import spreadsheet_row
 from graph.areas import Area, AreaLevel
 from graph.needs import Need
 from graph.target_groups import TargetGroup
@@ -60,8 +61,8 @@ def template_csv(lang: str) -> bytes:
     English, ';' between columns, as Excel expects where the decimal mark is a comma."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter="," if lang == "en" else ";", lineterminator="\r\n")
-    writer.writerow(headers(lang))
-    writer.writerow(example_row())
+    writer.writerow(spreadsheet_row(headers(lang)))
+    writer.writerow(spreadsheet_row(example_row()))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -77,6 +78,12 @@ def _table(sheet: Worksheet, header: list[str], rows: list[list[str]]) -> None:
         cell.font = _BOLD
     for row in rows:
         sheet.append(row)
+    # Names of needs and places are text: openpyxl would store one starting with "=" as a
+    # formula (core.text.spreadsheet_safe says why that matters).
+    for line in sheet.iter_rows():
+        for cell in line:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"
     sheet.freeze_panes = "A2"
     for index, _ in enumerate(header):
         width = max((len(str(r[index])) for r in [header, *rows] if index < len(r)), default=10)

@@ -20,7 +20,7 @@ from core.settings import Settings
 from core.signing import verify_signature
 from graph.driver import Graph
 from graph.organisations import upsert_organisations
-from graph.users import SYSTEM
+from graph.users import SYSTEM, hash_secret, open_session
 from graph.webhooks import SubscriptionInput, WebhookEvent, create_subscription, enqueue
 from homeward.app import create_app
 from tests.conftest import PEOPLE_ORGANISATIONS
@@ -212,3 +212,41 @@ async def test_shutdown_cancels_a_run_that_outlasts_the_grace(
     messages = [r.getMessage() for r in caplog.records]
     assert "periodic job slow cut off after 0 s" in messages
     assert messages.index("periodic jobs stopped") < messages.index("Neo4j driver closed")
+
+
+async def test_housekeeping_deletes_expired_web_sessions(
+    people: dict[str, str], graph: Graph, test_settings: Settings
+) -> None:
+    now = utcnow()
+    for session_id, opened in (("ended", now - timedelta(hours=13)), ("live", now)):
+        await graph.write(
+            open_session,
+            id=session_id,
+            secret_hash=hash_secret("s"),
+            user_id="user-counsellor",
+            token_id=None,
+            now=opened,
+        )
+
+    async def sessions() -> list[str]:
+        async def read(tx: AsyncManagedTransaction) -> list[str]:
+            result = await tx.run("MATCH (s:WebSession) RETURN s.id AS id ORDER BY id")
+            return [r["id"] async for r in result]
+
+        return await graph.read(read)
+
+    assert await sessions() == ["ended", "live"]
+    settings = test_settings.model_copy(update={"housekeeping_interval_s": 0.1})
+    app = create_app(settings)
+    found: list[str] = []
+
+    async def gone() -> None:
+        while True:
+            found[:] = await sessions()
+            if found == ["live"]:
+                return
+            await asyncio.sleep(0.05)
+
+    async with app.router.lifespan_context(app):
+        await asyncio.wait_for(gone(), timeout=10)
+    assert found == ["live"]

@@ -17,6 +17,8 @@ from api.deps import Authorize, authorize
 from api.graphql.schema import schema
 from core.errors import Forbidden, Unauthenticated
 from core.settings import Environment, Settings
+from graph.referrals.models import Side
+from graph.referrals.reads import side_of
 from graph.users import ANONYMOUS, Actor, Membership, Role
 from homeward.app import create_app
 from web import OPEN_PAGES, page_operations
@@ -209,3 +211,20 @@ async def test_a_guarded_route_without_a_rule_is_closed() -> None:
         refused = await client.get("/outer/new/thing")
     assert refused.status_code == 403
     assert refused.json()["detail"] == "GET /outer/new/thing has no access rule"
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_who_may_read_referral_contents(role: Role) -> None:
+    """The matrix's `Query.referral` row, record by record: counsellors of the sending
+    organisation and partners of the receiving one; a coordinator or an admin of either reads
+    none (an admin who mints a token for a member reads as that member, with an access
+    notice: graph/access.py)."""
+    both = Actor(
+        user_id="u",
+        memberships=[Membership(organisation_id=o, role=role) for o in ("org-a", "org-b")],
+    )
+    side = side_of(both, sender="org-a", receiver="org-b")
+    expected = {C: Side.SENDER, P: Side.RECEIVER, K: None, A: None}[role]
+    assert side is expected
+    assert "Query.referral" in policy.RULES
+    assert MATRIX["Query.referral"] == (False, {C, P})

@@ -1,5 +1,17 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
 from core.languages import pick
-from core.text import fold, search_keys, sr_cyrillic_to_latin, sr_latin_to_cyrillic
+from core.text import (
+    FORMULA_STARTS,
+    fold,
+    search_keys,
+    spreadsheet_row,
+    spreadsheet_safe,
+    spreadsheet_unsafe,
+    sr_cyrillic_to_latin,
+    sr_latin_to_cyrillic,
+)
 
 
 def test_serbian_cyrillic_becomes_gaj_latin() -> None:
@@ -35,3 +47,23 @@ def test_every_spelling_of_a_place_folds_to_one_key() -> None:
 
 def test_search_keys_are_distinct_and_ordered() -> None:
     assert search_keys(["Pejë", "Peja", "Peć", "Пећ", "Pec", ""]) == ["peje", "peja", "pec"]
+
+
+def test_no_cell_starts_a_formula() -> None:
+    # OWASP's list: =, +, -, @, tab and carriage return.
+    for start in FORMULA_STARTS:
+        assert spreadsheet_safe(start + "cmd|' /C calc'!A0") == "'" + start + "cmd|' /C calc'!A0"
+    assert spreadsheet_safe('=HYPERLINK("http://example.org","x")').startswith("'=")
+    assert spreadsheet_safe("+SUM(A1:A9)") == "'+SUM(A1:A9)"
+    # Numbers and phone numbers call nothing: they stay data (HSDS latitudes, phones).
+    assert spreadsheet_safe("+383 38 000 000") == "+383 38 000 000"
+    assert spreadsheet_safe("-0.25") == "-0.25"
+    assert spreadsheet_safe("Prizren") == "Prizren"
+    assert spreadsheet_row(["=1+1", 3, None, ""]) == ["'=1+1", 3, None, ""]
+
+
+@given(st.text(max_size=20))
+def test_a_safe_cell_reads_back_as_written(value: str) -> None:
+    safe = spreadsheet_safe(value)
+    assert not safe.startswith(FORMULA_STARTS) or safe == value
+    assert spreadsheet_unsafe(safe) == value or (value.startswith("'") and safe == value)

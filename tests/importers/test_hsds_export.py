@@ -3,10 +3,12 @@ gives the same directory (the seed's demo directory: 45 organisations, 97 servic
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import pytest
+from neo4j import AsyncManagedTransaction
 
 from graph.driver import Graph
 from graph.organisations import Organisation, organisations_after
@@ -105,6 +107,33 @@ async def test_export_wipe_import_gives_the_same_directory(
 
     # And again: the export of the imported directory is the same export.
     assert await export_tables(demo) == tables
+
+
+async def test_csv_cells_never_start_a_formula_and_import_as_they_were(
+    demo: Graph, tmp_path: Path
+) -> None:
+    formula = '=HYPERLINK("http://example.org/x","Open")'
+
+    async def rename(tx: AsyncManagedTransaction) -> str:
+        query = "MATCH (s:Service) WITH s ORDER BY s.id LIMIT 1 SET s.name = $name RETURN s.id"
+        record = await (await tx.run(query, name=formula)).single(strict=True)
+        return str(record[0])
+
+    service_id = await demo.write(rename)
+    write_tabular(await export_tables(demo), tmp_path / "hsds")
+    with (tmp_path / "hsds" / "services.csv").open(newline="") as f:
+        names = [row["name"] for row in csv.DictReader(f)]
+    assert "'" + formula in names
+    assert not [n for n in names if n.startswith(("=", "+", "-", "@"))]
+    with (tmp_path / "hsds" / "phones.csv").open(newline="") as f:
+        numbers = [row["number"] for row in csv.DictReader(f)]
+    assert [n for n in numbers if n.startswith("+")]  # phone numbers stay numbers
+
+    await _wipe_directory(demo)
+    report = await import_hsds(demo, read_path(tmp_path / "hsds"))
+    assert report.errors == [], [str(p) for p in report.errors[:5]]
+    _, services = await _directory(demo)
+    assert next(s for s in services if s.id == service_id).name == formula
 
 
 async def test_foreign_hsds_data_is_exported_again(reference: Graph, examples: Path) -> None:

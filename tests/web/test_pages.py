@@ -348,3 +348,22 @@ async def test_a_follow_up_without_the_csrf_value_is_refused(
     )
     assert foreign.status_code == 403
     assert await _recorded(client, people["partner_b"], referral) == []
+
+
+async def test_a_break_glass_read_shows_on_the_referral_page(
+    client: httpx.AsyncClient, people: dict[str, str], referral: str
+) -> None:
+    gql = GraphQLClient(client)
+    issued = await gql(
+        'mutation { issueToken(userId: "user-partner_b", days: 7) { '
+        "... on IssuedToken { token apiToken { id } } } }",
+        token=people["admin"],
+    )
+    glass = issued["data"]["issueToken"]
+    await _signed_in(client, glass["token"])  # the page read itself leaves the notice
+    assert "Access notices" in (await client.get(f"/app/referrals/{referral}")).text
+    await _signed_in(client, people["partner_b"])
+    page = (await client.get(f"/app/referrals/{referral}")).text
+    assert "Access notices" in page
+    assert f"token {glass['apiToken']['id']}" in page
+    assert "user-admin" in page

@@ -19,7 +19,7 @@ from api.webhook_delivery import deliver_due, delivery_client
 from core.signing import verify_signature
 from graph.driver import Graph
 from graph.referrals import announce_overdue, purge_closed
-from graph.users import SYSTEM
+from graph.users import SYSTEM, Role, UserInput, create_user, issue_token, new_token
 from graph.webhooks import SubscriptionInput, WebhookEvent, create_subscription
 from tests import directory
 from tests.api.graphql.conftest import START, Clock, GraphQLClient
@@ -487,8 +487,8 @@ async def test_retention_purge_erases_personal_data_and_keeps_the_counts(
         token=world["coordinator"],
     )
     counts = stats["data"]["referralStatistics"]
-    assert counts["total"] == 2
-    # Two is below the disclosure threshold: the cells are suppressed, the total is not.
+    # Two is below the disclosure threshold: the cells are suppressed, and so is the total.
+    assert counts["total"] is None
     assert counts["byNeed"] == [{"key": "psychosocial.trauma-therapy", "count": None}]
 
 
@@ -617,10 +617,77 @@ async def test_statistics_until_includes_the_whole_of_that_day(
 ) -> None:
     await sent_referral(gql, world)  # sent on 10 January 2026, at 09:00
     day = START.date().isoformat()
-    for since, until, total in ((day, day, 1), ("2026-01-01", "2026-01-09", 0)):
+    # One referral is a small count (None); none is 0.
+    for since, until, total in ((day, day, None), ("2026-01-01", "2026-01-09", 0)):
         stats = await gql(
             "query Q($s: Date!, $u: Date!) { referralStatistics(since: $s, until: $u) { total } }",
             {"s": since, "u": until},
             token=world["coordinator"],
         )
         assert stats["data"]["referralStatistics"]["total"] == total, (since, until)
+
+
+ISSUE_FOR = """
+mutation($user: ID!) { issueToken(userId: $user, days: 7) {
+  __typename ... on IssuedToken { token apiToken { id } } } }
+"""
+NOTICES = """query($id: ID!) { referral(id: $id) {
+  health accessNotices { userId tokenId issuedBy } } }"""
+
+
+async def test_a_break_glass_read_leaves_a_notice_the_organisation_sees(
+    gql: GraphQLClient, world: dict[str, str], graph: Graph
+) -> None:
+    """Who may read a referral's contents: counsellors of the sender and partners of the
+    receiver, within consent. An admin of another organisation can mint a token for one of
+    them, but every referral read through it says so on the referral and in the trail."""
+    referral_id = await sent_referral(gql, world)
+    # The admin (of A) alone reads no referral.
+    refused = await gql(NOTICES, {"id": referral_id}, token=world["admin"])
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    issued = (await gql(ISSUE_FOR, {"user": "user-partner_b"}, token=world["admin"]))["data"]
+    glass, token_id = issued["issueToken"]["token"], issued["issueToken"]["apiToken"]["id"]
+    read = (await gql(NOTICES, {"id": referral_id}, token=glass))["data"]["referral"]
+    assert read["health"] == HEALTH  # the power stays...
+    notice = {"userId": "user-partner_b", "tokenId": token_id, "issuedBy": "user-admin"}
+    assert read["accessNotices"] == [notice]  # ...but not unseen
+    await gql(NOTICES, {"id": referral_id}, token=glass)  # one notice per token
+    own = (await gql(NOTICES, {"id": referral_id}, token=world["partner_b"]))["data"]
+    assert own["referral"]["accessNotices"] == [notice]
+    sender = (await gql(NOTICES, {"id": referral_id}, token=world["counsellor"]))["data"]
+    assert sender["referral"]["accessNotices"] == [notice]
+    trail = await gql(
+        "query($id: ID) { auditEvents(entityId: $id) { nodes { action actor organisationId } } }",
+        {"id": referral_id},
+        token=world["partner_b"],
+    )
+    reads = [e for e in trail["data"]["auditEvents"]["nodes"] if e["action"] == "break_glass_read"]
+    assert reads == [
+        {"action": "break_glass_read", "actor": "user-partner_b", "organisationId": "org-b"}
+    ]
+
+    # An organisation's own admin handing a token to its member is no break-glass.
+    await graph.write(
+        create_user,
+        id="user-admin_b",
+        data=UserInput(
+            email="admin_b@example.org",
+            display_name="admin_b",
+            organisation_id="org-b",
+            role=Role.ADMIN,
+        ),
+    )
+    admin_b, admin_b_id, admin_b_hash = new_token()
+    await graph.write(
+        issue_token,
+        user_id="user-admin_b",
+        token_id=admin_b_id,
+        secret_hash=admin_b_hash,
+        label=None,
+        expires_at=None,
+    )
+    handed = (await gql(ISSUE_FOR, {"user": "user-partner_b"}, token=admin_b))["data"]
+    await gql(NOTICES, {"id": referral_id}, token=handed["issueToken"]["token"])
+    after = (await gql(NOTICES, {"id": referral_id}, token=world["partner_b"]))["data"]
+    assert after["referral"]["accessNotices"] == [notice]
