@@ -92,6 +92,7 @@ class TermInfo:
     name: str
     taxonomy: str  # name of its taxonomy (from taxonomies, or the term's own `taxonomy`)
     where: str
+    row: Row | None = None
 
 
 @dataclass
@@ -254,6 +255,27 @@ class Assembly:
     service_at_locations: set[str] = field(default_factory=set)
     # Unknown taxonomy terms, with how many attributes use each: reported once per term.
     unknown_terms: Counter[str] = field(default_factory=Counter)
+    taxonomy_rows: dict[str, Row] = field(default_factory=dict)  # id -> its row
+    # Fields read and neither held nor kept: (table, field) -> (first row, how many rows).
+    dropped: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    _dropped_rows: set[tuple[str, str]] = field(default_factory=set)
+
+    def drop(self, table: str, row: Row, held: set[str]) -> None:
+        """Note the row's fields outside `held`: Homeward has nowhere to put them, and the
+        report says so (once per table and field) instead of losing them silently."""
+        for key, value in row.data.items():
+            if key not in held and value.strip():
+                where, count = self.dropped.get((table, key), (row.where, 0))
+                self.dropped[(table, key)] = (where, count + 1)
+
+    def report_dropped(self) -> None:
+        for (table, name), (where, count) in self.dropped.items():
+            self.report.add(
+                where,
+                name,
+                f"{table}.{name} ({count} row(s)): Homeward has no field for it; not imported",
+                "warning",
+            )
 
     def entity(self, kind: str, id: str) -> Draft | None:
         """The draft an attribute or a kept row belongs to, by its HSDS entity kind."""
