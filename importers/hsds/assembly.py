@@ -303,9 +303,11 @@ class Assembly:
 
 def keep_under_owner(
     assembly: Assembly, table: str, rows: list[Row], owners: tuple[str, ...]
-) -> None:
+) -> int:
     """Rows of a table Homeward does not model, kept with the first record they name
-    (`service_id`, `location_id`, `organization_id`, ...) so that an export gives them back."""
+    (`service_id`, `location_id`, `organization_id`, ...) so that an export gives them back.
+    Returns how many were kept."""
+    kept = 0
     for row in rows:
         assembly.report.read[table] += 1
         fields = Fields(row, assembly.report)
@@ -318,7 +320,9 @@ def keep_under_owner(
             draft = assembly.entity(owner, id) if id else None
             if draft is not None:
                 draft.extras.keep_row(table, row)
+                kept += 1
                 break
         else:
             fields.warn("id", "belongs to no imported organisation, service or location; skipped")
             assembly.report.skipped[table] += 1
+    return kept
