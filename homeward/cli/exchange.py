@@ -81,7 +81,7 @@ def import_hsds_command(
     strict: StrictOption = False,
     default_country: Annotated[
         str | None,
-        typer.Option(help="ISO 3166-1 code for organisations whose sites give no country."),
+        typer.Option(help="ISO 3166-1 code for organisations the data gives no country for."),
     ] = None,
     mapping: Annotated[
         Path | None, typer.Option(help="Taxonomy mapping file (default: the shipped one).")

@@ -92,6 +92,7 @@ class TermInfo:
     name: str
     taxonomy: str  # name of its taxonomy (from taxonomies, or the term's own `taxonomy`)
     where: str
+    row: Row | None = None
 
 
 @dataclass
@@ -254,6 +255,27 @@ class Assembly:
     service_at_locations: set[str] = field(default_factory=set)
     # Unknown taxonomy terms, with how many attributes use each: reported once per term.
     unknown_terms: Counter[str] = field(default_factory=Counter)
+    taxonomy_rows: dict[str, Row] = field(default_factory=dict)  # id -> its row
+    # Fields read and neither held nor kept: (table, field) -> (first row, how many rows).
+    dropped: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    _dropped_rows: set[tuple[str, str]] = field(default_factory=set)
+
+    def drop(self, table: str, row: Row, held: set[str]) -> None:
+        """Note the row's fields outside `held`: Homeward has nowhere to put them, and the
+        report says so (once per table and field) instead of losing them silently."""
+        for key, value in row.data.items():
+            if key not in held and value.strip():
+                where, count = self.dropped.get((table, key), (row.where, 0))
+                self.dropped[(table, key)] = (where, count + 1)
+
+    def report_dropped(self) -> None:
+        for (table, name), (where, count) in self.dropped.items():
+            self.report.add(
+                where,
+                name,
+                f"{table}.{name} ({count} row(s)): Homeward has no field for it; not imported",
+                "warning",
+            )
 
     def entity(self, kind: str, id: str) -> Draft | None:
         """The draft an attribute or a kept row belongs to, by its HSDS entity kind."""
@@ -281,9 +303,11 @@ class Assembly:
 
 def keep_under_owner(
     assembly: Assembly, table: str, rows: list[Row], owners: tuple[str, ...]
-) -> None:
+) -> int:
     """Rows of a table Homeward does not model, kept with the first record they name
-    (`service_id`, `location_id`, `organization_id`, ...) so that an export gives them back."""
+    (`service_id`, `location_id`, `organization_id`, ...) so that an export gives them back.
+    Returns how many were kept."""
+    kept = 0
     for row in rows:
         assembly.report.read[table] += 1
         fields = Fields(row, assembly.report)
@@ -296,7 +320,9 @@ def keep_under_owner(
             draft = assembly.entity(owner, id) if id else None
             if draft is not None:
                 draft.extras.keep_row(table, row)
+                kept += 1
                 break
         else:
             fields.warn("id", "belongs to no imported organisation, service or location; skipped")
             assembly.report.skipped[table] += 1
+    return kept

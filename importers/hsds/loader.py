@@ -21,8 +21,9 @@ centroid) and the town (`city`, else `region` / `state_province`), matched in an
 against that country's areas; a town that matches no single area leaves the site in its
 country; a site without an address that is in the directory already stays in its area.
 An organisation's country is its `country` attribute, else the country of its own
-sites, else of its services' sites, else the one it has in the directory already, else the
-`default_country` given to the import.
+sites, else of its services' sites, else the address country of any of those locations
+(virtual or postal ones too), else the one it has in the directory already, else the
+`default_country` given to the import (with a warning on its row).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ from importers.hsds.tables import (
     taxonomy_terms,
     urls,
 )
+from importers.hsds.tables.addresses import country_code
 from importers.hsds.taxonomy_map import TaxonomyMap, load_map
 from importers.plan import BATCH_SIZE, AfterBatch, Plan, Progress, Provenance, write_plan
 from importers.report import ImportRejected, ImportReport
@@ -182,6 +184,7 @@ def read_tables(source: Source, known: Known, mapping: TaxonomyMap) -> Assembly:
             "Add it to the mapping file to use it in search",
             "warning",
         )
+    assembly.report_dropped()
     return assembly
 
 
@@ -201,7 +204,10 @@ class _Planner:
         self.a = assembly
         self.known = assembly.known
         self.report = assembly.report
-        self.default_country = default_country
+        # As given on the command line: "xk", "AUT" and "Austria" are all read.
+        self.default_country = (
+            (country_code(default_country) or default_country.upper()) if default_country else None
+        )
         self.plan = Plan()
         self.location_areas: dict[str, str] = {}  # HSDS location id -> area id
         self.organisation_ids: dict[str, str] = {}  # HSDS org id -> Homeward id (accepted)
@@ -318,27 +324,47 @@ class _Planner:
         return self._sites.get(organisation, [])
 
     def organisation_country(self, draft: OrganisationDraft) -> str | None:
+        """The country the data gives: the profile attribute, else the country its own
+        sites or its services' sites are placed in, else the `country` of an address of
+        any of those locations (a virtual or postal one too: where an organisation writes
+        from is still where it is), else its country in the directory."""
         given = draft.profile_value("country")
         if given:
-            return given.upper()
-        for loc_id in self.sites_of(draft.hsds_id):
+            return country_code(given) or given
+        locations = self.sites_of(draft.hsds_id)
+        for loc_id in locations:
             area = self.location_areas.get(loc_id)
             country = self.known.country_of(area) if area else None
             if country:
                 return country
+        for loc_id in locations:
+            location = self.a.locations.get(loc_id)
+            if location is not None and location.country:
+                return location.country
         existing = self.known.organisations.get(draft.hsds_id) or self.known.organisations.get(
             draft.id
         )
-        return existing[1] if existing else self.default_country
+        return existing[1] if existing else None
 
     def organisation(self, draft: OrganisationDraft) -> None:
         country = self.organisation_country(draft)
+        if country is None and self.default_country:
+            country = self.default_country
+            self.report.add(
+                draft.row.where,
+                "country",
+                f"the data gives no country (no `country` attribute, no address with a "
+                f"country on its locations or its services' locations); the default country "
+                f"{country} is taken",
+                "warning",
+            )
         if country is None:
             self.report.add(
                 draft.row.where,
                 "country",
-                "cannot tell the organisation's country: no address with a country on its "
-                "sites or its services' sites (give one, or a default country)",
+                "cannot tell the organisation's country: no `country` attribute, no address "
+                "with a country on its locations or its services' locations, and no default "
+                "country (give one)",
             )
             self.report.rejected["organizations"] += 1
             return

@@ -66,7 +66,11 @@ TABLE_FILES_31: dict[str, str] = {
     "units": "unit.csv",
     "urls": "url.csv",
 }
+# Other names the specification's own examples give these files (its 3.1 example of units
+# is `units.csv`), read when the file of the first name is not there.
+OTHER_NAMES: dict[str, str] = {"units.csv": "units"}
 FILE_TABLES = {name: table for table, name in (TABLE_FILES | TABLE_FILES_31).items()}
+FILE_TABLES |= OTHER_NAMES
 # Nested arrays of HSDS 3.1 objects -> the 3.1 table of their rows.
 NESTED_31: dict[str, dict[str, str]] = {
     "service": {
@@ -211,6 +215,9 @@ def read_tabular(files: _Files) -> Source:
     source = Source()
     root = _package_root(files)
     paths = {table: _join(root, name) for table, name in (TABLE_FILES | TABLE_FILES_31).items()}
+    for other, of_table in OTHER_NAMES.items():
+        if paths[of_table] not in files.names and _join(root, other) in files.names:
+            paths[of_table] = _join(root, other)
     descriptor = _join(root, "datapackage.json")
     if descriptor in files.names:
         raw = files.read(descriptor)

@@ -88,8 +88,8 @@ async def test_the_list_examples_update_what_the_full_ones_created(
     alone = await import_hsds(reference, read_path(examples / "organization_list.json"))
     assert [str(p) for p in alone.errors] == [
         "organization_list.json:/contents/0: country: cannot tell the organisation's country: "
-        "no address with a country on its sites or its services' sites (give one, or a "
-        "default country)"
+        "no `country` attribute, no address with a country on its locations or its services' "
+        "locations, and no default country (give one)"
     ]
     await import_hsds(reference, read_path(examples / "organization_full.json"))
     for name in ["organization_list.json", "service_list.json", "service_at_location_list.json"]:

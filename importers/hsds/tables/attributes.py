@@ -4,12 +4,27 @@ that maps to nothing is kept as an HSDS attribute (exported again) and reported 
 
 from __future__ import annotations
 
-from importers.hsds.assembly import Assembly, Fields, ServiceDraft
+from importers.hsds.assembly import Assembly, Fields, ServiceDraft, TermInfo
 from importers.hsds.profile import GROUPS_TAXONOMY, NEEDS_TAXONOMY, PROFILE_TAXONOMY
 from importers.rows import Row
 
 TABLE = "attributes"
 KINDS = {"organization", "service", "location", "program"}
+# Fields of an unknown term kept with it besides its id, code, name and taxonomy; its
+# taxonomy is kept by name (`taxonomy`), so `taxonomy_id` is not lost.
+TERM_KEPT = ("description", "language", "term_uri")
+TERM_HELD = {"id", "code", "name", "taxonomy", "taxonomy_id", *TERM_KEPT}
+
+
+def _drop_term_details(assembly: Assembly, term: TermInfo) -> None:
+    """What a kept term cannot carry (its `parent_id`, its taxonomy's description, uri and
+    version) is named in the report."""
+    if term.row is None:
+        return
+    assembly.drop("taxonomy_terms", term.row, TERM_HELD)
+    taxonomy = assembly.taxonomy_rows.get(term.row.get("taxonomy_id").strip().lower())
+    if taxonomy is not None:
+        assembly.drop("taxonomies", taxonomy, {"id", "name"})
 
 
 def load(assembly: Assembly, rows: list[Row]) -> None:
@@ -63,6 +78,7 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
         draft.extras.keep_row(TABLE, row)
         kept_terms = draft.extras.tables.setdefault("taxonomy_terms", [])
         if not any(t.get("id") == term.id for t in kept_terms):
+            data = term.row.data if term.row else {}
             kept_terms.append(
                 {
                     k: v
@@ -72,8 +88,10 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
                         "name": term.name,
                         "taxonomy": term.taxonomy,
                     }.items()
+                    | {k: data.get(k, "").strip() for k in TERM_KEPT}.items()
                     if v
                 }
             )
+            _drop_term_details(assembly, term)
         if target is None:
             assembly.unknown_terms[term.id] += 1

@@ -36,6 +36,9 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
             assembly.report.skipped[TABLE] += 1
             continue
         if service is not None:
+            # A service's languages are ISO codes: a note, or the row's link to a site or a
+            # phone as well, has nowhere to go.
+            assembly.drop(TABLE, row, {"id", "service_id", "code", "name"})
             if code not in service.languages:
                 service.languages.append(code)
             continue

@@ -20,4 +20,8 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
             continue
         draft = ProgrammeDraft(row=row, hsds_id=id, name=name)
         draft.description = fields.text("description")
+        # A programme is its name, funder and sending countries; the description Homeward's
+        # own export writes is the name.
+        held = {"id", "name"} | ({"description"} if draft.description == name else set())
+        assembly.drop(TABLE, row, held)
         assembly.programmes[id] = draft

@@ -24,6 +24,10 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
             assembly.report.rejected[TABLE] += 1
             continue
         assembly.service_at_locations.add(id)
+        if not assembly.locations[location_id].virtual:
+            # A site's row is kept whole with a virtual location; Homeward's own link of a
+            # service and a site holds nothing but the two.
+            assembly.drop(TABLE, row, {"id", "service_id", "location_id"})
         if location_id not in service.location_ids:
             service.location_ids.append(location_id)
             service.site_rows[location_id] = row

@@ -18,3 +18,4 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
             assembly.report.rejected[TABLE] += 1
             continue
         assembly.taxonomies[id] = name
+        assembly.taxonomy_rows[id] = row

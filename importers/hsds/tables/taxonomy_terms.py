@@ -27,4 +27,5 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
             name=name,
             taxonomy=taxonomy.strip(),
             where=row.where,
+            row=row,
         )

@@ -12,12 +12,12 @@ TABLE = "urls"
 
 
 def load(assembly: Assembly, rows: list[Row]) -> None:
-    keep_under_owner(assembly, TABLE, rows, ("service", "organization"))
-    if rows:
+    kept = keep_under_owner(assembly, TABLE, rows, ("service", "organization"))
+    if kept:
         assembly.report.add(
             rows[0].where,
             "url",
-            f"{len(rows)} further url(s) (HSDS 3.1 additional_urls / additional_websites) are "
+            f"{kept} further url(s) (HSDS 3.1 additional_urls / additional_websites) are "
             "kept with their records, but an HSDS 3.0 export does not carry them",
             "warning",
         )
