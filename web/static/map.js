@@ -50,6 +50,12 @@
         }
       }).addTo(map);
       map.fitBounds(layer.getBounds());
+      // Each shape names its municipality, as the table's rows do (the paths exist once the
+      // map has a view).
+      layer.eachLayer(function (shape) {
+        var path = shape.getElement && shape.getElement();
+        if (path) { path.setAttribute("data-area", shape.feature.id); }
+      });
     });
   }
 
