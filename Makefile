@@ -1,6 +1,7 @@
 # Two commands from a fresh clone: `make run` and `make test`. Everything they need is
-# installed here: uv (into .tools), the Python environment (.venv, from uv.lock) and the
-# Neo4j Community jars (Maven, into .neo4j/lib). Nothing is downloaded at run time.
+# installed here: uv (into .tools), the Python environment (.venv, from uv.lock), the
+# Neo4j Community jars (Maven, into .neo4j/lib) and the pages' browser library (npm, from
+# package-lock.json, into web/static/vendor). Nothing is downloaded at run time.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 UV_VERSION := 0.13.9
@@ -33,13 +34,25 @@ $(NEO4J_JARS): neo4j/pom.xml
 
 neo4j: $(NEO4J_JARS)
 
+# Leaflet, the map library of the pages (web/static/map.js), from package-lock.json; its
+# built files are copied where the application serves its static files, so a page loads
+# nothing from elsewhere. npm's cache answers when the registry cannot.
+WEB_VENDOR := web/static/vendor/.installed
+$(WEB_VENDOR): package.json package-lock.json
+	npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	rm -rf web/static/vendor
+	mkdir -p web/static/vendor/leaflet
+	cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
+		node_modules/leaflet/dist/images node_modules/leaflet/LICENSE web/static/vendor/leaflet/
+	touch $@
+
 # The message catalogues as read at run time (core/i18n.py), rebuilt when a .po changes.
 CATALOGUES_PO := $(wildcard core/locale/*/LC_MESSAGES/messages.po)
 CATALOGUES_MO := $(CATALOGUES_PO:.po=.mo)
 core/locale/%/LC_MESSAGES/messages.mo: core/locale/%/LC_MESSAGES/messages.po $(BIN)/.installed
 	$(BIN)/pybabel -q compile -l $* -i $< -o $@
 
-install: $(BIN)/.installed $(NEO4J_JARS) $(CATALOGUES_MO)
+install: $(BIN)/.installed $(NEO4J_JARS) $(CATALOGUES_MO) $(WEB_VENDOR)
 
 # The browser tests of the web pages drive Debian's Chromium (Playwright never downloads a
 # browser of its own here). Installed from the distribution's packages when missing. When
@@ -119,4 +132,5 @@ messages: install
 	$(BIN)/python -m core.i18n transliterate
 
 clean:
-	rm -rf .venv .tools .neo4j/lib .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv .tools .neo4j/lib .mypy_cache .ruff_cache .pytest_cache node_modules \
+		web/static/vendor

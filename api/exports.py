@@ -1,6 +1,6 @@
-"""REST exports for the humanitarian ecosystem: the 3W table with HXL hashtags (public where
-the directory is), the gap matrix as GeoJSON and the coordination maps (coordinators and
-admins only: they count referrals)."""
+"""REST exports for the humanitarian ecosystem: the 3W table with HXL hashtags and the
+municipality outlines (public where the directory is), the gap matrix as GeoJSON and the
+coordination maps (coordinators and admins only: they count referrals)."""
 
 from __future__ import annotations
 
@@ -77,6 +77,30 @@ async def _gaps(
         )
     except NotFound as exc:
         raise HTTPException(404, exc.message) from exc
+
+
+@router.get("/outlines.geojson")
+async def export_outlines(graph: GraphDep, country: str = "XK", lang: str = "en") -> JSONResponse:
+    """The municipality polygons of a country, with their names in `lang`: the base map of
+    the pages' interactive maps, which use no online tiles. Public where the directory is:
+    the boundaries are public geodata."""
+    outlines, _ = await outlines_and_layout(graph, country.upper())
+    if not outlines and not await graph.read(areas_by_ids, ids=[country.upper()]):
+        raise HTTPException(404, f"no area {country.upper()!r}")
+    features = [
+        {
+            "type": "Feature",
+            "id": o.area_id,
+            "geometry": o.boundary,
+            "properties": {"area_id": o.area_id, "code": o.code, "name": pick(o.names, lang)},
+        }
+        for o in outlines
+        if o.boundary is not None
+    ]
+    return JSONResponse(
+        {"type": "FeatureCollection", "features": features},
+        media_type="application/geo+json",
+    )
 
 
 NeedsQuery = Annotated[list[str], Query(description="Need codes; narrower needs count.")]

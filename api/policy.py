@@ -144,6 +144,7 @@ REST_RULES: dict[str, Rule] = {
     "GET /hsds/taxonomy_terms/{id}": DIRECTORY,
     # Directory data only (services, their needs and places): public as /hsds/ is.
     "GET /exports/3w.csv": DIRECTORY,
+    "GET /exports/outlines.geojson": DIRECTORY,
     "GET /exports/gaps.geojson": COORDINATION,
     "GET /exports/gaps.{image_format}": COORDINATION,
     "GET /imports/template.xlsx": DIRECTORY,
@@ -183,6 +184,13 @@ REST_RULES: dict[str, Rule] = {
     "POST /app/services/{service_id}": MAINTAIN_SERVICES,
     "POST /app/services/{service_id}/verify": MAINTAIN_SERVICES,
     "GET /app/gaps": COORDINATION,
+    "GET /app/gaps.csv": COORDINATION,
+    "GET /app/support": COORDINATION,
+    "GET /app/support.csv": COORDINATION,
+    "GET /app/overlaps": COORDINATION,
+    "GET /app/overlaps.csv": COORDINATION,
+    "GET /app/arrivals": COORDINATION,
+    "GET /app/arrivals.csv": COORDINATION,
     "GET /app/duplicates": COORDINATION,
     "POST /app/duplicates/{candidate_id}": COORDINATION,
 }

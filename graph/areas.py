@@ -72,6 +72,8 @@ class Area(BaseModel):
     alt_names: list[str]
     parent_id: str | None
     centroid: GeoPoint | None
+    # The standard code (a statistical office's or OCHA's), where the geodata has one.
+    code: str | None = None
 
     def name(self, lang: str | None = None) -> str:
         return pick(self.names, lang)
@@ -88,6 +90,7 @@ def area_from_record(node: Any, parent_id: str | None) -> Area:
         alt_names=list(props.get("alt_names") or []),
         parent_id=parent_id,
         centroid=GeoPoint(lat=point.y, lon=point.x) if point is not None else None,
+        code=props.get("code"),
     )
 
 

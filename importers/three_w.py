@@ -11,22 +11,18 @@ Choices that make it validate and join (docs/coordination.md):
 - Countries carry ISO 3166-1 alpha-3 codes as HDX does (Kosovo: XKX, the code the UN and HDX
   use for it); municipalities their standard code where the geodata has one (Kosovo: "XK01",
   the statistical office's municipality code after the country), else the directory's id.
-- UTF-8 with a byte-order mark unless asked without, so that Excel reads "Pejë" as Pejë;
-  libhxl and the HXL Proxy skip the mark.
+- Written by importers/hxl.py: UTF-8 with a byte-order mark unless asked without, no cell
+  that starts a formula.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import pycountry
 
 from core.languages import from_properties, pick
-from core.text import spreadsheet_row
-
-BOM = "\ufeff"
+from importers.hxl import hxl_csv
 
 # Column title, HXL hashtag.
 COLUMNS = [
@@ -94,42 +90,42 @@ def three_w_csv(
     rows: list[dict[str, Any]], *, country_name: str, country: str, lang: str, bom: bool = True
 ) -> str:
     """The CSV text of THREE_W rows (graph/coordination.py), titles and hashtags first."""
-    out = io.StringIO()
-    if bom:
-        out.write(BOM)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([title for title, _ in COLUMNS])
-    writer.writerow([tag for _, tag in COLUMNS])
-    for r in rows:
-        area_name = pick(from_properties("name", r["area_props"]), lang)
-        area_code = r["area_props"].get("code") or r["area_id"]
-        parent = r["parent_props"] or {}
-        parent_name = pick(from_properties("name", parent), lang) if parent else ""
-        region = municipality = ("", "")
-        if r["level"] == "region":
-            region = (area_name, area_code)
-        elif r["level"] in {"municipality", "settlement"}:
-            municipality = (area_name, area_code)
-            if r["parent_level"] == "region":
-                region = (parent_name, parent.get("code") or r["parent_id"])
-        start = r["start"].to_native().date().isoformat() if r["start"] is not None else ""
-        row = [
-            r["organisation"],
-            r["acronym"] or "",
-            r["kind"] or "",
-            r["service"],
-            r["service_id"],
-            cluster(r["need"]),
-            pick(from_properties("label", r["need_props"]), lang),
-            r["need"],
-            " | ".join(pick(from_properties("label", g), lang) for g in r["target_groups"]),
-            country_name,
-            alpha_3(country),
-            *region,
-            *municipality,
-            r["status"],
-            r["capacity"] or "unknown",
-            start,
-        ]
-        writer.writerow(spreadsheet_row(str(cell) for cell in row))
-    return out.getvalue()
+    return hxl_csv(
+        COLUMNS,
+        (_row(r, country_name=country_name, country=country, lang=lang) for r in rows),
+        bom=bom,
+    )
+
+
+def _row(r: dict[str, Any], *, country_name: str, country: str, lang: str) -> list[object]:
+    """One 3W row: the municipality and its region, or the region alone."""
+    area_name = pick(from_properties("name", r["area_props"]), lang)
+    area_code = r["area_props"].get("code") or r["area_id"]
+    parent = r["parent_props"] or {}
+    parent_name = pick(from_properties("name", parent), lang) if parent else ""
+    region = municipality = ("", "")
+    if r["level"] == "region":
+        region = (area_name, area_code)
+    elif r["level"] in {"municipality", "settlement"}:
+        municipality = (area_name, area_code)
+        if r["parent_level"] == "region":
+            region = (parent_name, parent.get("code") or r["parent_id"])
+    start = r["start"].to_native().date().isoformat() if r["start"] is not None else ""
+    return [
+        r["organisation"],
+        r["acronym"] or "",
+        r["kind"] or "",
+        r["service"],
+        r["service_id"],
+        cluster(r["need"]),
+        pick(from_properties("label", r["need_props"]), lang),
+        r["need"],
+        " | ".join(pick(from_properties("label", g), lang) for g in r["target_groups"]),
+        country_name,
+        alpha_3(country),
+        *region,
+        *municipality,
+        r["status"],
+        r["capacity"] or "unknown",
+        start,
+    ]

@@ -3,7 +3,9 @@ languages and sending country; results with reasons, distance, freshness and res
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -31,7 +33,10 @@ query Search($q: PartnerSearchInput!) {
     ... on ValidationError { message fields { field message suggestions } }
     ... on PartnerSearchResults {
       totalCount
-      destination { id name }
+      destination {
+        id name level
+        parent { id level parent { id level parent { id level } } }
+      }
       unmatchedNeeds { label }
       nodes {
         distanceKm
@@ -40,6 +45,7 @@ query Search($q: PartnerSearchInput!) {
         organisation { id name acronym }
         service {
           id name capacity freshness lastVerifiedAt
+          locations { name point { lat lon } }
           responsiveness { referralsReceived ackMedianHours acceptanceRate }
         }
       }
@@ -96,6 +102,45 @@ async def vocabulary(request: Request, session: Any) -> dict[str, Any]:
     }
 
 
+def country_of(area: dict[str, Any] | None) -> str | None:
+    """The country an area lies in, from its chain of parents."""
+    while area is not None:
+        if area.get("level") == "COUNTRY":
+            return str(area["id"])
+        area = area.get("parent")
+    return None
+
+
+def results_map(results: dict[str, Any], lang: str) -> dict[str, str] | None:
+    """What the map of the results draws: the outlines of the destination's country and a
+    dot per site of each result's service."""
+    country = country_of(results["destination"])
+    if country is None:
+        return None
+    points = [
+        {
+            "lat": site["point"]["lat"],
+            "lon": site["point"]["lon"],
+            "label": ", ".join(
+                part
+                for part in (
+                    m["service"]["name"],
+                    (m["organisation"] or {}).get("name"),
+                    site["name"],
+                )
+                if part
+            ),
+        }
+        for m in results["nodes"]
+        for site in m["service"]["locations"]
+        if site["point"] is not None
+    ]
+    return {
+        "geojson": "/exports/outlines.geojson?" + urlencode({"country": country, "lang": lang}),
+        "points": json.dumps(points, ensure_ascii=False),
+    }
+
+
 @router.get("/search")
 async def search_page(request: Request) -> Response:
     session = await page_session(request)
@@ -140,6 +185,7 @@ async def search_page(request: Request) -> Response:
         perror=page_error(error, t, SEARCH_FIELDS),
         language_choices=language_choices(t.locale, form["languages"]),
         can_refer=allowed(request, session, "GET /app/referrals/new"),
+        results_map=results_map(results, API_LANGUAGE[session.lang]) if results else None,
         **await vocabulary(request, session),
     )
 

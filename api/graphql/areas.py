@@ -33,6 +33,13 @@ class AreaType:
     def names(self) -> list[LocalizedName]:
         return [LocalizedName(lang=k, value=v) for k, v in sorted(self._area.names.items())]
 
+    @strawberry.field(
+        description="The standard code (a statistical office's or OCHA's, e.g. `XK03`), "
+        "where the geodata has one: the code exchange formats such as HXL's `#adm2+code` use."
+    )
+    def code(self) -> str | None:
+        return self._area.code
+
     @strawberry.field
     def centroid(self) -> GeoPointType | None:
         c = self._area.centroid

@@ -13,6 +13,7 @@ from xml.etree import ElementTree
 import geojson
 import httpx
 import hxl
+import pyogrio
 import pytest
 
 from graph.driver import Graph
@@ -229,3 +230,35 @@ async def test_3w_cells_never_start_a_formula(
     cells = [cell for row in csv.reader(io.StringIO(response.text)) for cell in row]
     assert "'" + formula in cells
     assert not [c for c in cells if c[:1] in {"=", "+", "-", "@", "\t", "\r"}]
+
+
+async def test_gap_geojson_loads_as_polygons_in_gdal(
+    client: httpx.AsyncClient, seeded: dict[str, str], tmp_path: Path
+) -> None:
+    """What QGIS does with the file: GDAL's GeoJSON driver (through pyogrio) reads one polygon
+    layer, one feature per municipality, one column per need and measure."""
+    params: dict[str, Any] = {"need": ["psychosocial.trauma-therapy", "employment"], "lang": "sq"}
+    geo = await client.get("/exports/gaps.geojson", params=params, headers=seeded)
+    assert geo.status_code == 200, geo.text
+    path = tmp_path / "gaps.geojson"
+    path.write_bytes(geo.content)
+
+    info = pyogrio.read_info(path)
+    assert info["features"] == 38
+    # Polygons and multipolygons (islands, exclaves) mixed: GDAL calls the layer "Unknown"
+    # and each feature says what it is.
+    assert info["crs"] == "EPSG:4326"
+    columns = list(info["fields"])
+    assert {"area_id", "name", "psychosocial.trauma-therapy:state", "employment:supply"} <= set(
+        columns
+    )
+    _, _, geometries, values = pyogrio.raw.read(path)
+    # Well-known binary: a byte-order mark, then the type (3 Polygon, 6 MultiPolygon).
+    kinds = [int.from_bytes(g[1:5], "little" if g[0] == 1 else "big") for g in geometries]
+    assert len(kinds) == 38
+    assert set(kinds) <= {3, 6}
+    names = list(values[columns.index("name")])
+    assert "Pejë" in names
+    state = values[columns.index("psychosocial.trauma-therapy:state")]
+    states = dict(zip(names, state, strict=True))
+    assert states["Ferizaj"] == "unmet"

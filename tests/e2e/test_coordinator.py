@@ -29,14 +29,21 @@ def test_coordinator_sees_gaps_downloads_3w_and_reviews_duplicates(page: Page) -
     expect(picture).to_have_js_property("complete", True)
     assert picture.evaluate("img => img.naturalWidth") > 100
     expect(page.locator("#overlaps, #overlaps-title")).not_to_have_count(0)
+    # The interactive map: Leaflet draws the 38 municipalities from the gap GeoJSON, and a
+    # click on one opens its row of the table.
+    shapes = page.locator("#gaps-live-map path.leaflet-interactive")
+    expect(shapes).to_have_count(38)
+    page.locator("#gaps-live-map").scroll_into_view_if_needed()
+    page.locator('#gaps-live-map path[data-area="XK-ferizaj"]').dispatch_event("click")
+    expect(page).to_have_url(re.compile(r"#area-XK-ferizaj$"))
     screenshot(page, "coordinator-gaps")
 
     with page.expect_download() as download_info:
         page.locator("#three-w").click()
     download = download_info.value
     assert download.suggested_filename == "3w-XK.csv"
-    lines = download.path().read_text(encoding="utf-8").splitlines()
-    assert lines[1].startswith("#org+name,")
+    lines = download.path().read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1].startswith("#org+impl+name,")
     assert any("KRCT" in line for line in lines[2:])
 
     page.get_by_role("link", name="Duplicate review").click()
