@@ -71,6 +71,9 @@ RULES: dict[str, Rule] = {
     "Query.needs": DIRECTORY,
     "Query.targetGroups": DIRECTORY,
     "Query.me": SIGNED_IN,
+    # Each person's own notices only (graph/notifications.py starts from the caller).
+    "Query.notifications": SIGNED_IN,
+    "Mutation.markNotificationsRead": SIGNED_IN,
     "Query.users": ADMIN,
     "Query.auditEvents": SIGNED_IN,  # scoped: admins all, others their organisations' data
     "Query.webhookSubscriptions": MANAGE_WEBHOOKS,
@@ -178,6 +181,8 @@ REST_RULES: dict[str, Rule] = {
     "GET /app/gaps": COORDINATION,
     "GET /app/duplicates": COORDINATION,
     "POST /app/duplicates/{candidate_id}": COORDINATION,
+    "GET /app/notifications": SIGNED_IN,
+    "POST /app/notifications/read": SIGNED_IN,
 }
 
 
