@@ -166,6 +166,7 @@ REST_RULES: dict[str, Rule] = {
     "POST /app/referrals/{referral_id}/consent": SEND_REFERRALS,
     "POST /app/referrals/{referral_id}/action": REFERRAL_PARTIES,
     "POST /app/referrals/{referral_id}/follow-up": REFERRAL_PARTIES,
+    "GET /app/referrals/{referral_id}/handout": REFERRAL_PARTIES,
     "GET /app/incoming": ANSWER_REFERRALS,
     "GET /app/cases/{case_id}": CASE_PARTIES,
     "POST /app/cases/{case_id}/visit": CASE_PARTIES,

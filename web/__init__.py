@@ -20,6 +20,7 @@ from core.i18n import translator
 from web import (
     cases,
     coordination,
+    handout,
     notifications,
     organisation,
     partners,
@@ -163,6 +164,7 @@ PAGE_ROUTERS = [
     partners.router,
     coordination.router,
     notifications.router,
+    handout.router,
 ]
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)

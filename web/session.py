@@ -45,9 +45,16 @@ R = TypeVar("R", bound=Response)
 
 DEFAULT = "en"
 # Page language -> the tag asked of the API, put in <html lang> and looked up in the catalogues.
-API_LANGUAGE = {"en": "en", "de": "de", "sq": "sq", "sr": "sr-Latn"}
+# Serbian is offered in both scripts; a browser that asks for plain "sr" gets the Latin one.
+API_LANGUAGE = {"en": "en", "de": "de", "sq": "sq", "sr": "sr-Latn", "sr-Cyrl": "sr-Cyrl"}
 # Page language -> its name in itself, for the language switch.
-LANGUAGES = {"en": "English", "de": "Deutsch", "sq": "Shqip", "sr": "Srpski"}
+LANGUAGES = {
+    "en": "English",
+    "de": "Deutsch",
+    "sq": "Shqip",
+    "sr": "Srpski",
+    "sr-Cyrl": "Српски",
+}
 
 CSRF_COOKIE = "homeward_csrf"
 LANG_COOKIE = "homeward_lang"
