@@ -71,6 +71,9 @@ RULES: dict[str, Rule] = {
     "Query.needs": DIRECTORY,
     "Query.targetGroups": DIRECTORY,
     "Query.me": SIGNED_IN,
+    # Each person's own notices only (graph/notifications.py starts from the caller).
+    "Query.notifications": SIGNED_IN,
+    "Mutation.markNotificationsRead": SIGNED_IN,
     "Query.users": ADMIN,
     "Query.auditEvents": SIGNED_IN,  # scoped: admins all, others their organisations' data
     "Query.webhookSubscriptions": MANAGE_WEBHOOKS,
@@ -165,6 +168,7 @@ REST_RULES: dict[str, Rule] = {
     "POST /app/referrals/{referral_id}/consent": SEND_REFERRALS,
     "POST /app/referrals/{referral_id}/action": REFERRAL_PARTIES,
     "POST /app/referrals/{referral_id}/follow-up": REFERRAL_PARTIES,
+    "GET /app/referrals/{referral_id}/handout": REFERRAL_PARTIES,
     "GET /app/incoming": ANSWER_REFERRALS,
     "GET /app/cases/new": CASE_PARTIES,
     "POST /app/cases": CASE_PARTIES,
@@ -193,6 +197,8 @@ REST_RULES: dict[str, Rule] = {
     "GET /app/arrivals.csv": COORDINATION,
     "GET /app/duplicates": COORDINATION,
     "POST /app/duplicates/{candidate_id}": COORDINATION,
+    "GET /app/notifications": SIGNED_IN,
+    "POST /app/notifications/read": SIGNED_IN,
 }
 
 

@@ -302,6 +302,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             "SET c.closed_at = c.updated_at",
         ),
     ),
+    Migration(
+        version=16,
+        description="notifications: in-app notices per user, found by id",
+        # A notice (graph/notifications.py) is marked read by its id; the list and the unread
+        # count start from the user and follow FOR, so no other index is needed.
+        statements=(
+            "CREATE CONSTRAINT notification_id IF NOT EXISTS "
+            "FOR (n:Notification) REQUIRE n.id IS UNIQUE",
+        ),
+    ),
 )
 
 

@@ -17,7 +17,17 @@ from api.auth import SESSION_COOKIE, SignInRefused, authenticate_password
 from core.clock import utcnow
 from core.errors import Unauthenticated
 from core.i18n import translator
-from web import cases, coordination, organisation, partners, password, referrals, search
+from web import (
+    cases,
+    coordination,
+    handout,
+    notifications,
+    organisation,
+    partners,
+    password,
+    referrals,
+    search,
+)
 from web.headers import PageHeaders
 from web.pages import START_PAGES, render, see_other
 from web.session import (
@@ -153,6 +163,8 @@ PAGE_ROUTERS = [
     # After the organisation's pages, whose /services/new it would otherwise shadow.
     partners.router,
     coordination.router,
+    notifications.router,
+    handout.router,
 ]
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)

@@ -76,6 +76,7 @@ NAVIGATION = [
     ("/app/incoming", "nav.incoming"),
     ("/app/gaps", "nav.gaps"),
     ("/app/duplicates", "nav.duplicates"),
+    ("/app/notifications", "nav.notifications"),
 ]
 
 

@@ -25,6 +25,8 @@ from fastapi.responses import Response
 
 from api import policy
 from api.auth import SESSION_COOKIE, authenticate, authenticate_session
+from api.graphql.context import context_for
+from api.graphql.schema import schema
 from api.middleware import route_template
 from core.clock import utcnow
 from core.errors import Forbidden, Unauthenticated
@@ -43,9 +45,16 @@ R = TypeVar("R", bound=Response)
 
 DEFAULT = "en"
 # Page language -> the tag asked of the API, put in <html lang> and looked up in the catalogues.
-API_LANGUAGE = {"en": "en", "de": "de", "sq": "sq", "sr": "sr-Latn"}
+# Serbian is offered in both scripts; a browser that asks for plain "sr" gets the Latin one.
+API_LANGUAGE = {"en": "en", "de": "de", "sq": "sq", "sr": "sr-Latn", "sr-Cyrl": "sr-Cyrl"}
 # Page language -> its name in itself, for the language switch.
-LANGUAGES = {"en": "English", "de": "Deutsch", "sq": "Shqip", "sr": "Srpski"}
+LANGUAGES = {
+    "en": "English",
+    "de": "Deutsch",
+    "sq": "Shqip",
+    "sr": "Srpski",
+    "sr-Cyrl": "Српски",
+}
 
 CSRF_COOKIE = "homeward_csrf"
 LANG_COOKIE = "homeward_lang"
@@ -79,6 +88,8 @@ class WebSession:
     # A new CSRF value to be set as a cookie (first visit).
     csrf_new: bool
     https: bool
+    # Unread notices of the signed-in person, for the count in the navigation.
+    unread: int = 0
 
     @property
     def signed_in(self) -> bool:
@@ -158,8 +169,26 @@ async def web_session(request: Request, *, use_token: bool = True) -> WebSession
         except Unauthenticated as exc:
             raise SignInRequired(exc.message, _here(request)) from exc
     return WebSession(
-        actor=actor, lang=lang, csrf=csrf, lang_chosen=chosen, csrf_new=new, https=https
+        actor=actor,
+        lang=lang,
+        csrf=csrf,
+        lang_chosen=chosen,
+        csrf_new=new,
+        https=https,
+        unread=await _unread(request, actor, lang) if actor.authenticated else 0,
     )
+
+
+UNREAD: str = "query Unread { notifications(first: 1, unreadOnly: true) { unreadCount } }"
+
+
+async def _unread(request: Request, actor: Actor, lang: str) -> int:
+    """Asked of the GraphQL schema like everything a page shows (web/pages.py)."""
+    context = context_for(request, actor=actor, lang=API_LANGUAGE[lang])
+    result = await schema.execute(UNREAD, context_value=context)
+    if result.errors or result.data is None:
+        raise RuntimeError(f"the unread count failed: {result.errors}")
+    return int(result.data["notifications"]["unreadCount"])
 
 
 async def page_session(request: Request) -> WebSession:

@@ -18,6 +18,7 @@ from graph.cases import (
     Whereabouts,
 )
 from graph.duplicates import Decision, Kind, State
+from graph.notifications import NotificationKind
 from graph.organisations import OrganisationKind
 from graph.referrals import (
     Access,
@@ -61,6 +62,7 @@ __all__ = [
     "Kind",
     "MemberAge",
     "MemberRole",
+    "NotificationKind",
     "OrganisationKind",
     "Outcome",
     "Phase",
@@ -82,6 +84,8 @@ strawberry.enum(State, name="DuplicateState")
 strawberry.enum(Decision, name="DuplicateDecision")
 
 strawberry.enum(OrganisationKind, name="OrganisationKind")
+
+strawberry.enum(NotificationKind, name="NotificationKind")
 
 strawberry.enum(ReferralStatus, name="ReferralStatus")
 strawberry.enum(Action, name="ReferralAction")

@@ -23,6 +23,7 @@ from api.graphql.cases import CaseMutation, CaseQuery
 from api.graphql.coordination import CoordinationQuery
 from api.graphql.duplicates import DuplicateMutation, DuplicateQuery
 from api.graphql.needs import TaxonomyQuery
+from api.graphql.notifications import NotificationMutation, NotificationQuery
 from api.graphql.organisations import OrganisationMutation, OrganisationQuery
 from api.graphql.protection import (
     HomewardSchema,
@@ -51,6 +52,7 @@ class Query(
     WebhookQuery,
     CoordinationQuery,
     DuplicateQuery,
+    NotificationQuery,
 ):
     pass
 
@@ -64,6 +66,7 @@ class Mutation(
     CaseMutation,
     WebhookMutation,
     DuplicateMutation,
+    NotificationMutation,
 ):
     pass
 

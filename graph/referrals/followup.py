@@ -1,4 +1,5 @@
-"""Monitoring visits after arrival, recorded by either side once the receiver has accepted."""
+"""Monitoring visits after arrival, recorded by either side once the receiver has accepted;
+the sending counsellor finds a notice of a visit someone else recorded."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from neo4j import AsyncManagedTransaction
 
 from core.crypto import DataCipher
 from core.errors import IllegalTransition, ValidationFailed
+from graph.notifications import NotificationKind, notify
 from graph.referrals.lifecycle import LOCK
 from graph.referrals.models import FOLLOW_UP_STATUSES, FollowUpInput, Policy, Referral, Side
 from graph.referrals.reads import get_referral
@@ -63,6 +65,14 @@ async def record_follow_up(
     }
     props = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in props.items()}
     await tx.run(FOLLOW_UP, referral=data.referral_id, id=id, props=props)
+    await notify(
+        tx,
+        kind=NotificationKind.VISIT_RECORDED,
+        referral_id=data.referral_id,
+        actor_id=actor.label,
+        at=now,
+        status=current.status.value,
+    )
     return await get_referral(
         tx, id=data.referral_id, actor=actor, cipher=cipher, now=now, policy=policy
     )

@@ -1,6 +1,7 @@
 """The referral's lifecycle: the state machine (`TRANSITIONS` below and nowhere else), creating
 a draft, and each step after it, recorded as an event, checked against the version the caller
-read, and announced to both organisations' webhook subscriptions in the same transaction.
+read, and announced to both organisations (webhooks and in-app notices) in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from core.errors import (
     VersionConflict,
 )
 from core.text import distinct
+from graph.referrals.announce import announce
 from graph.referrals.models import (
     CLOSED,
     REVERIFY_AFTER,
@@ -42,7 +44,7 @@ from graph.referrals.responsiveness import update_responsiveness
 from graph.services import ReturnType, flag_for_reverification
 from graph.temporal import native
 from graph.users import Actor, Role
-from graph.webhooks import WebhookEvent, enqueue
+from graph.webhooks import WebhookEvent
 
 # --- the state machine -------------------------------------------------------------------
 
@@ -537,22 +539,18 @@ async def transition(
         if current is ReferralStatus.DRAFT and action is Action.CANCEL
         else [state["sender"], state["receiver"]]
     )
-    for organisation in dict.fromkeys(told):
-        await enqueue(
-            tx,
-            organisation_id=organisation,
-            event=ANNOUNCES[action],
-            payload={
-                "referral_id": id,
-                "reference": state["reference"],
-                "service_id": state["service"],
-                "organisation_id": organisation,
-                "status": target.value,
-                "previous_status": current.value,
-                "occurred_at": now,
-            },
-            at=now,
-        )
+    await announce(
+        tx,
+        event=ANNOUNCES[action],
+        referral_id=id,
+        reference=state["reference"],
+        service_id=state["service"],
+        organisations=told,
+        status=target.value,
+        previous_status=current.value,
+        actor_id=actor.label,
+        at=now,
+    )
     cause = outcome or reason
     flag = REVERIFY_AFTER.get(cause) if cause is not None else None
     if flag is not None:

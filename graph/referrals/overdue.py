@@ -1,4 +1,5 @@
-"""Sent referrals the receiver has not answered in time, announced once to both sides."""
+"""Sent referrals the receiver has not answered in time, announced once to both sides (and
+to the sending counsellor as a notice)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import LiteralString
 
 from neo4j import AsyncManagedTransaction
 
+from graph.referrals.announce import announce
 from graph.referrals.models import ReferralStatus
-from graph.webhooks import WebhookEvent, enqueue
+from graph.users import SYSTEM
+from graph.webhooks import WebhookEvent
 
 # Sent referrals past their response time that have not been announced as overdue yet.
 OVERDUE: LiteralString = """
@@ -23,25 +26,22 @@ RETURN r.id AS id, r.reference AS reference, r.response_due_at AS due_at, s.id A
 
 
 async def announce_overdue(tx: AsyncManagedTransaction, *, now: datetime, batch: int = 200) -> int:
-    """Queue `referral.overdue` once per referral for both organisations; returns how many
-    referrals became overdue since the last run."""
+    """Queue `referral.overdue` once per referral for both organisations and tell the
+    sending counsellor; returns how many referrals became overdue since the last run."""
     result = await tx.run(OVERDUE, now=now, batch=batch)
     rows = [r async for r in result]
     for r in rows:
-        for organisation in (r["sender"], r["receiver"]):
-            await enqueue(
-                tx,
-                organisation_id=organisation,
-                event=WebhookEvent.REFERRAL_OVERDUE,
-                payload={
-                    "referral_id": r["id"],
-                    "reference": r["reference"],
-                    "service_id": r["service"],
-                    "organisation_id": organisation,
-                    "status": ReferralStatus.SENT.value,
-                    "due_at": r["due_at"].to_native(),
-                    "occurred_at": now,
-                },
-                at=now,
-            )
+        await announce(
+            tx,
+            event=WebhookEvent.REFERRAL_OVERDUE,
+            referral_id=r["id"],
+            reference=r["reference"],
+            service_id=r["service"],
+            organisations=[r["sender"], r["receiver"]],
+            status=ReferralStatus.SENT.value,
+            previous_status=None,
+            actor_id=SYSTEM.label,
+            at=now,
+            due_at=r["due_at"].to_native(),
+        )
     return len(rows)

@@ -37,6 +37,8 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Query.needs": (True, EVERYONE),
     "Query.targetGroups": (True, EVERYONE),
     "Query.me": (False, EVERYONE),
+    "Query.notifications": (False, EVERYONE),
+    "Mutation.markNotificationsRead": (False, EVERYONE),
     "Query.users": (False, {A}),
     "Query.auditEvents": (False, EVERYONE),
     "Query.webhookSubscriptions": (False, {C, P, A}),
