@@ -360,7 +360,16 @@ def check_scope(organisation_id: str, allowed: set[str] | None) -> None:
         raise Forbidden(f"you may not change the services of organisation {organisation_id!r}")
 
 
-UNAUDITED = {"id", "version", "created_at", "updated_at"}
+# The eligibility verdict is derived from the service and its programmes, each audited
+# where it changes.
+UNAUDITED = {
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "restricted_to",
+    "restricting_programmes",
+}
 
 SHARING_SERVICES: LiteralString = """
 UNWIND $sites AS site

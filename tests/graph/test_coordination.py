@@ -27,7 +27,13 @@ async def seeded(graph: Graph) -> Graph:
 
 async def test_the_three_ferizaj_offices_are_one_overlap(seeded: Graph) -> None:
     overlaps = await seeded.read(
-        service_overlaps, area_id="XK", need="employment", target_group=None, since=YEAR
+        service_overlaps,
+        area_id="XK",
+        need="employment",
+        target_group=None,
+        since=YEAR,
+        stale_after_days=3650,
+        now=NOW,
     )
     ferizaj = [o for o in overlaps if o.area_id == "XK-ferizaj" and o.need.endswith("start-up")]
     assert len(ferizaj) == 1
@@ -80,7 +86,13 @@ async def test_support_differs_by_sending_country(seeded: Graph) -> None:
 async def test_unknown_area_or_need_is_named(seeded: Graph) -> None:
     with pytest.raises(NotFound, match="area 'XK-atlantis'"):
         await seeded.read(
-            service_overlaps, area_id="XK-atlantis", need=None, target_group=None, since=YEAR
+            service_overlaps,
+            area_id="XK-atlantis",
+            need=None,
+            target_group=None,
+            since=YEAR,
+            stale_after_days=3650,
+            now=NOW,
         )
     with pytest.raises(NotFound, match="need 'flying'"):
         await seeded.read(
