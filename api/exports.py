@@ -134,6 +134,8 @@ async def export_gaps_geojson(
             need=code,
             target_group=None,
             since=start,
+            stale_after_days=settings.verification_stale_days,
+            now=now,
             minimum_count=settings.statistics_minimum_count,
             limit=10_000,
         ):

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from core.disclosure import shown, suppress
 from core.errors import NotFound, ValidationFailed
-from graph.eligibility import RESTRICTED_TO, open_to
+from graph.eligibility import RESTRICTED_TO, closed_to, open_to
 from graph.supply import CAN_TAKE_REFERRAL, NOT_COUNTED_BECAUSE
 
 
@@ -47,7 +47,8 @@ def period(since: date | None, until: date | None, now: datetime) -> tuple[datet
 
 # --- overlaps ----------------------------------------------------------------------------------
 
-OVERLAPS: LiteralString = """
+OVERLAPS: LiteralString = (
+    """
 MATCH (scope:Area {id: $area})
 MATCH (m:Area {level: 'municipality'})-[:PART_OF*0..]->(scope)
 MATCH (asked:Need) WHERE $need IS NULL OR asked.code = $need
@@ -68,16 +69,24 @@ MATCH (o:Organisation)-[:PROVIDES]->(s)
 WITH m, n, collect(DISTINCT {service: s.id, name: s.name, organisation: o.id,
                               organisation_name: o.name, capacity: coalesce(s.capacity, 'unknown'),
                               referrals: COUNT { (r:Referral)-[:TO]->(s)
-                                                 WHERE r.sent_at >= $since }}) AS services
-// The number of distinct organisations among the services (Cypher has no list-distinct).
+                                                 WHERE r.sent_at >= $since },
+                              counted: """
+    + CAN_TAKE_REFERRAL
+    + """,
+                              not_counted_because: """
+    + NOT_COUNTED_BECAUSE
+    + """}) AS services
+// The number of distinct organisations among the services that count as supply (Cypher has
+// no list-distinct).
 WITH m, n, services,
-     size(reduce(seen = [], x IN services |
+     size(reduce(seen = [], x IN [x IN services WHERE x.counted] |
           CASE WHEN x.organisation IN seen THEN seen ELSE seen + x.organisation END)) AS orgs
 WHERE orgs >= 2
 RETURN m.id AS area, n.code AS need, services, orgs
 ORDER BY orgs DESC, area, need
 LIMIT $limit
 """
+)
 
 
 class OverlapService(BaseModel):
@@ -88,6 +97,9 @@ class OverlapService(BaseModel):
     capacity: str
     # None below the disclosure threshold.
     referrals: int | None
+    # Whether it counts as supply (graph/supply.py); if not, why.
+    counted: bool
+    not_counted_because: str | None
 
 
 class Overlap(BaseModel):
@@ -104,15 +116,27 @@ async def service_overlaps(
     need: str | None,
     target_group: str | None,
     since: datetime,
+    stale_after_days: int,
+    now: datetime,
     minimum_count: int,
     limit: int = 200,
 ) -> list[Overlap]:
     """Groups of active local services of two or more organisations for the same need (and
-    target group, if asked) in the same municipality, with capacity and referral volume."""
+    target group, if asked) in the same municipality, with capacity and referral volume.
+    Only services that count as supply (graph/supply.py) make an overlap: two offices of
+    which one is full or flagged after "no capacity" do not duplicate each other. The
+    group lists the others too, with the reason they do not count."""
     await _require_area(tx, area_id)
     await _require_needs(tx, [need] if need else [])
     result = await tx.run(
-        OVERLAPS, area=area_id, need=need, group=target_group, since=since, limit=limit
+        OVERLAPS,
+        area=area_id,
+        need=need,
+        group=target_group,
+        since=since,
+        limit=limit,
+        fresh_after=now - timedelta(days=stale_after_days),
+        not_eligible=[],
     )
     return [
         Overlap(
@@ -124,7 +148,7 @@ async def service_overlaps(
                     OverlapService(**(s | {"referrals": shown(s["referrals"], minimum_count)}))
                     for s in r["services"]
                 ),
-                key=lambda s: (s.organisation, s.name),
+                key=lambda s: (not s.counted, s.organisation, s.name),
             ),
         )
         async for r in result
@@ -245,7 +269,7 @@ RETURN m.id AS area, codes, sum(referrals) AS referrals
 """
 
 # The nearest site (within `$radius` metres, through the point index) of an active service
-# for the need, outside the municipality.
+# for the need, outside the municipality, that the asked sending country may use.
 NEAREST: LiteralString = """
 UNWIND $cells AS cell
 MATCH (m:Area {id: cell.area})
@@ -254,6 +278,7 @@ CALL (m, cell) {
   WHERE point.distance(l.point, m.centroid) < $radius AND NOT EXISTS { (l)-[:IN]->(m) }
   MATCH (l)<-[:DELIVERED_AT]-(s:Service {status: 'active'})
   WHERE EXISTS { (s)-[:ADDRESSES]->(n:Need) WHERE n.code IN cell.codes }
+    AND NOT s.id IN $not_eligible
   WITH s, min(point.distance(l.point, m.centroid)) AS metres
   ORDER BY metres, s.id LIMIT 1
   MATCH (o:Organisation)-[:PROVIDES]->(s)
@@ -309,16 +334,20 @@ async def service_gaps(
     stale_after_days: int,
     now: datetime,
     minimum_count: int,
+    sending_country: str | None = None,
 ) -> list[GapCell]:
     """The gap matrix of a country or region: per municipality and need, demand against
     supply. Cells with demand and no supply come first, then by gap score; hidden ones after
-    the shown ones of their group, by area, so that the order gives nothing away.
+    the shown ones of their group, by area, so that the order gives nothing away. Asked for
+    returnees from one sending country, supply counts only the services the eligibility
+    rule opens to them; the others are listed as `not eligible`.
 
     Each need's demand across the municipalities is one breakdown of the referrals for it
     (which the coordinators' statistics total): small cells are hidden with the cells they
     could be recovered from (`core.disclosure.suppress`)."""
     await _require_area(tx, area_id)
     await _require_needs(tx, needs)
+    not_eligible = await closed_to(tx, country=sending_country)
     expanded = {r["code"]: set(r["codes"]) async for r in await tx.run(NEED_SETS, needs=needs)}
     municipalities = [r async for r in await tx.run(MUNICIPALITIES, area=area_id)]
     # Only services for one of the asked needs (or a narrower one) come back.
@@ -328,7 +357,11 @@ async def service_gaps(
     above = {
         r["id"]: (r["counted"], set(r["codes"]), r["why"])
         async for r in await tx.run(
-            SUPPLY_ABOVE, area=area_id, codes=codes, fresh_after=fresh_after
+            SUPPLY_ABOVE,
+            area=area_id,
+            codes=codes,
+            fresh_after=fresh_after,
+            not_eligible=not_eligible,
         )
     }
     local: dict[tuple[str, str], tuple[int, int, list[str]]] = {}
@@ -338,6 +371,7 @@ async def service_gaps(
         above=list(above),
         needs=[{"code": need, "codes": sorted(expanded[need])} for need in needs],
         fresh_after=fresh_after,
+        not_eligible=not_eligible,
     )
     async for r in result:
         local[(r["area"], r["need"])] = (r["listed"], r["supply"], r["why"])
@@ -379,7 +413,12 @@ async def service_gaps(
     ]
     nearest: dict[tuple[str, str], NearestPartner] = {}
     if missing:
-        result = await tx.run(NEAREST, cells=missing, radius=NEAREST_RADIUS_KM * 1000)
+        result = await tx.run(
+            NEAREST,
+            cells=missing,
+            radius=NEAREST_RADIUS_KM * 1000,
+            not_eligible=not_eligible,
+        )
         async for r in result:
             if r["service"] is not None:
                 nearest[(r["area"], r["need"])] = NearestPartner(

@@ -150,6 +150,8 @@ async def gather(
             need=need,
             target_group=None,
             since=start,
+            stale_after_days=stale_after_days,
+            now=now,
             minimum_count=minimum_count,
             limit=10_000,
         ):

@@ -26,7 +26,7 @@ query Organisation($id: ID!) {
     id name acronym countryCode
     services(first: 100) {
       nodes {
-        id name status capacity freshness lastVerifiedAt version
+        id name status capacity freshness lastVerifiedAt version restriction
         needs { label }
         coverage { name }
       }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 import strawberry
 
@@ -35,6 +36,12 @@ class OverlapServiceType:
     referrals: int | None = strawberry.field(
         description="Referrals sent to it in the period; null below the deployment's minimum count."
     )
+    counted: bool = strawberry.field(
+        description="Counts as supply (can take a referral now); only these make an overlap."
+    )
+    not_counted_because: str | None = strawberry.field(
+        description="Why it does not count: inactive, flagged, never verified, stale, full."
+    )
 
 
 @strawberry.type(name="Overlap")
@@ -60,6 +67,8 @@ class OverlapType:
                     name=s.name,
                     organisation_id=strawberry.ID(s.organisation),
                     organisation_name=s.organisation_name,
+                    counted=s.counted,
+                    not_counted_because=s.not_counted_because,
                     capacity=s.capacity,
                     referrals=s.referrals,
                 )
@@ -96,11 +105,13 @@ class GapCellType:
     )
     listed_not_counted: int = strawberry.field(
         description="Active services covering the area that cannot take a referral now: "
-        "flagged for re-verification, never verified, stale or full."
+        "flagged for re-verification, never verified, stale or full (or, with "
+        "`sendingCountry`, closed to returnees from there)."
     )
     not_counted: list[NotCountedType] = strawberry.field(
         description="The services of `listedNotCounted` by reason: flagged (a referral came "
-        "back 'no capacity' or 'could not contact'), never verified, stale, full."
+        "back 'no capacity' or 'could not contact'), never verified, stale, full; with "
+        "`sendingCountry`, not eligible (closed to that country)."
     )
     gap_score: float | None = strawberry.field(
         description="demand / (supply + 1); null where the demand is."
@@ -172,6 +183,8 @@ class CoordinationQuery:
             target_group=target_group,
             since=start,
             minimum_count=info.context.settings.statistics_minimum_count,
+            stale_after_days=info.context.settings.verification_stale_days,
+            now=info.context.now,
         )
         return [OverlapType.from_model(o) for o in found]
 
@@ -186,9 +199,23 @@ class CoordinationQuery:
         needs: list[str],
         since: date | None = None,
         until: date | None = None,
+        sending_country: Annotated[
+            str | None,
+            strawberry.argument(
+                description="ISO 3166-1 alpha-2: count as supply only the services returnees "
+                "from this country may use (docs/eligibility.md); the others are listed as "
+                "`not eligible`."
+            ),
+        ] = None,
     ) -> list[GapCellType]:
         if not needs:
             raise ValidationFailed.single("needs", "name at least one need")
+        if sending_country is not None and not (
+            len(sending_country) == 2 and sending_country.isascii() and sending_country.isalpha()
+        ):
+            raise ValidationFailed.single(
+                "sendingCountry", "an ISO 3166-1 alpha-2 country code, such as DE"
+            )
         start, end = period(since, until, info.context.now)
         cells = await info.context.graph.read(
             service_gaps,
@@ -199,6 +226,7 @@ class CoordinationQuery:
             stale_after_days=info.context.settings.verification_stale_days,
             now=info.context.now,
             minimum_count=info.context.settings.statistics_minimum_count,
+            sending_country=sending_country,
         )
         return [GapCellType.from_model(c) for c in cells]
 

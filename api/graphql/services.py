@@ -26,6 +26,7 @@ from api.graphql.programmes import ProgrammeType
 from api.policy import service_scope
 from core.disclosure import too_small
 from core.errors import HomewardError, ValidationFailed
+from core.i18n import translator
 from graph.geocoding import place_sites
 from graph.services import (
     Location,
@@ -133,6 +134,41 @@ class ServiceType:
     reverification_reason: str | None = strawberry.field(
         description="Why the entry was flagged for re-verification, if it was."
     )
+
+    @strawberry.field(
+        description="By the eligibility rule (docs/eligibility.md), the sending countries "
+        "whose returnees may use the service: its own `sendingCountries`, else those named "
+        "by every programme funding it. Empty: open to returnees from everywhere."
+    )
+    def restricted_to(self) -> list[str]:
+        return self._service.restricted_to
+
+    @strawberry.field(
+        description="The programmes that make `restrictedTo` when it comes from the funding "
+        "(names); empty when the service restricts itself or is open to everyone."
+    )
+    def restricting_programmes(self) -> list[str]:
+        return self._service.restricting_programmes
+
+    @strawberry.field(
+        description="`restrictedTo` in words, as the search gives it: 'only for returnees "
+        "from Germany (REAG/GARP)'. Null when open to everyone. In `lang`, else "
+        "Accept-Language, else English."
+    )
+    async def restriction(self, info: Info, lang: str | None = None) -> str | None:
+        countries = self._service.restricted_to
+        if not countries:
+            return None
+        language = lang or info.context.lang
+        areas = await info.context.loaders.area.load_many(countries)
+        names = ", ".join(
+            a.name(language) if a else code for a, code in zip(areas, countries, strict=True)
+        )
+        t = translator(language)
+        if self._service.restricting_programmes:
+            programmes = ", ".join(self._service.restricting_programmes)
+            return t("match.only_from_programmes", countries=names, programmes=programmes)
+        return t("match.only_from", countries=names)
 
     @strawberry.field(
         description="How it answers referrals; null until it has received one, and for "

@@ -174,6 +174,11 @@ class Service(HsdsIdentity):
     last_verified_by: str | None
     reverification_reason: str | None
     responsiveness: Responsiveness | None = None
+    # The eligibility rule's verdict (graph/eligibility.py), derived on every read: the
+    # sending countries whose returnees may use the service ([] for everyone), and the
+    # programmes that make the restriction when it comes from the funding.
+    restricted_to: list[str] = Field(default_factory=list)
+    restricting_programmes: list[str] = Field(default_factory=list)
     version: int
     created_at: datetime
     updated_at: datetime

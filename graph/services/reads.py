@@ -10,6 +10,7 @@ from neo4j import AsyncManagedTransaction
 
 from core.errors import NotFound
 from graph.areas import GeoPoint
+from graph.eligibility import RESTRICTED_TO, RESTRICTING_PROGRAMMES
 from graph.pagination import (
     Page,
     ParentPage,
@@ -29,7 +30,8 @@ from graph.temporal import day, native
 
 # One query per page or batch: related ids are collected here and resolved by DataLoaders.
 # Instants as ISO text (graph/temporal.py says why); every other property as stored.
-RETURN_SERVICE: LiteralString = """
+RETURN_SERVICE: LiteralString = (
+    """
 RETURN s {.*, capacity_date: toString(s.capacity_date),
           last_verified_at: toString(s.last_verified_at),
           created_at: toString(s.created_at), updated_at: toString(s.updated_at)} AS s,
@@ -40,8 +42,15 @@ RETURN s {.*, capacity_date: toString(s.capacity_date),
   COLLECT { MATCH (s)-[:FUNDED_BY]->(p:Programme) RETURN p.id ORDER BY p.id } AS programmes,
   COLLECT { MATCH (s)-[:DELIVERED_AT]->(l:Location)
             OPTIONAL MATCH (l)-[:IN]->(a:Area)
-            RETURN {location: l, area: a.id} ORDER BY l.id } AS locations
+            RETURN {location: l, area: a.id} ORDER BY l.id } AS locations,
+  """
+    + RESTRICTED_TO
+    + """ AS restricted_to,
+  """
+    + RESTRICTING_PROGRAMMES
+    + """ AS restricting_programmes
 """
+)
 
 
 def _location(entry: dict[str, Any]) -> Location:
@@ -96,6 +105,9 @@ def service_from_record(record: Any) -> Service:
         )
         if props.get("referrals_received")
         else None,
+        restricted_to=record["restricted_to"],
+        # Programmes name countries without restricting a service another one opens to all.
+        restricting_programmes=record["restricting_programmes"] if record["restricted_to"] else [],
         hsds_id=props.get("hsds_id"),
         hsds_extra=props.get("hsds_extra"),
         version=props["version"],

@@ -9,12 +9,15 @@ from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
 
+from core import geometry
 from core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed, VersionConflict
 from core.text import fold
+from graph.areas import area_containing
 from graph.audit import diff, record_event
 from graph.duplicates import PossibleDuplicates, service_candidates, service_features
 from graph.hsds_ids import hsds_id, rekey_services_at, site_key
 from graph.services.models import (
+    LocationInput,
     Service,
     ServiceInput,
 )
@@ -117,6 +120,9 @@ async def reference_problems(
         )
         for i in r["bad_sites"]
     ]
+    problems += await site_point_problems(
+        tx, sites=[(i, loc) for i, loc in enumerate(data.locations) if i not in r["bad_sites"]]
+    )
     problems += [
         FieldProblem(
             f"locations.{i}.id",
@@ -125,6 +131,61 @@ async def reference_problems(
         )
         for i in r["foreign_sites"]
     ]
+    return problems
+
+
+# How far outside its area's boundary a site's point may lie: the boundaries are simplified
+# (graph/areas.py), so a site on a municipal border may fall just across the line.
+BORDER_TOLERANCE_KM = 1.0
+
+# The boundary that speaks for a site's area: its own or the one of the municipality above
+# it (a settlement), and whether areas within it have boundaries (a country of the gazetteer).
+SITE_BOUNDARY: LiteralString = """
+MATCH (a:Area {id: $area})
+OPTIONAL MATCH path = (a)-[:PART_OF*0..]->(b:Area) WHERE b.boundary IS NOT NULL
+WITH a, b ORDER BY length(path) LIMIT 1
+RETURN b.id AS bounded_by, b.boundary AS boundary,
+       EXISTS { (a)<-[:PART_OF*]-(c:Area) WHERE c.boundary_sw IS NOT NULL } AS bounded_within
+"""
+
+
+async def site_point_problems(
+    tx: AsyncManagedTransaction, *, sites: list[tuple[int, LocationInput]]
+) -> list[FieldProblem]:
+    """A site's point must lie in the area it names, where the gazetteer has a boundary for
+    it (the municipality holding a settlement speaks for it): a site in Prizren with the
+    coordinates of Gjakova would be found by searches around the wrong town. The same
+    polygons place a point given alone (graph/areas.py `area_containing`, as the HSDS import
+    and the search do)."""
+    problems: list[FieldProblem] = []
+    for i, site in sites:
+        if site.point is None:
+            continue
+        found = await (await tx.run(SITE_BOUNDARY, area=site.area)).single()
+        if found is None:
+            continue
+        lat, lon = site.point.lat, site.point.lon
+        if found["boundary"] is not None:
+            shape = geometry.boundary_from_text(found["boundary"])
+            if shape.distance_km(lat, lon) <= BORDER_TOLERANCE_KM:
+                continue
+        elif not found["bounded_within"]:
+            continue  # no boundary speaks for this area (a town abroad)
+        holder = await area_containing(tx, point=site.point)
+        if holder is not None and found["boundary"] is None:
+            continue  # a country or region of the gazetteer, and the point is in it
+        where = (
+            f"lies in {holder}"
+            if holder is not None
+            else "lies outside every municipality boundary of the gazetteer"
+        )
+        problems.append(
+            FieldProblem(
+                f"locations.{i}.point",
+                f"({lat:g}, {lon:g}) {where}, not in {site.area}; correct the point, or name "
+                f"the area it lies in",
+            )
+        )
     return problems
 
 
@@ -360,7 +421,16 @@ def check_scope(organisation_id: str, allowed: set[str] | None) -> None:
         raise Forbidden(f"you may not change the services of organisation {organisation_id!r}")
 
 
-UNAUDITED = {"id", "version", "created_at", "updated_at"}
+# The eligibility verdict is derived from the service and its programmes, each audited
+# where it changes.
+UNAUDITED = {
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "restricted_to",
+    "restricting_programmes",
+}
 
 SHARING_SERVICES: LiteralString = """
 UNWIND $sites AS site

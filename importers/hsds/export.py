@@ -335,6 +335,9 @@ class Exporter:
                 "homeward-id": [service.id] if service.id != sid else [],
                 "delivery": [d.value for d in service.delivery],
                 "sending-country": service.sending_countries,
+                # The eligibility rule's verdict (graph/eligibility.py), so that a reader
+                # sees the restriction a programme makes without applying the rule itself.
+                "eligible-sending-country": service.restricted_to,
                 "return-type": [t.value for t in service.return_types],
                 "programme": [p.id for p in programmes[1:]],
                 "expected-response-days": [service.expected_response_days],

@@ -65,6 +65,9 @@ PROFILE_FIELDS: Final[dict[str, dict[str, str]]] = {
         "homeward-id": "the service's Homeward id",
         "delivery": "in_person, remote or outreach (one attribute each)",
         "sending-country": "host country it serves returnees from (ISO 3166-1 alpha-2)",
+        "eligible-sending-country": "host country whose returnees may use the service by "
+        "Homeward's eligibility rule: its own sending countries, else those every programme "
+        "funding it names; none: returnees from everywhere. Derived; ignored on import",
         "return-type": "voluntary, mandatory or forced (one attribute each)",
         "programme": "Homeward programme id (one attribute each)",
         "expected-response-days": "days to answer a referral",

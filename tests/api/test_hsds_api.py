@@ -1,5 +1,5 @@
 """The HSDS 3.0 read API under `/hsds/`, on the seeded demo directory (45 organisations,
-99 services): every answer validated against the HSDS schemas (Open Referral, CC BY-SA 4.0,
+109 services): every answer validated against the HSDS schemas (Open Referral, CC BY-SA 4.0,
 `importers/hsds/schema/`)."""
 
 from __future__ import annotations
@@ -164,8 +164,8 @@ async def test_services_pages_validate_and_never_repeat_or_skip(
     client: httpx.AsyncClient, demo: Graph
 ) -> None:
     body = await _page(client, "/hsds/services", per_page=10)
-    assert body["total_items"] == 99
-    assert body["total_pages"] == 10
+    assert body["total_items"] == 109
+    assert body["total_pages"] == 11
     assert body["first_page"] is True
     assert body["last_page"] is False
     assert body["empty"] is False
@@ -175,10 +175,10 @@ async def test_services_pages_validate_and_never_repeat_or_skip(
     assert isinstance(first["organization"], dict)
     assert not any(isinstance(v, list) for v in first.values())
     ids = await _all_ids(client, "/hsds/services", per_page=7)
-    assert len(ids) == len(set(ids)) == 99
+    assert len(ids) == len(set(ids)) == 109
     services = await demo.read(services_after, after="", limit=1000)
     assert set(ids) == {_service_hsds_id(s.id) for s in services}
-    beyond = await _page(client, "/hsds/services", page=99, per_page=10)
+    beyond = await _page(client, "/hsds/services", page=109, per_page=10)
     assert beyond["contents"] == []
     assert beyond["empty"] is True
     assert beyond["last_page"] is True
@@ -189,7 +189,7 @@ async def test_full_and_minimal_services(client: httpx.AsyncClient, demo: Graph)
     _valid("service", full["contents"])
     assert all("service_at_locations" in s and "attributes" in s for s in full["contents"])
     minimal = await _page(client, "/hsds/services", per_page=100, minimal="true")
-    assert minimal["size"] == 99
+    assert minimal["size"] == 100  # one page of at most 100
     assert all(set(s) == {"id", "name", "status", "last_modified"} for s in minimal["contents"])
     _valid("compiled/service_list", minimal["contents"])
 
@@ -237,7 +237,7 @@ async def test_unknown_ids_are_404_with_a_clear_message(
 
 async def test_search_filters_by_full_text(client: httpx.AsyncClient, demo: Graph) -> None:
     body = await _page(client, "/hsds/services", search="trauma", per_page=100)
-    assert 0 < body["total_items"] < 99
+    assert 0 < body["total_items"] < 109
     _valid("compiled/service_list", body["contents"])
     assert any("trauma" in (s["name"] + s.get("description", "")).lower() for s in body["contents"])
     # Lucene's operators mean nothing; words that match nothing give an empty page.
@@ -297,7 +297,7 @@ async def test_modified_after(client: httpx.AsyncClient, demo: Graph) -> None:
     assert since["total_items"] == sum(1 for s in services if s.updated_at >= newest) >= 1
     # A time without an offset is UTC.
     naive = (newest - timedelta(days=1)).astimezone(UTC).replace(tzinfo=None).isoformat()
-    assert (await _page(client, "/hsds/services", modified_after=naive))["total_items"] == 99
+    assert (await _page(client, "/hsds/services", modified_after=naive))["total_items"] == 109
     for item in since["contents"]:
         assert datetime.fromisoformat(item["last_modified"]) >= newest
 
@@ -408,14 +408,14 @@ async def test_ndjson_streams_every_result(client: httpx.AsyncClient, demo: Grap
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/x-ndjson")
         lines = [json.loads(line) async for line in response.aiter_lines() if line]
-    assert len(lines) == 99
-    assert len({s["id"] for s in lines}) == 99
+    assert len(lines) == 109
+    assert len({s["id"] for s in lines}) == 109
     _valid("compiled/service_list", lines)
     paged = await _all_ids(client, "/hsds/services", per_page=50)
     assert [s["id"] for s in lines] == paged
     organisations = await client.get("/hsds/organizations", params={"format": "ndjson"})
     rows = [json.loads(line) for line in organisations.text.splitlines()]
-    assert len(rows) == 45
+    assert len(rows) == 53
     _valid("compiled/organization_list", rows)
     sites = await client.get("/hsds/service_at_locations", params={"format": "ndjson"})
     site_rows = [json.loads(line) for line in sites.text.splitlines()]
@@ -429,7 +429,7 @@ async def test_ndjson_streams_every_result(client: httpx.AsyncClient, demo: Grap
 
 async def test_organizations(client: httpx.AsyncClient, demo: Graph) -> None:
     ids = await _all_ids(client, "/hsds/organizations", per_page=8)
-    assert len(ids) == len(set(ids)) == 45
+    assert len(ids) == len(set(ids)) == 53
     orgs = await demo.read(organisations_after, after="", limit=1000)
     assert set(ids) == {o.hsds_id or hsds_id("organization", o.id) for o in orgs}
     full = await _page(client, "/hsds/organizations", per_page=5, full="true")

@@ -244,7 +244,7 @@ async def test_uploads_are_for_admins(client: httpx.AsyncClient, seeded: Graph, 
         refused = await client.post(path, files=files, headers=headers)
         assert refused.status_code == 403, role
         assert "admins" in refused.json()["detail"]
-    assert await _count(seeded) == 99  # the demo directory, untouched
+    assert await _count(seeded) == 109  # the demo directory, untouched
 
 
 @pytest.fixture
@@ -285,7 +285,7 @@ async def test_a_large_upload_is_refused_with_413(
         headers=ADMIN | {"Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     assert streamed.status_code == 413
-    assert await _count(seeded) == 99
+    assert await _count(seeded) == 109
 
     small = await small_client.post(
         "/imports/sheet", files=_file("list.csv", BROKEN.encode()), headers=ADMIN

@@ -32,6 +32,8 @@ async def test_the_three_ferizaj_offices_are_one_overlap(seeded: Graph) -> None:
         need="employment",
         target_group=None,
         since=YEAR,
+        stale_after_days=3650,
+        now=NOW,
         minimum_count=1,
     )
     ferizaj = [o for o in overlaps if o.area_id == "XK-ferizaj" and o.need.endswith("start-up")]
@@ -91,6 +93,8 @@ async def test_unknown_area_or_need_is_named(seeded: Graph) -> None:
             need=None,
             target_group=None,
             since=YEAR,
+            stale_after_days=3650,
+            now=NOW,
             minimum_count=3,
         )
     with pytest.raises(NotFound, match="need 'flying'"):

@@ -367,3 +367,22 @@ async def test_a_break_glass_read_shows_on_the_referral_page(
     assert "Access notices" in page
     assert f"token {glass['apiToken']['id']}" in page
     assert "user-admin" in page
+
+
+async def test_the_organisation_page_says_who_may_use_a_restricted_service(
+    client: httpx.AsyncClient, people: dict[str, str], graph: Graph
+) -> None:
+    # The eligibility rule (graph/eligibility.py) on the partner's own page.
+    await directory.build(graph)
+    await directory.add_services(
+        graph,
+        [
+            ("svc-de", directory.service(organisation_id="org-a", sending_countries=["DE"])),
+            ("svc-all", directory.service(organisation_id="org-a", name="Open counselling")),
+        ],
+    )
+    await _signed_in(client, people["partner"])
+    page = (await client.get("/app/organisation?lang=en")).text
+    cards = dict(re.findall(r'<li class="card" id="service-([^"]+)">(.*?)</li>', page, re.S))
+    assert "only for returnees from Germany" in cards["svc-de"]
+    assert "only for returnees" not in cards["svc-all"]

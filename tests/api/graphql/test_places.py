@@ -1,5 +1,6 @@
 """Villages and boundaries through the partner search: a settlement in any spelling, a name
-that fits several places, a misspelling, a point placed by the polygon that contains it."""
+that fits several places, a misspelling, a point placed by the polygon that contains it; a
+site's point checked against the boundary of the area it names."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 
 from graph.driver import Graph
+from seed.identities import DEMO_IDENTITIES, create_demo_identities
 from seed.loader import seed
 from tests.api.graphql.conftest import GraphQLClient
 
@@ -99,3 +101,62 @@ async def test_a_point_is_placed_in_the_municipality_whose_boundary_holds_it(
     outside = await _search(gql, lat=42.0, lon=17.5, radiusKm=10)
     assert outside["__typename"] == "ValidationError"
     assert "outside every municipality boundary" in outside["fields"][0]["message"]
+
+
+REGISTER = """
+mutation R($input: ServiceInput!) {
+  registerService(input: $input, confirmNotDuplicate: true) {
+    __typename
+    ... on ServicePayload { service { id locations { area { id } } } }
+    ... on ValidationError { fields { field message } }
+  }
+}
+"""
+
+
+def _site(area: str, lat: float, lon: float) -> dict[str, Any]:
+    return {
+        "organisationId": "xk-krct",
+        "name": "Counselling office",
+        "delivery": ["IN_PERSON"],
+        "needs": ["psychosocial.trauma-therapy"],
+        "languages": ["sq"],
+        "locations": [{"area": area, "name": "Office", "point": {"lat": lat, "lon": lon}}],
+    }
+
+
+async def test_a_site_point_must_lie_in_the_area_it_names(
+    gql: GraphQLClient, seeded: Graph
+) -> None:
+    await seeded.write(create_demo_identities)
+    token = {i.role.value: i.token for i in DEMO_IDENTITIES}["partner"]
+
+    async def register(area: str, lat: float, lon: float) -> dict[str, Any]:
+        body = await gql(REGISTER, {"input": _site(area, lat, lon)}, token=token)
+        assert "errors" not in body, body
+        result: dict[str, Any] = body["data"]["registerService"]
+        return result
+
+    # The centre of Prizren is not in Gjakovë.
+    refused = await register("XK-gjakove", 42.2139, 20.7397)
+    assert refused["__typename"] == "ValidationError"
+    [problem] = refused["fields"]
+    assert problem["field"] == "input.locations.0.point"
+    assert "lies in XK-prizren, not in XK-gjakove" in problem["message"]
+    # Tirana is outside every municipality of Kosovo.
+    refused = await register("XK-prizren", 41.3275, 19.8187)
+    assert "outside every municipality boundary" in refused["fields"][0]["message"]
+    refused = await register("XK", 41.3275, 19.8187)
+    assert refused["__typename"] == "ValidationError"
+    # A village is checked against its municipality's boundary; a point in Prizren is in
+    # Prizren's village as far as the gazetteer can tell, and in the country.
+    villages = await gql(AREAS, {"name": "Zhur"})
+    [zhur] = [
+        e["node"]["id"]
+        for e in villages["data"]["areas"]["edges"]
+        if e["node"]["parent"]["id"] == "XK-prizren"
+    ]
+    for area in ("XK-prizren", zhur, "XK"):
+        created = await register(area, 42.2139, 20.7397)
+        assert created["__typename"] == "ServicePayload", created
+        assert created["service"]["locations"][0]["area"]["id"] == area

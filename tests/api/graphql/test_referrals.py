@@ -612,6 +612,57 @@ async def test_no_capacity_declines_take_the_service_out_of_supply_until_verifie
     assert (cell["supply"], cell["unmet"]) == (1, False)
 
 
+OVERLAPS = """
+query { serviceOverlaps(areaId: "XK-prizren", need: "psychosocial.trauma-therapy") {
+  organisations services { serviceId counted notCountedBecause }
+} }
+"""
+
+
+async def test_a_service_flagged_after_no_capacity_no_longer_makes_an_overlap(
+    gql: GraphQLClient, graph: Graph, world: dict[str, str]
+) -> None:
+    # KRCT and APRK offer the same trauma therapy in Prizren as B: three organisations.
+    await directory.add_services(
+        graph,
+        [
+            ("svc-krct", directory.service()),
+            ("svc-aprk", directory.service(organisation_id="org-aprk")),
+        ],
+    )
+    for service in ("svc-b", "svc-krct", "svc-aprk"):
+        verified = await gql(VERIFY, {"id": service}, token=world["admin"])
+        assert verified["data"]["verifyService"]["__typename"] == "ServicePayload", verified
+    [overlap] = (await gql(OVERLAPS, token=world["coordinator"]))["data"]["serviceOverlaps"]
+    assert overlap["organisations"] == 3
+
+    for _ in range(3):
+        referral_id = await sent_referral(gql, world)
+        await gql(DECLINE, {"id": referral_id, "reason": "NO_CAPACITY"}, token=world["partner_b"])
+    # B cannot take a referral now: two organisations duplicate each other, and B is listed
+    # apart with the reason.
+    [overlap] = (await gql(OVERLAPS, token=world["coordinator"]))["data"]["serviceOverlaps"]
+    assert overlap["organisations"] == 2
+    assert overlap["services"][-1] == {
+        "serviceId": "svc-b",
+        "counted": False,
+        "notCountedBecause": "flagged",
+    }
+
+    # KRCT full as well: APRK alone is left, which duplicates nobody.
+    full = await gql(
+        'mutation { setServiceCapacity(id: "svc-krct", capacity: FULL) { __typename } }',
+        token=world["admin"],
+    )
+    assert full["data"]["setServiceCapacity"]["__typename"] == "ServicePayload", full
+    assert (await gql(OVERLAPS, token=world["coordinator"]))["data"]["serviceOverlaps"] == []
+
+    # Confirmed again by its organisation, B counts again, and the overlap is back.
+    await gql(VERIFY, {"id": "svc-b"}, token=world["partner_b"])
+    [overlap] = (await gql(OVERLAPS, token=world["coordinator"]))["data"]["serviceOverlaps"]
+    assert overlap["organisations"] == 2
+
+
 async def test_statistics_until_includes_the_whole_of_that_day(
     gql: GraphQLClient, world: dict[str, str]
 ) -> None:

@@ -60,8 +60,8 @@ async def directory(graph: Graph) -> Graph:
 async def test_the_scan_finds_the_planted_duplicates(directory: Graph) -> None:
     orgs = await scan(directory, kind=Kind.ORGANISATION)
     services = await scan(directory, kind=Kind.SERVICE)
-    assert orgs.records == 45
-    assert services.records == 99
+    assert orgs.records == 53
+    assert services.records == 109
 
     pair = await directory.read(get_candidate, id=ORG_PAIR)
     assert pair.state is State.OPEN
