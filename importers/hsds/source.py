@@ -67,8 +67,29 @@ TABLE_FILES_31: dict[str, str] = {
     "urls": "url.csv",
 }
 # Other names the specification's own examples give these files (its 3.1 example of units
-# is `units.csv`), read when the file of the first name is not there.
-OTHER_NAMES: dict[str, str] = {"units.csv": "units"}
+# is `units.csv`; its 3.1 CSV examples name every table in the singular, `service.csv`,
+# `organization.csv`, ...), read when the file of the first name is not there.
+OTHER_NAMES: dict[str, str] = {
+    "units.csv": "units",
+    "urls.csv": "urls",
+    "organization.csv": "organizations",
+    "program.csv": "programs",
+    "service.csv": "services",
+    "attribute.csv": "attributes",
+    "location.csv": "locations",
+    "phone.csv": "phones",
+    "contact.csv": "contacts",
+    "address.csv": "addresses",
+    "schedule.csv": "schedules",
+    "service_area.csv": "service_areas",
+    "required_document.csv": "required_documents",
+    "language.csv": "languages",
+    "taxonomy.csv": "taxonomies",
+    "taxonomy_term.csv": "taxonomy_terms",
+    "meta_table_description.csv": "meta_table_descriptions",
+    "cost_option.csv": "cost_options",
+    "organization_identifier.csv": "organization_identifiers",
+}
 FILE_TABLES = {name: table for table, name in (TABLE_FILES | TABLE_FILES_31).items()}
 FILE_TABLES |= OTHER_NAMES
 # Nested arrays of HSDS 3.1 objects -> the 3.1 table of their rows.

@@ -75,3 +75,25 @@ async def test_the_31_tables_under_the_names_the_specification_gives_them(
     assert "url.csv:2: id: belongs to no imported organisation, service or location" in warnings
     stored = (await reference.read(services_by_ids, ids=[SERVICE]))[SERVICE]
     assert stored.capacity_note == "3 of 20 beds"
+
+
+async def test_tables_named_in_the_singular_as_the_31_examples_name_them(
+    reference: Graph, tmp_path: Path
+) -> None:
+    # The specification's 3.1 CSV examples name the tables `organization.csv`, `service.csv`,
+    # `location.csv`, ...; read as the plural names are, nothing "ignored".
+    org = "7c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e21"
+    files = {
+        "organization.csv": f"id,name,description\n{org},Legal aid Gjilan,Property and inheritance\n",
+        "service.csv": "id,organization_id,name,status\n"
+        f"{SERVICE},{org},Inheritance advice,active\n",
+        "language.csv": f"id,service_id,code\n7c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e22,{SERVICE},sq\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    report = await import_hsds(reference, read_path(tmp_path), default_country="XK")
+    assert report.errors == [], [str(p) for p in report.errors]
+    assert "ignored" not in "\n".join(str(w) for w in report.warnings)
+    stored = (await reference.read(services_by_ids, ids=[SERVICE]))[SERVICE]
+    assert stored.name == "Inheritance advice"
+    assert stored.languages == ["sq"]
