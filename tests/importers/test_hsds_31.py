@@ -84,7 +84,8 @@ async def test_tables_named_in_the_singular_as_the_31_examples_name_them(
     # `location.csv`, ...; read as the plural names are, nothing "ignored".
     org = "7c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e21"
     files = {
-        "organization.csv": f"id,name,description\n{org},Legal aid Gjilan,Property and inheritance\n",
+        "organization.csv": "id,name,description\n"
+        f"{org},Legal aid Gjilan,Property and inheritance\n",
         "service.csv": "id,organization_id,name,status\n"
         f"{SERVICE},{org},Inheritance advice,active\n",
         "language.csv": f"id,service_id,code\n7c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e22,{SERVICE},sq\n",
