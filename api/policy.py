@@ -170,6 +170,7 @@ REST_RULES: dict[str, Rule] = {
     "POST /app/referrals/{referral_id}/follow-up": REFERRAL_PARTIES,
     "GET /app/referrals/{referral_id}/handout": REFERRAL_PARTIES,
     "GET /app/incoming": ANSWER_REFERRALS,
+    "GET /app/cases": CASE_PARTIES,
     "GET /app/cases/new": CASE_PARTIES,
     "POST /app/cases": CASE_PARTIES,
     "GET /app/cases/{case_id}": CASE_PARTIES,

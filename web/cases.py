@@ -7,14 +7,17 @@ visit". Every form goes through the GraphQL mutations, as any other client does.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from core.errors import ValidationFailed
 from core.i18n import Translator, translator
 from graph.cases import DocumentType, MemberAge, MemberRole, Phase, Whereabouts
+from graph.pagination import decode_cursor
 from graph.referrals import DataCategory
 from web.pages import allowed, render, run, see_other, typed_error
 from web.referrals import INDICATORS, RETURN_TYPES, visit_error, visit_problems
@@ -535,6 +538,86 @@ async def update_case(request: Request, case_id: str) -> Response:
             request, session, case=case, values=values, error=error, status_code=status
         )
     return see_other(session, f"/app/cases/{case_id}?saved=edited")
+
+
+LIST = """
+query Cases(
+  $phase: [CasePhase!], $whereabouts: [Whereabouts!], $due: Boolean, $overdue: Boolean,
+  $file: String, $after: String
+) {
+  returnCases(
+    phase: $phase, whereabouts: $whereabouts, followUpsDue: $due, overdueReferrals: $overdue,
+    fileNumber: $file, first: 50, after: $after
+  ) {
+    nodes {
+      id reference fileNumber viewerSide phase whereabouts plannedArrival actualArrival
+      followUpsDue destination { name } ownerOrganisation { name }
+      referrals { status overdue }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+# Referrals still waiting for an answer or being worked on.
+OPEN_STATUSES = frozenset({"SENT", "ACKNOWLEDGED", "ACCEPTED", "IN_PROGRESS"})
+
+
+def _cursor(after: str | None) -> str | None:
+    """The page's cursor, or None for the first page: an edited link starts over rather than
+    failing."""
+    try:
+        datetime.fromisoformat(decode_cursor(after)[0]) if after else None
+    except (ValidationFailed, ValueError):
+        return None
+    return after
+
+
+@router.get("/cases")
+async def case_list(request: Request) -> Response:
+    """The cases the person's organisations own or receive referrals of, newest first, with
+    the filters of `returnCases`; a value the form never offers is ignored, not refused."""
+    session = await page_session(request)
+    query = request.query_params
+    chosen = {
+        "phase": query.get("phase", "") if query.get("phase") in PHASES else "",
+        "whereabouts": query.get("whereabouts", "")
+        if query.get("whereabouts") in WHEREABOUTS
+        else "",
+        "file": query.get("file", "").strip()[:100],
+        "due": query.get("due") == "1",
+        "overdue": query.get("overdue") == "1",
+    }
+    variables = {
+        "phase": [chosen["phase"]] if chosen["phase"] else None,
+        "whereabouts": [chosen["whereabouts"]] if chosen["whereabouts"] else None,
+        "due": True if chosen["due"] else None,
+        "overdue": True if chosen["overdue"] else None,
+        "file": chosen["file"] or None,
+        "after": _cursor(query.get("after")),
+    }
+    found = (await run(request, session, LIST, variables))["returnCases"]
+    rows = [
+        case
+        | {
+            "open": sum(r["status"] in OPEN_STATUSES for r in case["referrals"]),
+            "overdue": any(r["overdue"] for r in case["referrals"]),
+        }
+        for case in found["nodes"]
+    ]
+    kept = [(k, v) for k, v in query.multi_items() if k not in {"after", "lang"}]
+    more = found["pageInfo"]
+    return render(
+        request,
+        session,
+        "cases.html",
+        rows=rows,
+        chosen=chosen,
+        filtered=any(chosen.values()),
+        phases=PHASES,
+        whereabouts=WHEREABOUTS,
+        next_page=urlencode([*kept, ("after", more["endCursor"])]) if more["hasNextPage"] else None,
+        can_open=allowed(request, session, "GET /app/cases/new"),
+    )
 
 
 @router.get("/cases/new")

@@ -72,6 +72,7 @@ START_PAGES = [
 NAVIGATION = [
     ("/app/search", "nav.search"),
     ("/app/referrals", "nav.referrals"),
+    ("/app/cases", "nav.cases"),
     ("/app/organisation", "nav.organisation"),
     ("/app/incoming", "nav.incoming"),
     ("/app/gaps", "nav.gaps"),
