@@ -223,7 +223,8 @@ async def gaps_table(request: Request, country: str = "XK", need: str = DEFAULT_
                 c["demand"],
                 c["supply"],
                 c["listedNotCounted"],
-                round(c["gapScore"], 2),
+                # Hidden with the demand it would give back (core.disclosure): an empty cell.
+                round(c["gapScore"], 2) if c["gapScore"] is not None else None,
                 "yes" if c["unmet"] else "no",
                 nearest.get("serviceName"),
                 nearest.get("organisationName"),
