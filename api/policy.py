@@ -198,6 +198,7 @@ REST_RULES: dict[str, Rule] = {
     "GET /app/arrivals.csv": COORDINATION,
     "GET /app/duplicates": COORDINATION,
     "POST /app/duplicates/{candidate_id}": COORDINATION,
+    "POST /app/duplicates/{candidate_id}/undo": COORDINATION,
     "GET /app/notifications": SIGNED_IN,
     "POST /app/notifications/read": SIGNED_IN,
 }

@@ -20,6 +20,7 @@ from core.i18n import translator
 from web import (
     cases,
     coordination,
+    duplicates,
     handout,
     notifications,
     organisation,
@@ -163,6 +164,7 @@ PAGE_ROUTERS = [
     # After the organisation's pages, whose /services/new it would otherwise shadow.
     partners.router,
     coordination.router,
+    duplicates.router,
     notifications.router,
     handout.router,
 ]

@@ -1,25 +1,26 @@
 """The coordinator's pages: the gap map and table of a country and need, support by sending
-country, overlaps side by side, planned arrivals, the 3W download, and the duplicate review
-queue. Every table of these pages downloads as CSV with HXL hashtags (`<page>.csv` with the
-page's query), titled in the page's language and written by importers/hxl.py."""
+country, overlaps side by side, planned arrivals and the 3W download (the duplicate review is
+web/duplicates.py). Every table of these pages downloads as CSV with HXL hashtags
+(`<page>.csv` with the page's query), titled in the page's language and written by
+importers/hxl.py."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from core.i18n import translator
 from importers.hxl import hxl_csv
 from importers.three_w import alpha_3
 from reports.maps import ARRIVALS_AHEAD, QUESTIONS, STATE_COLOURS
-from web.pages import render, run, see_other, typed_error
-from web.session import API_LANGUAGE, WebSession, check_form, page_session, remember
+from web.pages import render, run
+from web.session import API_LANGUAGE, WebSession, page_session, remember
 
 router = APIRouter()
 
@@ -65,31 +66,6 @@ query Arrivals($country: ID!, $since: Date!, $until: Date!) {
   plannedArrivals(areaId: $country, since: $since, until: $until) {
     month households people
     municipality { id name code }
-  }
-}
-"""
-
-DUPLICATES = """
-query Duplicates {
-  duplicateCandidates(first: 50) {
-    nodes {
-      id kind score state
-      evidence { field value similarity weight }
-      a { id name organisation { name countryCode } service { organisation { name } } }
-      b { id name organisation { name countryCode } service { organisation { name } } }
-    }
-  }
-}
-"""
-
-RESOLVE = """
-mutation Resolve($input: ResolveDuplicateInput!) {
-  resolveDuplicate(input: $input) {
-    __typename
-    ... on DuplicatePairPayload { candidate { id state } }
-    ... on ValidationError { message fields { field message suggestions } }
-    ... on NotFoundError { message }
-    ... on ForbiddenError { message }
   }
 }
 """
@@ -508,44 +484,3 @@ async def arrivals_table(
         for c in data["cells"]
     ]
     return csv_response(session, f"arrivals-{country}", columns, rows)
-
-
-@router.get("/duplicates")
-async def duplicates_page(request: Request) -> Response:
-    session = await page_session(request)
-    data = await run(request, session, DUPLICATES)
-    return render(
-        request,
-        session,
-        "duplicates.html",
-        pairs=data["duplicateCandidates"]["nodes"],
-        saved=request.query_params.get("saved") == "1",
-        error=None,
-    )
-
-
-@router.post("/duplicates/{candidate_id}")
-async def resolve_duplicate(
-    request: Request,
-    candidate_id: str,
-    decision: Annotated[str, Form()],
-    csrf: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
-) -> Response:
-    session = await page_session(request)
-    check_form(request, session, csrf)
-    decided = {"candidate": candidate_id, "decision": decision, "note": note.strip() or None}
-    result = (await run(request, session, RESOLVE, {"input": decided}))["resolveDuplicate"]
-    error = typed_error(result)
-    if error is not None:
-        data = await run(request, session, DUPLICATES)
-        return render(
-            request,
-            session,
-            "duplicates.html",
-            status_code=422,
-            pairs=data["duplicateCandidates"]["nodes"],
-            saved=False,
-            error=error,
-        )
-    return see_other(session, "/app/duplicates?saved=1")

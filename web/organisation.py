@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from core.i18n import translator
+from core.i18n import Translator, translator
 from graph.users import Role
+from web.duplicates import evidence_lines
 from web.errors import page_error
 from web.languages import language_choices
 from web.pages import render, run, see_other, typed_error
@@ -67,13 +68,23 @@ RESULT = """
     ... on NotFoundError { message }
     ... on ForbiddenError { message }
     ... on VersionConflictError { message currentVersion }
-    ... on PossibleDuplicatesError { message }
+    ... on PossibleDuplicatesError {
+      message candidates { id name evidence { field value similarity weight } }
+    }
 """
 
+# The duplicate check runs unless the person, shown its candidates, says why this is another
+# service.
 REGISTER = (
-    "mutation Register($input: ServiceInput!) {"
-    " registerService(input: $input, confirmNotDuplicate: true) {" + RESULT + "} }"
+    "mutation Register($input: ServiceInput!, $confirm: Boolean!, $reason: String) {"
+    " registerService(input: $input, confirmNotDuplicate: $confirm,"
+    " notDuplicateReason: $reason) {" + RESULT + "} }"
 )
+CANDIDATE = """
+query Candidate($id: ID!) {
+  service(id: $id) { id name organisation { id name } coverage { id name } }
+}
+"""
 UPDATE = (
     "mutation Update($id: ID!, $version: Int!, $input: ServiceInput!) {"
     " updateService(id: $id, expectedVersion: $version, input: $input) {" + RESULT + "} }"
@@ -93,6 +104,7 @@ SERVICE_FIELDS = {
     "capacityNote": ("capacity_note", "error.text"),
     "delivery": ("delivery", "error.service.delivery"),
     "expectedResponseDays": ("expected_response_days", "error.service.response_days"),
+    "notDuplicateReason": ("not_duplicate_reason", "error.text"),
 }
 
 CAPACITIES = ["AVAILABLE", "LIMITED", "FULL", "UNKNOWN"]
@@ -239,12 +251,16 @@ async def _form(
     *,
     error: dict[str, Any] | None = None,
     status_code: int = 200,
+    reason: str = "",
 ) -> Response:
     from web.search import need_options
 
     data = await run(request, session, FORM_DATA, {"country": country})
     areas = ([data["country"]] if data["country"] else []) + data["areas"]["nodes"]
     t = translator(API_LANGUAGE[session.lang])
+    perror = page_error(error, t, SERVICE_FIELDS)
+    if perror is not None and reason == "" and error and error.get("reasonMissing"):
+        perror["fields"]["not_duplicate_reason"] = t("error.service.not_duplicate_reason")
     return render(
         request,
         session,
@@ -261,9 +277,47 @@ async def _form(
         areas=[{"code": a["id"], "label": a["name"]} for a in areas],
         capacities=CAPACITIES,
         delivery_modes=DELIVERY,
-        perror=page_error(error, t, SERVICE_FIELDS),
+        perror=perror,
         language_choices=language_choices(t.locale, service["languages"]),
+        duplicates=await _candidates(request, session, error, t, data),
+        reason=reason,
     )
+
+
+async def _candidates(
+    request: Request,
+    session: WebSession,
+    error: dict[str, Any] | None,
+    t: Translator,
+    form_data: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The services the duplicate check found, with their organisation and the evidence in
+    the page's language."""
+    if error is None or error["__typename"] != "PossibleDuplicatesError":
+        return []
+    names = {n["code"]: n["label"] for n in form_data["needs"]}
+    names |= {g["code"]: g["label"] for g in form_data["targetGroups"]}
+    names |= {a["id"]: a["name"] for a in form_data["areas"]["nodes"]}
+    if form_data["country"]:
+        names[form_data["country"]["id"]] = form_data["country"]["name"]
+    found = []
+    for candidate in error["candidates"]:
+        service = (await run(request, session, CANDIDATE, {"id": candidate["id"]}))["service"]
+        organisation = service["organisation"] if service else None
+        if service is not None:
+            names |= {a["id"]: a["name"] for a in service["coverage"]}
+        if organisation is not None:
+            names[organisation["id"]] = organisation["name"]
+        found.append({"candidate": candidate, "organisation": organisation})
+    return [
+        {
+            "id": f["candidate"]["id"],
+            "name": f["candidate"]["name"],
+            "organisation": f["organisation"]["name"] if f["organisation"] else "",
+            "evidence": evidence_lines(f["candidate"]["evidence"], t, names),
+        }
+        for f in found
+    ]
 
 
 async def _country_of(request: Request, session: WebSession, organisation_id: str) -> str:
@@ -373,8 +427,15 @@ async def _save(
     form = await request.form()
     check_form(request, session, str(form.get("csrf", "")))
     values = service_input(form, kept, organisation_id)
+    reason = str(form.get("not_duplicate_reason", "")).strip()
+    # "Register anyway" counts only with the reason the reviewers will read.
+    asked = form.get("confirm_not_duplicate") == "1"
     if kept is None:
-        variables: dict[str, Any] = {"input": values}
+        variables: dict[str, Any] = {
+            "input": values,
+            "confirm": asked and reason != "",
+            "reason": reason or None,
+        }
         field, result = "registerService", await run(request, session, REGISTER, variables)
     else:
         variables = {
@@ -387,7 +448,10 @@ async def _save(
     if error is not None:
         shown = _as_shown(values, kept or _blank(organisation_id))
         status = 409 if error["__typename"] == "VersionConflictError" else 422
-        return await _form(request, session, shown, country, error=error, status_code=status)
+        error = error | {"reasonMissing": asked and reason == ""}
+        return await _form(
+            request, session, shown, country, error=error, status_code=status, reason=reason
+        )
     return see_other(session, f"/app/organisation?org={organisation_id}&saved=1")
 
 

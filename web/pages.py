@@ -20,7 +20,7 @@ from api import policy
 from api.graphql.context import context_for
 from api.graphql.schema import schema
 from core.errors import Forbidden, Unauthenticated
-from core.i18n import translator
+from core.i18n import Translator, translator
 from graph.users import Role
 from web.session import (
     API_LANGUAGE,
@@ -113,6 +113,7 @@ def render(
         t=t,
         tn=t.counted,
         number=t.decimal,
+        category_names=lambda codes: category_names(t, codes),
         lang=session.lang,
         html_lang=API_LANGUAGE[session.lang],
         languages=LANGUAGES,
@@ -124,6 +125,12 @@ def render(
         **values,
     )
     return remember(HTMLResponse(html, status_code=status_code), session)
+
+
+def category_names(t: Translator, codes: list[str]) -> str:
+    """Data categories (of a consent, or withheld from a partner) by their names."""
+    keys = ["category." + code for code in codes]
+    return ", ".join(t(key) for key in keys)
 
 
 def see_other(session: WebSession, url: str) -> Response:

@@ -310,6 +310,9 @@ class ServicePayload:
     service: ServiceType
 
 
+# Why a registration is not a duplicate: a sentence or two for the reviewers.
+MAX_REASON = 1000
+
 ServiceResult = Annotated[
     ServicePayload
     | ValidationError
@@ -327,9 +330,24 @@ class ServiceMutation:
         description="Register a service of an organisation the caller is a partner of."
     )
     async def register_service(
-        self, info: Info, input: ServiceInputType, confirm_not_duplicate: bool = False
+        self,
+        info: Info,
+        input: ServiceInputType,
+        confirm_not_duplicate: bool = False,
+        not_duplicate_reason: Annotated[
+            str | None,
+            strawberry.argument(
+                description="With confirmNotDuplicate: why this is not one of the candidates "
+                "the check named (kept in the audit trail)."
+            ),
+        ] = None,
     ) -> ServiceResult:
         try:
+            reason = (not_duplicate_reason or "").strip() or None
+            if reason is not None and len(reason) > MAX_REASON:
+                raise ValidationFailed.single(
+                    "notDuplicateReason", f"at most {MAX_REASON} characters"
+                )
             data = validate_input(ServiceInput, strawberry.asdict(input))
             data = await place_sites(data, info.context.geocoder)
             service = await info.context.graph.write(
@@ -339,6 +357,7 @@ class ServiceMutation:
                 actor=info.context.actor,
                 allowed_organisations=service_scope(info.context.actor),
                 confirm_not_duplicate=confirm_not_duplicate,
+                not_duplicate_reason=reason,
             )
         except HomewardError as exc:
             return to_graphql_error(exc)

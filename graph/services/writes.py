@@ -13,7 +13,7 @@ from core import geometry
 from core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed, VersionConflict
 from core.text import fold
 from graph.areas import area_containing
-from graph.audit import diff, record_event
+from graph.audit import FieldChange, diff, record_event
 from graph.duplicates import PossibleDuplicates, service_candidates, service_features
 from graph.hsds_ids import hsds_id, rekey_services_at, site_key
 from graph.services.models import (
@@ -492,10 +492,12 @@ async def register_service(
     actor: Actor,
     allowed_organisations: set[str] | None,
     confirm_not_duplicate: bool = False,
+    not_duplicate_reason: str | None = None,
 ) -> Service:
     """Check scope, every reference and probable duplicates, then write the service and its
     audit event, all in one transaction. An id that exists already is returned unchanged
-    (a retried registration)."""
+    (a retried registration). Why the registration is not a duplicate, when someone says so
+    over the check's candidates, is kept in the audit event for the reviewers."""
     check_scope(data.organisation_id, allowed_organisations)
     existing = await services_by_ids(tx, ids=[id])
     if id in existing:
@@ -520,6 +522,13 @@ async def register_service(
     await upsert_services(tx, rows=[upsert_row(id, data, {})])
     await _record_shared_site_changes(tx, actor=actor, before=sharing)
     created = await get_service(tx, id=id)
+    changes = diff(None, created.model_dump(exclude=UNAUDITED))
+    if confirm_not_duplicate and not_duplicate_reason:
+        changes.append(
+            FieldChange(
+                field="not_duplicate_reason", previous=None, replacement=not_duplicate_reason
+            )
+        )
     await record_event(
         tx,
         actor=actor,
@@ -527,7 +536,7 @@ async def register_service(
         entity="service",
         entity_id=id,
         organisation_id=data.organisation_id,
-        changes=diff(None, created.model_dump(exclude=UNAUDITED)),
+        changes=changes,
     )
     return created
 
