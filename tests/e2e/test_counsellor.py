@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import screenshot, sign_in, sign_in_with_token
 
 pytestmark = pytest.mark.e2e
 
@@ -72,8 +72,7 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
 def test_pages_follow_the_access_rules_and_language_switch(page: Page) -> None:
     page.goto("/app/referrals")
     expect(page).to_have_url(re.compile(r"/app/sign-in\?next="))
-    page.get_by_label("Your access token").fill("hwt_nothing_wrong")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_with_token(page, "hwt_nothing_wrong")
     expect(page.locator("#form-error")).to_contain_text("unknown token")
 
     sign_in(page, "counsellor")
