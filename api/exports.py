@@ -17,7 +17,7 @@ from core.languages import pick
 from graph.areas import areas_by_ids
 from graph.coordination import GapCell, period, service_gaps, service_overlaps, three_w
 from importers.three_w import three_w_csv
-from reports.maps import Question, draw, gap_state, gather, outlines_and_layout
+from reports.maps import Question, cached_map, gap_state, outlines_and_layout
 
 router = APIRouter(
     prefix="/exports", tags=["exports"], dependencies=[Depends(authorize_with_session)]
@@ -202,7 +202,7 @@ async def export_gaps_picture(
 ) -> Response:
     """A choropleth map of the municipalities for one need, as SVG or PNG."""
     try:
-        data = await gather(
+        image = await cached_map(
             graph,
             question=question,
             country=country,
@@ -213,17 +213,11 @@ async def export_gaps_picture(
             stale_after_days=settings.verification_stale_days,
             minimum_count=settings.statistics_minimum_count,
             lang=lang,
+            image_format=image_format,
         )
     except NotFound as exc:
         raise HTTPException(404, exc.message) from exc
     except ValidationFailed as exc:
         raise HTTPException(422, exc.message) from exc
-    image = draw(
-        data,
-        question,
-        lang,
-        image_format=image_format,
-        minimum_count=settings.statistics_minimum_count,
-    )
     media = "image/png" if image_format == "png" else "image/svg+xml"
     return Response(image, media_type=media)

@@ -68,6 +68,10 @@ FIRST_RETRY_DELAY_S = 0.05
 MAX_RETRY_DELAY_S = 1.0
 
 
+# Any statement will do: what is wanted is the bookmark of the read transaction around it.
+DATA_VERSION: LiteralString = "RETURN 1"
+
+
 class Graph:
     """A driver bound to one database. Reads run in read transactions (cluster readers can
     serve them), writes in write transactions; both are retried on transient errors, which
@@ -179,6 +183,23 @@ class Graph:
                 await result.consume()
         except (ServiceUnavailable, SessionExpired) as exc:
             raise DatabaseUnavailable(f"Neo4j is unavailable: {exc}") from exc
+
+    async def data_version(self) -> str | None:
+        """The database's last committed transaction, as Neo4j names it in the bookmark it
+        gives a read transaction: it changes with every write, whoever made it (another
+        process, an import on the command line), and costs one round trip. None when the
+        server gave no bookmark, so that a caller keeping answers by it keeps none."""
+        self.transactions += 1
+        try:
+            async with self.driver.session(
+                database=self.database, default_access_mode=READ_ACCESS
+            ) as session:
+                result = await session.run(DATA_VERSION)
+                await result.consume()
+                bookmarks = await session.last_bookmarks()
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise DatabaseUnavailable(f"Neo4j is unavailable: {exc}") from exc
+        return ",".join(sorted(bookmarks.raw_values)) or None
 
     async def ping(self, *, timeout_s: float) -> dict[str, Any]:
         """Server facts for /health; raises DatabaseUnavailable when Neo4j does not answer."""

@@ -16,6 +16,7 @@ Questions, each with its own colour scale (docs/coordination.md):
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -308,3 +309,65 @@ def draw(
     if image_format == "png":
         return png(data.plan, drawn, names)
     return svg(data.plan, drawn, names)
+
+
+# Drawn maps by what they show and the data version they were drawn from (`Graph.data_version`):
+# a write anywhere makes a new version, so a kept map is never older than the graph. The day is
+# part of the key because "today", the staleness of verifications and an open period move
+# with it. Bounded: the oldest entries go first.
+MAP_CACHE_SIZE = 256
+_maps: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+
+
+async def cached_map(
+    graph: Graph,
+    *,
+    question: Question,
+    country: str,
+    need: str,
+    since: date | None,
+    until: date | None,
+    now: datetime,
+    stale_after_days: int,
+    minimum_count: int,
+    lang: str,
+    image_format: str,
+) -> bytes:
+    """The map as `draw` makes it, drawn again only when the graph, the day or the asking
+    changed; raises what `gather` raises."""
+    version = await graph.data_version()
+    key = (
+        country.upper(),
+        need,
+        question,
+        lang,
+        since,
+        until,
+        now.date(),
+        stale_after_days,
+        minimum_count,
+        image_format,
+        version,
+    )
+    kept = _maps.get(key) if version is not None else None
+    if kept is not None:
+        _maps.move_to_end(key)
+        return kept
+    data = await gather(
+        graph,
+        question=question,
+        country=country,
+        need=need,
+        since=since,
+        until=until,
+        now=now,
+        stale_after_days=stale_after_days,
+        minimum_count=minimum_count,
+        lang=lang,
+    )
+    image = draw(data, question, lang, image_format=image_format, minimum_count=minimum_count)
+    if version is not None:
+        _maps[key] = image
+        while len(_maps) > MAP_CACHE_SIZE:
+            _maps.popitem(last=False)
+    return image

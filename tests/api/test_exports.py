@@ -262,3 +262,30 @@ async def test_gap_geojson_loads_as_polygons_in_gdal(
     state = values[columns.index("psychosocial.trauma-therapy:state")]
     states = dict(zip(names, state, strict=True))
     assert states["Ferizaj"] == "unmet"
+
+
+async def test_a_kept_map_is_drawn_again_after_a_write(
+    client: httpx.AsyncClient, seeded: dict[str, str], graph: Graph
+) -> None:
+    params: dict[str, Any] = {
+        "need": "psychosocial.trauma-therapy",
+        "country": "XK",
+        "since": "2026-01-01",
+        "until": "2026-12-31",
+    }
+    first = await client.get("/exports/gaps.svg", params=params, headers=seeded)
+    again = await client.get("/exports/gaps.svg", params=params, headers=seeded)
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    unmet = _legend(first.text)[0]
+    assert unmet.endswith("(3)"), unmet  # Ferizaj, Gjilan, Vushtrri
+
+    async def forget_referrals(tx: Any) -> None:
+        await tx.run("MATCH (r:Referral) DETACH DELETE r")
+
+    await graph.write(forget_referrals)
+    after = await client.get("/exports/gaps.svg", params=params, headers=seeded)
+    assert after.status_code == 200
+    # Without demand no municipality is unmet any more: the map was drawn from the new graph.
+    assert not [e for e in _legend(after.text) if e.startswith(unmet.rsplit(" (", 1)[0] + " (3")]
+    assert after.content != first.content
