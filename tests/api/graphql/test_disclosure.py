@@ -125,9 +125,17 @@ query { serviceOverlaps(areaId: "XK-prizren", need: "psychosocial.trauma-therapy
 """
 
 
+VERIFIED = "MATCH (s:Service) WHERE s.id IN ['svc-b', 'svc-krct'] SET s.last_verified_at = $at"
+
+
 async def test_overlaps_hide_a_service_s_small_referral_count(
-    gql: GraphQLClient, referred: dict[str, str]
+    gql: GraphQLClient, referred: dict[str, str], graph: Graph
 ) -> None:
+    # Only services that can take a referral now make an overlap (graph/supply.py).
+    async def verify(tx: Any) -> None:
+        await tx.run(VERIFIED, at=START)
+
+    await graph.write(verify)
     [overlap] = (await gql(OVERLAPS, token=referred["coordinator"]))["data"]["serviceOverlaps"]
     referrals = {s["serviceId"]: s["referrals"] for s in overlap["services"]}
     # KRCT's one referral was shown as 1; B's six are not a small count.
