@@ -51,7 +51,6 @@ from api.graphql.referrals import (
     consent_revoked,
     consent_written,
     referral_organisations,
-    referral_policy,
 )
 from core.errors import HomewardError, NotFound, ValidationFailed
 from graph.access import Record
@@ -335,10 +334,7 @@ class CaseQuery:
             found = await info.context.graph.read(
                 get_case,
                 id=str(id),
-                actor=info.context.actor,
-                cipher=info.context.cipher,
-                now=info.context.now,
-                policy=referral_policy(info),
+                **info.context.party_scope(),
             )
         except NotFound:
             return None
@@ -368,7 +364,6 @@ class CaseQuery:
                 raise ValidationFailed.single("after", "not a cursor returned by this API") from exc
         page = await info.context.graph.read(
             list_cases,
-            actor=info.context.actor,
             filter=CaseFilter(
                 phase=phase or [],
                 whereabouts=whereabouts or [],
@@ -378,9 +373,7 @@ class CaseQuery:
             ),
             first=page_size(first),
             after=position,
-            cipher=info.context.cipher,
-            now=info.context.now,
-            policy=referral_policy(info),
+            **info.context.party_scope(),
         )
         shown = await noticed(info, Record.CASE, [e.node for e in page.edges], case_organisations)
         for edge, case in zip(page.edges, shown, strict=True):
@@ -564,10 +557,7 @@ class CaseMutation:
                 open_case,
                 id=str(uuid.uuid4()),
                 data=data,
-                actor=info.context.actor,
-                cipher=info.context.cipher,
-                now=info.context.now,
-                policy=referral_policy(info),
+                **info.context.party_scope(),
             )
         except HomewardError as exc:
             return to_case_error(exc)
@@ -588,10 +578,7 @@ class CaseMutation:
                 id=str(id),
                 data=data,
                 expected_version=expected_version,
-                actor=info.context.actor,
-                cipher=info.context.cipher,
-                now=info.context.now,
-                policy=referral_policy(info),
+                **info.context.party_scope(),
             )
         except HomewardError as exc:
             return to_case_error(exc)
@@ -604,10 +591,7 @@ class CaseMutation:
             case = await info.context.graph.write(
                 record_status,
                 data=data,
-                actor=info.context.actor,
-                cipher=info.context.cipher,
-                now=info.context.now,
-                policy=referral_policy(info),
+                **info.context.party_scope(),
             )
         except HomewardError as exc:
             return to_case_error(exc)
@@ -626,10 +610,7 @@ class CaseMutation:
                 record_case_follow_up,
                 id=str(uuid.uuid4()),
                 data=data,
-                actor=info.context.actor,
-                cipher=info.context.cipher,
-                now=info.context.now,
-                policy=referral_policy(info),
+                **info.context.party_scope(),
             )
         except HomewardError as exc:
             return to_case_error(exc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 import strawberry
 from fastapi import HTTPException, Request
@@ -175,6 +175,17 @@ class PartyLoaders:
         )
 
 
+class PartyScope(TypedDict):
+    """What every read and write of referrals and cases is given besides its own arguments:
+    who asks, the key to the personal fields, the request's moment and the deployment's
+    rules. Unpacked into `Graph.read`/`Graph.write`, whose ParamSpec still checks each one."""
+
+    actor: Actor
+    cipher: DataCipher
+    now: datetime
+    policy: Policy
+
+
 class Context(BaseContext):
     def __init__(
         self,
@@ -199,9 +210,10 @@ class Context(BaseContext):
         self.settings = settings
         self.loaders = Loaders.for_request(graph, reference)
         self.policy = referral_policy_of(settings)
-        self.party = PartyLoaders.for_request(
-            graph, actor=actor, cipher=cipher, now=now, policy=self.policy
-        )
+        self.party = PartyLoaders.for_request(graph, **self.party_scope())
+
+    def party_scope(self) -> PartyScope:
+        return PartyScope(actor=self.actor, cipher=self.cipher, now=self.now, policy=self.policy)
 
 
 def preferred_language(request: Request) -> str | None:

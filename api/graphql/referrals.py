@@ -53,7 +53,6 @@ from graph.referrals import (
     ConsentInput,
     FollowUp,
     FollowUpInput,
-    Policy,
     Referral,
     ReferralEvent,
     ReferralFilter,
@@ -83,10 +82,6 @@ async def _organisation(info: Info, id: str) -> OrganisationType | None:
 
     found = await info.context.loaders.organisation.load(id)
     return OrganisationType.from_model(found) if found else None
-
-
-def referral_policy(info: Info) -> Policy:
-    return info.context.policy
 
 
 @strawberry.type(name="Household")
@@ -244,10 +239,7 @@ class ReferralType:
             found = await info.context.graph.read(
                 get_referral,
                 id=self._referral.continues_id,
-                actor=info.context.actor,
-                cipher=info.context.cipher,
-                now=info.context.now,
-                policy=referral_policy(info),
+                **info.context.party_scope(),
             )
         except NotFound:
             return None
@@ -368,10 +360,7 @@ class ReferralQuery:
             found = await info.context.graph.read(
                 get_referral,
                 id=str(id),
-                actor=info.context.actor,
-                cipher=info.context.cipher,
-                now=info.context.now,
-                policy=referral_policy(info),
+                **info.context.party_scope(),
             )
         except NotFound:
             return None
@@ -402,7 +391,6 @@ class ReferralQuery:
                 raise ValidationFailed.single("after", "not a cursor returned by this API") from exc
         page = await info.context.graph.read(
             list_referrals,
-            actor=info.context.actor,
             filter=ReferralFilter(
                 side=side,
                 status=status or [],
@@ -412,9 +400,7 @@ class ReferralQuery:
             ),
             first=page_size(first),
             after=position,
-            cipher=info.context.cipher,
-            now=info.context.now,
-            policy=referral_policy(info),
+            **info.context.party_scope(),
         )
         shown = await noticed(
             info, Record.REFERRAL, [e.node for e in page.edges], referral_organisations
@@ -564,10 +550,7 @@ async def _step(
             transition,
             id=str(id),
             action=action,
-            actor=info.context.actor,
-            cipher=info.context.cipher,
-            now=info.context.now,
-            policy=referral_policy(info),
+            **info.context.party_scope(),
             note=(note or "").strip() or None,
             reason=reason,
             outcome=outcome,
@@ -629,10 +612,7 @@ async def _record(
             work,
             id=str(uuid.uuid4()),
             data=data,
-            actor=info.context.actor,
-            cipher=info.context.cipher,
-            now=info.context.now,
-            policy=referral_policy(info),
+            **info.context.party_scope(),
         )
     except HomewardError as exc:
         return to_referral_error(exc)
