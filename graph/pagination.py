@@ -6,8 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, LiteralString, Protocol, TypeVar
 
+from neo4j import AsyncManagedTransaction, Record
 from pydantic import BaseModel
 
 from core.errors import ValidationFailed
@@ -70,6 +73,44 @@ def paginate(items: list[tuple[str, str, T]], size: int) -> Page[T]:
         ],
         has_next_page=len(items) > size,
     )
+
+
+class Dated(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+D = TypeVar("D", bound=Dated)
+
+
+async def newest_first(
+    tx: AsyncManagedTransaction,
+    query: LiteralString,
+    *,
+    first: int,
+    after: tuple[datetime, str] | None,
+    see: Callable[[Record], D | None],
+    **params: Any,
+) -> Page[D]:
+    """A page of a list newest first, keyset on (created_at, id): `query` filters on
+    `$after_at`/`$after_id` and orders by both descending. `see` gives the item as the caller
+    may see it, or None for one they may not, which is why a page can hold fewer than `first`
+    items while another page still follows."""
+    result = await tx.run(
+        query + " LIMIT $limit",
+        after_at=after[0] if after else None,
+        after_id=after[1] if after else "",
+        limit=first + 1,
+        **params,
+    )
+    rows: list[tuple[str, str, D]] = []
+    async for record in result:
+        seen = see(record)
+        if seen is not None:
+            rows.append((seen.created_at.isoformat(), seen.id, seen))
+    return paginate(rows, first)
 
 
 # The pages of many parents (an organisation's services, an area's children...) in one

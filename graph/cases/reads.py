@@ -24,7 +24,7 @@ from graph.cases.models import (
     ReturnCase,
     Whereabouts,
 )
-from graph.pagination import Page, paginate
+from graph.pagination import Page, newest_first
 from graph.referrals import (
     Access,
     DataCategory,
@@ -319,8 +319,12 @@ async def list_cases(
     now: datetime,
     policy: Policy,
 ) -> Page[ReturnCase]:
-    result = await tx.run(
-        LIST + " LIMIT $limit",
+    return await newest_first(
+        tx,
+        LIST,
+        first=first,
+        after=after,
+        see=lambda record: view(record, actor=actor, cipher=cipher, now=now, policy=policy),
         owners=sorted(case_owners(actor)),
         receivers=sorted(actor.organisations_with(Role.PARTNER)),
         phases=[p.value for p in filter.phase],
@@ -330,13 +334,4 @@ async def list_cases(
         due=filter.follow_ups_due,
         schedule=list(policy.follow_up_months),
         now=now,
-        after_at=after[0] if after else None,
-        after_id=after[1] if after else "",
-        limit=first + 1,
     )
-    rows: list[tuple[str, str, ReturnCase]] = []
-    async for record in result:
-        seen = view(record, actor=actor, cipher=cipher, now=now, policy=policy)
-        if seen is not None:
-            rows.append((seen.created_at.isoformat(), seen.id, seen))
-    return paginate(rows, first)

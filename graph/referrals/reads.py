@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from core.crypto import DataCipher
 from core.errors import NotFound
 from graph.access import RETURN_NOTICES, notices_from
-from graph.pagination import Page, paginate
+from graph.pagination import Page, newest_first
 from graph.referrals.models import (
     FOLLOW_UP_STATUSES,
     Access,
@@ -324,8 +324,12 @@ async def list_referrals(
         receiver_orgs = []
     elif filter.side is Side.RECEIVER:
         sender_orgs = []
-    result = await tx.run(
-        LIST + " LIMIT $limit",
+    return await newest_first(
+        tx,
+        LIST,
+        first=first,
+        after=after,
+        see=lambda record: view(record, actor=actor, cipher=cipher, now=now, policy=policy),
         sender_orgs=sender_orgs,
         receiver_orgs=receiver_orgs,
         statuses=[s.value for s in filter.status],
@@ -335,13 +339,4 @@ async def list_referrals(
         due=filter.follow_ups_due,
         schedule=list(policy.follow_up_months),
         now=now,
-        after_at=after[0] if after else None,
-        after_id=after[1] if after else "",
-        limit=first + 1,
     )
-    rows: list[tuple[str, str, Referral]] = []
-    async for record in result:
-        seen = view(record, actor=actor, cipher=cipher, now=now, policy=policy)
-        if seen is not None:
-            rows.append((seen.created_at.isoformat(), seen.id, seen))
-    return paginate(rows, first)

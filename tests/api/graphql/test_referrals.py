@@ -742,3 +742,35 @@ async def test_a_break_glass_read_leaves_a_notice_the_organisation_sees(
     await gql(NOTICES, {"id": referral_id}, token=handed["issueToken"]["token"])
     after = (await gql(NOTICES, {"id": referral_id}, token=world["partner_b"]))["data"]
     assert after["referral"]["accessNotices"] == [notice]
+
+
+PAGE = """
+query ($first: Int, $after: String) {
+  referrals(first: $first, after: $after) {
+    nodes { id } pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def test_the_list_pages_newest_first_without_gaps_or_repeats(
+    gql: GraphQLClient, world: dict[str, str], clock: Clock
+) -> None:
+    made = []
+    for minutes in (0, 1, 1, 2, 3):  # two made at the same moment: the id decides their order
+        clock.now = START + timedelta(minutes=minutes)
+        made.append((clock.now, (await create(gql, world["counsellor"]))["id"]))
+    expected = [i for _, i in sorted(made, reverse=True)]
+    seen: list[str] = []
+    after = None
+    for _ in range(5):
+        body = await gql(PAGE, {"first": 2, "after": after}, token=world["counsellor"])
+        page = body["data"]["referrals"]
+        seen += [n["id"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == expected
+    # The receiving partner sees none of them: drafts are not shared.
+    body = await gql(PAGE, {"first": 2}, token=world["partner_b"])
+    assert body["data"]["referrals"]["nodes"] == []
