@@ -5,10 +5,12 @@ read of a case is decided in graph/cases/reads.py; this module only shapes it.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from pydantic import BaseModel
 
 from api.graphql.areas import AreaType
 from api.graphql.context import Info
@@ -542,6 +544,25 @@ ReturnCaseResult = Annotated[
 ]
 
 
+async def _case_written(
+    info: Info,
+    work: Callable[..., Awaitable[ReturnCase]],
+    model: type[BaseModel],
+    input: object,
+    **arguments: object,
+) -> ReturnCaseResult:
+    """A change to a case from its GraphQL input: validated against the domain model, written
+    with the caller's scope, and any expected failure returned as a member of the union."""
+    try:
+        data = validate_input(model, strawberry.asdict(input))
+        case = await info.context.graph.write(
+            work, data=data, **arguments, **info.context.party_scope()
+        )
+    except HomewardError as exc:
+        return to_case_error(exc)
+    return ReturnCasePayload(return_case=ReturnCaseType.from_model(case))
+
+
 @strawberry.type
 class CaseMutation:
     @strawberry.mutation(
@@ -551,17 +572,7 @@ class CaseMutation:
     async def open_return_case(
         self, info: Info, input: OpenReturnCaseInputType
     ) -> ReturnCaseResult:
-        try:
-            data = validate_input(OpenCaseInput, strawberry.asdict(input))
-            case = await info.context.graph.write(
-                open_case,
-                id=str(uuid.uuid4()),
-                data=data,
-                **info.context.party_scope(),
-            )
-        except HomewardError as exc:
-            return to_case_error(exc)
-        return ReturnCasePayload(return_case=ReturnCaseType.from_model(case))
+        return await _case_written(info, open_case, OpenCaseInput, input, id=str(uuid.uuid4()))
 
     @strawberry.mutation(description="Replace the case's details (the owning organisation).")
     async def update_return_case(
@@ -571,31 +582,18 @@ class CaseMutation:
         input: ReturnCaseInputType,
         expected_version: int | None = None,
     ) -> ReturnCaseResult:
-        try:
-            data = validate_input(CaseDetails, strawberry.asdict(input))
-            case = await info.context.graph.write(
-                update_case,
-                id=str(id),
-                data=data,
-                expected_version=expected_version,
-                **info.context.party_scope(),
-            )
-        except HomewardError as exc:
-            return to_case_error(exc)
-        return ReturnCasePayload(return_case=ReturnCaseType.from_model(case))
+        return await _case_written(
+            info,
+            update_case,
+            CaseDetails,
+            input,
+            id=str(id),
+            expected_version=expected_version,
+        )
 
     @strawberry.mutation(description="A new phase or whereabouts of the household, as an event.")
     async def record_case_status(self, info: Info, input: CaseStatusInputType) -> ReturnCaseResult:
-        try:
-            data = validate_input(StatusInput, strawberry.asdict(input))
-            case = await info.context.graph.write(
-                record_status,
-                data=data,
-                **info.context.party_scope(),
-            )
-        except HomewardError as exc:
-            return to_case_error(exc)
-        return ReturnCasePayload(return_case=ReturnCaseType.from_model(case))
+        return await _case_written(info, record_status, StatusInput, input)
 
     @strawberry.mutation(
         description="A visit after arrival with the indicators, where the household is, and "
@@ -604,17 +602,9 @@ class CaseMutation:
     async def record_case_follow_up(
         self, info: Info, input: CaseFollowUpInputType
     ) -> ReturnCaseResult:
-        try:
-            data = validate_input(CaseFollowUpInput, strawberry.asdict(input))
-            case = await info.context.graph.write(
-                record_case_follow_up,
-                id=str(uuid.uuid4()),
-                data=data,
-                **info.context.party_scope(),
-            )
-        except HomewardError as exc:
-            return to_case_error(exc)
-        return ReturnCasePayload(return_case=ReturnCaseType.from_model(case))
+        return await _case_written(
+            info, record_case_follow_up, CaseFollowUpInput, input, id=str(uuid.uuid4())
+        )
 
     @strawberry.mutation(
         description="The returnee's one consent for the case: it covers every referral of the "
