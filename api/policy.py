@@ -86,6 +86,8 @@ RULES: dict[str, Rule] = {
     "Mutation.setServiceCapacity": MAINTAIN_SERVICES,
     "Mutation.createUser": ADMIN,
     "Mutation.setUserDisabled": ADMIN,
+    "Mutation.endUserSessions": ADMIN,
+    "Mutation.issuePasswordLink": ADMIN,
     "Mutation.issueToken": ADMIN,
     "Mutation.revokeToken": ADMIN,
     "Query.referral": REFERRAL_PARTIES,
@@ -201,6 +203,12 @@ REST_RULES: dict[str, Rule] = {
     "POST /app/duplicates/{candidate_id}/undo": COORDINATION,
     "GET /app/notifications": SIGNED_IN,
     "POST /app/notifications/read": SIGNED_IN,
+    "GET /app/admin/users": ADMIN,
+    "POST /app/admin/users": ADMIN,
+    "POST /app/admin/users/{user_id}/disabled": ADMIN,
+    "POST /app/admin/users/{user_id}/sessions": ADMIN,
+    "POST /app/admin/users/{user_id}/password-link": ADMIN,
+    "GET /app/admin/organisations": ADMIN,
 }
 
 

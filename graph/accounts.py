@@ -30,6 +30,7 @@ from graph.users import (
     User,
     UserInput,
     create_user,
+    end_user_sessions,
     get_user,
     issue_token,
     revoke_token,
@@ -91,6 +92,13 @@ async def set_user_disabled_audited(
         user=user,
         changes={"disabled": disabled},
     )
+    return user
+
+
+async def end_user_sessions_audited(tx: AsyncManagedTransaction, *, id: str, actor: Actor) -> User:
+    ended = await end_user_sessions(tx, id=id)
+    user = await get_user(tx, id=id)
+    await _record(tx, actor=actor, action="end_sessions", user=user, changes={"ended": ended})
     return user
 
 

@@ -177,8 +177,16 @@ async def user_by_email(tx: AsyncManagedTransaction, *, email: str) -> User | No
     return user_of_record(record) if record is not None else None
 
 
+# Disabling ends the account's web sessions in the same transaction: a disabled person must
+# not stay signed in in an open browser until the session runs out.
 SET_DISABLED: LiteralString = (
-    "MATCH (u:User {id: $id}) SET u.disabled = $disabled WITH u " + RETURN_USER
+    """
+MATCH (u:User {id: $id}) SET u.disabled = $disabled
+WITH u
+CALL (u) { MATCH (s:WebSession)-[:FOR]->(u) WHERE $disabled DETACH DELETE s }
+WITH u
+"""
+    + RETURN_USER
 )
 
 
@@ -440,6 +448,23 @@ DETACH DELETE s
 
 async def close_session(tx: AsyncManagedTransaction, *, session_id: str) -> None:
     await tx.run(CLOSE_SESSION, id=session_id)
+
+
+END_SESSIONS: LiteralString = """
+MATCH (u:User {id: $id})
+OPTIONAL MATCH (s:WebSession)-[:FOR]->(u)
+DETACH DELETE s
+RETURN count(s) AS ended
+"""
+
+
+async def end_user_sessions(tx: AsyncManagedTransaction, *, id: str) -> int:
+    """Sign the person out of every browser (a lost laptop, a shared computer); their API
+    tokens are separate and stay. How many sessions ended."""
+    record = await (await tx.run(END_SESSIONS, id=id)).single()
+    if record is None:
+        raise NotFound("user", id)
+    return int(record["ended"])
 
 
 EXPIRED_SESSIONS: LiteralString = """

@@ -18,6 +18,7 @@ from core.clock import utcnow
 from core.errors import Unauthenticated
 from core.i18n import translator
 from web import (
+    admin,
     cases,
     coordination,
     duplicates,
@@ -167,6 +168,7 @@ PAGE_ROUTERS = [
     duplicates.router,
     notifications.router,
     handout.router,
+    admin.router,
 ]
 for _pages in PAGE_ROUTERS:
     router.include_router(_pages)

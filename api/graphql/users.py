@@ -12,10 +12,12 @@ from api.graphql.context import Info
 from api.graphql.enums import Role
 from api.graphql.errors import MutationError, to_graphql_error, validate_input
 from api.graphql.pagination import Connection, to_connection
+from api.passwords import issue_link, link_url
 from core.clock import utcnow
 from core.errors import HomewardError, ValidationFailed
 from graph.accounts import (
     create_user_audited,
+    end_user_sessions_audited,
     issue_token_audited,
     revoke_token_audited,
     set_user_disabled_audited,
@@ -105,10 +107,19 @@ class TokenPayload:
     api_token: ApiTokenType
 
 
+@strawberry.type
+class IssuedPasswordLink:
+    url: str = strawberry.field(
+        description="Shown only now: the person sets their password with it, once."
+    )
+    expires_at: datetime
+
+
 _ERRORS = MutationError
 UserResult = Annotated[UserPayload | _ERRORS, strawberry.union("UserResult")]
 IssueTokenResult = Annotated[IssuedToken | _ERRORS, strawberry.union("IssueTokenResult")]
 TokenResult = Annotated[TokenPayload | _ERRORS, strawberry.union("TokenResult")]
+PasswordLinkResult = Annotated[IssuedPasswordLink | _ERRORS, strawberry.union("PasswordLinkResult")]
 
 
 @strawberry.type
@@ -149,6 +160,32 @@ class UserMutation:
         except HomewardError as exc:
             return to_graphql_error(exc)
         return UserPayload(user=UserType.from_model(user))
+
+    @strawberry.mutation(description="Sign the person out of every browser; their API tokens stay.")
+    async def end_user_sessions(self, info: Info, id: strawberry.ID) -> UserResult:
+        try:
+            user = await info.context.graph.write(
+                end_user_sessions_audited, id=str(id), actor=info.context.actor
+            )
+        except HomewardError as exc:
+            return to_graphql_error(exc, argument="")
+        return UserPayload(user=UserType.from_model(user))
+
+    @strawberry.mutation(
+        description="A one-time link with which the person sets their password, for the admin "
+        "to pass on (an invitation or a reset); a new link or a new password voids it."
+    )
+    async def issue_password_link(self, info: Info, user_id: strawberry.ID) -> PasswordLinkResult:
+        try:
+            user = await info.context.graph.read(get_user, id=str(user_id))
+            secret, link = await issue_link(
+                user.email, graph=info.context.graph, actor=info.context.actor
+            )
+        except HomewardError as exc:
+            return to_graphql_error(exc, argument="")
+        return IssuedPasswordLink(
+            url=link_url(info.context.settings.base_url, secret), expires_at=link.expires_at
+        )
 
     @strawberry.mutation(description="A new API token for a user, valid for `days` days.")
     async def issue_token(

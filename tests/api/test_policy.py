@@ -51,6 +51,8 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Mutation.setServiceCapacity": (False, {P, A}),
     "Mutation.createUser": (False, {A}),
     "Mutation.setUserDisabled": (False, {A}),
+    "Mutation.endUserSessions": (False, {A}),
+    "Mutation.issuePasswordLink": (False, {A}),
     "Mutation.issueToken": (False, {A}),
     "Mutation.revokeToken": (False, {A}),
     "Query.referral": (False, {C, P}),

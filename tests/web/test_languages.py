@@ -106,7 +106,13 @@ PAGES = {
         "/app/arrivals",
         "/app/duplicates",
     ],
-    "admin": ["/app/gaps", "/app/duplicates", "/app/notifications"],
+    "admin": [
+        "/app/gaps",
+        "/app/duplicates",
+        "/app/notifications",
+        "/app/admin/users",
+        "/app/admin/organisations",
+    ],
 }
 
 
