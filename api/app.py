@@ -24,6 +24,7 @@ from core.errors import DatabaseUnavailable
 from core.settings import Settings, get_settings
 from graph.cases import purge_expired_cases
 from graph.driver import Graph, create_driver
+from graph.duplicates import Kind, scan
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
 from graph.reference import ReferenceCache
@@ -74,9 +75,25 @@ def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
                 sessions,
             )
 
+    async def duplicate_scan() -> None:
+        for kind in Kind:
+            report = await scan(graph, kind=kind)
+            log.info(
+                "duplicates: %s scan of %d records, %d candidates (%d new, %d reopened), "
+                "%d pruned, %.1f s",
+                kind.value,
+                report.records,
+                report.candidates,
+                report.new,
+                report.reopened,
+                report.pruned,
+                report.seconds["total"],
+            )
+
     return [
         PeriodicJob("webhooks", settings.webhook_interval_s, deliver_webhooks),
         PeriodicJob("referrals", settings.housekeeping_interval_s, referral_housekeeping),
+        PeriodicJob("duplicates", settings.duplicate_scan_interval_s, duplicate_scan),
     ]
 
 

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     housekeeping_interval_s: float = Field(
         default=300.0, ge=0, alias="HOMEWARD_HOUSEKEEPING_INTERVAL_S"
     )
+    # The batch duplicate scan (organisations, then services) runs this often (seconds), so
+    # the review queue fills without anyone running `homeward duplicates scan`; 0 switches it
+    # off in this process. Daily by default: a scan of a large directory takes a while.
+    duplicate_scan_interval_s: float = Field(
+        default=86_400.0, ge=0, alias="HOMEWARD_DUPLICATE_SCAN_INTERVAL_S"
+    )
 
     # Largest upload the import endpoints accept (bytes); larger files get a 413 and are
     # imported with `homeward import` instead.

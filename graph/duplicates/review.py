@@ -18,6 +18,7 @@ larger, so that a pair has one relationship. `state` is `open`, `same` or `diffe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -152,8 +153,16 @@ async def scan(
     seconds["read"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    matches, blocks, skipped, compared = find_matches(
-        kind, records, groups=groups, min_score=min_score, max_block=max_block, progress=progress
+    # Pure Python and seconds long on a large directory: in a thread, so that the API's
+    # periodic scan does not stop its event loop from serving requests meanwhile.
+    matches, blocks, skipped, compared = await asyncio.to_thread(
+        find_matches,
+        kind,
+        records,
+        groups=groups,
+        min_score=min_score,
+        max_block=max_block,
+        progress=progress,
     )
     seconds["compare"] = time.perf_counter() - mark
 

@@ -23,7 +23,9 @@ from graph.organisations import upsert_organisations
 from graph.users import SYSTEM, hash_secret, open_session
 from graph.webhooks import SubscriptionInput, WebhookEvent, create_subscription, enqueue
 from homeward.app import create_app
+from seed.loader import seed
 from tests.conftest import PEOPLE_ORGANISATIONS
+from tests.graph.duplicates.test_review import ORG_PAIR, SERVICE_PAIR
 from tests.receiver import Receiver
 
 
@@ -250,3 +252,32 @@ async def test_housekeeping_deletes_expired_web_sessions(
     async with app.router.lifespan_context(app):
         await asyncio.wait_for(gone(), timeout=10)
     assert found == ["live"]
+
+
+async def test_the_application_fills_the_duplicate_review_queue_by_itself(
+    graph: Graph, test_settings: Settings
+) -> None:
+    await seed(graph)
+
+    async def candidates() -> set[str]:
+        async def read(tx: AsyncManagedTransaction) -> set[str]:
+            result = await tx.run("MATCH ()-[c:POSSIBLY_SAME_AS]->() RETURN c.id AS id")
+            return {r["id"] async for r in result}
+
+        return await graph.read(read)
+
+    assert await candidates() == set()
+    settings = test_settings.model_copy(update={"duplicate_scan_interval_s": 0.1})
+    app = create_app(settings)
+    found: set[str] = set()
+
+    async def queued() -> None:
+        while True:
+            found.update(await candidates())
+            if {ORG_PAIR, SERVICE_PAIR} <= found:
+                return
+            await asyncio.sleep(0.2)
+
+    async with app.router.lifespan_context(app):
+        await asyncio.wait_for(queued(), timeout=120)
+    assert {ORG_PAIR, SERVICE_PAIR} <= found
