@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import audit, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +55,7 @@ def test_coordinator_sees_gaps_downloads_3w_and_reviews_duplicates(page: Page) -
     pairs.first.get_by_label("Note (why you decide so)").fill("Two branches, two teams")
     pairs.first.get_by_role("button", name=re.compile("^Different")).click()
     expect(page.get_by_role("heading", name="Confirm the decision")).to_be_visible()
+    audit(page)
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("status")).to_have_text("Decision recorded.")
     expect(page.locator("li.pair")).to_have_count(before - 1)

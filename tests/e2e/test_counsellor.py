@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import screenshot, sign_in, sign_in_with_token
+from tests.e2e.conftest import audit, screenshot, sign_in, sign_in_with_token
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +40,7 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
 
     krct.get_by_role("link", name=re.compile("Refer to this service")).click()
     expect(page.get_by_role("heading", name="New referral")).to_be_visible()
+    audit(page)
     page.get_by_label("Adults in the household").fill("2")
     page.get_by_label("6–14").fill("1")
     page.get_by_label("Health information").fill("Father: PTSD diagnosis (illustrative)")
@@ -50,6 +51,7 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
     page.get_by_role("button", name="Send referral").click()
     expect(page.locator("#form-error")).to_contain_text("consent")
     expect(page.locator("#status")).to_have_text("draft")
+    audit(page)
 
     page.get_by_label("Evidence (e.g. signed form number)").fill("form M-E2E-1 (illustrative)")
     expect(page.get_by_label("health")).to_be_checked()
@@ -75,12 +77,14 @@ def test_pages_follow_the_access_rules_and_language_switch(page: Page) -> None:
     expect(page).to_have_url(re.compile(r"/app/sign-in\?next="))
     sign_in_with_token(page, "hwt_nothing_wrong")
     expect(page.locator("#signin-error")).to_contain_text("unknown token")
+    audit(page)
 
     sign_in(page, "counsellor")
     for refused in ("/app/gaps", "/app/organisation", "/app/duplicates"):
         response = page.goto(refused)
         assert response is not None
         assert response.status == 403, refused
+        audit(page)
 
     page.goto("/app/search?lang=sq")
     expect(page.locator("html")).to_have_attribute("lang", "sq")
@@ -90,8 +94,10 @@ def test_pages_follow_the_access_rules_and_language_switch(page: Page) -> None:
         "Trauma therapy"
     )
     expect(page.locator("label[for='needs-psychosocial.trauma-therapy']")).not_to_be_empty()
+    audit(page)
     page.goto("/app/referrals")
     expect(page.locator("html")).to_have_attribute("lang", "sq")  # kept in a cookie
+    audit(page)
     page.goto("/app/search?lang=sr")
     expect(page.locator("html")).to_have_attribute("lang", "sr-Latn")
     page.get_by_role("button", name="Odjava").click()
