@@ -28,9 +28,13 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Frame, Page, expect, sync_playwright
 
+from core.clock import utcnow
+from core.i18n import message_key, read_catalogue
+from core.passwords import hash_password, password_problem
 from core.settings import PROJECT_ROOT, Settings
 from graph.driver import Graph, create_driver
 from graph.duplicates import Kind, scan
+from graph.passwords import set_password
 from homeward.app import create_app
 from seed.identities import DEMO_IDENTITIES, create_demo_identities
 from seed.loader import seed
@@ -41,6 +45,9 @@ AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = PROJECT_ROOT / ".artefacts" / "screenshots"
 expect.set_options(timeout=30_000)
 TOKENS = {i.role.value: i.token for i in DEMO_IDENTITIES}
+EMAILS = {i.role.value: i.email for i in DEMO_IDENTITIES}
+# The demo accounts' passwords in these tests only (a deployment's people set their own).
+PASSWORDS = {role: f"{role} walks home in the rain" for role in EMAILS}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -100,6 +107,17 @@ def reseed(settings: Settings) -> None:
             await wipe(graph)
             await seed(graph)
             await graph.write(create_demo_identities)
+            # Passwords as `homeward users set-password` sets them, so the journeys sign in
+            # as people do.
+            for identity in DEMO_IDENTITIES:
+                password = PASSWORDS[identity.role.value]
+                assert password_problem(password, email=identity.email) is None
+                await graph.write(
+                    set_password,
+                    user_id=identity.user_id,
+                    password_hash=hash_password(password),
+                    now=utcnow(),
+                )
             # The duplicate review queue holds what the batch scan found.
             for kind in Kind:
                 await scan(graph, kind=kind)
@@ -227,8 +245,17 @@ def audit(page: Page) -> None:
 
 
 def sign_in(page: Page, role: str) -> None:
+    """The e-mail and password form, as a person signs in."""
     page.goto("/app/sign-in")
     audit(page)
+    page.get_by_label("E-mail address").fill(EMAILS[role])
+    page.get_by_label("Password").fill(PASSWORDS[role])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.locator("form[action='/app/sign-out']")).to_be_visible()
+
+
+def sign_in_by_token(page: Page, role: str) -> None:
+    page.goto("/app/sign-in")
     sign_in_with_token(page, TOKENS[role])
 
 
@@ -239,9 +266,20 @@ def sign_in_with_token(page: Page, token: str) -> None:
     page.get_by_role("button", name="Sign in with the token").click()
 
 
-def screenshot(page: Page, name: str) -> Path:
+# The keys of the product's messages ("gaps.title"): one shown on a page is a missing text.
+MESSAGE_KEYS = frozenset(
+    key for key in (message_key(m) for m in read_catalogue("en") if m.id) if "." in key
+)
+
+
+def shown_message_keys(page: Page) -> set[str]:
+    words = set(re.findall(r"[\w.-]+", page.locator("body").inner_text()))
+    return {w.strip(".") for w in words} & MESSAGE_KEYS
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     audit(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
