@@ -157,7 +157,7 @@ def browser(live_server: LiveServer) -> Iterator[Browser]:
 
 
 def new_context(browser: Browser, live_server: LiveServer, **options: Any) -> BrowserContext:
-    settings: dict[str, Any] = {"viewport": {"width": 1100, "height": 900}, "locale": "en-GB"}
+    settings: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "locale": "en-GB"}
     ctx = browser.new_context(base_url=live_server.url, **(settings | options))
     # Generous: the first request of a cold server on a busy two-core machine takes seconds.
     ctx.set_default_timeout(30_000)
@@ -277,7 +277,8 @@ def shown_message_keys(page: Page) -> set[str]:
     return {w.strip(".") for w in words} & MESSAGE_KEYS
 
 
-def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
+    """The page as the screen shows it (README.md shows some of these, from docs/img)."""
     audit(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"

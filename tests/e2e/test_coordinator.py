@@ -33,10 +33,10 @@ def test_coordinator_sees_gaps_downloads_3w_and_reviews_duplicates(page: Page) -
     # click on one opens its row of the table.
     shapes = page.locator("#gaps-live-map path.leaflet-interactive")
     expect(shapes).to_have_count(38)
-    page.locator("#gaps-live-map").scroll_into_view_if_needed()
+    page.locator("#gaps-live-map").evaluate("map => map.scrollIntoView({block: 'center'})")
+    screenshot(page, "coordinator-gaps")
     page.locator('#gaps-live-map path[data-area="XK-ferizaj"]').dispatch_event("click")
     expect(page).to_have_url(re.compile(r"#area-XK-ferizaj$"))
-    screenshot(page, "coordinator-gaps")
 
     with page.expect_download() as download_info:
         page.locator("#three-w").click()
@@ -83,6 +83,7 @@ def test_coordinator_works_in_serbian_cyrillic(page: Page) -> None:
     for heading in page.get_by_role("heading").all():
         assert CYRILLIC.search(heading.inner_text()), heading.inner_text()
     assert shown_message_keys(page) == set()
+    page.locator("#gaps-live-map").evaluate("map => map.scrollIntoView({block: 'center'})")
     screenshot(page, "coordinator-gaps-sr-Cyrl")
 
     for link in ("/app/duplicates", "/app/notifications"):

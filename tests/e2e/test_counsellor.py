@@ -47,7 +47,17 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
     expect(krct).to_contain_text("Prizren")  # a reason names the place
     expect(krct.locator("dd").nth(1)).to_contain_text("km")
     expect(krct).to_contain_text("Answers referrals")
+    results.get_by_role("heading", level=2).scroll_into_view_if_needed()
     screenshot(page, "counsellor-search-results")
+
+    # The result opens the service's page: who offers it, where, how to reach them.
+    service_name = krct.get_by_role("heading", level=3).inner_text()
+    krct.get_by_role("heading", level=3).get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(service_name)
+    expect(page.locator("p.org")).to_contain_text("KRCT")
+    expect(page.locator("#sites-title")).to_be_visible()
+    screenshot(page, "counsellor-service")
+    page.go_back()
 
     krct.get_by_role("link", name=re.compile("Refer to this service")).click()
     expect(page.get_by_role("heading", name="New referral")).to_be_visible()
@@ -80,7 +90,7 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
     # Overdue referrals come first.
     overdue = [row.get_attribute("class") == "overdue" for row in rows.all()]
     assert overdue == sorted(overdue, reverse=True)
-    screenshot(page, "counsellor-my-referrals")
+    screenshot(page, "counsellor-my-referrals", full_page=True)
 
 
 def test_pages_follow_the_access_rules_and_language_switch(page: Page) -> None:
