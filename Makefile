@@ -34,16 +34,30 @@ $(NEO4J_JARS): neo4j/pom.xml
 
 neo4j: $(NEO4J_JARS)
 
-# Leaflet, the map library of the pages (web/static/map.js), from package-lock.json; its
-# built files are copied where the application serves its static files, so a page loads
-# nothing from elsewhere. npm's cache answers when the registry cannot.
+# The browser libraries, from package-lock.json: Leaflet, the map library of the pages
+# (web/static/map.js), into web/static/vendor; GraphiQL (with React) and Swagger UI and Redoc,
+# the API's pages for developers (api/devtools.py), into api/static/vendor. Their built files
+# are copied where the application serves its static files, so a page loads nothing from
+# elsewhere. axe-core stays in node_modules for the browser tests (tests/e2e/conftest.py).
+# npm's cache answers when the registry cannot.
 WEB_VENDOR := web/static/vendor/.installed
+API_VENDOR := api/static/vendor
 $(WEB_VENDOR): package.json package-lock.json
 	npm ci --prefer-offline --no-audit --no-fund --loglevel=error
-	rm -rf web/static/vendor
+	rm -rf web/static/vendor $(API_VENDOR)
 	mkdir -p web/static/vendor/leaflet
 	cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
 		node_modules/leaflet/dist/images node_modules/leaflet/LICENSE web/static/vendor/leaflet/
+	mkdir -p $(API_VENDOR)/react $(API_VENDOR)/react-dom $(API_VENDOR)/graphiql \
+		$(API_VENDOR)/swagger-ui
+	cp node_modules/react/umd/react.production.min.js node_modules/react/LICENSE \
+		$(API_VENDOR)/react/
+	cp node_modules/react-dom/umd/react-dom.production.min.js node_modules/react-dom/LICENSE \
+		$(API_VENDOR)/react-dom/
+	cp node_modules/graphiql/graphiql.min.js node_modules/graphiql/graphiql.min.css \
+		node_modules/graphiql/LICENSE $(API_VENDOR)/graphiql/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+		node_modules/swagger-ui-dist/LICENSE $(API_VENDOR)/swagger-ui/
 	touch $@
 
 # The message catalogues as read at run time (core/i18n.py), rebuilt when a .po changes.
@@ -133,4 +147,4 @@ messages: install
 
 clean:
 	rm -rf .venv .tools .neo4j/lib .mypy_cache .ruff_cache .pytest_cache node_modules \
-		web/static/vendor
+		web/static/vendor api/static/vendor

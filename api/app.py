@@ -9,11 +9,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import exports, failures, health, hsds, imports, metrics
+from api import devtools, exports, failures, health, hsds, imports, metrics
 from api.auth import JwtVerifier
 from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
-from api.graphql.protection import BoundedGraphQLRouter
 from api.graphql.schema import schema_for
 from api.hsds_http import HsdsHttp
 from api.middleware import Protection, RequestContext
@@ -148,11 +147,13 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         summary="Referral and partner directory for return and reintegration",
         lifespan=lifespan,
         # In production the routes are documented in README.md; the API need not map itself
-        # out to anyone who asks (HOMEWARD_API_DOCS switches it back on).
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        # out to anyone who asks (HOMEWARD_API_DOCS switches it back on). /docs and /redoc
+        # are api/devtools.py's, from the project's own copies of their browser code.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    devtools.install(app, openapi_url=app.openapi_url, graphiql=settings.graphiql_enabled)
     app.add_exception_handler(DatabaseUnavailable, failures.database_unavailable)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -160,7 +161,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(hsds.router)
     app.include_router(
-        BoundedGraphQLRouter(
+        devtools.GraphQLRouter(
             schema_for(introspection=settings.introspection_enabled),
             context_getter=get_context,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import audit, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -18,13 +18,18 @@ def test_counsellor_refers_a_second_time_from_the_case_page(page: Page) -> None:
     sign_in(page, "counsellor")
     page.goto("/app/search?needs=psychosocial.trauma-therapy&place=Prizren&languages=sq")
     results = page.locator("#results")
+    expect(results.locator("li.result").first).to_be_visible()
+    audit(page)
     results.locator("li.result").first.get_by_role(
         "link", name=re.compile("Refer to this service")
     ).click()
+    expect(page.get_by_role("heading", name="New referral")).to_be_visible()
+    audit(page)
     page.get_by_label("Adults in the household").fill("2")
     page.get_by_label("6–14").fill("1")
     page.get_by_role("button", name="Save as draft").click()
     expect(page.locator("#status")).to_have_text("draft")
+    audit(page)
 
     page.locator("#case-link").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Return case HW-")

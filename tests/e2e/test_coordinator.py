@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import audit, screenshot, shown_message_keys, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -33,10 +33,10 @@ def test_coordinator_sees_gaps_downloads_3w_and_reviews_duplicates(page: Page) -
     # click on one opens its row of the table.
     shapes = page.locator("#gaps-live-map path.leaflet-interactive")
     expect(shapes).to_have_count(38)
-    page.locator("#gaps-live-map").scroll_into_view_if_needed()
+    page.locator("#gaps-live-map").evaluate("map => map.scrollIntoView({block: 'center'})")
+    screenshot(page, "coordinator-gaps")
     page.locator('#gaps-live-map path[data-area="XK-ferizaj"]').dispatch_event("click")
     expect(page).to_have_url(re.compile(r"#area-XK-ferizaj$"))
-    screenshot(page, "coordinator-gaps")
 
     with page.expect_download() as download_info:
         page.locator("#three-w").click()
@@ -55,9 +55,40 @@ def test_coordinator_sees_gaps_downloads_3w_and_reviews_duplicates(page: Page) -
     pairs.first.get_by_label("Note (why you decide so)").fill("Two branches, two teams")
     pairs.first.get_by_role("button", name=re.compile("^Different")).click()
     expect(page.get_by_role("heading", name="Confirm the decision")).to_be_visible()
+    audit(page)
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("status")).to_have_text("Decision recorded.")
     expect(page.locator("li.pair")).to_have_count(before - 1)
     page.locator("li.pair-decided").first.get_by_role("button", name=re.compile("^Undo")).click()
     expect(page.get_by_role("status")).to_have_text("Decision undone; the pair is open again.")
     expect(page.locator("li.pair")).to_have_count(before)
+
+
+CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
+
+def test_coordinator_works_in_serbian_cyrillic(page: Page) -> None:
+    """The coordinator at the returns ministry switches the pages to Serbian in Cyrillic
+    script: every page of the journey speaks it, and no message key shows through."""
+    sign_in(page, "coordinator")
+    expect(page).to_have_url(re.compile(r"/app/gaps"))
+    page.locator("nav.langs a[lang='sr-Cyrl']").click()
+    expect(page.locator("html")).to_have_attribute("lang", "sr-Cyrl")
+    expect(page.get_by_role("heading", level=1)).to_have_text(CYRILLIC)
+    page.locator("#country").select_option("XK")
+    page.locator("#need").select_option("psychosocial.trauma-therapy")
+    page.locator("form.card button[type=submit]").click()
+    expect(page.locator("#gaps tbody tr").filter(has_text="Призрен")).to_have_count(1)
+    expect(page.locator("#gaps-live-map path.leaflet-interactive")).to_have_count(38)
+    for heading in page.get_by_role("heading").all():
+        assert CYRILLIC.search(heading.inner_text()), heading.inner_text()
+    assert shown_message_keys(page) == set()
+    page.locator("#gaps-live-map").evaluate("map => map.scrollIntoView({block: 'center'})")
+    screenshot(page, "coordinator-gaps-sr-Cyrl")
+
+    for link in ("/app/duplicates", "/app/notifications"):
+        page.locator(f"nav a[href='{link}']").first.click()
+        expect(page.locator("html")).to_have_attribute("lang", "sr-Cyrl")
+        expect(page.get_by_role("heading", level=1)).to_have_text(CYRILLIC)
+        assert shown_message_keys(page) == set(), link
+        audit(page)

@@ -7,9 +7,20 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import screenshot, sign_in, sign_in_with_token
+from tests.e2e.conftest import (
+    LiveServer,
+    audit,
+    new_context,
+    screenshot,
+    shown_message_keys,
+    sign_in,
+    sign_in_by_token,
+    sign_in_with_token,
+    unaudited,
+    watched,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -36,10 +47,21 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
     expect(krct).to_contain_text("Prizren")  # a reason names the place
     expect(krct.locator("dd").nth(1)).to_contain_text("km")
     expect(krct).to_contain_text("Answers referrals")
+    results.get_by_role("heading", level=2).scroll_into_view_if_needed()
     screenshot(page, "counsellor-search-results")
+
+    # The result opens the service's page: who offers it, where, how to reach them.
+    service_name = krct.get_by_role("heading", level=3).inner_text()
+    krct.get_by_role("heading", level=3).get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(service_name)
+    expect(page.locator("p.org")).to_contain_text("KRCT")
+    expect(page.locator("#sites-title")).to_be_visible()
+    screenshot(page, "counsellor-service")
+    page.go_back()
 
     krct.get_by_role("link", name=re.compile("Refer to this service")).click()
     expect(page.get_by_role("heading", name="New referral")).to_be_visible()
+    audit(page)
     page.get_by_label("Adults in the household").fill("2")
     page.get_by_label("6–14").fill("1")
     page.get_by_label("Health information").fill("Father: PTSD diagnosis (illustrative)")
@@ -50,6 +72,7 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
     page.get_by_role("button", name="Send referral").click()
     expect(page.locator("#form-error")).to_contain_text("consent")
     expect(page.locator("#status")).to_have_text("draft")
+    audit(page)
 
     page.get_by_label("Evidence (e.g. signed form number)").fill("form M-E2E-1 (illustrative)")
     expect(page.get_by_label("health")).to_be_checked()
@@ -67,7 +90,7 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
     # Overdue referrals come first.
     overdue = [row.get_attribute("class") == "overdue" for row in rows.all()]
     assert overdue == sorted(overdue, reverse=True)
-    screenshot(page, "counsellor-my-referrals")
+    screenshot(page, "counsellor-my-referrals", full_page=True)
 
 
 def test_pages_follow_the_access_rules_and_language_switch(page: Page) -> None:
@@ -75,12 +98,16 @@ def test_pages_follow_the_access_rules_and_language_switch(page: Page) -> None:
     expect(page).to_have_url(re.compile(r"/app/sign-in\?next="))
     sign_in_with_token(page, "hwt_nothing_wrong")
     expect(page.locator("#signin-error")).to_contain_text("unknown token")
+    audit(page)
 
-    sign_in(page, "counsellor")
+    # The token form, kept for accounts without a password.
+    sign_in_by_token(page, "counsellor")
+    expect(page).to_have_url(re.compile(r"/app/search$"))
     for refused in ("/app/gaps", "/app/organisation", "/app/duplicates"):
         response = page.goto(refused)
         assert response is not None
         assert response.status == 403, refused
+        audit(page)
 
     page.goto("/app/search?lang=sq")
     expect(page.locator("html")).to_have_attribute("lang", "sq")
@@ -90,11 +117,62 @@ def test_pages_follow_the_access_rules_and_language_switch(page: Page) -> None:
         "Trauma therapy"
     )
     expect(page.locator("label[for='needs-psychosocial.trauma-therapy']")).not_to_be_empty()
+    audit(page)
     page.goto("/app/referrals")
     expect(page.locator("html")).to_have_attribute("lang", "sq")  # kept in a cookie
+    audit(page)
     page.goto("/app/search?lang=sr")
     expect(page.locator("html")).to_have_attribute("lang", "sr-Latn")
     page.get_by_role("button", name="Odjava").click()
     expect(page).to_have_url(re.compile(r"/app/sign-in"))
     page.goto("/app/referrals")
     expect(page).to_have_url(re.compile(r"/app/sign-in\?next="))
+
+
+def test_counsellor_on_a_phone_searches_and_opens_the_referral_form(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """The same journey on a phone-sized screen, in English: nothing wider than the screen,
+    the form reachable without zooming."""
+    context = new_context(
+        browser,
+        live_server,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    try:
+        page = watched(context.new_page())
+        sign_in(page, "counsellor")
+        expect(page).to_have_url(re.compile(r"/app/search$"))
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        page.locator("input[name=needs][value='psychosocial.trauma-therapy']").check()
+        page.get_by_label("Place of return").fill("Prizren")
+        page.get_by_role("button", name="Search").click()
+        results = page.locator("#results li.result")
+        expect(results.first).to_be_visible()
+        assert _fits_the_screen(page)
+        screenshot(page, "counsellor-phone-search", full_page=False)
+
+        results.first.get_by_role("link", name=re.compile("Refer to this service")).click()
+        expect(page.get_by_role("heading", name="New referral")).to_be_visible()
+        assert _fits_the_screen(page)
+        audit(page)
+        adults = page.get_by_label("Adults in the household")
+        adults.scroll_into_view_if_needed()
+        adults.tap()
+        adults.fill("1")
+        page.get_by_role("button", name="Save as draft").tap()
+        expect(page.locator("#status")).to_have_text("draft")
+        assert _fits_the_screen(page)
+        assert shown_message_keys(page) == set()
+        screenshot(page, "counsellor-phone-referral", full_page=False)
+        assert unaudited(page) == set()
+    finally:
+        context.close()
+
+
+def _fits_the_screen(page: Page) -> bool:
+    width: int = page.evaluate("() => document.documentElement.scrollWidth")
+    return width <= page.viewport_size["width"] if page.viewport_size else False

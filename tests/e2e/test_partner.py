@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import audit, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +28,8 @@ def test_partner_keeps_services_current_and_answers_referrals(page: Page) -> Non
     screenshot(page, "partner-organisation")
 
     page.get_by_role("link", name="Add a service").click()
+    expect(page.get_by_label("Name")).to_be_visible()
+    audit(page)
     page.get_by_label("Name").fill(NEW_SERVICE)
     page.locator("input[name=needs][value='psychosocial.counselling']").check()
     page.locator("input[name=covers][value='XK-prizren']").check()
@@ -58,6 +60,7 @@ def test_partner_keeps_services_current_and_answers_referrals(page: Page) -> Non
         checked.first.uncheck()
     page.get_by_role("button", name="Save service").click()
     expect(page.locator("#needs-error")).to_be_visible()
+    audit(page)
 
     page.get_by_role("link", name="Incoming referrals").click()
     rows = page.locator("#referrals tbody tr")
