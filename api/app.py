@@ -16,6 +16,7 @@ from api.graphql.context import get_context
 from api.graphql.protection import BoundedGraphQLRouter
 from api.graphql.schema import schema_for
 from api.hsds_http import HsdsHttp
+from api.mail_delivery import deliver_mail_due
 from api.middleware import Protection, RequestContext
 from api.webhook_delivery import deliver_due, delivery_client
 from core.clock import utcnow
@@ -74,8 +75,18 @@ def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
                 sessions,
             )
 
+    async def deliver_mail() -> None:
+        report = await deliver_mail_due(
+            graph, now=app.state.clock(), settings=settings, cipher=cipher
+        )
+        if report.claimed or report.digests:
+            log.info("mail: %s", report.model_dump())
+
     return [
         PeriodicJob("webhooks", settings.webhook_interval_s, deliver_webhooks),
+        # Without an SMTP host mail is off: the job does not run (mails queued meanwhile
+        # are given up as too old once it does, see api.mail_delivery.MAX_AGE).
+        PeriodicJob("mail", settings.mail_interval_s if settings.mail_enabled else 0, deliver_mail),
         PeriodicJob("referrals", settings.housekeeping_interval_s, referral_housekeeping),
     ]
 

@@ -9,6 +9,9 @@ Who is told: of a newly sent referral, the partners of the receiving organisatio
 everything after it, the counsellor in charge of the referral's return case (or, when nobody
 is, the counsellor who made the referral, and failing that every counsellor of the sending
 organisation). Nobody is told of what they did themselves.
+
+Each notice is also mailed: at once, beside the notice and in its transaction, to whoever
+chose immediate mail (the default), or in the day's digest (graph/mail/).
 """
 
 from __future__ import annotations
@@ -73,6 +76,13 @@ WITH r, u WHERE NOT coalesce(u.disabled, false) AND u.id <> $actor
 CREATE (n:Notification {id: randomUUID(), kind: $kind, referral_id: r.id,
                         reference: r.reference, status: $status,
                         previous_status: $previous_status, created_at: $at})-[:FOR]->(u)
+WITH n, u
+CALL (n, u) {
+  WITH n, u WHERE coalesce(u.mail_frequency, 'immediate') = 'immediate'
+  CREATE (m:Mail {id: randomUUID(), kind: 'notice', state: 'pending', attempts: 0,
+                  created_at: $at, next_attempt_at: $at})-[:TO]->(u)
+  CREATE (m)-[:CARRIES]->(n)
+}
 RETURN count(n) AS created
 """
 
