@@ -74,6 +74,8 @@ RULES: dict[str, Rule] = {
     # Each person's own notices only (graph/notifications.py starts from the caller).
     "Query.notifications": SIGNED_IN,
     "Mutation.markNotificationsRead": SIGNED_IN,
+    "Query.mailPreference": SIGNED_IN,
+    "Mutation.setMailPreference": SIGNED_IN,
     "Query.users": ADMIN,
     "Query.auditEvents": SIGNED_IN,  # scoped: admins all, others their organisations' data
     "Query.webhookSubscriptions": MANAGE_WEBHOOKS,
@@ -201,6 +203,8 @@ REST_RULES: dict[str, Rule] = {
     "POST /app/duplicates/{candidate_id}/undo": COORDINATION,
     "GET /app/notifications": SIGNED_IN,
     "POST /app/notifications/read": SIGNED_IN,
+    "GET /app/settings": SIGNED_IN,
+    "POST /app/settings": SIGNED_IN,
 }
 
 

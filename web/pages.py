@@ -78,6 +78,7 @@ NAVIGATION = [
     ("/app/gaps", "nav.gaps"),
     ("/app/duplicates", "nav.duplicates"),
     ("/app/notifications", "nav.notifications"),
+    ("/app/settings", "nav.settings"),
 ]
 
 

@@ -39,6 +39,8 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Query.me": (False, EVERYONE),
     "Query.notifications": (False, EVERYONE),
     "Mutation.markNotificationsRead": (False, EVERYONE),
+    "Query.mailPreference": (False, EVERYONE),
+    "Mutation.setMailPreference": (False, EVERYONE),
     "Query.users": (False, {A}),
     "Query.auditEvents": (False, EVERYONE),
     "Query.webhookSubscriptions": (False, {C, P, A}),

@@ -118,3 +118,36 @@ async def test_notices_need_a_signed_in_person(
 ) -> None:
     body = await gql(NOTICES, {})
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+MAIL = "{ mailPreference { frequency language } }"
+SET_MAIL = """
+mutation S($f: MailFrequency!, $l: String!) { setMailPreference(frequency: $f, language: $l) {
+  __typename
+  ... on MailPreference { frequency language }
+  ... on ValidationError { fields { field message } }
+} }
+"""
+
+
+async def test_a_person_chooses_how_they_hear_of_notices_by_mail(
+    gql: GraphQLClient, people: dict[str, str]
+) -> None:
+    token = people["partner_b"]
+    body = await gql(MAIL, token=token)
+    assert body["data"]["mailPreference"] == {"frequency": "IMMEDIATE", "language": "en"}
+
+    set_ = await gql(SET_MAIL, {"f": "DIGEST", "l": "sq"}, token=token)
+    assert set_["data"]["setMailPreference"] == {
+        "__typename": "MailPreference",
+        "frequency": "DIGEST",
+        "language": "sq",
+    }
+    refused = await gql(SET_MAIL, {"f": "NONE", "l": "fr"}, token=token)
+    result = refused["data"]["setMailPreference"]
+    assert result["__typename"] == "ValidationError"
+    assert [f["field"] for f in result["fields"]] == ["language"]
+    # Each person's own: the counsellor's is untouched.
+    other = await gql(MAIL, token=people["counsellor"])
+    assert other["data"]["mailPreference"]["frequency"] == "IMMEDIATE"
+    assert (await gql(MAIL, token=token))["data"]["mailPreference"]["language"] == "sq"
