@@ -28,7 +28,7 @@ from graph.driver import Graph, create_driver
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
 from graph.reference import ReferenceCache
-from graph.referrals import announce_overdue, purge_expired
+from graph.referrals import announce_follow_ups_due, announce_overdue, purge_expired
 from graph.users import delete_expired_sessions
 
 log = logging.getLogger("homeward.api")
@@ -58,6 +58,9 @@ def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
     async def referral_housekeeping() -> None:
         now = app.state.clock()
         overdue = await graph.write(announce_overdue, now=now)
+        due = await graph.write(
+            announce_follow_ups_due, now=now, schedule=tuple(settings.follow_up_months)
+        )
         purged = await purge_expired(
             graph, now=now, retention_days=settings.referral_retention_days
         )
@@ -65,11 +68,12 @@ def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
             graph, now=now, retention_days=settings.referral_retention_days
         )
         sessions = await graph.write(delete_expired_sessions, now=now)
-        if overdue or purged or cases or sessions:
+        if overdue or due or purged or cases or sessions:
             log.info(
-                "housekeeping: %d referrals newly overdue, %d purged, %d return cases purged, "
-                "%d web sessions expired",
+                "housekeeping: %d referrals newly overdue, %d with a follow-up visit due, "
+                "%d purged, %d return cases purged, %d web sessions expired",
                 overdue,
+                due,
                 purged,
                 cases,
                 sessions,

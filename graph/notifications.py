@@ -33,6 +33,8 @@ class NotificationKind(StrEnum):
     STATUS_CHANGED = "status_changed"
     ANSWER_OVERDUE = "answer_overdue"
     VISIT_RECORDED = "visit_recorded"
+    # A monitoring visit after arrival fell due and is not recorded (graph/referrals/followup.py).
+    FOLLOW_UP_DUE = "follow_up_due"
 
 
 # The receiving side hears of a new referral; the sending side of everything after it.
