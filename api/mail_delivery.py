@@ -27,6 +27,7 @@ from core.mail import NoticeLine, notice_mail, password_mail
 from core.settings import Settings, SmtpTls
 from graph.driver import Graph
 from graph.mail.outbox import (
+    LINK_MAILS,
     ClaimedMail,
     MailKind,
     claim_due,
@@ -141,7 +142,7 @@ def _compose(
         return DeliveryOutcome(
             id=mail.id, state=DeliveryState.FAILED, attempts=mail.attempts, error="too old"
         )
-    if mail.kind is MailKind.PASSWORD_LINK:
+    if mail.kind in LINK_MAILS:
         try:
             link = cipher.decrypt(mail.secret_enc) if mail.secret_enc else None
         except KeyMissing:
@@ -156,6 +157,7 @@ def _compose(
         return password_mail(
             link_url(settings.base_url, link),
             valid_hours=int(LINK_LIFETIME.total_seconds() // 3600),
+            invitation=mail.kind is MailKind.INVITATION,
             language=mail.language,
             sender=settings.mail_from,
             to=mail.email,

@@ -90,6 +90,7 @@ RULES: dict[str, Rule] = {
     "Mutation.setUserDisabled": ADMIN,
     "Mutation.issueToken": ADMIN,
     "Mutation.revokeToken": ADMIN,
+    "Mutation.inviteUser": ADMIN,
     "Query.referral": REFERRAL_PARTIES,
     "Query.referrals": REFERRAL_PARTIES,
     "Query.referralStatistics": COORDINATION,

@@ -102,19 +102,22 @@ def password_mail(
     link: str,
     *,
     valid_hours: int,
+    invitation: bool = False,
     language: str | None,
     sender: str,
     to: str,
     now: datetime,
     mail_id: str,
 ) -> EmailMessage:
-    """The one-time link with which a person sets a new password."""
+    """The one-time link with which a person sets a new password, or (`invitation`) their
+    first one."""
     t = translator(language)
+    kind = "mail.invitation" if invitation else "mail.password"
     return _message(
         sender=sender,
         to=to,
-        subject="Homeward: " + t("mail.password.subject"),
-        body=t("mail.password.body", email=to, link=link, hours=valid_hours),
+        subject="Homeward: " + t(kind + ".subject"),
+        body=t(kind + ".body", email=to, link=link, hours=valid_hours),
         language=t.locale.replace("_", "-"),
         now=now,
         mail_id=mail_id,

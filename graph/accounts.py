@@ -21,8 +21,9 @@ from typing import LiteralString
 
 from neo4j import AsyncManagedTransaction
 
+from core.errors import ValidationFailed
 from graph.audit import FieldChange, record_event
-from graph.mail.outbox import queue_password_mail
+from graph.mail.outbox import MailKind, queue_password_mail
 from graph.passwords import PasswordLink, issue_password_link, redeem_password_link
 from graph.users import (
     Actor,
@@ -234,3 +235,28 @@ async def mail_password_link(
     )
     await queue_password_mail(tx, user_id=user.id, link_enc=link_enc, at=now)
     return True
+
+
+async def mail_invitation(
+    tx: AsyncManagedTransaction,
+    *,
+    user_id: str,
+    link_id: str,
+    secret_hash: str,
+    link_enc: str,
+    now: datetime,
+    actor: Actor,
+) -> PasswordLink:
+    """An admin invites a person to their account: a one-time link, issued and recorded as
+    `issue_password_link_audited` does, and the mail that carries it, in this transaction.
+    A disabled account is refused: its link would not work."""
+    user = await get_user(tx, id=user_id)
+    if user.disabled:
+        raise ValidationFailed.single("user_id", "the account is disabled; enable it first")
+    link = await issue_password_link_audited(
+        tx, user_id=user_id, link_id=link_id, secret_hash=secret_hash, now=now, actor=actor
+    )
+    await queue_password_mail(
+        tx, user_id=user_id, link_enc=link_enc, at=now, kind=MailKind.INVITATION
+    )
+    return link

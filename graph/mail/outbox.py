@@ -33,22 +33,37 @@ class MailKind(StrEnum):
     DIGEST = "digest"
     # A one-time link to set a password (graph/passwords.py), asked for on the sign-in page.
     PASSWORD_LINK = "password_link"  # noqa: S105 - a kind of mail, not a password
+    # The same link, sent by an admin to a person given an account: an invitation.
+    INVITATION = "invitation"
+
+
+# The mails that carry a password link.
+LINK_MAILS = frozenset({MailKind.PASSWORD_LINK, MailKind.INVITATION})
 
 
 QUEUE_LINK: LiteralString = """
 MATCH (u:User {id: $user})
-CREATE (m:Mail {id: randomUUID(), kind: 'password_link', state: 'pending', attempts: 0,
+CREATE (m:Mail {id: randomUUID(), kind: $kind, state: 'pending', attempts: 0,
                 secret_enc: $secret_enc, created_at: $at, next_attempt_at: $at})-[:TO]->(u)
 RETURN m.id AS id
 """
 
 
 async def queue_password_mail(
-    tx: AsyncManagedTransaction, *, user_id: str, link_enc: str, at: datetime
+    tx: AsyncManagedTransaction,
+    *,
+    user_id: str,
+    link_enc: str,
+    at: datetime,
+    kind: MailKind = MailKind.PASSWORD_LINK,
 ) -> str | None:
-    """Queue the mail of a password link, `link_enc` being the link encrypted with the data
-    keys; returns the mail's id (None for no such user)."""
-    record = await (await tx.run(QUEUE_LINK, user=user_id, secret_enc=link_enc, at=at)).single()
+    """Queue the mail of a password link (`kind` one of LINK_MAILS), `link_enc` being the
+    link encrypted with the data keys; returns the mail's id (None for no such user)."""
+    if kind not in LINK_MAILS:
+        raise ValueError(f"a {kind.value} mail carries no password link")
+    record = await (
+        await tx.run(QUEUE_LINK, user=user_id, secret_enc=link_enc, at=at, kind=kind.value)
+    ).single()
     return str(record["id"]) if record is not None else None
 
 

@@ -55,6 +55,7 @@ MATRIX: dict[str, tuple[bool, set[Role]]] = {
     "Mutation.setUserDisabled": (False, {A}),
     "Mutation.issueToken": (False, {A}),
     "Mutation.revokeToken": (False, {A}),
+    "Mutation.inviteUser": (False, {A}),
     "Query.referral": (False, {C, P}),
     "Query.referrals": (False, {C, P}),
     "Query.referralStatistics": (False, {K, A}),

@@ -34,7 +34,8 @@ def test_every_mail_is_worded_in_the_language_without_keys(language: str) -> Non
         language=language,
         now=NOW,
         mail_id="m3",
-        **to,
+        sender=to["sender"],
+        to=to["to"],
     )
     for message in (digest, one, reset):
         text = str(message["Subject"]) + message.get_content()
