@@ -15,6 +15,7 @@ from api.background import PeriodicJob, PeriodicRunner
 from api.graphql.context import get_context
 from api.graphql.schema import schema_for
 from api.hsds_http import HsdsHttp
+from api.mail_delivery import deliver_mail_due
 from api.middleware import Protection, RequestContext
 from api.webhook_delivery import deliver_due, delivery_client
 from core.clock import utcnow
@@ -27,7 +28,7 @@ from graph.duplicates import Kind, scan
 from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
 from graph.reference import ReferenceCache
-from graph.referrals import announce_overdue, purge_expired
+from graph.referrals import announce_follow_ups_due, announce_overdue, purge_expired
 from graph.users import delete_expired_sessions
 
 log = logging.getLogger("homeward.api")
@@ -57,6 +58,9 @@ def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
     async def referral_housekeeping() -> None:
         now = app.state.clock()
         overdue = await graph.write(announce_overdue, now=now)
+        due = await graph.write(
+            announce_follow_ups_due, now=now, schedule=tuple(settings.follow_up_months)
+        )
         purged = await purge_expired(
             graph, now=now, retention_days=settings.referral_retention_days
         )
@@ -64,11 +68,12 @@ def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
             graph, now=now, retention_days=settings.referral_retention_days
         )
         sessions = await graph.write(delete_expired_sessions, now=now)
-        if overdue or purged or cases or sessions:
+        if overdue or due or purged or cases or sessions:
             log.info(
-                "housekeeping: %d referrals newly overdue, %d purged, %d return cases purged, "
-                "%d web sessions expired",
+                "housekeeping: %d referrals newly overdue, %d with a follow-up visit due, "
+                "%d purged, %d return cases purged, %d web sessions expired",
                 overdue,
+                due,
                 purged,
                 cases,
                 sessions,
@@ -89,8 +94,18 @@ def periodic_jobs(app: FastAPI, settings: Settings) -> list[PeriodicJob]:
                 report.seconds["total"],
             )
 
+    async def deliver_mail() -> None:
+        report = await deliver_mail_due(
+            graph, now=app.state.clock(), settings=settings, cipher=cipher
+        )
+        if report.claimed or report.digests:
+            log.info("mail: %s", report.model_dump())
+
     return [
         PeriodicJob("webhooks", settings.webhook_interval_s, deliver_webhooks),
+        # Without an SMTP host mail is off: the job does not run (mails queued meanwhile
+        # are given up as too old once it does, see api.mail_delivery.MAX_AGE).
+        PeriodicJob("mail", settings.mail_interval_s if settings.mail_enabled else 0, deliver_mail),
         PeriodicJob("referrals", settings.housekeeping_interval_s, referral_housekeeping),
         PeriodicJob("duplicates", settings.duplicate_scan_interval_s, duplicate_scan),
     ]

@@ -4,11 +4,17 @@ opens and for the command line; the sign-in itself is api.auth.authenticate_pass
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from core.clock import utcnow
+from core.crypto import DataCipher
 from core.errors import NotFound, ValidationFailed
 from core.passwords import hash_password, password_problem
-from graph.accounts import issue_password_link_audited, redeem_password_link_audited
+from graph.accounts import (
+    issue_password_link_audited,
+    mail_password_link,
+    redeem_password_link_audited,
+)
 from graph.driver import Graph
 from graph.passwords import PasswordLink, new_link, usable_link
 from graph.users import Actor, user_by_email
@@ -59,6 +65,23 @@ async def issue_link(email: str, *, graph: Graph, actor: Actor) -> tuple[str, Pa
         actor=actor,
     )
     return secret, link
+
+
+async def request_reset(email: str, *, graph: Graph, cipher: DataCipher, now: datetime) -> bool:
+    """Mail a one-time link to the account of `email`, if there is one (see
+    graph.accounts.mail_password_link). The link is made either way, so that the work done
+    says little of whether the account exists."""
+    secret, link_id, secret_hash = new_link()
+    link_enc = cipher.encrypt(secret)
+    assert link_enc is not None
+    return await graph.write(
+        mail_password_link,
+        email=email,
+        link_id=link_id,
+        secret_hash=secret_hash,
+        link_enc=link_enc,
+        now=now,
+    )
 
 
 def link_url(base_url: str, secret: str) -> str:

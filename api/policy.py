@@ -74,6 +74,8 @@ RULES: dict[str, Rule] = {
     # Each person's own notices only (graph/notifications.py starts from the caller).
     "Query.notifications": SIGNED_IN,
     "Mutation.markNotificationsRead": SIGNED_IN,
+    "Query.mailPreference": SIGNED_IN,
+    "Mutation.setMailPreference": SIGNED_IN,
     "Query.users": ADMIN,
     "Query.auditEvents": SIGNED_IN,  # scoped: admins all, others their organisations' data
     "Query.webhookSubscriptions": MANAGE_WEBHOOKS,
@@ -90,6 +92,7 @@ RULES: dict[str, Rule] = {
     "Mutation.issuePasswordLink": ADMIN,
     "Mutation.issueToken": ADMIN,
     "Mutation.revokeToken": ADMIN,
+    "Mutation.inviteUser": ADMIN,
     "Query.referral": REFERRAL_PARTIES,
     "Query.referrals": REFERRAL_PARTIES,
     "Query.referralStatistics": COORDINATION,
@@ -209,6 +212,8 @@ REST_RULES: dict[str, Rule] = {
     "POST /app/admin/users/{user_id}/sessions": ADMIN,
     "POST /app/admin/users/{user_id}/password-link": ADMIN,
     "GET /app/admin/organisations": ADMIN,
+    "GET /app/settings": SIGNED_IN,
+    "POST /app/settings": SIGNED_IN,
 }
 
 

@@ -20,6 +20,14 @@ class Environment(StrEnum):
     TEST = "test"
 
 
+class SmtpTls(StrEnum):
+    NONE = "none"
+    # Plain connection, upgraded with STARTTLS before anything is sent (port 587).
+    STARTTLS = "starttls"
+    # TLS from the first byte (port 465).
+    TLS = "tls"
+
+
 class Settings(BaseSettings):
     """Settings of one process. Neo4j names follow the variables operators already know."""
 
@@ -138,6 +146,20 @@ class Settings(BaseSettings):
         default=86_400.0, ge=0, alias="HOMEWARD_DUPLICATE_SCAN_INTERVAL_S"
     )
 
+    # Mail (notices, digests, password links) through an SMTP server; off while no host is
+    # set. Mails wait in an outbox in Neo4j until the server takes them (api/mail_delivery.py).
+    smtp_host: str | None = Field(default=None, alias="HOMEWARD_SMTP_HOST")
+    smtp_port: int = Field(default=587, ge=1, le=65535, alias="HOMEWARD_SMTP_PORT")
+    smtp_tls: SmtpTls = Field(default=SmtpTls.STARTTLS, alias="HOMEWARD_SMTP_TLS")
+    smtp_user: str | None = Field(default=None, alias="HOMEWARD_SMTP_USER")
+    smtp_password: SecretStr | None = Field(default=None, alias="HOMEWARD_SMTP_PASSWORD")
+    smtp_timeout_s: float = Field(default=10.0, gt=0, alias="HOMEWARD_SMTP_TIMEOUT_S")
+    mail_from: str = Field(default="homeward@localhost", alias="HOMEWARD_MAIL_FROM")
+    # The outbox is sent this often (seconds); 0 switches the job off in this process.
+    mail_interval_s: float = Field(default=30.0, ge=0, alias="HOMEWARD_MAIL_INTERVAL_S")
+    # Daily digests go out at the first run of the mail job after this hour (UTC).
+    mail_digest_hour: int = Field(default=7, ge=0, le=23, alias="HOMEWARD_MAIL_DIGEST_HOUR")
+
     # Largest upload the import endpoints accept (bytes); larger files get a 413 and are
     # imported with `homeward import` instead.
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="HOMEWARD_IMPORT_MAX_BYTES")
@@ -202,6 +224,10 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.smtp_host)
 
     @property
     def demo_users_enabled(self) -> bool:

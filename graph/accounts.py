@@ -16,12 +16,14 @@ organisation's members see there and in their audit trail (graph/access.py).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import LiteralString
 
 from neo4j import AsyncManagedTransaction
 
+from core.errors import ValidationFailed
 from graph.audit import FieldChange, record_event
+from graph.mail.outbox import MailKind, queue_password_mail
 from graph.passwords import PasswordLink, issue_password_link, redeem_password_link
 from graph.users import (
     Actor,
@@ -201,3 +203,68 @@ async def redeem_password_link_audited(
             tx, actor=actor, action="set_password", user=user, changes={"link_id": used.id}
         )
     return used
+
+
+# Asked for by anyone who knows the address, so at most one link per account in this time:
+# the page cannot be used to fill a person's mailbox.
+RESET_INTERVAL = timedelta(minutes=5)
+
+RECENT_LINK: LiteralString = """
+MATCH (u:User {email: $email})
+WHERE NOT coalesce(u.disabled, false)
+RETURN u.id AS id,
+       EXISTS { (u)-[:HAS_PASSWORD_LINK]->(l:PasswordLink) WHERE l.created_at > $since }
+         AS recent
+"""
+
+
+async def mail_password_link(
+    tx: AsyncManagedTransaction,
+    *,
+    email: str,
+    link_id: str,
+    secret_hash: str,
+    link_enc: str,
+    now: datetime,
+) -> bool:
+    """A person asked for a new password on the sign-in page: issue a link to the enabled
+    account of `email` and queue the mail that carries it (`link_enc`, the link encrypted),
+    both in this transaction. False when there is no such account, or it was sent a link
+    moments ago; the caller answers the same either way."""
+    record = await (
+        await tx.run(RECENT_LINK, email=email.strip().lower(), since=now - RESET_INTERVAL)
+    ).single()
+    if record is None or record["recent"]:
+        return False
+    user = await get_user(tx, id=record["id"])
+    actor = Actor(user_id=user.id, email=user.email, memberships=user.memberships)
+    await issue_password_link_audited(
+        tx, user_id=user.id, link_id=link_id, secret_hash=secret_hash, now=now, actor=actor
+    )
+    await queue_password_mail(tx, user_id=user.id, link_enc=link_enc, at=now)
+    return True
+
+
+async def mail_invitation(
+    tx: AsyncManagedTransaction,
+    *,
+    user_id: str,
+    link_id: str,
+    secret_hash: str,
+    link_enc: str,
+    now: datetime,
+    actor: Actor,
+) -> PasswordLink:
+    """An admin invites a person to their account: a one-time link, issued and recorded as
+    `issue_password_link_audited` does, and the mail that carries it, in this transaction.
+    A disabled account is refused: its link would not work."""
+    user = await get_user(tx, id=user_id)
+    if user.disabled:
+        raise ValidationFailed.single("user_id", "the account is disabled; enable it first")
+    link = await issue_password_link_audited(
+        tx, user_id=user_id, link_id=link_id, secret_hash=secret_hash, now=now, actor=actor
+    )
+    await queue_password_mail(
+        tx, user_id=user_id, link_enc=link_enc, at=now, kind=MailKind.INVITATION
+    )
+    return link

@@ -312,6 +312,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR (n:Notification) REQUIRE n.id IS UNIQUE",
         ),
     ),
+    Migration(
+        version=17,
+        description="mail outbox: mails by id, and the due ones by state and time",
+        # The sender (api/mail_delivery.py) claims by state and next attempt, as the webhook
+        # dispatcher does; digests are found by the users' frequency.
+        statements=(
+            "CREATE CONSTRAINT mail_id IF NOT EXISTS FOR (m:Mail) REQUIRE m.id IS UNIQUE",
+            "CREATE INDEX mail_due IF NOT EXISTS FOR (m:Mail) ON (m.state, m.next_attempt_at)",
+            "CREATE INDEX user_mail_frequency IF NOT EXISTS FOR (u:User) ON (u.mail_frequency)",
+        ),
+    ),
 )
 
 

@@ -9,6 +9,9 @@ Who is told: of a newly sent referral, the partners of the receiving organisatio
 everything after it, the counsellor in charge of the referral's return case (or, when nobody
 is, the counsellor who made the referral, and failing that every counsellor of the sending
 organisation). Nobody is told of what they did themselves.
+
+Each notice is also mailed: at once, beside the notice and in its transaction, to whoever
+chose immediate mail (the default), or in the day's digest (graph/mail/).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class NotificationKind(StrEnum):
     STATUS_CHANGED = "status_changed"
     ANSWER_OVERDUE = "answer_overdue"
     VISIT_RECORDED = "visit_recorded"
+    # A monitoring visit after arrival fell due and is not recorded (graph/referrals/followup.py).
+    FOLLOW_UP_DUE = "follow_up_due"
 
 
 # The receiving side hears of a new referral; the sending side of everything after it.
@@ -73,6 +78,13 @@ WITH r, u WHERE NOT coalesce(u.disabled, false) AND u.id <> $actor
 CREATE (n:Notification {id: randomUUID(), kind: $kind, referral_id: r.id,
                         reference: r.reference, status: $status,
                         previous_status: $previous_status, created_at: $at})-[:FOR]->(u)
+WITH n, u
+CALL (n, u) {
+  WITH n, u WHERE coalesce(u.mail_frequency, 'immediate') = 'immediate'
+  CREATE (m:Mail {id: randomUUID(), kind: 'notice', state: 'pending', attempts: 0,
+                  created_at: $at, next_attempt_at: $at})-[:TO]->(u)
+  CREATE (m)-[:CARRIES]->(n)
+}
 RETURN count(n) AS created
 """
 

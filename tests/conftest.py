@@ -29,6 +29,7 @@ from graph.users import Role, UserInput, create_user, issue_token, new_token
 from homeward import neo4j_server
 from homeward.app import create_app
 from tests.receiver import RECEIVER_NETWORKS, Receiver
+from tests.smtp import MailServer
 
 # Property and fuzz tests run the same examples on every run (CI included), without a
 # per-test deadline (a real Neo4j answers in varying time on a shared machine); a developer
@@ -277,3 +278,14 @@ def receiver() -> Iterator[Receiver]:
         yield r
     finally:
         r.stop()
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    """An SMTP server on 127.0.0.1 (a free port), stopped after the test."""
+    server = MailServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -17,6 +17,7 @@ from api.auth import SESSION_COOKIE, SignInRefused, authenticate_password
 from core.clock import utcnow
 from core.errors import Unauthenticated
 from core.i18n import translator
+from graph.mail.preferences import remember_language
 from web import (
     admin,
     cases,
@@ -27,6 +28,7 @@ from web import (
     organisation,
     partners,
     password,
+    preferences,
     referrals,
     search,
 )
@@ -123,6 +125,10 @@ async def sign_in(
     except Unauthenticated as exc:
         failed = t("signin.failed", reason=exc.message)
         return _refused(request, session, next=next, email=email, failed=failed)
+    if session.actor.user_id is not None:
+        await state.graph.write(
+            remember_language, user_id=session.actor.user_id, language=API_LANGUAGE[session.lang]
+        )
     response = see_other(session, safe_next(next))
     cookie = await open_web_session(request, session.actor, token.strip() or None)
     sign_in_cookie(response, cookie, https=session.https)
@@ -167,6 +173,7 @@ PAGE_ROUTERS = [
     coordination.router,
     duplicates.router,
     notifications.router,
+    preferences.router,
     handout.router,
     admin.router,
 ]

@@ -79,6 +79,7 @@ NAVIGATION = [
     ("/app/duplicates", "nav.duplicates"),
     ("/app/notifications", "nav.notifications"),
     ("/app/admin/users", "nav.admin"),
+    ("/app/settings", "nav.settings"),
 ]
 
 

@@ -1,24 +1,36 @@
-"""The page a one-time password link opens (`homeward users password-link`): the person
-chooses their password and then signs in with it."""
+"""The page a one-time password link opens (`homeward users password-link`, or the mail sent
+from "Forgot your password?"): the person chooses their password and then signs in with it;
+and the page that mails such a link."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from api.passwords import link_for, set_password_with_link
+from api.passwords import link_for, request_reset, set_password_with_link
 from core.errors import NotFound
 from core.i18n import translator
 from core.passwords import MIN_LENGTH, password_problem
+from graph.passwords import LINK_LIFETIME
 from web.pages import render, see_other
 from web.session import API_LANGUAGE, WebSession, check_form, web_session
 
 router = APIRouter()
 
 # The link itself is the permission, so these pages need no rule of policy.REST_RULES.
-OPEN_PAGES = frozenset({"GET /app/password/{link}", "POST /app/password/{link}"})
+OPEN_PAGES = frozenset(
+    {
+        "GET /app/password/{link}",
+        "POST /app/password/{link}",
+        "GET /app/password-reset",
+        "POST /app/password-reset",
+    }
+)
+# As graph.users.UserInput checks an account's address.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _page(
@@ -90,3 +102,54 @@ async def choose_password(
     except NotFound:
         return _gone(request, session)
     return see_other(session, "/app/sign-in?password=set")
+
+
+def _reset_page(
+    request: Request,
+    session: WebSession,
+    *,
+    email: str = "",
+    error: str | None = None,
+    sent: bool = False,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        session,
+        "password_reset.html",
+        status_code=status_code,
+        email=email,
+        error=error,
+        sent=sent,
+        hours=int(LINK_LIFETIME.total_seconds() // 3600),
+        mail_enabled=request.app.state.settings.mail_enabled,
+    )
+
+
+@router.get("/password-reset")
+async def reset_page(request: Request) -> Response:
+    session = await web_session(request, use_token=False)
+    return _reset_page(request, session)
+
+
+@router.post("/password-reset")
+async def ask_for_reset(
+    request: Request,
+    email: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """The answer is the same whether or not an account has the address: the page must not
+    tell who has an account."""
+    session = await web_session(request, use_token=False)
+    check_form(request, session, csrf)
+    state = request.app.state
+    if not state.settings.mail_enabled:
+        return _reset_page(request, session)
+    email = email.strip()
+    if len(email) > 254 or not EMAIL.match(email):
+        t = translator(API_LANGUAGE[session.lang])
+        return _reset_page(
+            request, session, email=email, error=t("error.forgot.email"), status_code=422
+        )
+    await request_reset(email, graph=state.graph, cipher=state.cipher, now=state.clock())
+    return _reset_page(request, session, sent=True)

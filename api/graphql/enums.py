@@ -18,6 +18,7 @@ from graph.cases import (
     Whereabouts,
 )
 from graph.duplicates import Decision, Kind, State
+from graph.mail.preferences import MailFrequency
 from graph.notifications import NotificationKind
 from graph.organisations import OrganisationKind
 from graph.referrals import (
@@ -60,6 +61,7 @@ __all__ = [
     "Housing",
     "Intention",
     "Kind",
+    "MailFrequency",
     "MemberAge",
     "MemberRole",
     "NotificationKind",
@@ -86,6 +88,7 @@ strawberry.enum(Decision, name="DuplicateDecision")
 strawberry.enum(OrganisationKind, name="OrganisationKind")
 
 strawberry.enum(NotificationKind, name="NotificationKind")
+strawberry.enum(MailFrequency, name="MailFrequency")
 
 strawberry.enum(ReferralStatus, name="ReferralStatus")
 strawberry.enum(Action, name="ReferralAction")

@@ -1,4 +1,5 @@
-"""GraphQL for in-app notices: the signed-in person's own, and marking them read."""
+"""GraphQL for in-app notices: the signed-in person's own, marking them read, and how the
+person hears of them by mail."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ from typing import Annotated
 import strawberry
 
 from api.graphql.context import Info
-from api.graphql.enums import NotificationKind, ReferralStatus
+from api.graphql.enums import MailFrequency, NotificationKind, ReferralStatus
 from api.graphql.errors import MutationError, to_graphql_error
 from api.graphql.pagination import Connection, to_connection
 from core.errors import HomewardError, ValidationFailed
+from graph.mail.preferences import (
+    LANGUAGES,
+    MailPreference,
+    get_mail_preference,
+    set_mail_preference,
+)
 from graph.notifications import (
     Notification,
     list_notifications,
@@ -61,6 +68,26 @@ class NotificationsRead:
     unread_count: int
 
 
+@strawberry.type(name="MailPreference")
+class MailPreferenceType:
+    frequency: MailFrequency = strawberry.field(
+        description="IMMEDIATE: a mail for each notice; DIGEST: one mail a day listing the "
+        "day's notices; NONE: no mail (the notices stay in the app)."
+    )
+    language: str = strawberry.field(
+        description="The language of the mails: " + ", ".join(LANGUAGES) + "."
+    )
+
+    @classmethod
+    def from_model(cls, p: MailPreference) -> MailPreferenceType:
+        return cls(frequency=p.frequency, language=p.language)
+
+
+SetMailPreferenceResult = Annotated[
+    MailPreferenceType | MutationError, strawberry.union("SetMailPreferenceResult")
+]
+
+
 MarkNotificationsReadResult = Annotated[
     NotificationsRead | MutationError, strawberry.union("MarkNotificationsReadResult")
 ]
@@ -97,9 +124,33 @@ class NotificationQuery:
             edges=connection.edges, page_info=connection.page_info, unread_count=unread
         )
 
+    @strawberry.field(description="How the signed-in person hears of their notices by mail.")
+    async def mail_preference(self, info: Info) -> MailPreferenceType:
+        found = await info.context.graph.read(get_mail_preference, user_id=_user(info))
+        return MailPreferenceType.from_model(found)
+
 
 @strawberry.type
 class NotificationMutation:
+    @strawberry.mutation(
+        description="Choose how the signed-in person hears of their notices by mail, and in "
+        "which language."
+    )
+    async def set_mail_preference(
+        self, info: Info, frequency: MailFrequency, language: str
+    ) -> SetMailPreferenceResult:
+        try:
+            saved = await info.context.graph.write(
+                set_mail_preference,
+                user_id=_user(info),
+                frequency=frequency,
+                language=language,
+                now=info.context.now,
+            )
+        except HomewardError as exc:
+            return to_graphql_error(exc, argument="")
+        return MailPreferenceType.from_model(saved)
+
     @strawberry.mutation(
         description="Mark the signed-in person's notices read: those named by `ids`, or all "
         "of them when `ids` is left out. Ids of notices that are not the person's are ignored."

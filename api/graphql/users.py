@@ -19,10 +19,12 @@ from graph.accounts import (
     create_user_audited,
     end_user_sessions_audited,
     issue_token_audited,
+    mail_invitation,
     revoke_token_audited,
     set_user_disabled_audited,
 )
 from graph.pagination import page_size
+from graph.passwords import new_link
 from graph.users import ApiToken, User, UserInput, get_user, list_users, new_token
 
 MAX_TOKEN_DAYS = 366
@@ -115,11 +117,18 @@ class IssuedPasswordLink:
     expires_at: datetime
 
 
+@strawberry.type
+class InvitationPayload:
+    user: UserType
+    expires_at: datetime = strawberry.field(description="Until when the mailed link works.")
+
+
 _ERRORS = MutationError
 UserResult = Annotated[UserPayload | _ERRORS, strawberry.union("UserResult")]
 IssueTokenResult = Annotated[IssuedToken | _ERRORS, strawberry.union("IssueTokenResult")]
 TokenResult = Annotated[TokenPayload | _ERRORS, strawberry.union("TokenResult")]
 PasswordLinkResult = Annotated[IssuedPasswordLink | _ERRORS, strawberry.union("PasswordLinkResult")]
+InviteUserResult = Annotated[InvitationPayload | _ERRORS, strawberry.union("InviteUserResult")]
 
 
 @strawberry.type
@@ -207,6 +216,36 @@ class UserMutation:
         except HomewardError as exc:
             return to_graphql_error(exc, argument="")
         return IssuedToken(token=token, api_token=ApiTokenType.from_model(stored))
+
+    @strawberry.mutation(
+        description="Mail a person a one-time link (valid 72 hours) to choose the password "
+        "of their account: an invitation. Needs a mail server (HOMEWARD_SMTP_HOST)."
+    )
+    async def invite_user(self, info: Info, user_id: strawberry.ID) -> InviteUserResult:
+        context = info.context
+        try:
+            if not context.settings.mail_enabled:
+                raise ValidationFailed.single(
+                    "user_id",
+                    "this installation sends no mail; give the person a link from "
+                    "`homeward users password-link` instead",
+                )
+            secret, link_id, secret_hash = new_link()
+            link_enc = context.cipher.encrypt(secret)
+            assert link_enc is not None
+            link = await context.graph.write(
+                mail_invitation,
+                user_id=str(user_id),
+                link_id=link_id,
+                secret_hash=secret_hash,
+                link_enc=link_enc,
+                now=context.now,
+                actor=context.actor,
+            )
+            user = await context.graph.read(get_user, id=str(user_id))
+        except HomewardError as exc:
+            return to_graphql_error(exc, argument="")
+        return InvitationPayload(user=UserType.from_model(user), expires_at=link.expires_at)
 
     @strawberry.mutation
     async def revoke_token(self, info: Info, id: strawberry.ID) -> TokenResult:

@@ -29,7 +29,7 @@ from graph.referrals.consent import (
     grant_consent,
     revoke_consent,
 )
-from graph.referrals.followup import record_follow_up
+from graph.referrals.followup import announce_follow_ups_due, record_follow_up
 from graph.referrals.history import ReferralHistoryRecord, write_referral_history
 from graph.referrals.lifecycle import (
     REFERRAL_NEED_CODES,
@@ -99,6 +99,7 @@ __all__ = [
     "Schooling",
     "Side",
     "allowed_actions",
+    "announce_follow_ups_due",
     "announce_overdue",
     "create_referral",
     "get_referral",

@@ -1,5 +1,6 @@
 """Monitoring visits after arrival, recorded by either side once the receiver has accepted;
-the sending counsellor finds a notice of a visit someone else recorded."""
+the sending counsellor finds a notice of a visit someone else recorded, and one when a visit
+falls due and is not recorded yet."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from graph.notifications import NotificationKind, notify
 from graph.referrals.lifecycle import LOCK
 from graph.referrals.models import FOLLOW_UP_STATUSES, FollowUpInput, Policy, Referral, Side
 from graph.referrals.reads import get_referral
-from graph.users import Actor
+from graph.users import SYSTEM, Actor
 
 FOLLOW_UP: LiteralString = """
 MATCH (r:Referral {id: $referral})
@@ -76,3 +77,43 @@ async def record_follow_up(
     return await get_referral(
         tx, id=data.referral_id, actor=actor, cipher=cipher, now=now, policy=policy
     )
+
+
+# A visit is announced once, when it falls due; one already recorded is not. Visits due more
+# than DUE_WINDOW_DAYS ago are left alone, so that the first run on an old directory does not
+# announce every visit ever missed.
+DUE_WINDOW_DAYS = 30
+
+FOLLOW_UPS_DUE: LiteralString = """
+MATCH (r:Referral)
+WHERE r.status IN ['accepted', 'in_progress', 'completed'] AND r.planned_arrival IS NOT NULL
+WITH r, [m IN $schedule WHERE r.planned_arrival + duration({months: m}) <= date($now)
+          AND r.planned_arrival + duration({months: m}) > date($now) - duration({days: $window})
+          AND NOT m IN coalesce(r.follow_ups_announced, [])
+          AND NOT EXISTS { MATCH (:FollowUp {months_after_arrival: m})-[:OF]->(r) }] AS due
+WHERE size(due) > 0
+WITH r, due LIMIT $batch
+SET r.follow_ups_announced = coalesce(r.follow_ups_announced, []) + due
+RETURN r.id AS id, r.status AS status
+"""
+
+
+async def announce_follow_ups_due(
+    tx: AsyncManagedTransaction, *, now: datetime, schedule: tuple[int, ...], batch: int = 200
+) -> int:
+    """Tell the sending counsellor of each monitoring visit that fell due (at `schedule`
+    months after arrival) and is not recorded; returns how many referrals had one."""
+    result = await tx.run(
+        FOLLOW_UPS_DUE, now=now, schedule=list(schedule), window=DUE_WINDOW_DAYS, batch=batch
+    )
+    rows = [r async for r in result]
+    for r in rows:
+        await notify(
+            tx,
+            kind=NotificationKind.FOLLOW_UP_DUE,
+            referral_id=r["id"],
+            actor_id=SYSTEM.label,
+            at=now,
+            status=r["status"],
+        )
+    return len(rows)

@@ -1,4 +1,4 @@
-"""The periodic-job runner, and webhook delivery by the running application."""
+"""The periodic-job runner, and webhook and mail delivery by the running application."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from core.clock import utcnow
 from core.errors import DatabaseUnavailable
 from core.settings import Settings
 from core.signing import verify_signature
+from graph.accounts import mail_password_link
 from graph.driver import Graph
 from graph.organisations import upsert_organisations
+from graph.passwords import new_link
 from graph.users import SYSTEM, hash_secret, open_session
 from graph.webhooks import SubscriptionInput, WebhookEvent, create_subscription, enqueue
 from homeward.app import create_app
@@ -27,6 +29,7 @@ from seed.loader import seed
 from tests.conftest import PEOPLE_ORGANISATIONS
 from tests.graph.duplicates.test_review import ORG_PAIR, SERVICE_PAIR
 from tests.receiver import Receiver
+from tests.smtp import MailServer
 
 
 async def _until(condition: Callable[[], object], timeout_s: float = 10.0) -> None:
@@ -132,6 +135,29 @@ async def test_the_application_delivers_webhooks_by_itself(
         request.body,
         request.headers["x-homeward-signature"],
     )
+
+
+async def test_the_application_sends_mail_by_itself_once_a_server_is_set(
+    people: dict[str, str], graph: Graph, test_settings: Settings, mail_server: MailServer
+) -> None:
+    settings = mail_server.settings(test_settings).model_copy(update={"mail_interval_s": 0.1})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        secret, link_id, secret_hash = new_link()
+        queued = await graph.write(
+            mail_password_link,
+            email="admin@example.org",
+            link_id=link_id,
+            secret_hash=secret_hash,
+            link_enc=app.state.cipher.encrypt(secret),
+            now=utcnow() - timedelta(seconds=1),
+        )
+        assert queued
+        await _until(lambda: len(mail_server.arrived) == 1)
+
+    (mail,) = mail_server.arrived
+    assert mail.recipients == ["admin@example.org"]
+    assert f"/app/password/{secret}" in mail.body
 
 
 # Graceful shutdown: the lifespan's end (uvicorn runs it on SIGTERM once in-flight requests

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from graph.driver import Graph
-from graph.referrals import announce_overdue
+from graph.referrals import announce_follow_ups_due, announce_overdue
 from tests.api.graphql.conftest import START, Clock, GraphQLClient
 from tests.api.graphql.test_referrals import (  # noqa: F401 - `world` is a fixture
     ACCEPT,
@@ -118,3 +118,68 @@ async def test_notices_need_a_signed_in_person(
 ) -> None:
     body = await gql(NOTICES, {})
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+MAIL = "{ mailPreference { frequency language } }"
+SET_MAIL = """
+mutation S($f: MailFrequency!, $l: String!) { setMailPreference(frequency: $f, language: $l) {
+  __typename
+  ... on MailPreference { frequency language }
+  ... on ValidationError { fields { field message } }
+} }
+"""
+
+
+async def test_a_person_chooses_how_they_hear_of_notices_by_mail(
+    gql: GraphQLClient, people: dict[str, str]
+) -> None:
+    token = people["partner_b"]
+    body = await gql(MAIL, token=token)
+    assert body["data"]["mailPreference"] == {"frequency": "IMMEDIATE", "language": "en"}
+
+    set_ = await gql(SET_MAIL, {"f": "DIGEST", "l": "sq"}, token=token)
+    assert set_["data"]["setMailPreference"] == {
+        "__typename": "MailPreference",
+        "frequency": "DIGEST",
+        "language": "sq",
+    }
+    refused = await gql(SET_MAIL, {"f": "NONE", "l": "fr"}, token=token)
+    result = refused["data"]["setMailPreference"]
+    assert result["__typename"] == "ValidationError"
+    assert [f["field"] for f in result["fields"]] == ["language"]
+    # Each person's own: the counsellor's is untouched.
+    other = await gql(MAIL, token=people["counsellor"])
+    assert other["data"]["mailPreference"]["frequency"] == "IMMEDIATE"
+    assert (await gql(MAIL, token=token))["data"]["mailPreference"]["language"] == "sq"
+
+
+async def test_the_sending_counsellor_is_told_once_when_a_visit_falls_due_unrecorded(
+    gql: GraphQLClient,
+    world: dict[str, str],  # noqa: F811
+    graph: Graph,
+    clock: Clock,
+) -> None:
+    counsellor = world["counsellor"]
+    referral_id = await sent_referral(gql, world)  # arrival planned at START
+    schedule = (1, 3, 6, 12)
+    assert await graph.write(announce_follow_ups_due, now=START, schedule=schedule) == 0
+    await _ok(await gql(ACCEPT, {"id": referral_id}, token=world["partner_b"]), "acceptReferral")
+    before = (await notices(gql, counsellor))["unreadCount"]
+
+    month = START + timedelta(days=32)
+    assert await graph.write(announce_follow_ups_due, now=month, schedule=schedule) == 1
+    assert await graph.write(announce_follow_ups_due, now=month, schedule=schedule) == 0
+    told = await notices(gql, counsellor)
+    assert told["unreadCount"] == before + 1
+    due = told["nodes"][0]
+    assert (due["kind"], due["referralId"], due["status"]) == (
+        "FOLLOW_UP_DUE",
+        referral_id,
+        "ACCEPTED",
+    )
+    # The partner is not told; the three-month visit is announced when it falls due.
+    assert all(
+        n["kind"] != "FOLLOW_UP_DUE" for n in (await notices(gql, world["partner_b"]))["nodes"]
+    )
+    later = START + timedelta(days=92)
+    assert await graph.write(announce_follow_ups_due, now=later, schedule=schedule) == 1

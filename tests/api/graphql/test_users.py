@@ -1,14 +1,24 @@
 """Account and token administration is audited, and an organisation sees in its own audit
-trail when an administrator added someone to it or minted a token for one of its members."""
+trail when an administrator added someone to it or minted a token for one of its members; an
+admin invites a person by mail (through a real SMTP server on the loopback)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import httpx
 import pytest
 
+from api.mail_delivery import deliver_mail_due
+from core.clock import utcnow
+from core.crypto import cipher_from_settings
+from core.settings import Settings
+from graph.driver import Graph
 from graph.pagination import encode_cursor
 from tests.api.graphql.conftest import GraphQLClient
+from tests.conftest import serve
+from tests.smtp import MailServer
 
 CREATE = """
 mutation($input: CreateUserInput!) { createUser(input: $input) {
@@ -94,3 +104,48 @@ async def test_a_crafted_audit_cursor_is_a_validation_error_not_a_500(
     (error,) = body["errors"]
     assert error["extensions"]["code"] != "INTERNAL_SERVER_ERROR", error
     assert "not a cursor returned by this API" in error["message"]
+
+
+INVITE = """
+mutation I($id: ID!) { inviteUser(userId: $id) {
+  __typename
+  ... on InvitationPayload { user { email } expiresAt }
+  ... on ValidationError { fields { field message } }
+  ... on NotFoundError { entity }
+} }
+"""
+
+
+async def test_an_admin_invites_a_person_by_mail(
+    people: dict[str, str], graph: Graph, mail_server: MailServer, test_settings: Settings
+) -> None:
+    settings = mail_server.settings(test_settings)
+    async with serve(settings) as client:
+        gql = GraphQLClient(client)
+        sent = (await gql(INVITE, {"id": "user-partner_b"}, token=people["admin"]))["data"]
+        assert sent["inviteUser"]["__typename"] == "InvitationPayload"
+        assert sent["inviteUser"]["user"]["email"] == "partner_b@example.org"
+        missing = await gql(INVITE, {"id": "user-nobody"}, token=people["admin"])
+        assert missing["data"]["inviteUser"] == {"__typename": "NotFoundError", "entity": "user"}
+
+        report = await deliver_mail_due(
+            graph, now=utcnow(), settings=settings, cipher=cipher_from_settings(settings)
+        )
+        assert report.delivered == 1
+        (mail,) = mail_server.arrived
+        assert mail.recipients == ["partner_b@example.org"]
+        assert mail.subject == "Homeward: your account is ready"
+        link = re.search(r"https://homeward\.example\.org/app/password/(hwp_\S+)", mail.body)
+        assert link is not None, mail.body
+        page = await client.get(f"/app/password/{link.group(1)}")
+        assert page.status_code == 200
+        assert "partner_b@example.org" in page.text
+
+
+async def test_without_a_mail_server_an_invitation_is_refused_naming_the_field(
+    people: dict[str, str], client: httpx.AsyncClient
+) -> None:
+    body = await GraphQLClient(client)(INVITE, {"id": "user-partner"}, token=people["admin"])
+    result = body["data"]["inviteUser"]
+    assert result["__typename"] == "ValidationError"
+    assert [f["field"] for f in result["fields"]] == ["userId"]
