@@ -38,7 +38,7 @@ query Organisation($id: ID!) {
     id name acronym countryCode
     services(first: 100) {
       nodes {
-        id name status capacity freshness lastVerifiedAt version restriction
+        id name status capacity capacityNote freshness lastVerifiedAt version restriction
         needs { label }
         coverage { name }
       }
@@ -104,6 +104,10 @@ UPDATE = (
     " updateService(id: $id, expectedVersion: $version, input: $input) {" + RESULT + "} }"
 )
 VERIFY = "mutation Verify($id: ID!) { verifyService(id: $id) {" + RESULT + "} }"
+CAPACITY = (
+    "mutation Capacity($id: ID!, $capacity: Capacity!, $note: String) {"
+    " setServiceCapacity(id: $id, capacity: $capacity, note: $note) {" + RESULT + "} }"
+)
 
 # Where the API's problems with a ServiceInput show on the form: (form field, message).
 SERVICE_FIELDS = {
@@ -233,12 +237,28 @@ async def save_organisation(request: Request) -> Response:
 async def organisation_page(request: Request) -> Response:
     session = await page_session(request)
     organisation_id = await own_organisation(request, session)
+    return await _organisation(request, session, organisation_id)
+
+
+async def _organisation(
+    request: Request,
+    session: WebSession,
+    organisation_id: str,
+    *,
+    capacity_problem: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """`capacity_problem`: the service whose capacity could not be saved, the note typed
+    and the problem in words, to show beside that service's switch."""
     data = await run(request, session, ORGANISATION, {"id": organisation_id})
     return render(
         request,
         session,
         "organisation.html",
+        status_code=status_code,
         organisation=data["organisation"],
+        capacities=CAPACITIES,
+        capacity_problem=capacity_problem,
         saved=request.query_params.get("saved") == "1",
     )
 
@@ -543,3 +563,35 @@ async def verify_service(request: Request, service_id: str) -> Response:
         raise PageForbidden(error["message"])
     org = str(form.get("org", ""))
     return see_other(session, f"/app/organisation?org={org}&saved=1")
+
+
+@router.post("/services/{service_id}/capacity")
+async def set_capacity(request: Request, service_id: str) -> Response:
+    """The switch beside each service on the organisation page: how much it can take on now,
+    with a note; nothing else of the service changes (no edit, no version conflict)."""
+    session = await page_session(request)
+    organisation_id = await own_organisation(request, session)
+    form = await request.form()
+    check_form(request, session, str(form.get("csrf", "")))
+    capacity = str(form.get("capacity", ""))
+    note = str(form.get("capacity_note", "")).strip()
+    t = translator(API_LANGUAGE[session.lang])
+    problem = None
+    if capacity not in CAPACITIES:
+        problem = t("error.choose")
+    else:
+        variables = {"id": service_id, "capacity": capacity, "note": note or None}
+        result = (await run(request, session, CAPACITY, variables))["setServiceCapacity"]
+        error = typed_error(result)
+        if error is not None and error["__typename"] == "ValidationError":
+            problem = t("error.text")
+        elif error is not None:
+            raise PageForbidden(error["message"])
+    if problem is not None:
+        shown = {"service": service_id, "note": note, "message": problem}
+        return await _organisation(
+            request, session, organisation_id, capacity_problem=shown, status_code=422
+        )
+    return see_other(
+        session, f"/app/organisation?org={organisation_id}&saved=1#service-{service_id}"
+    )

@@ -161,3 +161,51 @@ async def test_the_service_page_lists_sites_with_hours_and_maps_them_nearest_fir
     plain = (await client.get("/app/services/svc-a")).text
     assert plain.index("North office") < plain.index("Prizren office")
     assert 'class="nearest"' not in plain
+
+
+async def test_the_capacity_switch_on_the_organisation_page_sets_capacity_and_note(
+    app: FastAPI, client: httpx.AsyncClient, people: dict[str, str], graph: Graph
+) -> None:
+    await directory.build(graph)
+    offered = directory.service(organisation_id="org-a", capacity="available")
+    await directory.add_services(graph, [("svc-a", offered)])
+    csrf = await _signed_in(client, people["partner"])
+    page = (await client.get("/app/organisation?lang=de")).text
+    assert re.search(
+        r'id="capacity-svc-a-AVAILABLE" name="capacity" value="AVAILABLE" checked', page
+    )
+    assert 'action="/app/services/svc-a/capacity?org=org-a"' in page
+
+    full = {"csrf": csrf, "capacity": "FULL", "capacity_note": "Warteliste bis März"}
+    saved = await client.post("/app/services/svc-a/capacity?org=org-a", data=full)
+    assert saved.status_code == 303
+    assert saved.headers["location"].endswith("saved=1#service-svc-a")
+    query = 'query S { service(id: "svc-a") { capacity capacityNote } }'
+    body = (
+        await client.post(
+            "/graphql",
+            json={"query": query},
+            headers={"Authorization": f"Bearer {people['partner']}"},
+        )
+    ).json()
+    assert body["data"]["service"] == {"capacity": "FULL", "capacityNote": "Warteliste bis März"}
+    page = (await client.get("/app/organisation")).text
+    assert re.search(r'value="FULL" checked', page)
+    assert 'value="Warteliste bis März"' in page
+
+    # A note too long for the API: said beside that service's note, the text kept to shorten.
+    long = full | {"capacity": "LIMITED", "capacity_note": "x" * 600}
+    refused = await client.post("/app/services/svc-a/capacity?org=org-a&lang=de", data=long)
+    assert refused.status_code == 422
+    assert re.search(
+        r'id="capacity-note-svc-a"[^>]*aria-invalid="true"'
+        r' aria-describedby="capacity-note-svc-a-error"',
+        refused.text,
+    )
+    assert 'id="capacity-note-svc-a-error">Dieser Text' in refused.text
+    assert 'value="' + "x" * 600 + '"' in refused.text
+
+    # Another organisation's service has no switch for this partner.
+    await directory.add_services(graph, [("svc-b", directory.service(organisation_id="org-b"))])
+    other = await client.post("/app/services/svc-b/capacity?org=org-a", data=full)
+    assert other.status_code == 403
