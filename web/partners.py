@@ -11,13 +11,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from core.geometry import great_circle_km
 from core.i18n import translator
 from web.languages import language_name
 from web.pages import render, run
 from web.search import country_of
 from web.session import API_LANGUAGE, page_session
-from web.sites import WEEKDAYS, weekday_names
+from web.sites import WEEKDAYS, nearest_first, weekday_names
 
 router = APIRouter()
 
@@ -57,26 +56,6 @@ def week_of(site: dict[str, Any], days: dict[str, str]) -> list[dict[str, str]]:
         }
         for code in WEEKDAYS
     ]
-
-
-def nearest_first(
-    sites: list[dict[str, Any]], near: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None, float | None]:
-    """The sites with the nearest to the searched place first (by its centroid), that site,
-    and how far it is."""
-    if near is None or near.get("centroid") is None:
-        return sites, None, None
-    lat, lon = near["centroid"]["lat"], near["centroid"]["lon"]
-    placed = [
-        (great_circle_km(lat, lon, s["point"]["lat"], s["point"]["lon"]), i)
-        for i, s in enumerate(sites)
-        if s["point"] is not None
-    ]
-    if not placed:
-        return sites, None, None
-    km, index = min(placed)
-    site = sites[index]
-    return [site, *sites[:index], *sites[index + 1 :]], site, km
 
 
 def sites_map(service: dict[str, Any], lang: str) -> dict[str, str] | None:

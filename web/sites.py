@@ -1,5 +1,6 @@
 """The sites of a service as its form shows them: each with name, address, municipality,
-optional coordinates and opening hours by weekday, read back from the posted fields.
+optional coordinates and opening hours by weekday, read back from the posted fields; and
+which site is nearest a searched place, for the service page and the map of the results.
 
 A site's fields are named `site-<n>-<field>` and its opening times
 `site-<n>-hours-<m>-<day|opens|closes>`, `n` and `m` counting the rows the form showed. Rows
@@ -15,6 +16,8 @@ from typing import Any
 
 from babel import Locale
 from starlette.datastructures import FormData
+
+from core.geometry import great_circle_km
 
 WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 
@@ -206,3 +209,23 @@ def renumber(error: dict[str, Any], sites: SentSites) -> dict[str, Any]:
                     parts[4] = str(times.get(int(parts[4]), int(parts[4])))
         fields.append(problem | {"field": ".".join(parts)})
     return error | {"fields": fields}
+
+
+def nearest_first(
+    sites: list[dict[str, Any]], near: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, float | None]:
+    """The sites with the nearest to the searched place first (by its centroid), that site,
+    and how far it is."""
+    if near is None or near.get("centroid") is None:
+        return sites, None, None
+    lat, lon = near["centroid"]["lat"], near["centroid"]["lon"]
+    placed = [
+        (great_circle_km(lat, lon, s["point"]["lat"], s["point"]["lon"]), i)
+        for i, s in enumerate(sites)
+        if s["point"] is not None
+    ]
+    if not placed:
+        return sites, None, None
+    km, index = min(placed)
+    site = sites[index]
+    return [site, *sites[:index], *sites[index + 1 :]], site, km
