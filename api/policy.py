@@ -193,6 +193,7 @@ REST_RULES: dict[str, Rule] = {
     "GET /app/services/{service_id}/edit": MAINTAIN_SERVICES,
     "POST /app/services/{service_id}": MAINTAIN_SERVICES,
     "POST /app/services/{service_id}/verify": MAINTAIN_SERVICES,
+    "POST /app/services/{service_id}/capacity": MAINTAIN_SERVICES,
     "GET /app/gaps": COORDINATION,
     "GET /app/gaps.csv": COORDINATION,
     "GET /app/support": COORDINATION,

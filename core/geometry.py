@@ -118,3 +118,15 @@ def boundary(geometry: dict[str, Any]) -> Boundary:
 
 def boundary_from_text(text: str) -> Boundary:
     return boundary(json.loads(text))
+
+
+EARTH_RADIUS_KM = 6371.0
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance: which of a service's sites is nearest a place, as the search
+    measures it in Neo4j (`point.distance`, on the same sphere)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))

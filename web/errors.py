@@ -31,15 +31,19 @@ def page_error(
     fields: Mapping[str, tuple[str, str]],
 ) -> dict[str, Any] | None:
     """`fields` maps an API path (without `input.`, list indexes dropped) to (form field,
-    message key). Returns {"message", "fields": {form field: text}, "others": [text],
-    "suggestions": {form field: [names]}} for the templates' `page_error` macro."""
+    message key); a form field of a list's row names the row by the indexes of the path
+    (`site-{0}-name` for `input.locations.2.name`). Returns {"message", "fields": {form
+    field: text}, "others": [text], "suggestions": {form field: [names]}} for the templates'
+    `page_error` macro."""
     if error is None:
         return None
     placed: dict[str, str] = {}
     suggestions: dict[str, list[str]] = {}
     others: list[str] = []
     for problem in error.get("fields") or []:
-        path = ".".join(part for part in str(problem["field"]).split(".")[1:] if not part.isdigit())
+        parts = str(problem["field"]).split(".")[1:]
+        path = ".".join(part for part in parts if not part.isdigit())
+        indexes = [part for part in parts if part.isdigit()]
         known = fields.get(path)
         if known is None:
             text = t("error.other_field")
@@ -47,6 +51,7 @@ def page_error(
                 others.append(text)
             continue
         name, key = known
+        name = name.format(*indexes) if indexes else name
         placed.setdefault(name, t(key))
         if problem.get("suggestions"):
             suggestions.setdefault(name, []).extend(problem["suggestions"])

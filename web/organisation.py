@@ -16,6 +16,17 @@ from web.errors import page_error
 from web.languages import language_choices
 from web.pages import render, run, see_other, typed_error
 from web.session import API_LANGUAGE, PageForbidden, WebSession, check_form, page_session
+from web.sites import (
+    SITE_FIELDS,
+    SentSites,
+    SiteRow,
+    posted_rows,
+    renumber,
+    rows_of,
+    sent_sites,
+    week,
+    weekday_names,
+)
 
 router = APIRouter()
 
@@ -27,7 +38,7 @@ query Organisation($id: ID!) {
     id name acronym countryCode
     services(first: 100) {
       nodes {
-        id name status capacity freshness lastVerifiedAt version restriction
+        id name status capacity capacityNote freshness lastVerifiedAt version restriction
         needs { label }
         coverage { name }
       }
@@ -50,13 +61,16 @@ query Service($id: ID!) {
   service(id: $id) {
     id name description status delivery languages eligibilityDescription minimumAge maximumAge
     sendingCountries returnTypes feesDescription referralMethod expectedResponseDays
-    capacity capacityNote version
+    capacity capacityNote version phone email
     organisation { id countryCode }
     needs { code }
     targetGroups { code }
     coverage { id }
     programmes { id }
-    locations { id name address point { lat lon } area { id } }
+    locations {
+      id name address point { lat lon } pointApproximate area { id name }
+      openingHours { weekday opens closes }
+    }
   }
 }
 """
@@ -90,6 +104,10 @@ UPDATE = (
     " updateService(id: $id, expectedVersion: $version, input: $input) {" + RESULT + "} }"
 )
 VERIFY = "mutation Verify($id: ID!) { verifyService(id: $id) {" + RESULT + "} }"
+CAPACITY = (
+    "mutation Capacity($id: ID!, $capacity: Capacity!, $note: String) {"
+    " setServiceCapacity(id: $id, capacity: $capacity, note: $note) {" + RESULT + "} }"
+)
 
 # Where the API's problems with a ServiceInput show on the form: (form field, message).
 SERVICE_FIELDS = {
@@ -105,6 +123,11 @@ SERVICE_FIELDS = {
     "delivery": ("delivery", "error.service.delivery"),
     "expectedResponseDays": ("expected_response_days", "error.service.response_days"),
     "notDuplicateReason": ("not_duplicate_reason", "error.text"),
+    "phone": ("phone", "error.org.phone"),
+    "email": ("email", "error.org.email"),
+    # A site named by an in-person service: none given and no area covered either.
+    "locations": ("site-0-area", "error.site.needed"),
+    **SITE_FIELDS,
 }
 
 CAPACITIES = ["AVAILABLE", "LIMITED", "FULL", "UNKNOWN"]
@@ -217,12 +240,28 @@ async def save_organisation(request: Request) -> Response:
 async def organisation_page(request: Request) -> Response:
     session = await page_session(request)
     organisation_id = await own_organisation(request, session)
+    return await _organisation(request, session, organisation_id)
+
+
+async def _organisation(
+    request: Request,
+    session: WebSession,
+    organisation_id: str,
+    *,
+    capacity_problem: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """`capacity_problem`: the service whose capacity could not be saved, the note typed
+    and the problem in words, to show beside that service's switch."""
     data = await run(request, session, ORGANISATION, {"id": organisation_id})
     return render(
         request,
         session,
         "organisation.html",
+        status_code=status_code,
         organisation=data["organisation"],
+        capacities=CAPACITIES,
+        capacity_problem=capacity_problem,
         saved=request.query_params.get("saved") == "1",
     )
 
@@ -243,6 +282,9 @@ def _blank(organisation_id: str) -> dict[str, Any]:
         "capacityNote": "",
         "delivery": ["IN_PERSON"],
         "expectedResponseDays": None,
+        "phone": "",
+        "email": "",
+        "locations": [],
     }
 
 
@@ -255,11 +297,18 @@ async def _form(
     error: dict[str, Any] | None = None,
     status_code: int = 200,
     reason: str = "",
+    sites: list[SiteRow] | None = None,
 ) -> Response:
     from web.search import need_options
 
     data = await run(request, session, FORM_DATA, {"country": country})
     areas = ([data["country"]] if data["country"] else []) + data["areas"]["nodes"]
+    # A site may lie in an area the list does not offer (a settlement, another country).
+    site_areas = {a["id"]: a["name"] for a in areas} | {
+        loc["area"]["id"]: loc["area"]["name"]
+        for loc in service.get("locations") or []
+        if loc.get("area")
+    }
     t = translator(API_LANGUAGE[session.lang])
     perror = page_error(error, t, SERVICE_FIELDS)
     if perror is not None and reason == "" and error and error.get("reasonMissing"):
@@ -284,6 +333,9 @@ async def _form(
         language_choices=language_choices(t.locale, service["languages"]),
         duplicates=await _candidates(request, session, error, t, data),
         reason=reason,
+        sites=sites if sites is not None else rows_of(service["locations"]),
+        site_areas=sorted(site_areas.items(), key=lambda a: a[1].casefold()),
+        weekdays=weekday_names(t.locale),
     )
 
 
@@ -354,9 +406,11 @@ async def edit_service(request: Request, service_id: str) -> Response:
     return await _form(request, session, service, service["organisation"]["countryCode"])
 
 
-def service_input(form: FormData, kept: dict[str, Any] | None, organisation_id: str) -> Any:
+def service_input(
+    form: FormData, kept: dict[str, Any] | None, organisation_id: str, sites: SentSites
+) -> Any:
     """The ServiceInput of the form. An edit replaces the whole description, so what the
-    form does not show (sites, programmes, age limits, fees...) is carried over as it was."""
+    form does not show (programmes, age limits, fees...) is carried over as it was."""
 
     def text(name: str) -> str | None:
         value = str(form.get(name, "")).strip()
@@ -376,6 +430,9 @@ def service_input(form: FormData, kept: dict[str, Any] | None, organisation_id: 
         "capacityNote": text("capacity_note"),
         "delivery": [str(v) for v in form.getlist("delivery")],
         "expectedResponseDays": int(days) if days and days.isdigit() else None,
+        "phone": text("phone"),
+        "email": text("email"),
+        "locations": sites.locations,
     }
     if kept is not None:
         values |= {
@@ -387,17 +444,6 @@ def service_input(form: FormData, kept: dict[str, Any] | None, organisation_id: 
             "feesDescription": kept["feesDescription"],
             "referralMethod": kept["referralMethod"],
             "programmes": [p["id"] for p in kept["programmes"]],
-            "locations": [
-                {
-                    "id": loc["id"],
-                    "area": loc["area"]["id"],
-                    "name": loc["name"],
-                    "address": loc["address"],
-                    "point": loc["point"],
-                }
-                for loc in kept["locations"]
-                if loc["area"] is not None
-            ],
         }
     return values
 
@@ -416,6 +462,8 @@ def _as_shown(values: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
         "capacityNote": values["capacityNote"] or "",
         "delivery": values["delivery"],
         "expectedResponseDays": values["expectedResponseDays"],
+        "phone": values["phone"] or "",
+        "email": values["email"] or "",
     }
 
 
@@ -429,8 +477,28 @@ async def _save(
 ) -> Response:
     form = await request.form()
     check_form(request, session, str(form.get("csrf", "")))
-    values = service_input(form, kept, organisation_id)
+    rows = posted_rows(form)
+    sites = sent_sites(rows)
+    values = service_input(form, kept, organisation_id, sites)
     reason = str(form.get("not_duplicate_reason", "")).strip()
+    shown = _as_shown(values, kept or _blank(organisation_id))
+    if form.get("add_site") == "1" or sites.problems:
+        # Another blank site asked for, or coordinates that are no numbers: nothing is sent,
+        # the form comes back as it was filled in.
+        error = None
+        if sites.problems:
+            problems = [{"field": path, "message": m} for path, m in sites.problems]
+            error = {"__typename": "ValidationError", "fields": problems}
+        return await _form(
+            request,
+            session,
+            shown,
+            country,
+            error=renumber(error, sites) if error else None,
+            status_code=422 if error else 200,
+            reason=reason,
+            sites=[*rows, *([SiteRow(hours=week([]))] if not error else [])],
+        )
     # "Register anyway" counts only with the reason the reviewers will read.
     asked = form.get("confirm_not_duplicate") == "1"
     if kept is None:
@@ -449,11 +517,17 @@ async def _save(
         field, result = "updateService", await run(request, session, UPDATE, variables)
     error = typed_error(result[field])
     if error is not None:
-        shown = _as_shown(values, kept or _blank(organisation_id))
         status = 409 if error["__typename"] == "VersionConflictError" else 422
-        error = error | {"reasonMissing": asked and reason == ""}
+        error = renumber(error, sites) | {"reasonMissing": asked and reason == ""}
         return await _form(
-            request, session, shown, country, error=error, status_code=status, reason=reason
+            request,
+            session,
+            shown,
+            country,
+            error=error,
+            status_code=status,
+            reason=reason,
+            sites=rows,
         )
     return see_other(session, f"/app/organisation?org={organisation_id}&saved=1")
 
@@ -492,3 +566,35 @@ async def verify_service(request: Request, service_id: str) -> Response:
         raise PageForbidden(error["message"])
     org = str(form.get("org", ""))
     return see_other(session, f"/app/organisation?org={org}&saved=1")
+
+
+@router.post("/services/{service_id}/capacity")
+async def set_capacity(request: Request, service_id: str) -> Response:
+    """The switch beside each service on the organisation page: how much it can take on now,
+    with a note; nothing else of the service changes (no edit, no version conflict)."""
+    session = await page_session(request)
+    organisation_id = await own_organisation(request, session)
+    form = await request.form()
+    check_form(request, session, str(form.get("csrf", "")))
+    capacity = str(form.get("capacity", ""))
+    note = str(form.get("capacity_note", "")).strip()
+    t = translator(API_LANGUAGE[session.lang])
+    problem = None
+    if capacity not in CAPACITIES:
+        problem = t("error.choose")
+    else:
+        variables = {"id": service_id, "capacity": capacity, "note": note or None}
+        result = (await run(request, session, CAPACITY, variables))["setServiceCapacity"]
+        error = typed_error(result)
+        if error is not None and error["__typename"] == "ValidationError":
+            problem = t("error.text")
+        elif error is not None:
+            raise PageForbidden(error["message"])
+    if problem is not None:
+        shown = {"service": service_id, "note": note, "message": problem}
+        return await _organisation(
+            request, session, organisation_id, capacity_problem=shown, status_code=422
+        )
+    return see_other(
+        session, f"/app/organisation?org={organisation_id}&saved=1#service-{service_id}"
+    )

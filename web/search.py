@@ -15,6 +15,7 @@ from web.errors import page_error
 from web.languages import language_choices
 from web.pages import allowed, render, run
 from web.session import API_LANGUAGE, page_session, remember
+from web.sites import nearest_first
 
 router = APIRouter()
 
@@ -34,7 +35,7 @@ query Search($q: PartnerSearchInput!) {
     ... on PartnerSearchResults {
       totalCount
       destination {
-        id name level
+        id name level centroid { lat lon }
         parent { id level parent { id level parent { id level } } }
       }
       unmatchedNeeds { label }
@@ -113,28 +114,23 @@ def country_of(area: dict[str, Any] | None) -> str | None:
 
 def results_map(results: dict[str, Any], lang: str) -> dict[str, str] | None:
     """What the map of the results draws: the outlines of the destination's country and a
-    dot per site of each result's service."""
+    dot per result, at its service's site nearest the searched place."""
     country = country_of(results["destination"])
     if country is None:
         return None
-    points = [
-        {
-            "lat": site["point"]["lat"],
-            "lon": site["point"]["lon"],
-            "label": ", ".join(
-                part
-                for part in (
-                    m["service"]["name"],
-                    (m["organisation"] or {}).get("name"),
-                    site["name"],
-                )
-                if part
-            ),
-        }
-        for m in results["nodes"]
-        for site in m["service"]["locations"]
-        if site["point"] is not None
-    ]
+    points = []
+    for m in results["nodes"]:
+        _, site, _ = nearest_first(m["service"]["locations"], results["destination"])
+        if site is None:
+            continue
+        names = (m["service"]["name"], (m["organisation"] or {}).get("name"), site["name"])
+        points.append(
+            {
+                "lat": site["point"]["lat"],
+                "lon": site["point"]["lon"],
+                "label": ", ".join(part for part in names if part),
+            }
+        )
     return {
         "geojson": "/exports/outlines.geojson?" + urlencode({"country": country, "lang": lang}),
         "points": json.dumps(points, ensure_ascii=False),

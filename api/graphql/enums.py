@@ -36,7 +36,14 @@ from graph.referrals import (
     Schooling,
     Side,
 )
-from graph.services import Capacity, DeliveryMode, Freshness, ReturnType, ServiceStatus
+from graph.services import (
+    Capacity,
+    DeliveryMode,
+    Freshness,
+    ReturnType,
+    ServiceStatus,
+    Weekday,
+)
 from graph.users import Role
 from graph.webhooks import DeliveryState, WebhookEvent
 
@@ -76,6 +83,7 @@ __all__ = [
     "Side",
     "State",
     "WebhookEvent",
+    "Weekday",
     "Whereabouts",
 ]
 
@@ -118,6 +126,7 @@ strawberry.enum(DeliveryMode, name="DeliveryMode")
 strawberry.enum(Capacity, name="Capacity")
 strawberry.enum(ReturnType, name="ReturnType")
 strawberry.enum(Freshness, name="Freshness")
+strawberry.enum(Weekday, name="Weekday", description="HSDS 3.0 `byday` (iCalendar) codes.")
 
 strawberry.enum(Role, name="Role")
 

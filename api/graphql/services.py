@@ -11,7 +11,14 @@ import strawberry
 from api.graphql.areas import AreaType
 from api.graphql.common import GeoPointType
 from api.graphql.context import Info
-from api.graphql.enums import Capacity, DeliveryMode, Freshness, ReturnType, ServiceStatus
+from api.graphql.enums import (
+    Capacity,
+    DeliveryMode,
+    Freshness,
+    ReturnType,
+    ServiceStatus,
+    Weekday,
+)
 from api.graphql.errors import (
     ForbiddenError,
     NotFoundError,
@@ -30,6 +37,7 @@ from core.i18n import translator
 from graph.geocoding import place_sites
 from graph.services import (
     Location,
+    OpeningHours,
     Service,
     ServiceInput,
     freshness,
@@ -43,12 +51,30 @@ if TYPE_CHECKING:
     from api.graphql.organisations import OrganisationType
 
 
+@strawberry.type(name="OpeningHours", description="One opening of a site on a weekday.")
+class OpeningHoursType:
+    weekday: Weekday
+    opens: str = strawberry.field(description="Local time, HH:MM.")
+    closes: str = strawberry.field(description="Local time, HH:MM.")
+
+    @classmethod
+    def from_model(cls, hours: OpeningHours) -> OpeningHoursType:
+        return cls(weekday=hours.weekday, opens=hours.opens, closes=hours.closes)
+
+
 @strawberry.type(name="Location")
 class LocationType:
     id: strawberry.ID
     name: str | None
     address: str | None
     point: GeoPointType | None
+    opening_hours: list[OpeningHoursType] = strawberry.field(
+        description="In week order; none listed means not stated."
+    )
+    point_approximate: bool = strawberry.field(
+        description="The site was placed at its area's centroid: no coordinates were given "
+        "and its address could not be located."
+    )
     _area_id: strawberry.Private[str | None]
 
     @strawberry.field
@@ -66,6 +92,8 @@ class LocationType:
             name=loc.name,
             address=loc.address,
             point=point,
+            opening_hours=[OpeningHoursType.from_model(h) for h in loc.opening_hours],
+            point_approximate=loc.point_source == "area centroid",
             _area_id=loc.area_id,
         )
 
@@ -109,6 +137,12 @@ class ServiceType:
     return_types: list[ReturnType]
     fees_description: str | None
     referral_method: str | None
+    phone: str | None = strawberry.field(
+        description="The service's own line, if not the organisation's."
+    )
+    email: str | None = strawberry.field(
+        description="The service's own address, if not the organisation's."
+    )
     expected_response_days: int | None
     capacity: Capacity
     capacity_note: str | None
@@ -235,6 +269,8 @@ class ServiceType:
             return_types=list(s.return_types),
             fees_description=s.fees_description,
             referral_method=s.referral_method,
+            phone=s.phone,
+            email=s.email,
             expected_response_days=s.expected_response_days,
             capacity=s.capacity,
             capacity_note=s.capacity_note,
@@ -263,6 +299,13 @@ class GeoPointInput:
     lon: float
 
 
+@strawberry.input(name="OpeningHoursInput")
+class OpeningHoursInput:
+    weekday: Weekday
+    opens: str = strawberry.field(description="Local time, HH:MM.")
+    closes: str = strawberry.field(description="Local time, HH:MM, after `opens`.")
+
+
 @strawberry.input(name="LocationInput")
 class LocationInputType:
     area: strawberry.ID = strawberry.field(description="Area the site lies in.")
@@ -271,6 +314,11 @@ class LocationInputType:
     address: str | None = None
     point: GeoPointInput | None = strawberry.field(
         default=None, description="Without coordinates the site is placed at its area's centroid."
+    )
+    opening_hours: list[OpeningHoursInput] = strawberry.field(
+        default_factory=list,
+        description="Opening times by weekday; `closes` after `opens`, two on a day may not "
+        "overlap. Empty: not stated.",
     )
 
 
@@ -298,6 +346,8 @@ class ServiceInputType:
     return_types: list[ReturnType] = strawberry.field(default_factory=list)
     fees_description: str | None = None
     referral_method: str | None = None
+    phone: str | None = None
+    email: str | None = None
     expected_response_days: int | None = None
     capacity: Capacity | None = strawberry.field(
         default=None, description="Initial capacity; on an update, null keeps the current one."

@@ -8,8 +8,10 @@ capacity, verification).
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
+from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -46,6 +48,65 @@ class ReturnType(StrEnum):
     FORCED = "forced"
 
 
+# The same rules as an organisation's own contacts (graph/organisations.py).
+PHONE_PATTERN = r"^\+?[0-9 ()/.-]{5,}$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class Weekday(StrEnum):
+    """HSDS 3.0's `byday` codes (iCalendar's), Monday first."""
+
+    MO = "MO"
+    TU = "TU"
+    WE = "WE"
+    TH = "TH"
+    FR = "FR"
+    SA = "SA"
+    SU = "SU"
+
+
+class OpeningHours(BaseModel):
+    """One opening of a site on a weekday, local time; two on a day for a lunch break."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    weekday: Weekday
+    opens: str = Field(description="HH:MM, 24-hour clock.")
+    closes: str = Field(description="HH:MM, after `opens`.")
+
+    @field_validator("opens", "closes")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not CLOCK.match(value):
+            raise ValueError(f"{value!r} is not a time of day as HH:MM (00:00 to 23:59)")
+        return value
+
+    @field_validator("closes")
+    @classmethod
+    def _after_opening(cls, closes: str, info: ValidationInfo) -> str:
+        opens = info.data.get("opens")
+        if opens is not None and closes <= opens:
+            raise ValueError(f"closes at {closes}, not after it opens at {opens}")
+        return closes
+
+    def stored(self) -> str:
+        """As kept on the site node: a list property holds text, not maps."""
+        return f"{self.weekday.value} {self.opens} {self.closes}"
+
+    @classmethod
+    def from_stored(cls, text: str) -> OpeningHours:
+        weekday, opens, closes = text.split(" ")
+        return cls(weekday=Weekday(weekday), opens=opens, closes=closes)
+
+
+WEEK = list(Weekday)
+
+
+def in_week_order(hours: list[OpeningHours]) -> list[OpeningHours]:
+    return sorted(hours, key=lambda h: (WEEK.index(h.weekday), h.opens))
+
+
 class LocationInput(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
@@ -54,6 +115,19 @@ class LocationInput(BaseModel):
     address: str | None = Field(default=None, max_length=300)
     area: str = Field(min_length=1, max_length=64, description="Area the site lies in.")
     point: GeoPoint | None = None
+    opening_hours: list[OpeningHours] = Field(default_factory=list, max_length=21)
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _no_overlap(cls, hours: list[OpeningHours]) -> list[OpeningHours]:
+        ordered = in_week_order(hours)
+        for before, after in pairwise(ordered):
+            if before.weekday == after.weekday and after.opens < before.closes:
+                raise ValueError(
+                    f"{before.weekday.value} {before.opens}-{before.closes} and "
+                    f"{after.opens}-{after.closes} overlap"
+                )
+        return ordered
 
 
 class HsdsIdentity(BaseModel):
@@ -72,6 +146,7 @@ class Location(HsdsIdentity):
     point: GeoPoint | None
     # 'given', or 'area centroid' for a site placed at its area's centroid.
     point_source: str | None = None
+    opening_hours: list[OpeningHours] = Field(default_factory=list)
 
 
 class ServiceInput(BaseModel):
@@ -100,6 +175,9 @@ class ServiceInput(BaseModel):
     return_types: list[ReturnType] = Field(default_factory=list)
     fees_description: str | None = Field(default=None, max_length=1000)
     referral_method: str | None = Field(default=None, max_length=1000)
+    # The service's own line and address, where they are not the organisation's.
+    phone: str | None = Field(default=None, max_length=40, pattern=PHONE_PATTERN)
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
     expected_response_days: int | None = Field(default=None, ge=0, le=365)
     # Capacity has its own mutation; on an edit, None leaves the current capacity as it is.
     # Verification is never part of an edit (an edit is not a confirmation that all is true).
@@ -166,6 +244,8 @@ class Service(HsdsIdentity):
     return_types: list[ReturnType]
     fees_description: str | None
     referral_method: str | None
+    phone: str | None = None
+    email: str | None = None
     expected_response_days: int | None
     capacity: Capacity
     capacity_note: str | None

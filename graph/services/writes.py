@@ -49,6 +49,7 @@ RETURN
          AND (coalesce(l.name, '') <> coalesce($sites_given[i].name, '')
               OR coalesce(l.address, '') <> coalesce($sites_given[i].address, '')
               OR NOT EXISTS { (l)-[:IN]->(:Area {id: $sites_given[i].area}) }
+              OR coalesce(l.opening_hours, []) <> $sites_given[i].hours
               OR CASE WHEN $sites_given[i].lat IS NULL THEN l.point_source <> 'area centroid'
                       ELSE l.point <> point({latitude: $sites_given[i].lat,
                                              longitude: $sites_given[i].lon}) END) }]
@@ -77,6 +78,7 @@ async def reference_problems(
                 "area": loc.area,
                 "lat": loc.point.lat if loc.point else None,
                 "lon": loc.point.lon if loc.point else None,
+                "hours": [h.stored() for h in loc.opening_hours],
             }
             for loc in data.locations
         ],
@@ -215,6 +217,8 @@ def service_properties(data: ServiceInput) -> dict[str, Any]:
         "return_types": [t.value for t in data.return_types],
         "fees_description": data.fees_description,
         "referral_method": data.referral_method,
+        "phone": data.phone,
+        "email": data.email.lower() if data.email else None,
         "expected_response_days": data.expected_response_days,
         "search_text": fold(f"{data.name} {data.description or ''}"),
         "name_key": fold(data.name),
@@ -232,6 +236,7 @@ def location_rows(service_id: str, data: ServiceInput) -> list[dict[str, Any]]:
             "area": loc.area,
             "lat": loc.point.lat if loc.point else None,
             "lon": loc.point.lon if loc.point else None,
+            "hours": [h.stored() for h in loc.opening_hours],
         }
         for index, loc in enumerate(data.locations)
     ]
@@ -307,7 +312,7 @@ CALL (s, row) {
   MATCH (a:Area {id: site.area})
   MERGE (l:Location {id: site.id})
   WITH s, l, a, site, l.point AS before, l.hsds_key AS key_before
-  SET l.name = site.name, l.address = site.address,
+  SET l.name = site.name, l.address = site.address, l.opening_hours = site.hours,
       l.point = CASE WHEN site.lat IS NULL THEN a.centroid
                      ELSE point({latitude: site.lat, longitude: site.lon}) END,
       l.point_source = CASE WHEN site.lat IS NULL THEN 'area centroid' ELSE 'given' END

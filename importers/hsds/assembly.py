@@ -178,6 +178,9 @@ class LocationDraft(Draft):
     # HSDS `location_type` "virtual": an online place (a url), not a site; the services
     # there are delivered remotely.
     virtual: bool = False
+    # From `schedules` rows of the plain weekly form (tables/schedules.py): LocationInput
+    # `opening_hours` entries.
+    opening_hours: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def id(self) -> str:

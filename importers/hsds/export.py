@@ -284,6 +284,20 @@ class Exporter:
                 "longitude": loc.point.lon if given and loc.point else None,
             },
         )
+        # Opening hours as plain weekly schedules of the site (tables/schedules.py).
+        for hours in loc.opening_hours:
+            day = hours.weekday.value
+            self.add(
+                "schedules",
+                {
+                    "id": _id("schedule", lid, day, hours.opens),
+                    "location_id": lid,
+                    "freq": "WEEKLY",
+                    "byday": day,
+                    "opens_at": f"{hours.opens}:00",
+                    "closes_at": f"{hours.closes}:00",
+                },
+            )
         # No `addresses` row of Homeward's own: HSDS 3.0 requires a postal code (and a town
         # and a region) in every address, and Homeward holds none; the area and the address
         # line travel as profile attributes instead.
@@ -310,8 +324,15 @@ class Exporter:
                 "fees_description": service.fees_description,
                 "application_process": service.referral_method,
             }
+            # Without an address of its own, one kept from an import stays.
+            | ({"email": service.email} if service.email else {})
             | ({"last_modified": service.updated_at} if self.public else {}),
         )
+        if service.phone:
+            self.add(
+                "phones",
+                {"id": _id("phone", sid), "service_id": sid, "number": service.phone},
+            )
         for kind, codes in (
             (NEEDS_TAXONOMY, service.need_codes),
             (GROUPS_TAXONOMY, service.target_group_codes),

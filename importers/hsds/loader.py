@@ -463,6 +463,7 @@ class _Planner:
                     "address": location.address or location.profile_value("address"),
                     "area": area,
                     "point": point,
+                    "opening_hours": location.opening_hours,
                 }
             )
             site_extras[location.id] = {

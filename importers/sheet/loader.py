@@ -446,7 +446,12 @@ def _carried(existing: Service | None, cells: _Cells) -> dict[str, Any]:
         "status": existing.status,
         "locations": [
             LocationInput(
-                id=loc.id, name=loc.name, address=loc.address, area=loc.area_id, point=loc.point
+                id=loc.id,
+                name=loc.name,
+                address=loc.address,
+                area=loc.area_id,
+                point=loc.point,
+                opening_hours=loc.opening_hours,
             )
             for loc in existing.locations
             if loc.area_id
@@ -457,6 +462,8 @@ def _carried(existing: Service | None, cells: _Cells) -> dict[str, Any]:
         "fees_description": existing.fees_description,
         "referral_method": existing.referral_method,
         "expected_response_days": existing.expected_response_days,
+        "phone": existing.phone,
+        "email": existing.email,
     }
     absent = {
         "description": existing.description,

@@ -146,3 +146,23 @@ async def test_foreign_hsds_data_is_exported_again(reference: Graph, examples: P
     schedules = tables["schedules"]
     assert [s["id"] for s in schedules] == [original["schedules"][0]["id"]]
     assert await snapshot(reference)  # nothing broke on the way
+
+
+async def test_opening_hours_and_service_contacts_travel_as_schedules_and_phones(
+    demo: Graph,
+) -> None:
+    """Rows of the plain forms the import takes back (the round trip above checks that it
+    does); the rows validate with the rest of the export."""
+    tables = await export_tables(demo)
+    phones = {p["number"]: p for p in tables["phones"] if p.get("service_id")}
+    assert "+383 29 000 214" in phones
+    assert set(phones["+383 29 000 214"]) == {"id", "service_id", "number"}
+    assert "vtc-prizren@example.org" in {s.get("email") for s in tables["services"]}
+    weekly = [s for s in tables["schedules"] if s.get("freq") == "WEEKLY"]
+    assert {(s["byday"], s["opens_at"], s["closes_at"]) for s in weekly} >= {
+        ("MO", "08:00:00", "16:00:00"),
+        ("MO", "09:00:00", "12:30:00"),
+        ("MO", "13:30:00", "16:00:00"),
+    }
+    assert all(set(s) == {"id", "location_id", "freq", "byday", "opens_at", "closes_at"}
+               for s in weekly)  # fmt: skip

@@ -372,3 +372,38 @@ def test_ndjson_is_read_one_object_a_line(examples: Path) -> None:
     assert len(source.rows("organizations")) == 1
     with pytest.raises(MalformedInput, match=r"records.ndjson:2: not valid JSON"):
         read_bytes("records.ndjson", (lines[0] + "\n{oops\n").encode())
+
+
+LOCATION = "3a19ff88-4620-4d17-9830-ac1d859eb5d5"
+
+
+async def test_plain_weekly_schedules_and_a_service_phone_become_hours_and_contacts(
+    reference: Graph, examples: Path
+) -> None:
+    with (examples / "csv" / "schedules.csv").open("a", newline="") as f:
+        writer = csv.writer(f)
+        # The site's own weekly hours: nothing but weekdays and times.
+        plain = ["" for _ in range(23)]
+        plain[0], plain[2], plain[11], plain[13] = str(uuid.uuid4()), LOCATION, "WEEKLY", "MO,WE"
+        plain[18], plain[19] = "09:00:00", "12:30:00"
+        writer.writerow(plain)
+    with (examples / "csv" / "phones.csv").open("a", newline="") as f:
+        csv.writer(f).writerow(
+            [str(uuid.uuid4()), "", SERVICE, "", "", "", "+44 1234 000111", "", "", ""]
+        )
+    report = await import_hsds(reference, read_path(examples / "csv"))
+    assert report.errors == [], [str(p) for p in report.errors[:5]]
+
+    service = (await reference.read(services_by_ids, ids=[SERVICE]))[SERVICE]
+    assert service.phone == "+44 1234 000111"
+    assert service.email == "email@example.com"
+    [site] = service.locations
+    assert [(h.weekday.value, h.opens, h.closes) for h in site.opening_hours] == [
+        ("MO", "09:00", "12:30"),
+        ("WE", "09:00", "12:30"),
+    ]
+    # The example's own schedule (of a service at a site, with validity dates and a
+    # description) says more than hours: it stays HSDS data, exported as it came.
+    assert site.hsds_extra is None or "48102e86" not in site.hsds_extra
+    assert service.hsds_extra is not None
+    assert "48102e86-bb50-41c4-8f1e-e269368c41d1" in service.hsds_extra

@@ -19,8 +19,10 @@ from graph.organisations import (
 )
 from graph.services import (
     LocationInput,
+    OpeningHours,
     Service,
     ServiceInput,
+    Weekday,
     services_by_ids,
     services_of_organisation,
     upsert_row,
@@ -225,8 +227,17 @@ async def test_existing_organisations_and_services_are_matched_not_duplicated(
         name="Trauma therapy",
         delivery=["in_person"],
         needs=["psychosocial.trauma-therapy"],
-        locations=[LocationInput(id="krct-site", name="Office", area="XK-prizren")],
+        locations=[
+            LocationInput(
+                id="krct-site",
+                name="Office",
+                area="XK-prizren",
+                opening_hours=[OpeningHours(weekday=Weekday.TU, opens="09:00", closes="15:00")],
+            )
+        ],
         programmes=[],
+        phone="+383 38 000 111",
+        email="therapy@krct.example",
     )
     await reference.write(upsert_services, rows=[upsert_row("krct-trauma", registered, {})])
     sheet = (
@@ -248,6 +259,9 @@ async def test_existing_organisations_and_services_are_matched_not_duplicated(
     assert trauma.name == "TRAUMA THERAPY"
     assert trauma.covered_area_ids == ["XK-gjilan"]
     assert [loc.id for loc in trauma.locations] == ["krct-site"]  # no column: kept
+    # Nor for opening hours, or the service's own phone and e-mail: kept as they were.
+    assert [h.stored() for h in trauma.locations[0].opening_hours] == ["TU 09:00 15:00"]
+    assert (trauma.phone, trauma.email) == ("+383 38 000 111", "therapy@krct.example")
 
 
 async def test_one_organisation_for_the_whole_sheet(reference: Graph) -> None:

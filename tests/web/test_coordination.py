@@ -231,6 +231,10 @@ async def test_search_results_map_reads_the_public_outlines(
     assert points
     assert all(41.8 < p["lat"] < 43.3 and 20.0 < p["lon"] < 21.8 for p in points)
     assert any("Ferizaj" in p["label"] or "IOM" in p["label"] for p in points)
+    # One dot per result, at its site nearest Ferizaj.
+    results = page.text.count('<li class="card result">')
+    assert len(points) <= results
+    assert len({p["label"] for p in points}) == len(points)
     # The base map is public, as the directory is: no session needed.
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as anyone:

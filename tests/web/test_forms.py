@@ -113,7 +113,8 @@ async def test_the_service_form_offers_checkboxes_and_language_names_and_keeps_e
     csrf = await _signed_in(client, b_service["partner"])
     form = await client.get("/app/services/new?lang=de")
     assert form.status_code == 200
-    assert form.text.count("<select") == 1  # capacity only: one choice of several
+    # One choice of several each: the capacity, and a new site's municipality and weekday.
+    assert form.text.count("<select") == 3
     assert "multiple" not in form.text
     trauma = r'name="needs" value="psychosocial.trauma-therapy">\s*<label[^>]*>Traumatherapie'
     assert re.search(trauma, form.text)

@@ -7,7 +7,8 @@
 //   colours each municipality by the need's state and, on a click, opens its row in the
 //   page's table (the element with id "area-<area id>").
 // <div data-map="points" data-geojson="..." data-points='[{"lat", "lon", "label"}]'>
-//   the outlines in grey with a dot per point (the sites of the results of a search).
+//   the outlines in grey with a dot per point (the sites of the results of a search, or
+//   of one service), each dot a path of class "map-point".
 (function () {
   "use strict";
   if (typeof L === "undefined") { return; }
@@ -69,7 +70,8 @@
       }).addTo(map);
       var dots = found.map(function (p) {
         return L.circleMarker([p.lat, p.lon], {
-          radius: 7, color: "#fff", weight: 2, fillColor: "#0b5394", fillOpacity: 1
+          radius: 7, color: "#fff", weight: 2, fillColor: "#0b5394", fillOpacity: 1,
+          className: "map-point"
         }).bindTooltip(p.label).addTo(map);
       });
       var bounds = dots.length ? L.featureGroup(dots).getBounds().pad(0.3) : base.getBounds();

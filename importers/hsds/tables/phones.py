@@ -1,5 +1,6 @@
 """`phones`: an organisation's own number (a row naming only the organisation) becomes its
-phone; every other phone is kept with its service, site or organisation."""
+phone, a service's (a row naming only the service, with no extension, type or description)
+the service's; every other phone is kept with its service, site or organisation."""
 
 from __future__ import annotations
 
@@ -28,6 +29,22 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
             assembly.report.read[TABLE] += 1
             if Fields(row, assembly.report).uuid("id", required=True):
                 organisation.phone = number
+                continue
+            assembly.report.rejected[TABLE] += 1
+            continue
+        service = assembly.services.get(row.get("service_id").strip().lower())
+        plain = not any(
+            row.get(k).strip() for k in (*others[1:], "extension", "type", "description")
+        )
+        if (
+            service is not None
+            and service.fields.get("phone") is None
+            and plain
+            and PHONE.match(number)
+        ):
+            assembly.report.read[TABLE] += 1
+            if Fields(row, assembly.report).uuid("id", required=True):
+                service.fields["phone"] = number
                 continue
             assembly.report.rejected[TABLE] += 1
             continue

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from graph.services.models import EMAIL_PATTERN
 from importers.hsds.assembly import Assembly, Fields, ServiceDraft
 from importers.rows import Row
 
@@ -68,5 +71,11 @@ def load(assembly: Assembly, rows: list[Row]) -> None:
             "fees_description": fields.text("fees_description"),
             "referral_method": fields.text("application_process"),
         }
-        draft.extras.keep_fields(row, USED)
+        # An address Homeward would refuse stays HSDS data, exported as it came.
+        email = fields.text("email")
+        used = USED
+        if email and re.match(EMAIL_PATTERN, email) and len(email) <= 254:
+            draft.fields["email"] = email
+            used = USED | {"email"}
+        draft.extras.keep_fields(row, used)
         assembly.services[id] = draft
