@@ -12,6 +12,7 @@ from neo4j import AsyncManagedTransaction
 
 from graph.driver import Graph
 from graph.migrations import applied_migrations
+from graph.search_changes import restart_clock
 
 MARKER = "HomewardRestore"
 
@@ -60,6 +61,8 @@ async def mark_restore(tx: AsyncManagedTransaction, *, source: str) -> None:
 
 async def unmark_restore(tx: AsyncManagedTransaction) -> None:
     await tx.run("MATCH (m:HomewardRestore) DELETE m")
+    # Restored data is not what any search index holds, whatever clock the backup carried.
+    await restart_clock(tx)
 
 
 CREATE_NODES: LiteralString = """
