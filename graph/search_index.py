@@ -63,10 +63,9 @@ DEGREES_TO_RADIANS = 0.017453292519943295
 # An incremental update larger than this rebuilds in the background instead.
 MAX_INCREMENTAL = 5000
 
-FACTS: LiteralString = (
+# The facts of a service as the index keeps them.
+_FACTS: LiteralString = (
     """
-MATCH (s:Service)
-WHERE $since IS NULL OR (s.search_stamp > $since AND s.search_stamp <= $until)
 RETURN s.id AS id, s.status AS status, s.capacity AS capacity, s.delivery AS delivery,
        s.need_codes AS needs, s.target_group_codes AS groups, s.languages AS languages,
        s.programme_ids AS programmes, s.covered_area_ids AS areas,
@@ -81,6 +80,15 @@ RETURN s.id AS id, s.status AS status, s.capacity AS capacity, s.delivery AS del
        EXISTS { (s)-[:SAME_AS]->(:Service) } AS merged
 """
 )
+# A build reads the directory in pages of its own transactions, in order of id.
+PAGE: LiteralString = (
+    "MATCH (s:Service) WHERE s.id > $after WITH s ORDER BY s.id LIMIT $size" + _FACTS
+)
+# Keeping current: the services stamped since the watermark, up to the clock read.
+CHANGED: LiteralString = (
+    "MATCH (s:Service) WHERE s.search_stamp > $since AND s.search_stamp <= $until" + _FACTS
+)
+BUILD_PAGE = 5000
 
 _STATUS = {ServiceStatus.ACTIVE.value: 1, ServiceStatus.TEMPORARILY_CLOSED.value: 2}
 _NO_DATE = np.iinfo(np.int64).min
@@ -200,6 +208,12 @@ def _service(record: Any) -> _Service:
     )
 
 
+async def _page(
+    tx: AsyncManagedTransaction, *, after: str, size: int
+) -> list[tuple[str, _Service]]:
+    return [(r["id"], _service(r)) async for r in await tx.run(PAGE, after=after, size=size)]
+
+
 @dataclass(slots=True)
 class _Columns:
     """The vector form of the services, made from `_Service`s after every change; slot i
@@ -252,13 +266,23 @@ class SearchIndex:
 
     # --- keeping current --------------------------------------------------------------
 
-    async def build(self, tx: AsyncManagedTransaction) -> bool:
-        """Read every service's facts; False (and nothing held) above the bound."""
-        clock = await read_clock(tx)
-        self._reset()
+    async def build(self, graph: Graph) -> bool:
+        """Read every service's facts, a page per transaction, into a new index that then
+        replaces this one; False (and nothing held) above the bound. Writes during the build
+        are stamped above the clock read first, so the next search applies them."""
+        clock = await graph.read(read_clock)
         if clock.epoch is None or clock.services > self.max_services:
+            self._reset()
             return False
-        await self._apply(tx, since=None, until=clock.stamp)
+        fresh = SearchIndex(max_services=self.max_services)
+        after = ""
+        while page := await graph.read(_page, after=after, size=BUILD_PAGE):
+            for id, service in page:
+                fresh._put(id, service)
+            after = page[-1][0]
+        self._ids, self._slot = fresh._ids, fresh._slot
+        self._services, self._postings = fresh._services, fresh._postings
+        self._columns = None
         self.epoch, self.watermark, self.built = clock.epoch, clock.stamp, True
         return True
 
@@ -268,10 +292,10 @@ class SearchIndex:
         self._columns = None
         self.epoch, self.watermark, self.built = None, -1, False
 
-    async def _apply(self, tx: AsyncManagedTransaction, *, since: int | None, until: int) -> None:
+    async def _apply(self, tx: AsyncManagedTransaction, *, since: int, until: int) -> None:
         # Read everything first, then change the index without awaiting in between: a search
         # of another request never sees it half changed.
-        result = await tx.run(FACTS, since=since, until=until)
+        result = await tx.run(CHANGED, since=since, until=until)
         changed = [(r["id"], _service(r)) async for r in result]
         for id, service in changed:
             self._put(id, service)
@@ -337,7 +361,7 @@ class SearchIndex:
         assert self._graph is not None
         try:
             async with self._lock:
-                await self._graph.read(self.build)
+                await self.build(self._graph)
             log.info("search index built: %d services", self.size)
         except Exception:  # the Cypher query keeps serving; the next search tries again
             log.exception("search index not built")
