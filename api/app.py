@@ -89,8 +89,13 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         app.state.reference_cache = ReferenceCache()
         # The search facts in memory (graph/search_index.py), built in the background; the
         # database ranks the searches until it is ready.
+        # Its builds run on a Graph of their own over the same driver: long reads without the
+        # requests' timeout, not counted among the requests' transactions.
         app.state.search_index = (
-            SearchIndex(graph, max_services=settings.search_index_max_services)
+            SearchIndex(
+                Graph(driver, settings.neo4j_database),
+                max_services=settings.search_index_max_services,
+            )
             if settings.search_index_max_services > 0
             else None
         )
