@@ -17,8 +17,10 @@ from graph.search_changes import restart_clock
 MARKER = "HomewardRestore"
 
 
+# The search index's clock (graph/search_changes.py) says which writes each API process has
+# seen, not what the directory holds: it is not backed up, and a restore starts it anew.
 READ_NODES: LiteralString = """
-MATCH (n) WHERE NOT n:SchemaMigration
+MATCH (n) WHERE NOT n:SchemaMigration AND NOT n:SearchClock
 RETURN elementId(n) AS eid, labels(n) AS labels, properties(n) AS props
 """
 READ_RELATIONSHIPS: LiteralString = """
@@ -43,7 +45,8 @@ async def read_snapshot(tx: AsyncManagedTransaction) -> Snapshot:
 
 
 COUNT: LiteralString = """
-MATCH (n) WHERE NOT n:SchemaMigration AND ($label IS NULL OR $label IN labels(n))
+MATCH (n) WHERE NOT n:SchemaMigration AND NOT n:SearchClock
+  AND ($label IS NULL OR $label IN labels(n))
 RETURN count(n) AS n
 """
 

@@ -51,10 +51,14 @@ MATCH (:Programme {id: id})<-[:FUNDED_BY]-(s:Service)
 SET s.search_stamp = c.stamp
 """
 
-# Everything may have changed (a restore): a new epoch makes every index rebuild.
+# Everything may have changed (a restore): a new epoch makes every index rebuild. The stamp
+# goes on from the highest one the restored services carry, so that they do not all count
+# as changed at the next write.
 RESTART: LiteralString = """
+OPTIONAL MATCH (s:Service) WHERE s.search_stamp IS NOT NULL
+WITH max(s.search_stamp) AS top
 MERGE (c:SearchClock {id: 'directory'})
-SET c.epoch = randomUUID(), c.stamp = 0
+SET c.epoch = randomUUID(), c.stamp = coalesce(top, 0)
 """
 
 # The number of services comes from Neo4j's count store (no scan); an index that holds
