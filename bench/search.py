@@ -34,15 +34,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.neo4j import serving_api
+from bench.neo4j import serving_api, start_api, wait_for_api
 from core.clock import utcnow
 from core.settings import Settings
 from graph.driver import Graph, create_driver
+from graph.migrations import migrate
 from graph.reference import ReferenceCache
 from graph.search import PartnerSearch, search_partners
 from homeward import neo4j_server
 
 API_PORT = 8765
+INDEX_PORT = 8766
 console = Console()
 app = typer.Typer(add_completion=False)
 
@@ -162,34 +164,83 @@ def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
     }
 
 
-async def _http_phase(
-    queries: list[dict[str, Any]], clients: int, cpu: CpuMeter, *, trivial: bool = False
-) -> tuple[dict[str, float], int]:
+async def _http_round(
+    http: httpx.AsyncClient, queries: list[dict[str, Any]], clients: int, *, trivial: bool
+) -> tuple[list[float], int]:
     errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{API_PORT}", limits=limits, timeout=30
-    ) as http:
 
-        async def call(query: dict[str, Any]) -> None:
-            nonlocal errors
-            if trivial:
-                response = await http.post("/graphql", json={"query": TRIVIAL})
-                if response.status_code != 200 or "errors" in response.json():
-                    errors += 1
-                return
-            response = await http.post("/graphql", json={"query": QUERY, "variables": {"q": query}})
-            body = response.json()
-            result = (body.get("data") or {}).get("searchPartners") or {}
-            if response.status_code != 200 or result.get("__typename") != "PartnerSearchResults":
+    async def call(query: dict[str, Any]) -> None:
+        nonlocal errors
+        if trivial:
+            response = await http.post("/graphql", json={"query": TRIVIAL})
+            if response.status_code != 200 or "errors" in response.json():
                 errors += 1
+            return
+        response = await http.post("/graphql", json={"query": QUERY, "variables": {"q": query}})
+        body = response.json()
+        result = (body.get("data") or {}).get("searchPartners") or {}
+        if response.status_code != 200 or result.get("__typename") != "PartnerSearchResults":
+            errors += 1
 
-        await _run_concurrently(clients, queries[: clients * 5], call)  # warm-up
-        cpu.start()
-        started = time.perf_counter()
-        latencies = await _run_concurrently(clients, queries, call)
-        summary = _summary(latencies, time.perf_counter() - started)
-        return summary | cpu.per_request(len(latencies)), errors
+    return await _run_concurrently(clients, queries, call), errors
+
+
+async def _identical(queries: list[dict[str, Any]]) -> tuple[int, int]:
+    """How many of `queries` get the same response body from both paths, of how many."""
+    async with (
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{API_PORT}", timeout=60) as cypher,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{INDEX_PORT}", timeout=60) as index,
+    ):
+        same = 0
+        for query in queries:
+            body = {"query": QUERY, "variables": {"q": query}}
+            a = (await cypher.post("/graphql", json=body)).json()
+            b = (await index.post("/graphql", json=body)).json()
+            same += a == b
+        return same, len(queries)
+
+
+async def _interleaved(
+    queries: list[dict[str, Any]], clients: int, rounds: int, meters: dict[str, CpuMeter]
+) -> tuple[dict[str, dict[str, float]], int]:
+    """The three paths in turn, `rounds` times over slices of the same queries, so that a
+    change in the machine's load falls on all of them alike."""
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    ports = {"cypher": API_PORT, "index": INDEX_PORT, "floor": INDEX_PORT}
+    latencies: dict[str, list[float]] = {path: [] for path in ports}
+    seconds = dict.fromkeys(ports, 0.0)
+    cpu = {path: {"cpu_api": 0.0, "cpu_neo4j": 0.0, "cpu_client": 0.0} for path in ports}
+    errors = 0
+    clients_by_path = {
+        path: httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60)
+        for path, port in ports.items()
+    }
+    try:
+        for path, http in clients_by_path.items():  # warm-up
+            await _http_round(http, queries[: clients * 5], clients, trivial=path == "floor")
+        size = max(len(queries) // rounds, 1)
+        for r in range(rounds):
+            part = queries[r * size : (r + 1) * size]
+            for path, http in clients_by_path.items():
+                meter = meters[path]
+                meter.start()
+                started = time.perf_counter()
+                got, failed = await _http_round(http, part, clients, trivial=path == "floor")
+                seconds[path] += time.perf_counter() - started
+                errors += failed
+                latencies[path] += got
+                for key, value in meter.per_request(1).items():
+                    cpu[path][key] += value
+    finally:
+        for http in clients_by_path.values():
+            await http.aclose()
+    summary = {}
+    for path in ports:
+        n = len(latencies[path])
+        summary[path] = _summary(latencies[path], seconds[path]) | {
+            key: total / n for key, total in cpu[path].items()
+        }
+    return summary, errors
 
 
 async def _bare_phase(
@@ -227,39 +278,96 @@ async def _bare_phase(
 
 @app.command()
 def main(
-    clients: int = typer.Option(8, min=1, max=64),
+    clients: list[int] = typer.Option([1, 8], min=1, max=64),  # noqa: B008
     requests: int = typer.Option(800, min=10, max=20000),
+    rounds: int = typer.Option(4, min=1, max=50),
     seed: int = typer.Option(7),
+    bare: bool = typer.Option(False, help="Also time the Cypher path through the driver."),
 ) -> None:
-    with serving_api(API_PORT) as (instance, api):
-        queries = workload(requests, seed)
+    """Today's Cypher path (an API process with the search index off), the index path (an
+    API process with it) and the framework floor, interleaved in rounds, at each client
+    count; then whether both paths give identical response bodies."""
+    with serving_api(API_PORT, env={"HOMEWARD_SEARCH_INDEX_MAX_SERVICES": "0"}) as (
+        instance,
+        api,
+    ):
         settings = Settings(NEO4J_URI=instance.uri)
-        cpu = CpuMeter(api.pid, neo4j_server.running_pid(instance))
-        http, errors = asyncio.run(_http_phase(queries, clients, cpu))
-        bare = asyncio.run(_bare_phase(queries, clients, settings, cpu))
-        floor, floor_errors = asyncio.run(_http_phase(queries, clients, cpu, trivial=True))
-        errors += floor_errors
+        asyncio.run(_migrate(settings))
+        index_api = start_api(instance, INDEX_PORT)
+        try:
+            wait_for_api(INDEX_PORT)
+            queries = workload(requests, seed)
+            neo4j_pid = neo4j_server.running_pid(instance)
+            # The index builds in the background at start-up; searches meanwhile take the
+            # Cypher path, so wait for it to be built before measuring.
+            asyncio.run(_wait_for_index(queries[:5]))
+            same, compared = asyncio.run(_identical(queries))
+            meters = {
+                "cypher": CpuMeter(api.pid, neo4j_pid),
+                "index": CpuMeter(index_api.pid, neo4j_pid),
+                "floor": CpuMeter(index_api.pid, neo4j_pid),
+            }
+            runs = {n: asyncio.run(_interleaved(queries, n, rounds, meters)) for n in clients}
+            driver = (
+                asyncio.run(_bare_phase(queries, max(clients), settings, meters["cypher"]))
+                if bare
+                else None
+            )
+        finally:
+            index_api.terminate()
+            index_api.wait(timeout=30)
 
     table = Table(
-        "path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s",
-        "CPU ms/req: API", "Neo4j", "client",
+        "clients", "path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s",
+        "CPU ms/req: API", "Neo4j", "client", "API+Neo4j",
     )  # fmt: skip
-    phases = (
-        ("HTTP searchPartners", http),
-        ("driver: search_partners", bare),
-        ("HTTP { __typename } (floor)", floor),
-    )
-    for name, row in phases:
+    errors = 0
+    for n, (summary, failed) in runs.items():
+        errors += failed
+        for path, row in summary.items():
+            table.add_row(
+                str(n), path, f"{row['n']:.0f}", f"{row['p50']:.1f}", f"{row['p95']:.1f}",
+                f"{row['p99']:.1f}", f"{row['rps']:.0f}", f"{row['cpu_api']:.1f}",
+                f"{row['cpu_neo4j']:.1f}", f"{row['cpu_client']:.1f}",
+                f"{row['cpu_api'] + row['cpu_neo4j']:.1f}",
+            )  # fmt: skip
+    if driver is not None:
         table.add_row(
-            name, f"{row['n']:.0f}", f"{row['p50']:.1f}", f"{row['p95']:.1f}",
-            f"{row['p99']:.1f}", f"{row['rps']:.0f}",
-            f"{row['cpu_api']:.1f}", f"{row['cpu_neo4j']:.1f}", f"{row['cpu_client']:.1f}",
+            str(max(clients)), "driver: search_partners", f"{driver['n']:.0f}",
+            f"{driver['p50']:.1f}", f"{driver['p95']:.1f}", f"{driver['p99']:.1f}",
+            f"{driver['rps']:.0f}", "", f"{driver['cpu_neo4j']:.1f}",
+            f"{driver['cpu_client']:.1f}", "",
         )  # fmt: skip
     console.print(table)
-    console.print(
-        f"clients {clients}, errors {errors}; ratio HTTP/driver: "
-        f"p50 {http['p50'] / bare['p50']:.2f}x, p95 {http['p95'] / bare['p95']:.2f}x"
-    )
+    for n, (summary, _) in runs.items():
+        cypher, index = summary["cypher"], summary["index"]
+        cost = (index["cpu_api"] + index["cpu_neo4j"]) / (cypher["cpu_api"] + cypher["cpu_neo4j"])
+        console.print(
+            f"{n} client(s), index / cypher: CPU (API + Neo4j) {cost:.3f}x, "
+            f"req/s {index['rps'] / cypher['rps']:.2f}x, p95 {index['p95'] / cypher['p95']:.3f}x"
+        )
+    console.print(f"identical response bodies: {same} of {compared}; errors {errors}")
+
+
+async def _migrate(settings: Settings) -> None:
+    """Migrations the loaded data set lacks (the change feed's clock, for the index)."""
+    driver = create_driver(settings)
+    try:
+        await migrate(Graph(driver, settings.neo4j_database))
+    finally:
+        await driver.close()
+
+
+async def _wait_for_index(queries: list[dict[str, Any]], deadline_s: float = 600.0) -> None:
+    """Until the index process says (on /health) that its index is built."""
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{INDEX_PORT}", timeout=60) as http:
+        while time.monotonic() - started < deadline_s:
+            response = await http.get("/health")
+            if ((response.json() or {}).get("search_index") or {}).get("built"):
+                return
+            await asyncio.sleep(1.0)
+    raise RuntimeError("the search index was not built in time")
 
 
 if __name__ == "__main__":

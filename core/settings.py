@@ -132,6 +132,12 @@ class Settings(BaseSettings):
         default=300.0, ge=0, alias="HOMEWARD_HOUSEKEEPING_INTERVAL_S"
     )
 
+    # The in-process search index (graph/search_index.py) is built only for a directory of at
+    # most this many services; above it the database ranks every search. 0: never built.
+    search_index_max_services: int = Field(
+        default=1_000_000, ge=0, alias="HOMEWARD_SEARCH_INDEX_MAX_SERVICES"
+    )
+
     # Largest upload the import endpoints accept (bytes); larger files get a 413 and are
     # imported with `homeward import` instead.
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="HOMEWARD_IMPORT_MAX_BYTES")

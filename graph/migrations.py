@@ -312,6 +312,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR (n:Notification) REQUIRE n.id IS UNIQUE",
         ),
     ),
+    Migration(
+        version=19,
+        description="the change feed of the search facts: one clock, a stamp on each service",
+        # graph/search_changes.py: the clock is made by the first write (MERGE on this unique
+        # id), and services stamped from then on; a process builds its index in full first.
+        statements=(
+            "CREATE CONSTRAINT search_clock_id IF NOT EXISTS "
+            "FOR (c:SearchClock) REQUIRE c.id IS UNIQUE",
+            "CREATE INDEX service_search_stamp IF NOT EXISTS FOR (s:Service) ON (s.search_stamp)",
+            "MERGE (c:SearchClock {id: 'directory'}) "
+            "ON CREATE SET c.epoch = randomUUID(), c.stamp = 0",
+        ),
+    ),
 )
 
 

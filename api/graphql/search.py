@@ -267,6 +267,7 @@ class SearchQuery:
                 stale_after_days=settings.verification_stale_days,
                 cache=info.context.reference,
                 with_services=True,
+                index=info.context.search_index,
             )
         except HomewardError as exc:
             error = to_graphql_error(exc, argument="query")
