@@ -108,6 +108,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
             SearchIndex(
                 Graph(driver, settings.neo4j_database),
                 max_services=settings.search_index_max_services,
+                max_page_models=settings.search_cache_max_entries,
             )
             if settings.search_index_max_services > 0
             else None

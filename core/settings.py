@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     search_index_max_services: int = Field(
         default=1_000_000, ge=0, alias="HOMEWARD_SEARCH_INDEX_MAX_SERVICES"
     )
+    # With the index, the models of the services (and as many organisations) its result pages
+    # showed are kept in memory (graph/search_cache.py), least recently used out first;
+    # 0: every page is read from the database.
+    search_cache_max_entries: int = Field(
+        default=20_000, ge=0, alias="HOMEWARD_SEARCH_CACHE_MAX_ENTRIES"
+    )
 
     # Largest upload the import endpoints accept (bytes); larger files get a 413 and are
     # imported with `homeward import` instead.

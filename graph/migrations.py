@@ -321,6 +321,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE CONSTRAINT search_clock_id IF NOT EXISTS "
             "FOR (c:SearchClock) REQUIRE c.id IS UNIQUE",
             "CREATE INDEX service_search_stamp IF NOT EXISTS FOR (s:Service) ON (s.search_stamp)",
+            # Organisations too: the search keeps the models of its pages (graph/search_cache.py).
+            "CREATE INDEX organisation_search_stamp IF NOT EXISTS "
+            "FOR (o:Organisation) ON (o.search_stamp)",
             "MERGE (c:SearchClock {id: 'directory'}) "
             "ON CREATE SET c.epoch = randomUUID(), c.stamp = 0",
         ),

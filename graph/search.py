@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, LiteralString, NoReturn, Protocol
 
@@ -569,6 +569,13 @@ class RankedSource(Protocol):
         limit: int,
     ) -> Ranked | None: ...
 
+    async def page_models(
+        self, tx: AsyncManagedTransaction, *, ids: list[str]
+    ) -> tuple[dict[str, Service], dict[str, Organisation]]:
+        """The page's services and organisations, as `services_by_ids` and
+        `organisations_by_ids` read them; asked only after `ranked` answered."""
+        ...
+
 
 async def ranked(
     tx: AsyncManagedTransaction,
@@ -620,15 +627,19 @@ async def ranked(
 # --- reasons -------------------------------------------------------------------------------
 
 
-class Reason(BaseModel):
+# Reasons, matches and the result are plain dataclasses: a page makes some 200 reasons per
+# search, and nothing here comes from outside to be validated.
+@dataclass(slots=True)
+class Reason:
     """One human-readable reason, as a kind and its parameters; the API words it in the
     caller's language."""
 
     kind: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
-class Match(BaseModel):
+@dataclass(slots=True)
+class Match:
     service_id: str
     score: float
     distance_km: float | None
@@ -743,7 +754,8 @@ def page_match(row: dict[str, Any], asked: Resolved) -> Match:
     )
 
 
-class SearchResult(BaseModel):
+@dataclass(slots=True)
+class SearchResult:
     destination_id: str
     matches: list[Match]
     total: int
@@ -751,8 +763,8 @@ class SearchResult(BaseModel):
     unmatched_needs: list[str]
     cursors: list[str]
     # With `with_services`: the page's services and their organisations.
-    services: dict[str, Service] = Field(default_factory=dict)
-    organisations: dict[str, Organisation] = Field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    organisations: dict[str, Organisation] = field(default_factory=dict)
     # Whether the in-process index answered instead of RANKED (for tests and metrics).
     by_index: bool = False
 
@@ -798,7 +810,10 @@ async def search_partners(
     page = [page_match(row, asked) for row in found.rows[:first]]
     services: dict[str, Service] = {}
     organisations: dict[str, Organisation] = {}
-    if with_services and page:
+    if with_services and page and by_index:
+        assert index is not None
+        services, organisations = await index.page_models(tx, ids=[m.service_id for m in page])
+    elif with_services and page:
         services = await services_by_ids(tx, ids=[m.service_id for m in page])
         owners = sorted({s.organisation_id for s in services.values()})
         organisations = await organisations_by_ids(tx, ids=owners)

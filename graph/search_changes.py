@@ -15,9 +15,14 @@ graph was restored from a backup or wiped and written again) or a missing clock 
 feed cannot be trusted, and the index is built anew (meanwhile the Cypher query serves).
 
 The writers: `graph.services.writes.upsert_services` (registration, edits, imports, seed),
-verification and capacity (`graph.services.verification`), referral statistics
-(`graph.referrals.responsiveness`), `SAME_AS` decisions (`graph.duplicates.review`),
+verification, capacity and a reverification flag (`graph.services.verification`), referral
+statistics (`graph.referrals.responsiveness`), `SAME_AS` decisions (`graph.duplicates.review`),
 programmes (whose sending countries decide eligibility) and a restore.
+
+Organisations are stamped on the same clock (`organisations_changed`: imports and
+`update_organisation`): the search's result pages keep the models of their services and
+organisations in memory (`graph.search_cache`), and an edited organisation must not be shown
+as it was.
 """
 
 from __future__ import annotations
@@ -49,6 +54,16 @@ WITH c
 UNWIND $programmes AS id
 MATCH (:Programme {id: id})<-[:FUNDED_BY]-(s:Service)
 SET s.search_stamp = c.stamp
+"""
+
+STAMP_ORGANISATIONS: LiteralString = """
+MERGE (c:SearchClock {id: 'directory'})
+ON CREATE SET c.epoch = randomUUID(), c.stamp = 0
+SET c.stamp = c.stamp + 1
+WITH c
+UNWIND $ids AS id
+MATCH (o:Organisation {id: id})
+SET o.search_stamp = c.stamp
 """
 
 # Everything may have changed (a restore): a new epoch makes every index rebuild. The stamp
@@ -87,6 +102,27 @@ async def programmes_changed(tx: AsyncManagedTransaction, *, ids: list[str]) -> 
     """A programme's sending countries decide the eligibility of the services it funds."""
     if ids:
         await tx.run(STAMP_FUNDED, programmes=ids)
+
+
+async def organisations_changed(tx: AsyncManagedTransaction, *, ids: list[str]) -> None:
+    """Say that these organisations' own descriptions changed in this transaction."""
+    if ids:
+        await tx.run(STAMP_ORGANISATIONS, ids=ids)
+
+
+# The organisations changed since a watermark, up to the clock a search read.
+CHANGED_ORGANISATIONS: LiteralString = """
+MATCH (o:Organisation) WHERE o.search_stamp > $since AND o.search_stamp <= $until
+RETURN collect(o.id) AS ids
+"""
+
+
+async def changed_organisations(
+    tx: AsyncManagedTransaction, *, since: int, until: int
+) -> list[str]:
+    """The organisations stamped in (since, until]."""
+    result = await tx.run(CHANGED_ORGANISATIONS, since=since, until=until)
+    return list((await result.single(strict=True))["ids"])
 
 
 async def restart_clock(tx: AsyncManagedTransaction) -> None:

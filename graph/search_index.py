@@ -39,10 +39,10 @@ from neo4j.time import DateTime
 
 from graph.driver import Graph
 from graph.eligibility import RESTRICTED_TO
+from graph.organisations import Organisation
 from graph.search import (
     NEARBY_BASE,
     NEARBY_RANGE,
-    PAGE_FACTS,
     REMOTE,
     WEIGHTS,
     After,
@@ -51,8 +51,9 @@ from graph.search import (
     _chain_points,
     bbox,
 )
-from graph.search_changes import Clock, read_clock
-from graph.services import ServiceStatus
+from graph.search_cache import PageModels
+from graph.search_changes import Clock, changed_organisations, read_clock
+from graph.services import Service, ServiceStatus
 
 log = logging.getLogger(__name__)
 
@@ -244,9 +245,18 @@ class _Columns:
 class SearchIndex:
     """One per API process (like the driver). `ranked` follows `graph.search.RankedSource`."""
 
-    def __init__(self, graph: Graph | None = None, *, max_services: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        graph: Graph | None = None,
+        *,
+        max_services: int = 1_000_000,
+        max_page_models: int = 0,
+    ) -> None:
         self._graph = graph
         self.max_services = max_services
+        # The models of result pages (graph/search_cache.py), evicted as the index applies
+        # changes; 0 keeps none.
+        self.models = PageModels(max_page_models)
         self._ids: list[str] = []
         self._slot: dict[str, int] = {}
         self._services: list[_Service] = []
@@ -263,6 +273,10 @@ class SearchIndex:
     @property
     def size(self) -> int:
         return len(self._ids)
+
+    @property
+    def building(self) -> bool:
+        return self._building is not None and not self._building.done()
 
     # --- keeping current --------------------------------------------------------------
 
@@ -283,6 +297,7 @@ class SearchIndex:
         self._ids, self._slot = fresh._ids, fresh._slot
         self._services, self._postings = fresh._services, fresh._postings
         self._columns = None
+        self.models.clear()
         self.epoch, self.watermark, self.built = clock.epoch, clock.stamp, True
         return True
 
@@ -290,6 +305,7 @@ class SearchIndex:
         self._ids, self._slot, self._services = [], {}, []
         self._postings.clear()
         self._columns = None
+        self.models.clear()
         self.epoch, self.watermark, self.built = None, -1, False
 
     async def _apply(self, tx: AsyncManagedTransaction, *, since: int, until: int) -> None:
@@ -297,10 +313,12 @@ class SearchIndex:
         # of another request never sees it half changed.
         result = await tx.run(CHANGED, since=since, until=until)
         changed = [(r["id"], _service(r)) async for r in result]
+        organisations = await changed_organisations(tx, since=since, until=until)
         for id, service in changed:
             self._put(id, service)
         if changed:
             self._columns = None
+        self.models.evict(services=[id for id, _ in changed], organisations=organisations)
 
     def _put(self, id: str, service: _Service) -> None:
         slot = self._slot.get(id)
@@ -365,6 +383,13 @@ class SearchIndex:
             log.info("search index built: %d services", self.size)
         except Exception:  # the Cypher query keeps serving; the next search tries again
             log.exception("search index not built")
+
+    async def page_models(
+        self, tx: AsyncManagedTransaction, *, ids: list[str]
+    ) -> tuple[dict[str, Service], dict[str, Organisation]]:
+        """The page's services and their organisations, after `ranked` answered in the same
+        transaction (so the cache is current for it)."""
+        return await self.models.page(tx, ids=ids)
 
     # --- vectors ----------------------------------------------------------------------
 
@@ -435,9 +460,7 @@ class SearchIndex:
         total, answered, page = self.rank(asked=asked, text_ids=text_ids, after=after, limit=limit)
         facts: dict[str, dict[str, Any]] = {}
         if page:
-            ids = [row["id"] for row in page]
-            result = await tx.run(PAGE_FACTS, ids=ids)
-            facts = {r["service"]["id"]: r["service"] async for r in result}
+            facts = await self.models.page_facts(tx, ids=[row["id"] for row in page])
         rows = [
             {k: row[k] for k in ("score", "km", "fits", "covered")} | {"service": facts[row["id"]]}
             for row in page

@@ -127,6 +127,8 @@ async def flag_for_reverification(
     """Ask for the entry to be confirmed again, e.g. after a referral came back with
     "could not contact" or "no capacity". The next verification clears the flag."""
     await tx.run(FLAG, id=id, reason=reason, at=at)
+    # Not a search fact, but the service as a search page shows it (graph/search_cache.py).
+    await services_changed(tx, ids=[id])
 
 
 CAPACITY: LiteralString = """
