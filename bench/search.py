@@ -13,8 +13,9 @@ a request costs.
     python -m bench.search --clients 8 --requests 800
 
 Needs data set M loaded in the benchmark Neo4j (`python -m bench.dataset load`); starts that
-Neo4j if it is not running, serves the API on 127.0.0.1 in a child process, and stops both
-child processes it started when done. Requests go to loopback only and their number is
+Neo4j if it is not running, serves the API on 127.0.0.1 in child processes (the Cypher path
+and the index path, each once more for the two-worker variant), and stops the child
+processes it started when done. Requests go to loopback only and their number is
 bounded.
 """
 
@@ -45,6 +46,9 @@ from homeward import neo4j_server
 
 API_PORT = 8765
 INDEX_PORT = 8766
+# The second worker of each path in the two-worker variant (clients take them in turn).
+API_PORT_2 = 8767
+INDEX_PORT_2 = 8768
 console = Console()
 app = typer.Typer(add_completion=False)
 
@@ -137,20 +141,38 @@ def _cpu_ms(pid: int | None) -> float:
 
 
 class CpuMeter:
-    """CPU per request of the API, Neo4j and this client over one phase."""
+    """CPU per request of the API (all its worker processes), Neo4j and this client over one
+    phase."""
 
-    def __init__(self, api_pid: int | None, neo4j_pid: int | None) -> None:
-        self.pids = {"api": api_pid, "neo4j": neo4j_pid}
+    def __init__(self, api_pids: list[int], neo4j_pid: int | None) -> None:
+        self.api_pids = api_pids
+        self.neo4j_pid = neo4j_pid
         self.started: dict[str, float] = {}
 
+    def _now(self) -> dict[str, float]:
+        return {
+            "api": sum(_cpu_ms(pid) for pid in self.api_pids),
+            "neo4j": _cpu_ms(self.neo4j_pid),
+            "client": time.process_time() * 1000,
+        }
+
     def start(self) -> None:
-        self.started = {name: _cpu_ms(pid) for name, pid in self.pids.items()}
-        self.started["client"] = time.process_time() * 1000
+        self.started = self._now()
 
     def per_request(self, requests: int) -> dict[str, float]:
-        now = {name: _cpu_ms(pid) for name, pid in self.pids.items()}
-        now["client"] = time.process_time() * 1000
+        now = self._now()
         return {f"cpu_{k}": (now[k] - self.started[k]) / requests for k in now}
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (Linux `/proc`); 0 where it is missing."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
@@ -165,12 +187,17 @@ def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
 
 
 async def _http_round(
-    http: httpx.AsyncClient, queries: list[dict[str, Any]], clients: int, *, trivial: bool
+    https: list[httpx.AsyncClient], queries: list[dict[str, Any]], clients: int, *, trivial: bool
 ) -> tuple[list[float], int]:
+    """`queries` through `clients` concurrent clients; with more than one worker, each
+    request goes to the next worker in turn."""
     errors = 0
+    turn = 0
 
     async def call(query: dict[str, Any]) -> None:
-        nonlocal errors
+        nonlocal errors, turn
+        http = https[turn % len(https)]
+        turn += 1
         if trivial:
             response = await http.post("/graphql", json={"query": TRIVIAL})
             if response.status_code != 200 or "errors" in response.json():
@@ -200,42 +227,61 @@ async def _identical(queries: list[dict[str, Any]]) -> tuple[int, int]:
         return same, len(queries)
 
 
+# The paths compared: the workers (ports) each sends to, and whether it is the floor.
+PATHS: dict[str, tuple[list[int], bool]] = {
+    "cypher": ([API_PORT], False),
+    "index": ([INDEX_PORT], False),
+    "floor": ([INDEX_PORT], True),
+}
+TWO_WORKERS: dict[str, tuple[list[int], bool]] = {
+    "cypher x2": ([API_PORT, API_PORT_2], False),
+    "index x2": ([INDEX_PORT, INDEX_PORT_2], False),
+}
+
+
 async def _interleaved(
-    queries: list[dict[str, Any]], clients: int, rounds: int, meters: dict[str, CpuMeter]
+    queries: list[dict[str, Any]],
+    clients: int,
+    rounds: int,
+    paths: dict[str, tuple[list[int], bool]],
+    meters: dict[str, CpuMeter],
 ) -> tuple[dict[str, dict[str, float]], int]:
-    """The three paths in turn, `rounds` times over slices of the same queries, so that a
-    change in the machine's load falls on all of them alike."""
+    """The paths in turn, `rounds` times over slices of the same queries, so that a change
+    in the machine's load falls on all of them alike."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    ports = {"cypher": API_PORT, "index": INDEX_PORT, "floor": INDEX_PORT}
-    latencies: dict[str, list[float]] = {path: [] for path in ports}
-    seconds = dict.fromkeys(ports, 0.0)
-    cpu = {path: {"cpu_api": 0.0, "cpu_neo4j": 0.0, "cpu_client": 0.0} for path in ports}
+    latencies: dict[str, list[float]] = {path: [] for path in paths}
+    seconds = dict.fromkeys(paths, 0.0)
+    cpu = {path: {"cpu_api": 0.0, "cpu_neo4j": 0.0, "cpu_client": 0.0} for path in paths}
     errors = 0
     clients_by_path = {
-        path: httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60)
-        for path, port in ports.items()
+        path: [
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60)
+            for port in ports
+        ]
+        for path, (ports, _) in paths.items()
     }
     try:
-        for path, http in clients_by_path.items():  # warm-up
-            await _http_round(http, queries[: clients * 5], clients, trivial=path == "floor")
+        for path, https in clients_by_path.items():  # warm-up
+            await _http_round(https, queries[: clients * 5], clients, trivial=paths[path][1])
         size = max(len(queries) // rounds, 1)
         for r in range(rounds):
             part = queries[r * size : (r + 1) * size]
-            for path, http in clients_by_path.items():
+            for path, https in clients_by_path.items():
                 meter = meters[path]
                 meter.start()
                 started = time.perf_counter()
-                got, failed = await _http_round(http, part, clients, trivial=path == "floor")
+                got, failed = await _http_round(https, part, clients, trivial=paths[path][1])
                 seconds[path] += time.perf_counter() - started
                 errors += failed
                 latencies[path] += got
                 for key, value in meter.per_request(1).items():
                     cpu[path][key] += value
     finally:
-        for http in clients_by_path.values():
-            await http.aclose()
+        for https in clients_by_path.values():
+            for http in https:
+                await http.aclose()
     summary = {}
-    for path in ports:
+    for path in paths:
         n = len(latencies[path])
         summary[path] = _summary(latencies[path], seconds[path]) | {
             key: total / n for key, total in cpu[path].items()
@@ -282,40 +328,56 @@ def main(
     requests: int = typer.Option(800, min=10, max=20000),
     rounds: int = typer.Option(4, min=1, max=50),
     seed: int = typer.Option(7),
+    two_workers: bool = typer.Option(
+        True, help="Also each path with two API worker processes, taken in turn."
+    ),
     bare: bool = typer.Option(False, help="Also time the Cypher path through the driver."),
 ) -> None:
     """Today's Cypher path (an API process with the search index off), the index path (an
-    API process with it) and the framework floor, interleaved in rounds, at each client
-    count; then whether both paths give identical response bodies."""
-    with serving_api(API_PORT, env={"HOMEWARD_SEARCH_INDEX_MAX_SERVICES": "0"}) as (
-        instance,
-        api,
-    ):
+    API process with it) and the framework floor, and each path with two worker processes,
+    interleaved in rounds, at each client count; then whether both paths give identical
+    response bodies."""
+    cypher_env = {"HOMEWARD_SEARCH_INDEX_MAX_SERVICES": "0"}
+    with serving_api(API_PORT, env=cypher_env) as (instance, api):
         settings = Settings(NEO4J_URI=instance.uri)
         asyncio.run(_migrate(settings))
-        index_api = start_api(instance, INDEX_PORT)
+        started = [start_api(instance, INDEX_PORT)]
+        if two_workers:
+            started += [
+                start_api(instance, API_PORT_2, cypher_env),
+                start_api(instance, INDEX_PORT_2),
+            ]
         try:
-            wait_for_api(INDEX_PORT)
+            index_ports = [INDEX_PORT, INDEX_PORT_2] if two_workers else [INDEX_PORT]
+            for port in index_ports + ([API_PORT_2] if two_workers else []):
+                wait_for_api(port)
             queries = workload(requests, seed)
             neo4j_pid = neo4j_server.running_pid(instance)
             # The index builds in the background at start-up; searches meanwhile take the
             # Cypher path, so wait for it to be built before measuring.
-            asyncio.run(_wait_for_index(queries[:5]))
+            built = [asyncio.run(_wait_for_index(port)) for port in index_ports]
             same, compared = asyncio.run(_identical(queries))
+            pids = {API_PORT: api.pid, INDEX_PORT: started[0].pid}
+            if two_workers:
+                pids |= {API_PORT_2: started[1].pid, INDEX_PORT_2: started[2].pid}
+            paths = PATHS | (TWO_WORKERS if two_workers else {})
             meters = {
-                "cypher": CpuMeter(api.pid, neo4j_pid),
-                "index": CpuMeter(index_api.pid, neo4j_pid),
-                "floor": CpuMeter(index_api.pid, neo4j_pid),
+                path: CpuMeter([pids[port] for port in ports], neo4j_pid)
+                for path, (ports, _) in paths.items()
             }
-            runs = {n: asyncio.run(_interleaved(queries, n, rounds, meters)) for n in clients}
+            runs = {
+                n: asyncio.run(_interleaved(queries, n, rounds, paths, meters)) for n in clients
+            }
+            memory = {"cypher": _rss_mb(api.pid), "index": _rss_mb(started[0].pid)}
             driver = (
                 asyncio.run(_bare_phase(queries, max(clients), settings, meters["cypher"]))
                 if bare
                 else None
             )
         finally:
-            index_api.terminate()
-            index_api.wait(timeout=30)
+            for process in started:
+                process.terminate()
+                process.wait(timeout=30)
 
     table = Table(
         "clients", "path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s",
@@ -327,7 +389,7 @@ def main(
         for path, row in summary.items():
             table.add_row(
                 str(n), path, f"{row['n']:.0f}", f"{row['p50']:.1f}", f"{row['p95']:.1f}",
-                f"{row['p99']:.1f}", f"{row['rps']:.0f}", f"{row['cpu_api']:.1f}",
+                f"{row['p99']:.1f}", f"{row['rps']:.1f}", f"{row['cpu_api']:.1f}",
                 f"{row['cpu_neo4j']:.1f}", f"{row['cpu_client']:.1f}",
                 f"{row['cpu_api'] + row['cpu_neo4j']:.1f}",
             )  # fmt: skip
@@ -339,13 +401,21 @@ def main(
             f"{driver['cpu_client']:.1f}", "",
         )  # fmt: skip
     console.print(table)
+    pairs = [("index", "cypher")]
+    if two_workers:
+        pairs += [("index x2", "cypher"), ("index x2", "cypher x2")]
     for n, (summary, _) in runs.items():
-        cypher, index = summary["cypher"], summary["index"]
-        cost = (index["cpu_api"] + index["cpu_neo4j"]) / (cypher["cpu_api"] + cypher["cpu_neo4j"])
-        console.print(
-            f"{n} client(s), index / cypher: CPU (API + Neo4j) {cost:.3f}x, "
-            f"req/s {index['rps'] / cypher['rps']:.2f}x, p95 {index['p95'] / cypher['p95']:.3f}x"
-        )
+        for mine, theirs in pairs:
+            a, b = summary[mine], summary[theirs]
+            cost = (a["cpu_api"] + a["cpu_neo4j"]) / (b["cpu_api"] + b["cpu_neo4j"])
+            console.print(
+                f"{n} client(s), {mine} / {theirs}: CPU (API + Neo4j) {cost:.3f}x, "
+                f"req/s {a['rps'] / b['rps']:.2f}x, p95 {a['p95'] / b['p95']:.3f}x"
+            )
+    console.print(
+        f"index of {built[0]} services; resident memory after the run: API with the index "
+        f"{memory['index']:.0f} MB, without {memory['cypher']:.0f} MB"
+    )
     console.print(f"identical response bodies: {same} of {compared}; errors {errors}")
 
 
@@ -358,14 +428,15 @@ async def _migrate(settings: Settings) -> None:
         await driver.close()
 
 
-async def _wait_for_index(queries: list[dict[str, Any]], deadline_s: float = 600.0) -> None:
-    """Until the index process says (on /health) that its index is built."""
+async def _wait_for_index(port: int, deadline_s: float = 600.0) -> int:
+    """Until the index process says (on /health) that its index is built; its size."""
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{INDEX_PORT}", timeout=60) as http:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
         while time.monotonic() - started < deadline_s:
             response = await http.get("/health")
-            if ((response.json() or {}).get("search_index") or {}).get("built"):
-                return
+            index = (response.json() or {}).get("search_index") or {}
+            if index.get("built"):
+                return int(index["services"])
             await asyncio.sleep(1.0)
     raise RuntimeError("the search index was not built in time")
 
