@@ -139,9 +139,9 @@ class Settings(BaseSettings):
     )
     # With the index, the models of the services (and as many organisations) its result pages
     # showed are kept in memory (graph/search_cache.py), least recently used out first;
-    # 0: every page is read from the database.
+    # 0: every page is read from the database. About 10 KB per service: 50 MB at the default.
     search_cache_max_entries: int = Field(
-        default=20_000, ge=0, alias="HOMEWARD_SEARCH_CACHE_MAX_ENTRIES"
+        default=5_000, ge=0, alias="HOMEWARD_SEARCH_CACHE_MAX_ENTRIES"
     )
 
     # Largest upload the import endpoints accept (bytes); larger files get a 413 and are

@@ -14,9 +14,10 @@ the search that applied that write evicted it. Each fill therefore notes the gen
 count of evictions and clears) before its read and stores what it read only if none happened
 meanwhile; the page still uses what it read, which is as fresh as its own transaction.
 
-Bounded: at most `max_entries` services and as many organisations, least recently used out
-first (about 4 KB per service model with its sites; docs/search.md). 0 keeps nothing, and
-every page is read through the driver as without the cache.
+Bounded: at most `max_entries` services (their models and their reasons' facts) and as many
+organisations, least recently used out first: about 10 KB per service with its share of
+organisations, measured on the benchmark's data (docs/search.md). 0 keeps nothing, and every
+page is read through the driver as without the cache.
 """
 
 from __future__ import annotations
