@@ -117,7 +117,7 @@ bench-data: install
 	$(BIN)/python -m bench.dataset load $(if $(SCALE),--scale $(SCALE)) --max-minutes 15
 
 bench-search: install
-	$(BIN)/python -m bench.search --clients 8 --requests 800
+	$(BIN)/python -m bench.search --clients 1 --clients 8 --requests 800
 
 bench-load: install
 	$(BIN)/python -m bench.load --clients 8 --clients 32 --seconds 60

@@ -29,6 +29,7 @@ from graph.geocoding import GazetteerGeocoder, Geocoder, NominatimGeocoder
 from graph.migrations import migrate
 from graph.reference import ReferenceCache
 from graph.referrals import announce_follow_ups_due, announce_overdue, purge_expired
+from graph.search_index import SearchIndex
 from graph.users import delete_expired_sessions
 
 log = logging.getLogger("homeward.api")
@@ -130,6 +131,19 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         app.state.cipher = cipher
         # Areas, needs, target groups and programmes; per process, like the driver.
         app.state.reference_cache = ReferenceCache()
+        # The search facts in memory (graph/search_index.py), built in the background; the
+        # database ranks the searches until it is ready.
+        # Its builds run on a Graph of their own over the same driver: long reads without the
+        # requests' timeout, not counted among the requests' transactions.
+        app.state.search_index = (
+            SearchIndex(
+                Graph(driver, settings.neo4j_database),
+                max_services=settings.search_index_max_services,
+                max_page_models=settings.search_cache_max_entries,
+            )
+            if settings.search_index_max_services > 0
+            else None
+        )
         app.state.hsds = hsds.HsdsState()
         app.state.jwt_verifier = JwtVerifier(settings) if settings.oidc_enabled else None
         app.state.webhook_client = delivery_client(
@@ -144,6 +158,8 @@ def create_api(settings: Settings | None = None) -> FastAPI:
                 # Serve anyway: /health reports the outage and requests recover when Neo4j
                 # is back; `homeward migrate` applies what is missing.
                 log.warning("migrations not applied, Neo4j unavailable: %s", exc.message)
+        if app.state.search_index is not None:
+            app.state.search_index.warm()
         try:
             # On SIGTERM uvicorn stops accepting, lets in-flight requests finish, then ends
             # the lifespan here: periodic jobs get the same grace, then the driver closes.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import GraphDep, SettingsDep
@@ -14,10 +14,15 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-async def health(graph: GraphDep, settings: SettingsDep) -> JSONResponse:
+async def health(request: Request, graph: GraphDep, settings: SettingsDep) -> JSONResponse:
     """200 when Neo4j answers, 503 with the reason when it does not. Nothing is cached: the
     driver reconnects by itself, so the first call after Neo4j returns reports it up."""
     body: dict[str, Any] = {"api": "up", "database": graph.database or "(default)"}
+    # Whether searches are ranked in this process or by the database (docs/search.md).
+    index = getattr(request.app.state, "search_index", None)
+    body["search_index"] = (
+        {"built": index.built, "services": index.size} if index is not None else None
+    )
     try:
         server = await graph.ping(timeout_s=settings.neo4j_connection_timeout_s)
     except DatabaseUnavailable as exc:

@@ -246,7 +246,7 @@ def main(
             await graph.write(_remove, ids=[])  # a previous run stopped before its cleanup
             sample, token = await _prepare(graph)
             for level in clients:
-                cpu = CpuMeter(api_pid, neo4j_server.running_pid(instance))
+                cpu = CpuMeter([api_pid], neo4j_server.running_pid(instance))
                 cpu.start()
                 outcome, elapsed = await _phase(
                     f"http://127.0.0.1:{port}", level, seconds, sample, token, seed + level

@@ -101,13 +101,15 @@ async def bench_graph(home: Path = BENCH_HOME) -> AsyncIterator[Graph]:
         await driver.close()
 
 
-def start_api(instance: neo4j_server.LocalNeo4j, port: int) -> subprocess.Popen[bytes]:
-    """An API process on 127.0.0.1:`port` against `instance`, as the benchmarks run it; the
-    caller terminates it."""
+def start_api(
+    instance: neo4j_server.LocalNeo4j, port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """An API process on 127.0.0.1:`port` against `instance`, as the benchmarks run it (with
+    `env` added to its environment); the caller terminates it."""
     return subprocess.Popen(  # noqa: S603 - fixed argv
         [sys.executable, "-m", "uvicorn", "homeward.main:app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=api_environment(instance),
+        env=api_environment(instance) | (env or {}),
         cwd=PROJECT_ROOT,
     )  # fmt: skip
 
@@ -125,11 +127,13 @@ def wait_for_api(port: int, deadline_s: float = 60.0) -> None:
 
 
 @contextmanager
-def serving_api(port: int) -> Iterator[tuple[neo4j_server.LocalNeo4j, subprocess.Popen[bytes]]]:
+def serving_api(
+    port: int, env: dict[str, str] | None = None
+) -> Iterator[tuple[neo4j_server.LocalNeo4j, subprocess.Popen[bytes]]]:
     """The benchmark Neo4j and an API process against it on 127.0.0.1:`port`, healthy. On
     leaving, the API is stopped, and the Neo4j too when it was not running before."""
     with running_bench() as instance:
-        api = start_api(instance, port)
+        api = start_api(instance, port, env)
         try:
             wait_for_api(port)
             yield instance, api

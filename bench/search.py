@@ -13,8 +13,9 @@ a request costs.
     python -m bench.search --clients 8 --requests 800
 
 Needs data set M loaded in the benchmark Neo4j (`python -m bench.dataset load`); starts that
-Neo4j if it is not running, serves the API on 127.0.0.1 in a child process, and stops both
-child processes it started when done. Requests go to loopback only and their number is
+Neo4j if it is not running, serves the API on 127.0.0.1 in child processes (the Cypher path
+and the index path, each once more for the two-worker variant), and stops the child
+processes it started when done. Requests go to loopback only and their number is
 bounded.
 """
 
@@ -34,15 +35,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.neo4j import serving_api
+from bench.neo4j import serving_api, start_api, wait_for_api
 from core.clock import utcnow
 from core.settings import Settings
 from graph.driver import Graph, create_driver
+from graph.migrations import migrate
 from graph.reference import ReferenceCache
 from graph.search import PartnerSearch, search_partners
 from homeward import neo4j_server
 
 API_PORT = 8765
+INDEX_PORT = 8766
+# The second worker of each path in the two-worker variant (clients take them in turn).
+API_PORT_2 = 8767
+INDEX_PORT_2 = 8768
 console = Console()
 app = typer.Typer(add_completion=False)
 
@@ -135,20 +141,38 @@ def _cpu_ms(pid: int | None) -> float:
 
 
 class CpuMeter:
-    """CPU per request of the API, Neo4j and this client over one phase."""
+    """CPU per request of the API (all its worker processes), Neo4j and this client over one
+    phase."""
 
-    def __init__(self, api_pid: int | None, neo4j_pid: int | None) -> None:
-        self.pids = {"api": api_pid, "neo4j": neo4j_pid}
+    def __init__(self, api_pids: list[int], neo4j_pid: int | None) -> None:
+        self.api_pids = api_pids
+        self.neo4j_pid = neo4j_pid
         self.started: dict[str, float] = {}
 
+    def _now(self) -> dict[str, float]:
+        return {
+            "api": sum(_cpu_ms(pid) for pid in self.api_pids),
+            "neo4j": _cpu_ms(self.neo4j_pid),
+            "client": time.process_time() * 1000,
+        }
+
     def start(self) -> None:
-        self.started = {name: _cpu_ms(pid) for name, pid in self.pids.items()}
-        self.started["client"] = time.process_time() * 1000
+        self.started = self._now()
 
     def per_request(self, requests: int) -> dict[str, float]:
-        now = {name: _cpu_ms(pid) for name, pid in self.pids.items()}
-        now["client"] = time.process_time() * 1000
+        now = self._now()
         return {f"cpu_{k}": (now[k] - self.started[k]) / requests for k in now}
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (Linux `/proc`); 0 where it is missing."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
@@ -162,34 +186,107 @@ def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
     }
 
 
-async def _http_phase(
-    queries: list[dict[str, Any]], clients: int, cpu: CpuMeter, *, trivial: bool = False
-) -> tuple[dict[str, float], int]:
+async def _http_round(
+    https: list[httpx.AsyncClient], queries: list[dict[str, Any]], clients: int, *, trivial: bool
+) -> tuple[list[float], int]:
+    """`queries` through `clients` concurrent clients; with more than one worker, each
+    request goes to the next worker in turn."""
     errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{API_PORT}", limits=limits, timeout=30
-    ) as http:
+    turn = 0
 
-        async def call(query: dict[str, Any]) -> None:
-            nonlocal errors
-            if trivial:
-                response = await http.post("/graphql", json={"query": TRIVIAL})
-                if response.status_code != 200 or "errors" in response.json():
-                    errors += 1
-                return
-            response = await http.post("/graphql", json={"query": QUERY, "variables": {"q": query}})
-            body = response.json()
-            result = (body.get("data") or {}).get("searchPartners") or {}
-            if response.status_code != 200 or result.get("__typename") != "PartnerSearchResults":
+    async def call(query: dict[str, Any]) -> None:
+        nonlocal errors, turn
+        http = https[turn % len(https)]
+        turn += 1
+        if trivial:
+            response = await http.post("/graphql", json={"query": TRIVIAL})
+            if response.status_code != 200 or "errors" in response.json():
                 errors += 1
+            return
+        response = await http.post("/graphql", json={"query": QUERY, "variables": {"q": query}})
+        body = response.json()
+        result = (body.get("data") or {}).get("searchPartners") or {}
+        if response.status_code != 200 or result.get("__typename") != "PartnerSearchResults":
+            errors += 1
 
-        await _run_concurrently(clients, queries[: clients * 5], call)  # warm-up
-        cpu.start()
-        started = time.perf_counter()
-        latencies = await _run_concurrently(clients, queries, call)
-        summary = _summary(latencies, time.perf_counter() - started)
-        return summary | cpu.per_request(len(latencies)), errors
+    return await _run_concurrently(clients, queries, call), errors
+
+
+async def _identical(queries: list[dict[str, Any]]) -> tuple[int, int]:
+    """How many of `queries` get the same response body from both paths, of how many."""
+    async with (
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{API_PORT}", timeout=60) as cypher,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{INDEX_PORT}", timeout=60) as index,
+    ):
+        same = 0
+        for query in queries:
+            body = {"query": QUERY, "variables": {"q": query}}
+            a = (await cypher.post("/graphql", json=body)).json()
+            b = (await index.post("/graphql", json=body)).json()
+            same += a == b
+        return same, len(queries)
+
+
+# The paths compared: the workers (ports) each sends to, and whether it is the floor.
+PATHS: dict[str, tuple[list[int], bool]] = {
+    "cypher": ([API_PORT], False),
+    "index": ([INDEX_PORT], False),
+    "floor": ([INDEX_PORT], True),
+}
+TWO_WORKERS: dict[str, tuple[list[int], bool]] = {
+    "cypher x2": ([API_PORT, API_PORT_2], False),
+    "index x2": ([INDEX_PORT, INDEX_PORT_2], False),
+}
+
+
+async def _interleaved(
+    queries: list[dict[str, Any]],
+    clients: int,
+    rounds: int,
+    paths: dict[str, tuple[list[int], bool]],
+    meters: dict[str, CpuMeter],
+) -> tuple[dict[str, dict[str, float]], int]:
+    """The paths in turn, `rounds` times over slices of the same queries, so that a change
+    in the machine's load falls on all of them alike."""
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    latencies: dict[str, list[float]] = {path: [] for path in paths}
+    seconds = dict.fromkeys(paths, 0.0)
+    cpu = {path: {"cpu_api": 0.0, "cpu_neo4j": 0.0, "cpu_client": 0.0} for path in paths}
+    errors = 0
+    clients_by_path = {
+        path: [
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60)
+            for port in ports
+        ]
+        for path, (ports, _) in paths.items()
+    }
+    try:
+        for path, https in clients_by_path.items():  # warm-up
+            await _http_round(https, queries[: clients * 5], clients, trivial=paths[path][1])
+        size = max(len(queries) // rounds, 1)
+        for r in range(rounds):
+            part = queries[r * size : (r + 1) * size]
+            for path, https in clients_by_path.items():
+                meter = meters[path]
+                meter.start()
+                started = time.perf_counter()
+                got, failed = await _http_round(https, part, clients, trivial=paths[path][1])
+                seconds[path] += time.perf_counter() - started
+                errors += failed
+                latencies[path] += got
+                for key, value in meter.per_request(1).items():
+                    cpu[path][key] += value
+    finally:
+        for https in clients_by_path.values():
+            for http in https:
+                await http.aclose()
+    summary = {}
+    for path in paths:
+        n = len(latencies[path])
+        summary[path] = _summary(latencies[path], seconds[path]) | {
+            key: total / n for key, total in cpu[path].items()
+        }
+    return summary, errors
 
 
 async def _bare_phase(
@@ -227,39 +324,121 @@ async def _bare_phase(
 
 @app.command()
 def main(
-    clients: int = typer.Option(8, min=1, max=64),
+    clients: list[int] = typer.Option([1, 8], min=1, max=64),  # noqa: B008
     requests: int = typer.Option(800, min=10, max=20000),
+    rounds: int = typer.Option(4, min=1, max=50),
     seed: int = typer.Option(7),
+    two_workers: bool = typer.Option(
+        True, help="Also each path with two API worker processes, taken in turn."
+    ),
+    bare: bool = typer.Option(False, help="Also time the Cypher path through the driver."),
 ) -> None:
-    with serving_api(API_PORT) as (instance, api):
-        queries = workload(requests, seed)
+    """Today's Cypher path (an API process with the search index off), the index path (an
+    API process with it) and the framework floor, and each path with two worker processes,
+    interleaved in rounds, at each client count; then whether both paths give identical
+    response bodies."""
+    cypher_env = {"HOMEWARD_SEARCH_INDEX_MAX_SERVICES": "0"}
+    with serving_api(API_PORT, env=cypher_env) as (instance, api):
         settings = Settings(NEO4J_URI=instance.uri)
-        cpu = CpuMeter(api.pid, neo4j_server.running_pid(instance))
-        http, errors = asyncio.run(_http_phase(queries, clients, cpu))
-        bare = asyncio.run(_bare_phase(queries, clients, settings, cpu))
-        floor, floor_errors = asyncio.run(_http_phase(queries, clients, cpu, trivial=True))
-        errors += floor_errors
+        asyncio.run(_migrate(settings))
+        started = [start_api(instance, INDEX_PORT)]
+        if two_workers:
+            started += [
+                start_api(instance, API_PORT_2, cypher_env),
+                start_api(instance, INDEX_PORT_2),
+            ]
+        try:
+            index_ports = [INDEX_PORT, INDEX_PORT_2] if two_workers else [INDEX_PORT]
+            for port in index_ports + ([API_PORT_2] if two_workers else []):
+                wait_for_api(port)
+            queries = workload(requests, seed)
+            neo4j_pid = neo4j_server.running_pid(instance)
+            # The index builds in the background at start-up; searches meanwhile take the
+            # Cypher path, so wait for it to be built before measuring.
+            built = [asyncio.run(_wait_for_index(port)) for port in index_ports]
+            same, compared = asyncio.run(_identical(queries))
+            pids = {API_PORT: api.pid, INDEX_PORT: started[0].pid}
+            if two_workers:
+                pids |= {API_PORT_2: started[1].pid, INDEX_PORT_2: started[2].pid}
+            paths = PATHS | (TWO_WORKERS if two_workers else {})
+            meters = {
+                path: CpuMeter([pids[port] for port in ports], neo4j_pid)
+                for path, (ports, _) in paths.items()
+            }
+            runs = {
+                n: asyncio.run(_interleaved(queries, n, rounds, paths, meters)) for n in clients
+            }
+            memory = {"cypher": _rss_mb(api.pid), "index": _rss_mb(started[0].pid)}
+            driver = (
+                asyncio.run(_bare_phase(queries, max(clients), settings, meters["cypher"]))
+                if bare
+                else None
+            )
+        finally:
+            for process in started:
+                process.terminate()
+                process.wait(timeout=30)
 
     table = Table(
-        "path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s",
-        "CPU ms/req: API", "Neo4j", "client",
+        "clients", "path", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s",
+        "CPU ms/req: API", "Neo4j", "client", "API+Neo4j",
     )  # fmt: skip
-    phases = (
-        ("HTTP searchPartners", http),
-        ("driver: search_partners", bare),
-        ("HTTP { __typename } (floor)", floor),
-    )
-    for name, row in phases:
+    errors = 0
+    for n, (summary, failed) in runs.items():
+        errors += failed
+        for path, row in summary.items():
+            table.add_row(
+                str(n), path, f"{row['n']:.0f}", f"{row['p50']:.1f}", f"{row['p95']:.1f}",
+                f"{row['p99']:.1f}", f"{row['rps']:.1f}", f"{row['cpu_api']:.1f}",
+                f"{row['cpu_neo4j']:.1f}", f"{row['cpu_client']:.1f}",
+                f"{row['cpu_api'] + row['cpu_neo4j']:.1f}",
+            )  # fmt: skip
+    if driver is not None:
         table.add_row(
-            name, f"{row['n']:.0f}", f"{row['p50']:.1f}", f"{row['p95']:.1f}",
-            f"{row['p99']:.1f}", f"{row['rps']:.0f}",
-            f"{row['cpu_api']:.1f}", f"{row['cpu_neo4j']:.1f}", f"{row['cpu_client']:.1f}",
+            str(max(clients)), "driver: search_partners", f"{driver['n']:.0f}",
+            f"{driver['p50']:.1f}", f"{driver['p95']:.1f}", f"{driver['p99']:.1f}",
+            f"{driver['rps']:.0f}", "", f"{driver['cpu_neo4j']:.1f}",
+            f"{driver['cpu_client']:.1f}", "",
         )  # fmt: skip
     console.print(table)
+    pairs = [("index", "cypher")]
+    if two_workers:
+        pairs += [("index x2", "cypher"), ("index x2", "cypher x2")]
+    for n, (summary, _) in runs.items():
+        for mine, theirs in pairs:
+            a, b = summary[mine], summary[theirs]
+            cost = (a["cpu_api"] + a["cpu_neo4j"]) / (b["cpu_api"] + b["cpu_neo4j"])
+            console.print(
+                f"{n} client(s), {mine} / {theirs}: CPU (API + Neo4j) {cost:.3f}x, "
+                f"req/s {a['rps'] / b['rps']:.2f}x, p95 {a['p95'] / b['p95']:.3f}x"
+            )
     console.print(
-        f"clients {clients}, errors {errors}; ratio HTTP/driver: "
-        f"p50 {http['p50'] / bare['p50']:.2f}x, p95 {http['p95'] / bare['p95']:.2f}x"
+        f"index of {built[0]} services; resident memory after the run: API with the index "
+        f"{memory['index']:.0f} MB, without {memory['cypher']:.0f} MB"
     )
+    console.print(f"identical response bodies: {same} of {compared}; errors {errors}")
+
+
+async def _migrate(settings: Settings) -> None:
+    """Migrations the loaded data set lacks (the change feed's clock, for the index)."""
+    driver = create_driver(settings)
+    try:
+        await migrate(Graph(driver, settings.neo4j_database))
+    finally:
+        await driver.close()
+
+
+async def _wait_for_index(port: int, deadline_s: float = 600.0) -> int:
+    """Until the index process says (on /health) that its index is built; its size."""
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        while time.monotonic() - started < deadline_s:
+            response = await http.get("/health")
+            index = (response.json() or {}).get("search_index") or {}
+            if index.get("built"):
+                return int(index["services"])
+            await asyncio.sleep(1.0)
+    raise RuntimeError("the search index was not built in time")
 
 
 if __name__ == "__main__":

@@ -160,6 +160,18 @@ class Settings(BaseSettings):
     # Daily digests go out at the first run of the mail job after this hour (UTC).
     mail_digest_hour: int = Field(default=7, ge=0, le=23, alias="HOMEWARD_MAIL_DIGEST_HOUR")
 
+    # The in-process search index (graph/search_index.py) is built only for a directory of at
+    # most this many services; above it the database ranks every search. 0: never built.
+    search_index_max_services: int = Field(
+        default=1_000_000, ge=0, alias="HOMEWARD_SEARCH_INDEX_MAX_SERVICES"
+    )
+    # With the index, the models of the services (and as many organisations) its result pages
+    # showed are kept in memory (graph/search_cache.py), least recently used out first;
+    # 0: every page is read from the database. About 10 KB per service: 50 MB at the default.
+    search_cache_max_entries: int = Field(
+        default=5_000, ge=0, alias="HOMEWARD_SEARCH_CACHE_MAX_ENTRIES"
+    )
+
     # Largest upload the import endpoints accept (bytes); larger files get a 413 and are
     # imported with `homeward import` instead.
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="HOMEWARD_IMPORT_MAX_BYTES")

@@ -12,12 +12,15 @@ from neo4j import AsyncManagedTransaction
 
 from graph.driver import Graph
 from graph.migrations import applied_migrations
+from graph.search_changes import restart_clock
 
 MARKER = "HomewardRestore"
 
 
+# The search index's clock (graph/search_changes.py) says which writes each API process has
+# seen, not what the directory holds: it is not backed up, and a restore starts it anew.
 READ_NODES: LiteralString = """
-MATCH (n) WHERE NOT n:SchemaMigration
+MATCH (n) WHERE NOT n:SchemaMigration AND NOT n:SearchClock
 RETURN elementId(n) AS eid, labels(n) AS labels, properties(n) AS props
 """
 READ_RELATIONSHIPS: LiteralString = """
@@ -42,7 +45,8 @@ async def read_snapshot(tx: AsyncManagedTransaction) -> Snapshot:
 
 
 COUNT: LiteralString = """
-MATCH (n) WHERE NOT n:SchemaMigration AND ($label IS NULL OR $label IN labels(n))
+MATCH (n) WHERE NOT n:SchemaMigration AND NOT n:SearchClock
+  AND ($label IS NULL OR $label IN labels(n))
 RETURN count(n) AS n
 """
 
@@ -60,6 +64,8 @@ async def mark_restore(tx: AsyncManagedTransaction, *, source: str) -> None:
 
 async def unmark_restore(tx: AsyncManagedTransaction) -> None:
     await tx.run("MATCH (m:HomewardRestore) DELETE m")
+    # Restored data is not what any search index holds, whatever clock the backup carried.
+    await restart_clock(tx)
 
 
 CREATE_NODES: LiteralString = """

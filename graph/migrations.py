@@ -323,6 +323,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX user_mail_frequency IF NOT EXISTS FOR (u:User) ON (u.mail_frequency)",
         ),
     ),
+    Migration(
+        version=18,
+        description="the change feed of the search facts: one clock, a stamp on each service",
+        # graph/search_changes.py: the clock is made by the first write (MERGE on this unique
+        # id), and services stamped from then on; a process builds its index in full first.
+        statements=(
+            "CREATE CONSTRAINT search_clock_id IF NOT EXISTS "
+            "FOR (c:SearchClock) REQUIRE c.id IS UNIQUE",
+            "CREATE INDEX service_search_stamp IF NOT EXISTS FOR (s:Service) ON (s.search_stamp)",
+            # Organisations too: the search keeps the models of its pages (graph/search_cache.py).
+            "CREATE INDEX organisation_search_stamp IF NOT EXISTS "
+            "FOR (o:Organisation) ON (o.search_stamp)",
+            "MERGE (c:SearchClock {id: 'directory'}) "
+            "ON CREATE SET c.epoch = randomUUID(), c.stamp = 0",
+        ),
+    ),
 )
 
 

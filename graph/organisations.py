@@ -34,6 +34,7 @@ from graph.pagination import (
     paginate,
     parent_cursors,
 )
+from graph.search_changes import organisations_changed
 from graph.temporal import native
 from graph.users import Actor
 
@@ -318,6 +319,9 @@ async def upsert_organisations(
     ]
     result = await tx.run(UPSERT_MANY, rows=params)
     record = await result.single(strict=True)
+    # Search pages keep organisations in memory (graph/search_cache.py): a changed one is
+    # read again.
+    await organisations_changed(tx, ids=[id for id, _, _ in rows])
     return int(record["written"])
 
 
@@ -471,6 +475,7 @@ async def update_organisation(
         | {"based_in": None}
     )
     await tx.run(SET_PROPERTIES, id=id, props=organisation_properties(whole))
+    await organisations_changed(tx, ids=[id])
     after = await get_organisation(tx, id=id)
     await record_event(
         tx,

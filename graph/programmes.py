@@ -7,6 +7,8 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 from pydantic import BaseModel, ConfigDict, Field
 
+from graph.search_changes import programmes_changed
+
 
 class ProgrammeRecord(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
@@ -41,6 +43,7 @@ async def upsert_programmes(tx: AsyncManagedTransaction, *, records: list[Progra
     ]
     result = await tx.run(UPSERT, rows=rows)
     record = await result.single(strict=True)
+    await programmes_changed(tx, ids=[r.id for r in records])
     return int(record["written"])
 
 

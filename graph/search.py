@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, LiteralString, NoReturn
+from typing import Any, LiteralString, NoReturn, Protocol
 
 from neo4j import AsyncManagedTransaction
 from neo4j.spatial import WGS84Point
@@ -367,6 +367,23 @@ WEIGHTS: dict[str, Any] = {
     "feedback": FEEDBACK,
 }
 
+# The facts of a service that the reasons of a page row name, with the eligibility rule's
+# restriction (graph/eligibility.py).
+ROW_FACTS: LiteralString = (
+    """s {
+    .id, .delivery, .status, .capacity, .expected_response_days,
+    last_verified_at: toString(s.last_verified_at),
+    .languages, .sending_countries, .need_codes, .target_group_codes, .programme_ids,
+    .referrals_received, .ack_median_hours, .acceptance_rate, .feedback_rate,
+    restricted_to: """
+    + RESTRICTED_TO
+    + """,
+    restricting_programmes: """
+    + RESTRICTING_PROGRAMMES
+    + """
+  }"""
+)
+
 # Geography first (it is the selective part): services covering the destination or an area
 # containing it, and services with a site within the radius (the point index answers the
 # bounding box). Then the hard filters and the score, on the service's own properties only:
@@ -461,21 +478,18 @@ WITH count(*) AS total, collect(DISTINCT fits) AS answered,
 CALL (page) {
   UNWIND page AS row
   WITH row, row.s AS s
-  RETURN collect(row {.score, .km, .fits, .covered, service: s {
-    .id, .delivery, .status, .capacity, .expected_response_days,
-    last_verified_at: toString(s.last_verified_at),
-    .languages, .sending_countries, .need_codes, .target_group_codes, .programme_ids,
-    .referrals_received, .ack_median_hours, .acceptance_rate, .feedback_rate,
-    restricted_to: """
-    + RESTRICTED_TO
-    + """,
-    restricting_programmes: """
-    + RESTRICTING_PROGRAMMES
-    + """
-  }}) AS rows
+  RETURN collect(row {.score, .km, .fits, .covered, service: """
+    + ROW_FACTS
+    + """}) AS rows
 }
 RETURN total, answered, rows
 """
+)
+
+# The facts of a page row, of which `page_match` words the reasons: one projection for
+# RANKED and for the search index (graph/search_index.py), which reads them for its page.
+PAGE_FACTS: LiteralString = (
+    "UNWIND $ids AS id MATCH (s:Service {id: id}) RETURN " + ROW_FACTS + " AS service"
 )
 
 
@@ -541,6 +555,28 @@ class Ranked:
     rows: list[dict[str, Any]]
 
 
+class RankedSource(Protocol):
+    """Another way to the answer of RANKED (graph/search_index.py): the same total, needs
+    answered and rows, or None when it cannot answer now (RANKED then does)."""
+
+    async def ranked(
+        self,
+        tx: AsyncManagedTransaction,
+        *,
+        asked: Resolved,
+        text_ids: list[str] | None,
+        after: After | None,
+        limit: int,
+    ) -> Ranked | None: ...
+
+    async def page_models(
+        self, tx: AsyncManagedTransaction, *, ids: list[str]
+    ) -> tuple[dict[str, Service], dict[str, Organisation]]:
+        """The page's services and organisations, as `services_by_ids` and
+        `organisations_by_ids` read them; asked only after `ranked` answered."""
+        ...
+
+
 async def ranked(
     tx: AsyncManagedTransaction,
     *,
@@ -591,15 +627,19 @@ async def ranked(
 # --- reasons -------------------------------------------------------------------------------
 
 
-class Reason(BaseModel):
+# Reasons, matches and the result are plain dataclasses: a page makes some 200 reasons per
+# search, and nothing here comes from outside to be validated.
+@dataclass(slots=True)
+class Reason:
     """One human-readable reason, as a kind and its parameters; the API words it in the
     caller's language."""
 
     kind: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
-class Match(BaseModel):
+@dataclass(slots=True)
+class Match:
     service_id: str
     score: float
     distance_km: float | None
@@ -714,7 +754,8 @@ def page_match(row: dict[str, Any], asked: Resolved) -> Match:
     )
 
 
-class SearchResult(BaseModel):
+@dataclass(slots=True)
+class SearchResult:
     destination_id: str
     matches: list[Match]
     total: int
@@ -722,8 +763,10 @@ class SearchResult(BaseModel):
     unmatched_needs: list[str]
     cursors: list[str]
     # With `with_services`: the page's services and their organisations.
-    services: dict[str, Service] = Field(default_factory=dict)
-    organisations: dict[str, Organisation] = Field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    organisations: dict[str, Organisation] = field(default_factory=dict)
+    # Whether the in-process index answered instead of RANKED (for tests and metrics).
+    by_index: bool = False
 
 
 async def search_partners(
@@ -737,10 +780,12 @@ async def search_partners(
     stale_after_days: int,
     cache: ReferenceCache | None = None,
     with_services: bool = False,
+    index: RankedSource | None = None,
 ) -> SearchResult:
     """The queries of the module docstring, in one read transaction. `with_services` adds
     the page's services and their organisations to the same transaction (two batches), so
-    that the API answers a page without opening more transactions for them."""
+    that the API answers a page without opening more transactions for them. `index`, when
+    given and able, answers query 4 in this process instead of the database."""
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise ValidationFailed.single("first", f"must be between 1 and {MAX_PAGE_SIZE}")
     resume = _decode_after(after)
@@ -754,11 +799,21 @@ async def search_partners(
     )
     text_ids = await text_matches(tx, text=search.text) if search.text else None
     # One more row than the page says whether another page follows.
-    found = await ranked(tx, asked=asked, text_ids=text_ids, after=resume, limit=first + 1)
+    found = None
+    if index is not None:
+        found = await index.ranked(
+            tx, asked=asked, text_ids=text_ids, after=resume, limit=first + 1
+        )
+    by_index = found is not None
+    if found is None:
+        found = await ranked(tx, asked=asked, text_ids=text_ids, after=resume, limit=first + 1)
     page = [page_match(row, asked) for row in found.rows[:first]]
     services: dict[str, Service] = {}
     organisations: dict[str, Organisation] = {}
-    if with_services and page:
+    if with_services and page and by_index:
+        assert index is not None
+        services, organisations = await index.page_models(tx, ids=[m.service_id for m in page])
+    elif with_services and page:
         services = await services_by_ids(tx, ids=[m.service_id for m in page])
         owners = sorted({s.organisation_id for s in services.values()})
         organisations = await organisations_by_ids(tx, ids=owners)
@@ -771,4 +826,5 @@ async def search_partners(
         cursors=[encode_cursor(_cursor_key(m.score, m.distance_km), m.service_id) for m in page],
         services=services,
         organisations=organisations,
+        by_index=by_index,
     )

@@ -28,6 +28,7 @@ from graph.pagination import Page, ParentPage
 from graph.programmes import Programme, programmes_by_ids
 from graph.reference import Expiring, ReferenceCache
 from graph.referrals import Policy, Referral, ReferralFilter, list_referrals
+from graph.search_index import SearchIndex
 from graph.services import (
     Service,
     services_by_ids,
@@ -197,8 +198,10 @@ class Context(BaseContext):
         geocoder: Geocoder,
         cipher: DataCipher,
         reference: ReferenceCache,
+        search_index: SearchIndex | None = None,
     ) -> None:
         super().__init__()
+        self.search_index = search_index
         self.cipher = cipher
         self.geocoder = geocoder
         self.reference = reference
@@ -253,6 +256,7 @@ def context_for(request: Request, *, actor: Actor, lang: str | None) -> Context:
         geocoder=state.geocoder,
         cipher=state.cipher,
         reference=state.reference_cache,
+        search_index=getattr(state, "search_index", None),
     )
 
 

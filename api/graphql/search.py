@@ -20,6 +20,7 @@ from api.graphql.pagination import PageInfo
 from api.graphql.services import ServiceType, responsiveness_disclosed
 from core.errors import HomewardError
 from core.i18n import translator
+from graph.organisations import Organisation
 from graph.pagination import MAX_PAGE_SIZE
 from graph.search import (
     RESPONSIVENESS_REASONS,
@@ -29,6 +30,7 @@ from graph.search import (
     SearchResult,
     search_partners,
 )
+from graph.services import Service
 
 # Reasons are worded by the catalogues (core/locale), each kind under `match.<kind>`. Those
 # that word a number name the parameter counted, whose plural form each language chooses. The
@@ -92,18 +94,18 @@ class PartnerMatch:
     )
     reasons: list[str]
     _match: strawberry.Private[Match]
+    # Loaded with the page (`_prefetch`): plain fields cost Strawberry less per result than
+    # resolvers that await the loaders again.
+    _service: strawberry.Private[Service]
+    _organisation: strawberry.Private[Organisation | None]
 
     @strawberry.field
-    async def service(self, info: Info) -> ServiceType:
-        found = await info.context.loaders.service.load(self._match.service_id)
-        assert found is not None
-        return ServiceType.from_model(found)
+    def service(self) -> ServiceType:
+        return ServiceType.from_model(self._service)
 
     @strawberry.field
-    async def organisation(self, info: Info) -> OrganisationType | None:
-        service = await info.context.loaders.service.load(self._match.service_id)
-        assert service is not None
-        found = await info.context.loaders.organisation.load(service.organisation_id)
+    def organisation(self) -> OrganisationType | None:
+        found = self._organisation
         return OrganisationType.from_model(found) if found else None
 
     @strawberry.field(description="The areas it covers that contain the destination.")
@@ -176,11 +178,10 @@ async def _prefetch(info: Info, result: SearchResult) -> None:
     )
 
 
-async def _disclosed(info: Info, match: Match) -> list[Reason]:
+def _disclosed(info: Info, match: Match, service: Service) -> list[Reason]:
     """The reasons the caller may read: what a service's referrals show only as far as its
     `responsiveness` field shows it (the answer times carry the referral count)."""
-    service = await info.context.loaders.service.load(match.service_id)
-    found = service.responsiveness if service else None
+    found = service.responsiveness
     if responsiveness_disclosed(info, found.referrals_received if found else 0):
         return match.reasons
     return [r for r in match.reasons if r.kind not in RESPONSIVENESS_REASONS]
@@ -189,7 +190,6 @@ async def _disclosed(info: Info, match: Match) -> list[Reason]:
 async def _reason_texts(info: Info, reasons: list[Reason], lang: str | None) -> list[str]:
     """Word each reason; names of areas, needs and groups come through the loaders."""
     loaders = info.context.loaders
-    t = translator(lang)
     texts = []
     for reason in reasons:
         params: dict[str, Any] = dict(reason.params)
@@ -204,10 +204,6 @@ async def _reason_texts(info: Info, reasons: list[Reason], lang: str | None) -> 
         if "groups" in params:
             groups = await loaders.target_group.load_many(params["groups"])
             params["groups"] = ", ".join(g.label(lang) for g in groups if g is not None)
-        if "languages" in params:
-            params["languages"] = ", ".join(
-                language_name(code, lang or "en") for code in params["languages"]
-            )
         if "countries" in params:
             countries = await loaders.area.load_many(params["countries"])
             params["countries"] = ", ".join(
@@ -217,17 +213,35 @@ async def _reason_texts(info: Info, reasons: list[Reason], lang: str | None) -> 
         if "programme" in params:
             programme = await loaders.programme.load(params["programme"])
             params["programme"] = programme.name if programme else params["programme"]
-        if "capacity" in params:
-            params["capacity"] = t(f"match.capacity.{params['capacity']}")
-        for key, digits in NUMBERS.items():
-            if key in params:
-                params[key] = t.decimal(params[key], digits)
-        key = f"match.{reason.kind}"
-        if reason.kind in COUNTED:
-            texts.append(t.counted(key, int(reason.params[COUNTED[reason.kind]]), **params))
-        else:
-            texts.append(t(key, **params))
+        frozen = tuple(
+            sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items())
+        )
+        texts.append(_worded(lang, reason.kind, frozen))
     return texts
+
+
+@lru_cache(maxsize=8192)
+def _worded(lang: str | None, kind: str, frozen: tuple[tuple[str, Any], ...]) -> str:
+    """One reason in words, once its names are resolved: the same few thousand reasons
+    recur on every page (a distance, a freshness in days, a capacity), and formatting their
+    numbers and plurals costs more than finding them again. The names are part of the key,
+    so a renamed area or need is worded anew."""
+    t = translator(lang)
+    raw = dict(frozen)
+    params: dict[str, Any] = dict(raw)
+    if "languages" in params:
+        params["languages"] = ", ".join(
+            language_name(code, lang or "en") for code in params["languages"]
+        )
+    if "capacity" in params:
+        params["capacity"] = t(f"match.capacity.{params['capacity']}")
+    for key, digits in NUMBERS.items():
+        if key in params:
+            params[key] = t.decimal(params[key], digits)
+    key = f"match.{kind}"
+    if kind in COUNTED:
+        return t.counted(key, int(raw[COUNTED[kind]]), **params)
+    return t(key, **params)
 
 
 @strawberry.type
@@ -267,15 +281,19 @@ class SearchQuery:
                 stale_after_days=settings.verification_stale_days,
                 cache=info.context.reference,
                 with_services=True,
+                index=info.context.search_index,
             )
         except HomewardError as exc:
             error = to_graphql_error(exc, argument="query")
             assert isinstance(error, ValidationError)
             return error
         await _prefetch(info, result)
+        loaders = info.context.loaders
         edges = []
         for cursor, match in zip(result.cursors, result.matches, strict=True):
-            reasons = await _reason_texts(info, await _disclosed(info, match), language)
+            service = await loaders.service.load(match.service_id)
+            assert service is not None
+            reasons = await _reason_texts(info, _disclosed(info, match, service), language)
             edges.append(
                 PartnerMatchEdge(
                     cursor=cursor,
@@ -284,6 +302,8 @@ class SearchQuery:
                         distance_km=match.distance_km,
                         reasons=reasons,
                         _match=match,
+                        _service=service,
+                        _organisation=await loaders.organisation.load(service.organisation_id),
                     ),
                 )
             )

@@ -61,6 +61,7 @@ from graph.duplicates.scoring import (
     score_services,
 )
 from graph.pagination import Page, decode_cursor, paginate
+from graph.search_changes import services_changed
 from graph.temporal import native
 from graph.users import Actor
 
@@ -429,6 +430,8 @@ async def resolve_duplicate(
     features = await features_by_id(tx, kind=kind, ids=[first, second])
     canonical: str | None = None
     await tx.run(UNLINK, candidate=candidate)
+    # A merge hides a service from search, undoing it shows it again.
+    await services_changed(tx, ids=[first, second])
     if decision is Decision.SAME:
         chosen = canonical_id or await _default_canonical(tx, kind, first, second)
         if chosen not in (first, second):
@@ -510,6 +513,7 @@ async def undo_resolution(
     if locked["state"] == State.OPEN.value:
         raise ValidationFailed.single("candidate", "this candidate is not decided; nothing to undo")
     await tx.run(UNLINK, candidate=candidate)
+    await services_changed(tx, ids=[locked["a"], locked["b"]])
     await tx.run(REOPEN, id=candidate, now=now, by=actor.label, note=note)
     await _audit(tx, actor=actor, action="duplicate undone", candidate=candidate,
                  before=locked["state"], after=State.OPEN.value, canonical=None)  # fmt: skip

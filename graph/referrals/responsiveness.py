@@ -12,6 +12,8 @@ from typing import LiteralString
 
 from neo4j import AsyncManagedTransaction
 
+from graph.search_changes import services_changed
+
 RESPONSIVENESS: LiteralString = """
 UNWIND $ids AS id
 MATCH (s:Service {id: id})
@@ -40,4 +42,6 @@ async def update_responsiveness(tx: AsyncManagedTransaction, *, service_ids: lis
     returns how many services were found."""
     result = await tx.run(RESPONSIVENESS, ids=service_ids)
     record = await result.single(strict=True)
+    # The score counts these figures: the search index must see them.
+    await services_changed(tx, ids=service_ids)
     return int(record["updated"])

@@ -13,6 +13,7 @@ from neo4j import AsyncManagedTransaction
 
 from core.errors import NotFound
 from graph.audit import diff, record_event
+from graph.search_changes import services_changed
 from graph.services.models import Capacity, Service
 from graph.services.reads import RETURN_SERVICE, get_service, service_from_record
 from graph.services.writes import UNAUDITED, check_scope
@@ -100,6 +101,7 @@ async def _audited_change(
     check_scope(organisation, allowed_organisations)
     before = await get_service(tx, id=id)
     await tx.run(statement, params, id=id)
+    await services_changed(tx, ids=[id])
     after = await get_service(tx, id=id)
     await record_event(
         tx,
@@ -125,6 +127,8 @@ async def flag_for_reverification(
     """Ask for the entry to be confirmed again, e.g. after a referral came back with
     "could not contact" or "no capacity". The next verification clears the flag."""
     await tx.run(FLAG, id=id, reason=reason, at=at)
+    # Not a search fact, but the service as a search page shows it (graph/search_cache.py).
+    await services_changed(tx, ids=[id])
 
 
 CAPACITY: LiteralString = """

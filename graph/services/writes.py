@@ -16,6 +16,7 @@ from graph.areas import area_containing
 from graph.audit import FieldChange, diff, record_event
 from graph.duplicates import PossibleDuplicates, service_candidates, service_features
 from graph.hsds_ids import hsds_id, rekey_services_at, site_key
+from graph.search_changes import services_changed
 from graph.services.models import (
     LocationInput,
     Service,
@@ -409,10 +410,24 @@ async def _with_hsds_keys(
     return out
 
 
+# Services sharing a site with the written ones; cheap (sites are shared within one
+# organisation), and a moved site is rare enough that stamping them all costs nothing.
+SHARING_AT: LiteralString = """
+UNWIND $ids AS id
+MATCH (:Service {id: id})-[:DELIVERED_AT]->(:Location)<-[:DELIVERED_AT]-(other:Service)
+WHERE NOT other.id IN $ids
+RETURN collect(DISTINCT other.id) AS ids
+"""
+
+
 async def upsert_services(tx: AsyncManagedTransaction, *, rows: list[dict[str, Any]]) -> int:
     """Bulk write of rows made by `upsert_row`; references must have been checked."""
     result = await tx.run(UPSERT, rows=await _with_hsds_keys(tx, rows))
     record = await result.single(strict=True)
+    # A moved site changes the site points of the other services delivered there: stamped
+    # with them (SHARING_AT reads them after the write).
+    sharing = await (await tx.run(SHARING_AT, ids=[r["id"] for r in rows])).single(strict=True)
+    await services_changed(tx, ids=[r["id"] for r in rows] + list(sharing["ids"]))
     # A shared site given a new HSDS id changes the keys of the other services' links to it.
     rekeyed = sorted({id for ids in record["rekeyed"] for id in ids})
     if rekeyed:
