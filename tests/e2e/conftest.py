@@ -39,6 +39,7 @@ from homeward.app import create_app
 from seed.identities import DEMO_IDENTITIES, create_demo_identities
 from seed.loader import seed
 from tests.conftest import wipe
+from tests.smtp import MailServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -70,8 +71,8 @@ def _free_port() -> int:
 class LiveServer:
     """The application under uvicorn in a thread of this process, on 127.0.0.1."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.port = _free_port()
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
@@ -129,10 +130,31 @@ def reseed(settings: Settings) -> None:
 
 
 @pytest.fixture(scope="package")
-def live_server(migrated: Graph, test_settings: Settings) -> Iterator[LiveServer]:
+def mail() -> Iterator[MailServer]:
+    """A real SMTP server on the loopback that the application's notices go to."""
+    server = MailServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="package")
+def live_server(migrated: Graph, test_settings: Settings, mail: MailServer) -> Iterator[LiveServer]:
     reseed(test_settings)
-    # The schema is in place already (`migrated`); the server need not race to apply it.
-    server = LiveServer(test_settings.model_copy(update={"migrate_on_startup": False}))
+    port = _free_port()
+    settings = mail.settings(test_settings).model_copy(
+        update={
+            # The schema is in place already (`migrated`); the server need not race to
+            # apply it.
+            "migrate_on_startup": False,
+            # The mails' links lead to this server, so a browser can follow them.
+            "public_url": f"http://127.0.0.1:{port}",
+            "mail_interval_s": 0.5,
+        }
+    )
+    server = LiveServer(settings, port=port)
     server.start()
     try:
         yield server

@@ -5,11 +5,14 @@ and find the referral in "my referrals"."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import (
+    EMAILS,
+    PASSWORDS,
     LiveServer,
     audit,
     new_context,
@@ -21,11 +24,26 @@ from tests.e2e.conftest import (
     unaudited,
     watched,
 )
+from tests.smtp import Arrived, MailServer
 
 pytestmark = pytest.mark.e2e
 
 
-def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: Page) -> None:
+def _mail_about(mail: MailServer, address: str, reference: str) -> Arrived:
+    """The first mail to `address` naming `reference`, waiting for the outbox's next round
+    (bounded: a minute at most)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for arrived in mail.to(address):
+            if reference in arrived.body:
+                return arrived
+        time.sleep(0.25)
+    raise AssertionError(f"no mail to {address} about {reference}")
+
+
+def test_counsellor_searches_refers_with_consent_and_follows_the_referral(
+    page: Page, browser: Browser, live_server: LiveServer, mail: MailServer
+) -> None:
     sign_in(page, "counsellor")
     expect(page).to_have_url(re.compile(r"/app/search$"))
     expect(page.locator("html")).to_have_attribute("lang", "en")
@@ -42,12 +60,14 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
     page.get_by_role("button", name="Search").click()
 
     results = page.locator("#results")
-    expect(results.get_by_role("heading", level=2)).to_contain_text("near Prizren")
+    expect(results.locator("#results-title")).to_contain_text("near Prizren")
+    # The results on a map, each at its site nearest Prizren.
+    expect(page.locator("#results-map path.map-point").first).to_be_visible()
     krct = results.locator("li.result").filter(has_text="KRCT").first
     expect(krct).to_contain_text("Prizren")  # a reason names the place
     expect(krct.locator("dd").nth(1)).to_contain_text("km")
     expect(krct).to_contain_text("Answers referrals")
-    results.get_by_role("heading", level=2).scroll_into_view_if_needed()
+    results.locator("#results-title").scroll_into_view_if_needed()
     screenshot(page, "counsellor-search-results")
 
     # The result opens the service's page: who offers it, where, how to reach them.
@@ -56,6 +76,8 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
     expect(page.get_by_role("heading", level=1)).to_have_text(service_name)
     expect(page.locator("p.org")).to_contain_text("KRCT")
     expect(page.locator("#sites-title")).to_be_visible()
+    # The map of the service's sites, drawn from the project's own Leaflet.
+    expect(page.locator("#service-map path.map-point").first).to_be_visible()
     screenshot(page, "counsellor-service")
     page.go_back()
 
@@ -83,6 +105,27 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(page: 
     expect(page.get_by_text("Father: PTSD diagnosis (illustrative)")).to_be_visible()
     screenshot(page, "counsellor-referral")
     reference = page.get_by_role("heading", level=1).inner_text().removeprefix("Referral ")
+    referral_url = page.url
+
+    # The partner at KRCT is told by mail: the reference and a link, nothing of the family.
+    notice = _mail_about(mail, EMAILS["partner"], reference)
+    assert "PTSD" not in notice.body
+    found = re.search(r"http://127\.0\.0\.1:\d+(/app/referrals/\S+)", notice.body)
+    assert found is not None, notice.body
+    assert referral_url.split("?")[0].endswith(found.group(1))
+    # The link opens the referral for the partner once they have signed in.
+    partner_context = new_context(browser, live_server)
+    try:
+        partner = watched(partner_context.new_page())
+        partner.goto(found.group(1))
+        partner.get_by_label("E-mail address").fill(EMAILS["partner"])
+        partner.get_by_label("Password").fill(PASSWORDS["partner"])
+        partner.get_by_role("button", name="Sign in", exact=True).click()
+        expect(partner.get_by_role("heading", level=1)).to_contain_text(reference)
+        expect(partner.locator("#status")).to_have_text("sent")
+        audit(partner)
+    finally:
+        partner_context.close()
 
     page.get_by_role("link", name="My referrals").click()
     rows = page.locator("#referrals tbody tr")

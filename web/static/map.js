@@ -67,15 +67,18 @@
       var base = L.geoJSON(data, {
         style: { color: "#777", weight: 1, fillColor: "#f3f5f7", fillOpacity: 1 },
         onEachFeature: function (feature, shape) { shape.bindTooltip(feature.properties.name); }
-      }).addTo(map);
+      });
       var dots = found.map(function (p) {
         return L.circleMarker([p.lat, p.lon], {
           radius: 7, color: "#fff", weight: 2, fillColor: "#0b5394", fillOpacity: 1,
           className: "map-point"
-        }).bindTooltip(p.label).addTo(map);
+        }).bindTooltip(p.label);
       });
       var bounds = dots.length ? L.featureGroup(dots).getBounds().pad(0.3) : base.getBounds();
+      // The view first: a dot added to a map without one cannot be clipped to it.
       map.fitBounds(bounds, { maxZoom: 11 });
+      base.addTo(map);
+      dots.forEach(function (dot) { dot.addTo(map); });
     });
   }
 
@@ -83,6 +86,10 @@
   document.querySelectorAll("[data-map]").forEach(function (element) {
     var draw = kinds[element.dataset.map];
     if (!draw) { return; }
-    draw(element).catch(function () { section(element).hidden = true; });
+    // The page stays whole without the map; the console says why it is missing.
+    draw(element).catch(function (error) {
+      section(element).hidden = true;
+      if (window.console) { console.warn("map not drawn:", error); }
+    });
   });
 })();
