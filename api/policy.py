@@ -211,6 +211,7 @@ REST_RULES: dict[str, Rule] = {
     "POST /app/admin/users": ADMIN,
     "POST /app/admin/users/{user_id}/disabled": ADMIN,
     "POST /app/admin/users/{user_id}/sessions": ADMIN,
+    "POST /app/admin/users/{user_id}/invitation": ADMIN,
     "POST /app/admin/users/{user_id}/password-link": ADMIN,
     "GET /app/admin/organisations": ADMIN,
     "GET /app/settings": SIGNED_IN,

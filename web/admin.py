@@ -52,6 +52,10 @@ PASSWORD_LINK = (
     "mutation Link($id: ID!) { issuePasswordLink(userId: $id) {"
     " __typename ... on IssuedPasswordLink { url expiresAt }" + ERRORS + "} }"
 )
+INVITE = (
+    "mutation Invite($id: ID!) { inviteUser(userId: $id) {"
+    " __typename ... on InvitationPayload { user { id } }" + ERRORS + "} }"
+)
 USER = "query User($after: String) { users(first: 100, after: $after) { nodes { id email } } }"
 
 # Where the API's problems with a CreateUserInput show on the form.
@@ -63,7 +67,7 @@ USER_FIELDS = {
 }
 ROLES = [role.name for role in Role]
 # What a finished action says at the top of the list (the `done` parameter).
-DONE = {"created", "disabled", "enabled", "signed_out"}
+DONE = {"created", "disabled", "enabled", "signed_out", "invited"}
 
 
 async def _users_page(
@@ -93,6 +97,8 @@ async def _users_page(
         perror=page_error(error, translator(API_LANGUAGE[session.lang]), USER_FIELDS),
         issued=issued,
         done=done if done in DONE else None,
+        # Invitations go by mail, so the button is there only where mail goes out.
+        mail=request.app.state.settings.mail_enabled,
     )
 
 
@@ -154,6 +160,16 @@ async def set_disabled(request: Request, user_id: str) -> Response:
     form = await request.form()
     done = "disabled" if form.get("disabled") == "true" else "enabled"
     return see_other(session, f"/app/admin/users?done={done}")
+
+
+@router.post("/admin/users/{user_id}/invitation")
+async def invite(request: Request, user_id: str) -> Response:
+    session = await page_session(request)
+    result = await _action(request, user_id, INVITE, "inviteUser")
+    if (error := typed_error(result)) is not None:
+        status = 404 if error["__typename"] == "NotFoundError" else 422
+        return await _users_page(request, session, error=error, status_code=status)
+    return see_other(session, "/app/admin/users?done=invited")
 
 
 @router.post("/admin/users/{user_id}/sessions")

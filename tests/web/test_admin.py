@@ -4,11 +4,15 @@ and nobody else opens them."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
 from fastapi import FastAPI
 
+from core.settings import Settings
+from tests.conftest import serve
+from tests.smtp import MailServer
 from tests.web.test_pages import _signed_in
 from tests.web.test_sign_in import _csrf, _sign_in
 
@@ -150,3 +154,28 @@ async def test_nobody_but_admins_opens_the_admin_pages(
     # A partner of A does not open B's record by naming it.
     own = await client.get("/app/organisation?org=org-b")
     assert "Organisation B" not in own.text
+
+
+async def test_with_mail_on_an_admin_invites_a_person_by_mail(
+    people: dict[str, str], test_settings: Settings, mail_server: MailServer
+) -> None:
+    settings = mail_server.settings(test_settings).model_copy(update={"mail_interval_s": 0.1})
+    async with serve(settings) as client:
+        csrf = await _signed_in(client, people["admin"])
+        listed = await client.get("/app/admin/users")
+        assert "Invite by e-mail" in listed.text
+        user_id = _user_id(listed, "partner_b@example.org")
+        sent = await client.post(f"/app/admin/users/{user_id}/invitation", data={"csrf": csrf})
+        assert sent.headers["location"] == "/app/admin/users?done=invited"
+        async with asyncio.timeout(30):
+            while not mail_server.to("partner_b@example.org"):  # noqa: ASYNC110 - other thread
+                await asyncio.sleep(0.1)
+    [arrived] = mail_server.to("partner_b@example.org")
+    assert re.search(r"https://homeward\.example\.org/app/password/hwp_\S+", arrived.body)
+
+
+async def test_without_mail_the_page_offers_no_invitation(
+    client: httpx.AsyncClient, people: dict[str, str]
+) -> None:
+    await _signed_in(client, people["admin"])
+    assert "Invite by e-mail" not in (await client.get("/app/admin/users")).text
