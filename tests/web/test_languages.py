@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from api.graphql.schema import schema
 from core.i18n import read_catalogue
 from graph.driver import Graph
 from graph.duplicates import Kind, scan
@@ -37,7 +38,9 @@ class _Words(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
             self._skip += 1
-        shown = tag != "input" or dict(attrs).get("type") in ("submit", "button")
+        # A value is read only on a button drawn by an input; an option's or a checkbox's
+        # value is what the form sends, not what the person sees.
+        shown = tag == "input" and dict(attrs).get("type") in ("submit", "button")
         for name, value in attrs:
             if value and name in READ_ATTRIBUTES and (name != "value" or shown):
                 self.words.append(value)
@@ -55,6 +58,29 @@ def shown_keys(html: str) -> set[str]:
     parser = _Words()
     parser.feed(html)
     return {k for k in KEY_LIKE.findall(" ".join(parser.words)) if k in KEYS}
+
+
+def _graphql_names() -> set[str]:
+    """The API's own words a page must never show: every camelCase field and argument name
+    of the schema (`caseReference`, `grantConsent`) and the input paths built of them."""
+    names: set[str] = set()
+    for type_ in schema._schema.type_map.values():
+        for name, field in (getattr(type_, "fields", None) or {}).items():
+            names.add(name)
+            names.update(getattr(field, "args", None) or {})
+    return {n for n in names if re.search(r"[a-z][A-Z]", n)}
+
+
+GRAPHQL_NAMES = _graphql_names()
+WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*[A-Za-z0-9]")
+
+
+def shown_internals(html: str, ids: set[str]) -> set[str]:
+    """GraphQL names, `input.` paths and the given internal ids among the words shown."""
+    parser = _Words()
+    parser.feed(html)
+    words = set(WORD.findall(" ".join(parser.words)))
+    return {w for w in words if w in GRAPHQL_NAMES or w in ids or w.startswith("input.")}
 
 
 @pytest.fixture
@@ -119,6 +145,9 @@ PAGES = {
 async def test_no_page_in_any_language_shows_a_message_key(
     client: httpx.AsyncClient, world: dict[str, str]
 ) -> None:
+    # Ids that only the database and the API know; the pages say names.
+    internal = {world["referral"], world["draft"], "org-a", "org-b", "svc-b", "svc-b2"}
+    internal |= {"user-" + person for person in PAGES} | {"XK-prizren", "XK-prishtine"}
     for person, paths in PAGES.items():
         await _signed_in(client, world[person])
         for lang in LANGUAGES:
@@ -127,6 +156,7 @@ async def test_no_page_in_any_language_shows_a_message_key(
                 page = await client.get(url + ("&" if "?" in url else "?") + f"lang={lang}")
                 assert page.status_code == 200, (person, lang, url, page.status_code)
                 assert shown_keys(page.text) == set(), (person, lang, url)
+                assert shown_internals(page.text, internal) == set(), (person, lang, url)
 
 
 def test_the_key_finder_finds_a_key_in_text_but_not_in_ids_or_scripts() -> None:
@@ -134,6 +164,9 @@ def test_the_key_finder_finds_a_key_in_text_but_not_in_ids_or_scripts() -> None:
     assert shown_keys('<button value="x" aria-label="dup.same">x</button>') == {"dup.same"}
     assert shown_keys('<p id="nav.search">x</p><script>t("nav.search")</script>') == set()
     assert shown_keys("<p>psychosocial.trauma-therapy</p>") == set()
+    found = shown_internals("<p>input.needs: no caseReference for org-a</p>", {"org-a"})
+    assert found == {"input.needs", "caseReference", "org-a"}
+    assert shown_internals('<a href="/app/services/org-a">Organisation A</a>', {"org-a"}) == set()
 
 
 async def test_dates_and_categories_in_the_page_language(
