@@ -107,6 +107,15 @@ def test_counsellor_searches_refers_with_consent_and_follows_the_referral(
     reference = page.get_by_role("heading", level=1).inner_text().removeprefix("Referral ")
     referral_url = page.url
 
+    # Printed, the referral is its facts alone: no navigation, no forms.
+    expect(page.locator("main form").first).to_be_visible()
+    page.emulate_media(media="print")
+    expect(page.locator("header.top")).to_be_hidden()
+    expect(page.locator("main form").first).to_be_hidden()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
+    expect(page.get_by_text("Father: PTSD diagnosis (illustrative)")).to_be_visible()
+    page.emulate_media(media="screen")
+
     # The partner at KRCT is told by mail: the reference and a link, nothing of the family.
     notice = _mail_about(mail, EMAILS["partner"], reference)
     assert "PTSD" not in notice.body
