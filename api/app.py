@@ -168,6 +168,8 @@ def create_api(settings: Settings | None = None) -> FastAPI:
             ):
                 yield
         finally:
+            if app.state.search_index is not None:
+                await app.state.search_index.stop()
             await app.state.webhook_client.aclose()
             await driver.close()
             log.info("Neo4j driver closed")

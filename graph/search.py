@@ -95,6 +95,15 @@ class PartnerSearch(BaseModel):
     def _distinct(cls, values: list[str]) -> list[str]:
         return list(dict.fromkeys(v.strip() for v in values if v.strip()))
 
+    @field_validator("needs")
+    @classmethod
+    def _some_need(cls, values: list[str]) -> list[str]:
+        # Blank codes are dropped above; a search must still ask for something, or every
+        # need filter (the ranked query's and the index's) has nothing to match on.
+        if not values:
+            raise ValueError("give at least one need code")
+        return values
+
     @field_validator("languages")
     @classmethod
     def _iso639(cls, values: list[str]) -> list[str]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -368,6 +369,15 @@ class SearchIndex:
         """Start building now (at start-up) rather than at the first search."""
         if self._graph is not None and (self._building is None or self._building.done()):
             self._building = asyncio.create_task(self._build_in_background())
+
+    async def stop(self) -> None:
+        """End a build still running, before the driver it reads through closes: left
+        running, it would go on over closed connections and leave their sockets open."""
+        building, self._building = self._building, None
+        if building is not None and not building.done():
+            building.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await building
 
     def _build_later(self, clock: Clock) -> None:
         if self._graph is None or clock.epoch is None or clock.services > self.max_services:

@@ -6,13 +6,16 @@ from typing import Any
 
 from graph.driver import Graph
 
-# Moments of writing differ between two runs; everything else must be the same.
-VOLATILE = {"created_at", "updated_at"}
+# Moments of writing differ between two runs, and so do the stamps of the search index's
+# change feed (graph/search_changes.py), which every import advances for the records it
+# wrote so that no API process ranks on facts older than it; everything else must be the same.
+VOLATILE = {"created_at", "updated_at", "search_stamp"}
 
 # The directory only: each import adds its audit events (importers/hsds/loader.py
-# `Provenance`), which say that it ran, not what the directory holds.
+# `Provenance`) and moves the search index's clock, which say that it ran, not what the
+# directory holds.
 NODES = """
-MATCH (n) WHERE NOT n:SchemaMigration AND NOT n:AuditEvent
+MATCH (n) WHERE NOT n:SchemaMigration AND NOT n:AuditEvent AND NOT n:SearchClock
 RETURN labels(n) AS labels, properties(n) AS props
 """
 RELATIONSHIPS = """

@@ -195,6 +195,7 @@ async def test_unknown_names_suggest_close_matches(
         ({"radiusKm": -5}, "query.radiusKm"),
         ({"radiusKm": 500}, "query.radiusKm"),
         ({"needs": []}, "query.needs"),
+        ({"needs": ["", " "]}, "query.needs"),
         ({"place": None, "lat": 95.0, "lon": 20.0}, "query.lat"),
         ({"languages": ["xq"]}, "query.languages"),
         ({"first": 500}, "first"),

@@ -222,3 +222,16 @@ async def test_cached_pages_word_reasons_in_each_language_as_the_database_path(
             _worded.cache_clear()  # the database path words every reason anew
             reference = await _page(database, lang=lang)
             assert await _page(gql, lang=lang) == reference
+
+
+async def test_stopping_the_application_ends_a_build_still_running(
+    seeded: dict[str, str], test_settings: Settings
+) -> None:
+    application = create_app(test_settings)
+    async with application.router.lifespan_context(application):
+        index: SearchIndex = application.state.search_index
+        building = index._building
+        assert building is not None  # started with the application, not yet done
+    # Ended before the driver closed, not left reading over closed connections.
+    assert building.done()
+    assert index._building is None
