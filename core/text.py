@@ -48,14 +48,15 @@ def sr_cyrillic_to_latin(text: str) -> str:
 _SR_LATN_TO_CYRL = {latin: cyrillic for cyrillic, latin in _SR_CYRL_TO_LATN.items()}
 # A `{placeholder}` (kept as it is), a digraph, or one letter; digraphs first, since "lj",
 # "nj" and "dž" are one Cyrillic letter each (љ, њ, џ).
-_SR_LATIN_UNIT = re.compile(r"\{[^}]*\}|dž|lj|nj|[a-zčćđšž]", re.IGNORECASE)
+# The product's name is a name, not a Serbian word: it stays in Latin letters, like placeholders.
+_SR_LATIN_UNIT = re.compile(r"\bHomeward\b|\{[^}]*\}|dž|lj|nj|[a-zčćđšž]", re.IGNORECASE)
 
 
 def sr_latin_to_cyrillic(text: str) -> str:
-    """Serbian written in Gaj's Latin alphabet, in Cyrillic; `{placeholders}` of templates and
-    letters Serbian does not use (q, w, x, y) are left as they are. Reads the digraphs as
-    one letter each, which is right for every text here; a few loanwords ("injekcija") would
-    need a dictionary."""
+    """Serbian written in Gaj's Latin alphabet, in Cyrillic; `{placeholders}` of templates, the
+    product's name and letters Serbian does not use (q, w, x, y) are left as they are. Reads
+    the digraphs as one letter each, which is right for every text here; a few loanwords
+    ("injekcija") would need a dictionary."""
 
     def one(unit: re.Match[str]) -> str:
         latin = unit.group(0)

@@ -28,6 +28,8 @@ def test_gaj_latin_becomes_serbian_cyrillic_and_back() -> None:
     # Template placeholders stay as they are; letters Serbian does not use too.
     assert sr_latin_to_cyrillic("{km} km od {area}") == "{km} км од {area}"
     assert sr_latin_to_cyrillic("QWXY") == "QWXY"
+    # So does the product's name.
+    assert sr_latin_to_cyrillic("Izvor: Homeward imenik") == "Извор: Homeward именик"
 
 
 def test_serbian_cyrillic_falls_back_to_the_latin_text_transliterated() -> None:
