@@ -2,7 +2,7 @@
 by the API (`api.app`), queues the day's digests when their hour has come, claims the mails
 that are due, writes each in its recipient's language (core/mail.py) and hands them to the
 mail server over one connection, recording each outcome. A mail the server does not take is
-tried again with the webhooks' backoff (`api.webhook_delivery.backoff`), so nothing is lost
+tried again as a webhook delivery is (`api.webhook_delivery.attempt_outcome`), so nothing is lost
 while the server is down.
 
 smtplib blocks, so a batch is sent in a worker thread.
@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from pydantic import BaseModel
 
 from api.passwords import link_url
-from api.webhook_delivery import MAX_ATTEMPTS, backoff
+from api.webhook_delivery import attempt_outcome
 from core.crypto import DataCipher, KeyMissing
 from core.mail import NoticeLine, notice_mail, password_mail
 from core.settings import Settings, SmtpTls
@@ -181,27 +181,6 @@ def _compose(
     )
 
 
-def _outcome(mail: ClaimedMail, error: str | None, now: datetime) -> DeliveryOutcome:
-    attempts = mail.attempts + 1
-    next_attempt_at = None
-    if error is None:
-        state = DeliveryState.DELIVERED
-    elif attempts >= MAX_ATTEMPTS:
-        state = DeliveryState.FAILED
-    else:
-        state = DeliveryState.PENDING
-        next_attempt_at = now + backoff(attempts)
-    return DeliveryOutcome(
-        id=mail.id,
-        state=state,
-        attempts=attempts,
-        next_attempt_at=next_attempt_at,
-        last_attempt_at=now,
-        delivered_at=now if error is None else None,
-        error=error,
-    )
-
-
 async def deliver_mail_due(
     graph: Graph,
     *,
@@ -233,7 +212,10 @@ async def deliver_mail_due(
         else:
             messages[mail.id] = composed
     errors = await asyncio.to_thread(send_batch, server, messages)
-    outcomes += [_outcome(by_id[i], error, now) for i, error in errors.items()]
+    outcomes += [
+        attempt_outcome(i, attempts_before=by_id[i].attempts, error=error, now=now)
+        for i, error in errors.items()
+    ]
     await graph.write(record_outcomes, outcomes=outcomes, held=[], claim=claim, now=now)
     for o in outcomes:
         if o.state is DeliveryState.DELIVERED:

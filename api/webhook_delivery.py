@@ -172,10 +172,12 @@ async def _attempt(
     return response.status_code, f"HTTP {response.status_code}"
 
 
-def _outcome(
-    delivery: ClaimedDelivery, status: int | None, error: str | None, now: datetime
+def attempt_outcome(
+    id: str, *, attempts_before: int, error: str | None, now: datetime, status: int | None = None
 ) -> DeliveryOutcome:
-    attempts = delivery.attempts + 1
+    """What one attempt leaves of an outbox entry (a webhook delivery, a mail): delivered, or
+    tried again after the backoff, or given up after MAX_ATTEMPTS."""
+    attempts = attempts_before + 1
     next_attempt_at = None
     if error is None:
         state = DeliveryState.DELIVERED
@@ -185,7 +187,7 @@ def _outcome(
         state = DeliveryState.PENDING
         next_attempt_at = now + backoff(attempts)
     return DeliveryOutcome(
-        id=delivery.id,
+        id=id,
         state=state,
         attempts=attempts,
         next_attempt_at=next_attempt_at,
@@ -241,7 +243,9 @@ async def deliver_due(
             )
         async with gate:
             status, error = await _attempt(client, delivery, secret, now)
-        return _outcome(delivery, status, error, now)
+        return attempt_outcome(
+            delivery.id, attempts_before=delivery.attempts, error=error, now=now, status=status
+        )
 
     # A receiver reads "sent" before "overdue" for the same referral: deliveries to one
     # subscription go one after another in the order they became due, different
