@@ -15,12 +15,14 @@ from graph.driver import Graph
 from graph.users import Actor
 
 
-def get_graph(request: Request) -> Graph:
+# `async def` although they do not wait for anything: FastAPI runs a plain `def` dependency
+# in its thread pool, a hand-off that cost every request more than what these do.
+async def get_graph(request: Request) -> Graph:
     graph: Graph = request.app.state.graph
     return graph
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

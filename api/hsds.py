@@ -85,7 +85,8 @@ class HsdsState:
         return self._reference[1]
 
 
-def _state(request: Request) -> HsdsState:
+# Dependencies are `async def` so that FastAPI does not hand them to its thread pool.
+async def _state(request: Request) -> HsdsState:
     state: HsdsState = request.app.state.hsds
     return state
 
@@ -177,7 +178,7 @@ class Paging:
     format: str
 
 
-def _paging(
+async def _paging(
     page: PageQ = 1, per_page: PerPageQ = DEFAULT_PAGE_SIZE, format: FormatQ = "json"
 ) -> Paging:
     return Paging(page, per_page, format)

@@ -23,17 +23,21 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
 import strawberry
 from cross_web import HTTPException
 from graphql import (
+    ArgumentNode,
+    DocumentNode,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInputType,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -46,6 +50,7 @@ from graphql import (
     SelectionSetNode,
     TypeInfo,
     TypeInfoVisitor,
+    VariableNode,
     Visitor,
     get_named_type,
     value_from_ast,
@@ -69,11 +74,18 @@ MAX_JSON_DEPTH = 32
 
 
 class _FirstArguments(Visitor):
-    def __init__(self, type_info: TypeInfo, variables: dict[str, Any]) -> None:
+    """The `first` arguments of the connection fields of a document, with the field each
+    belongs to and the names of the variables anywhere in a `first`."""
+
+    def __init__(self, type_info: TypeInfo) -> None:
         super().__init__()
         self.type_info = type_info
-        self.variables = variables
-        self.errors: list[GraphQLError] = []
+        self.found: list[tuple[str, ArgumentNode, GraphQLInputType]] = []
+        self.variables: set[str] = set()
+
+    def enter_argument(self, node: ArgumentNode, *_: object) -> None:
+        if node.name.value == "first" and isinstance(node.value, VariableNode):
+            self.variables.add(node.value.name.value)
 
     def enter_field(self, node: FieldNode, *_: object) -> None:
         field = self.type_info.get_field_def()
@@ -83,27 +95,74 @@ class _FirstArguments(Visitor):
         if not get_named_type(field.type).name.endswith("Connection"):
             return
         for argument in node.arguments or ():
-            if argument.name.value != "first":
-                continue
-            value = value_from_ast(argument.value, field.args["first"].type, self.variables)
-            if isinstance(value, int) and not 1 <= value <= MAX_PAGE_SIZE:
+            if argument.name.value == "first":
                 name = f"{parent.name}.{node.name.value}"
-                self.errors.append(
+                self.found.append((name, argument, field.args["first"].type))
+
+
+class _Plan:
+    """What the limits need of one parsed document, found once: its connections' `first`
+    arguments, and the costs already estimated for the values of the variables in them (a
+    cost depends on nothing else the request sends)."""
+
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+        self.document = document  # held, so that its id is not reused while it is a key
+        type_info = TypeInfo(schema)
+        finder = _FirstArguments(type_info)
+        visit(document, TypeInfoVisitor(type_info, finder))
+        self.firsts = finder.found
+        self.variables = tuple(sorted(finder.variables))
+        self.costs: dict[tuple[Any, ...], int] = {}
+
+    def page_size_errors(self, variables: dict[str, Any]) -> list[GraphQLError]:
+        errors = []
+        for name, argument, type_ in self.firsts:
+            value = value_from_ast(argument.value, type_, variables)
+            if isinstance(value, int) and not 1 <= value <= MAX_PAGE_SIZE:
+                errors.append(
                     GraphQLError(
                         f"{name}: first must be between 1 and {MAX_PAGE_SIZE}, not {value}",
                         [argument],
                         extensions={"code": "BAD_USER_INPUT", "field": name, "argument": "first"},
                     )
                 )
+        return errors
+
+    def cost(self, schema: GraphQLSchema, variables: dict[str, Any]) -> int:
+        key = tuple(repr(variables.get(name)) for name in self.variables)
+        cost = self.costs.get(key)
+        if cost is None:
+            cost = query_cost(schema, self.document, variables)
+            if len(self.costs) < PLAN_COSTS:
+                self.costs[key] = cost
+        return cost
+
+
+# Documents come parsed from the ParserCache (the same text gives the same object), so the
+# plans are keyed by the document's identity; walking the document with type information on
+# every request cost a search page about as much as ranking it.
+PLANS = 256
+PLAN_COSTS = 64
+_plans: OrderedDict[tuple[int, int], _Plan] = OrderedDict()
+
+
+def plan_of(schema: GraphQLSchema, document: DocumentNode) -> _Plan:
+    key = (id(schema), id(document))
+    plan = _plans.get(key)
+    if plan is None or plan.document is not document:
+        plan = _Plan(schema, document)
+        _plans[key] = plan
+        while len(_plans) > PLANS:
+            _plans.popitem(last=False)
+    else:
+        _plans.move_to_end(key)
+    return plan
 
 
 def page_size_errors(
     schema: Any, document: Any, variables: dict[str, Any] | None
 ) -> list[GraphQLError]:
-    type_info = TypeInfo(schema)
-    checker = _FirstArguments(type_info, variables or {})
-    visit(document, TypeInfoVisitor(type_info, checker))
-    return checker.errors
+    return plan_of(schema, document).page_size_errors(variables or {})
 
 
 class PageSizeLimit(SchemaExtension):
@@ -222,7 +281,9 @@ class QueryCostLimit(SchemaExtension):
             actor = getattr(context.context, "actor", None)
             signed_in = actor is not None and actor.authenticated
             limit = MAX_COST_SIGNED_IN if signed_in else MAX_COST_ANONYMOUS
-            cost = query_cost(context.schema._schema, context.graphql_document, context.variables)
+            schema = context.schema._schema
+            plan = plan_of(schema, context.graphql_document)
+            cost = plan.cost(schema, context.variables or {})
             if cost > limit:
                 context.result = ExecutionResult(
                     data=None,

@@ -16,7 +16,7 @@ from strawberry.extensions import (
 )
 
 from api.failures import ErrorCodes
-from api.graphql.access import AccessControl
+from api.graphql.access import guard_root_fields
 from api.graphql.areas import AreaQuery
 from api.graphql.audit import AuditQuery
 from api.graphql.cases import CaseMutation, CaseQuery
@@ -71,6 +71,9 @@ class Mutation(
     pass
 
 
+guard_root_fields(Query, Mutation)
+
+
 # Parsing and validation are cached (the same few queries come again and again); depth,
 # token and alias limits keep one request from costing what a thousand should.
 MAX_DEPTH = 12
@@ -97,7 +100,6 @@ def build_schema(*, introspection: bool) -> strawberry.Schema:
         suggestions=introspection,
         extensions=[
             MaskUnexpectedErrors,
-            AccessControl,
             ErrorCodes,
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),

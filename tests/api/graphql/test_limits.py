@@ -236,3 +236,22 @@ async def test_a_budget_is_larger_for_signed_in_callers(
     assert anonymous["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
     assert anonymous["errors"][0]["extensions"]["cost"] == 2011
     assert "errors" not in await gql(larger, token=people["coordinator"])
+
+
+async def test_the_limits_judge_each_request_s_variables_not_the_first_seen(
+    gql: GraphQLClient, graph: Graph
+) -> None:
+    """What the limits find in a document is kept per document (parsing and walking it on
+    every request cost a search page more than ranking it); what depends on the variables
+    must still be judged request by request."""
+    page = "query P($n: Int) { organisations(first: $n) { nodes { id } } }"
+    assert "errors" not in await gql(page, {"n": 5})
+    refused = await gql(page, {"n": MAX_PAGE_SIZE + 1})
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "errors" not in await gql(page, {"n": MAX_PAGE_SIZE})
+
+    crawl = NESTED % CRAWL
+    assert "errors" not in await gql(crawl, {"first": 1})
+    costly = await gql(crawl, {"first": 100})
+    assert costly["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert "errors" not in await gql(crawl, {"first": 1})
