@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar
+from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar, cast
 
 from neo4j import (
     READ_ACCESS,
@@ -14,7 +14,10 @@ from neo4j import (
     AsyncDriver,
     AsyncGraphDatabase,
     AsyncManagedTransaction,
+    AsyncResult,
+    AsyncSession,
     Auth,
+    Query,
     unit_of_work,
 )
 from neo4j.exceptions import (
@@ -49,6 +52,21 @@ def create_driver(settings: Settings) -> AsyncDriver:
         # neo4j-rust-ext speeds up the PackStream codec; no other effect.
         notifications_min_severity="OFF",
     )
+
+
+# `Graph.read_autocommit`'s mode: a read, in an auto-commit transaction.
+AUTOCOMMIT_READ = "AUTOCOMMIT_READ"
+
+
+class _AutoCommit:
+    """What a transaction function sees of an auto-commit transaction: `run`."""
+
+    def __init__(self, session: AsyncSession, timeout_s: float | None) -> None:
+        self.session = session
+        self.timeout_s = timeout_s
+
+    async def run(self, query: LiteralString, **parameters: Any) -> AsyncResult:
+        return await self.session.run(Query(query, timeout=self.timeout_s), parameters)
 
 
 def _observe(access: str, work: Callable[..., object], started: float) -> None:
@@ -119,7 +137,7 @@ class Graph:
             count_error("database_unavailable")
             raise
         finally:
-            _observe("read" if mode == READ_ACCESS else "write", work, started)
+            _observe("write" if mode == WRITE_ACCESS else "read", work, started)
 
     async def _attempts(self, mode: str, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         started = time.monotonic()
@@ -160,14 +178,24 @@ class Graph:
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
             delay = min(delay * 2, MAX_RETRY_DELAY_S)
 
+    async def read_autocommit(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`read` of a transaction function that runs one query, in an auto-commit
+        transaction: the same retries and time limit, without the BEGIN and COMMIT of a
+        managed transaction, which for one cheap query cost the API more than the query
+        (the search's clock read). The query alone runs, so `work` must send only one."""
+        return await self._run(AUTOCOMMIT_READ, work, *args, **kwargs)
+
     async def _attempt(self, mode: str, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         # No waiting retries inside the driver: the loop in `_attempts` decides.
         async with self.driver.session(
             database=self.database,
-            default_access_mode=mode,
+            default_access_mode=WRITE_ACCESS if mode == WRITE_ACCESS else READ_ACCESS,
             max_transaction_retry_time=0.0,
             initial_retry_delay=0.0,
         ) as session:
+            if mode == AUTOCOMMIT_READ:
+                auto = cast("AsyncManagedTransaction", _AutoCommit(session, self.query_timeout_s))
+                return await work(auto, *args, **kwargs)
             if self.query_timeout_s is not None:
                 work = unit_of_work(timeout=self.query_timeout_s)(work)
             if mode == READ_ACCESS:

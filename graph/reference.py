@@ -71,3 +71,6 @@ class ReferenceCache:
         self.narrower: Expiring[str, list[str]] = Expiring(ttl_s, clock)
         self.target_groups: Expiring[str, TargetGroup] = Expiring(ttl_s, clock)
         self.programmes: Expiring[str, Programme] = Expiring(ttl_s, clock)
+        # A place name as searched for, with the one area it names (names that name several
+        # places or none are not kept: they answer with choices or suggestions).
+        self.places: Expiring[str, Area] = Expiring(ttl_s, clock)

@@ -43,6 +43,7 @@ from graph.areas import (
     Area,
     AreaLevel,
     GeoPoint,
+    PlaceResolution,
     area_containing,
     area_from_record,
     resolve_place,
@@ -221,7 +222,10 @@ async def resolve_destination(
     else:
         assert search.place is not None
         field, wanted = "place", search.place
-        place = await resolve_place(tx, name=wanted)
+        known = cache.places.get(wanted) if cache is not None else None
+        place = PlaceResolution(area=known) if known else await resolve_place(tx, name=wanted)
+        if place.area is not None and cache is not None:
+            cache.places.put(wanted, place.area)
         if place.choices:
             # Suggestions are ids (they go back as `areaId`); the message names the places.
             raise ValidationFailed(

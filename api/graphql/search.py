@@ -271,18 +271,30 @@ class SearchQuery:
         try:
             search = validate_input(PartnerSearch, strawberry.asdict(query), argument="query")
             settings = info.context.settings
-            result = await info.context.graph.read(
-                search_partners,
-                search=search,
-                first=size,
-                after=after,
-                now=info.context.now,
-                ageing_after_days=settings.verification_ageing_days,
-                stale_after_days=settings.verification_stale_days,
-                cache=info.context.reference,
-                with_services=True,
-                index=info.context.search_index,
-            )
+            index, graph = info.context.search_index, info.context.graph
+            if index is not None:
+                result = await index.search(
+                    graph,
+                    search=search,
+                    first=size,
+                    after=after,
+                    now=info.context.now,
+                    ageing_after_days=settings.verification_ageing_days,
+                    stale_after_days=settings.verification_stale_days,
+                    cache=info.context.reference,
+                )
+            else:
+                result = await graph.read(
+                    search_partners,
+                    search=search,
+                    first=size,
+                    after=after,
+                    now=info.context.now,
+                    ageing_after_days=settings.verification_ageing_days,
+                    stale_after_days=settings.verification_stale_days,
+                    cache=info.context.reference,
+                    with_services=True,
+                )
         except HomewardError as exc:
             error = to_graphql_error(exc, argument="query")
             assert isinstance(error, ValidationError)

@@ -235,3 +235,38 @@ async def test_stopping_the_application_ends_a_build_still_running(
     # Ended before the driver closed, not left reading over closed connections.
     assert building.done()
     assert index._building is None
+
+
+async def test_warm_searches_send_only_the_clock_read_and_share_it_yet_see_every_write(
+    seeded: dict[str, str], test_settings: Settings
+) -> None:
+    """A warm search is answered from memory after one query, the clock read, outside a
+    transaction of its own; searches that begin while a read is in flight share the next
+    one. Neither may cost freshness: a write committed before a search began is on its
+    page, however many searches run at once."""
+    uncached = _settings(test_settings, search_index_max_services=0)
+    async with (
+        running(test_settings) as (reader_app, reader),
+        running(test_settings) as (_, writer),
+        running(uncached) as (_, database),
+    ):
+        reads: Graph = reader_app.state.graph
+        first = await _page(reader)
+        before = reads.transactions
+        assert await _page(reader) == first
+        assert reads.transactions - before == 1, "one query for a warm search"
+
+        before = reads.transactions
+        pages = await asyncio.gather(*(_page(reader) for _ in range(8)))
+        assert all(page == first for page in pages)
+        assert reads.transactions - before < 8, "concurrent searches share clock reads"
+
+        service = first["edges"][0]["node"]["service"]
+        done = await writer(CAPACITY, {"id": service["id"]}, token=seeded["admin"])
+        assert done["data"]["setServiceCapacity"]["__typename"] == "ServicePayload", done
+        pages = await asyncio.gather(*(_page(reader) for _ in range(8)))
+        reference = await _page(database)
+        for page in pages:
+            assert page == reference
+            shown = {e["node"]["service"]["id"]: e["node"]["service"] for e in page["edges"]}
+            assert shown[service["id"]]["capacity"] == "FULL"
