@@ -7,10 +7,12 @@ in another API process)."""
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
+import numpy as np
 from neo4j import AsyncManagedTransaction
 from rich.progress import Progress
 
@@ -34,7 +36,7 @@ from graph.search import (
     text_matches,
 )
 from graph.search_changes import services_changed
-from graph.search_index import SearchIndex, round_half_up
+from graph.search_index import SCALARS, SearchIndex, round_half_up
 from graph.services import (
     Capacity,
     LocationInput,
@@ -216,6 +218,43 @@ def _ids(result: SearchResult) -> set[str]:
     return {m.service_id for m in result.matches}
 
 
+def _columns_by_id(index: SearchIndex) -> dict[str, tuple[Any, ...]]:
+    """Each service's columns and sites as the index holds them, by id (slots differ between
+    an index kept current and one built anew)."""
+    c = index._vectors()
+    by_latitude: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for lat, lon, slot in zip(c.site_lat, c.site_lon, c.site_slot, strict=True):
+        by_latitude[int(slot)].append((float(lat), float(lon)))
+    out = {}
+    for id, slot in index._slot.items():
+        start, end = int(c.slot_sites[slot]), int(c.slot_sites[slot + 1])
+        lats, lons = c.slot_site_lat[start:end].tolist(), c.slot_site_lon[start:end].tolist()
+        by_slot = zip(lats, lons, strict=True)
+        out[id] = (
+            tuple(getattr(c, name)[slot].item() for name in SCALARS),
+            sorted(by_latitude[slot]),
+            sorted(by_slot),
+            c.sorted_ids[c.id_rank[slot]],
+        )
+    return out
+
+
+def _kept_like_built_anew(kept: SearchIndex, built: SearchIndex) -> None:
+    """The columns changed in place equal those made from scratch; the site latitudes stay
+    sorted; every mask still held equals its postings."""
+    columns = _columns_by_id(kept)
+    assert columns == _columns_by_id(built)
+    assert all(id == rank_id for id, (*_, rank_id) in columns.items())  # keyset order
+    c = kept._vectors()
+    assert c.size == kept.size
+    assert bool(np.all(np.diff(c.site_lat) >= 0))
+    for (kind, key), mask in c.masks.items():
+        if kind != "open":
+            expected = np.zeros(c.size, dtype=np.bool_)
+            expected[list(kept._postings[kind].get(key, ()))] = True
+            assert np.array_equal(mask, expected), (kind, key)
+
+
 async def test_a_write_in_one_process_is_seen_by_the_next_search_in_another(
     graph: Graph,
 ) -> None:
@@ -271,3 +310,7 @@ async def test_a_write_in_one_process_is_seen_by_the_next_search_in_another(
         )
     await _same_as_cypher(graph, other, SEARCH.model_copy(update={"sending_country": "AT"}))
     assert other.watermark > 0
+    # All of it was applied to the columns in place, as a build now would make them.
+    anew = SearchIndex(graph)
+    assert await anew.build(graph)
+    _kept_like_built_anew(other, anew)
