@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from sys import intern
 from typing import Any, LiteralString, cast
 
 import numpy as np
@@ -169,8 +170,11 @@ class _Service:
     measured_points: float
     unrestricted: bool
     open_everywhere_rt: bool
-    keys: dict[str, list[str]]
-    sites: list[tuple[float, float]]
+    # (kind, its keys) for the kinds it has any of; the keys are interned strings, as each
+    # need code or area id recurs across thousands of services (the index of M held 211 MB
+    # of Python objects with a dict, lists and its own copy of every string per service).
+    keys: tuple[tuple[str, tuple[str, ...]], ...]
+    sites: tuple[tuple[float, float], ...]
 
 
 def _service(record: Any) -> _Service:
@@ -201,17 +205,25 @@ def _service(record: Any) -> _Service:
         measured_points=float(measured_points),
         unrestricted=not record["restricted_to"],
         open_everywhere_rt=not record["return_types"],
-        keys={
-            "need": list(record["needs"] or []),
-            "group": list(record["groups"] or []),
-            "language": list(record["languages"] or []),
-            "programme": list(record["programmes"] or []),
-            "area": list(record["areas"] or []),
-            "country": list(record["restricted_to"] or []),
-            "return_type": list(record["return_types"] or []),
-        },
-        sites=[(float(lat), float(lon)) for lat, lon in record["sites"]],
+        keys=tuple(
+            (kind, tuple(intern(key) for key in record[field]))
+            for kind, field in _KEYS
+            if record[field]
+        ),
+        sites=tuple((float(lat), float(lon)) for lat, lon in record["sites"]),
     )
+
+
+# The kinds of keys a service has postings for, and the fields of _FACTS they come from.
+_KEYS = (
+    ("need", "needs"),
+    ("group", "groups"),
+    ("language", "languages"),
+    ("programme", "programmes"),
+    ("area", "areas"),
+    ("country", "restricted_to"),
+    ("return_type", "return_types"),
+)
 
 
 async def _page(
@@ -289,11 +301,11 @@ class _Columns:
             self.masks.pop(("open", "closed too"), None)
         self._place(slot, service.sites)
 
-    def _place(self, slot: int, sites: list[tuple[float, float]]) -> None:
+    def _place(self, slot: int, sites: tuple[tuple[float, float], ...]) -> None:
         """The sites of one service, in both orders (by latitude, by slot)."""
         start, end = int(self.slot_sites[slot]), int(self.slot_sites[slot + 1])
         held = list(zip(self.slot_site_lat[start:end], self.slot_site_lon[start:end], strict=True))
-        if held == sites:
+        if held == list(sites):
             return
         lat = np.array([p[0] for p in sites], dtype=np.float64)
         lon = np.array([p[1] for p in sites], dtype=np.float64)
@@ -433,12 +445,12 @@ class SearchIndex:
             self._ids.append(id)
             self._services.append(service)
         else:
-            for kind, keys in self._services[slot].keys.items():
+            for kind, keys in self._services[slot].keys:
                 for key in keys:
                     self._postings[kind][key].discard(slot)
                     touched.add((kind, key))
             self._services[slot] = service
-        for kind, keys in service.keys.items():
+        for kind, keys in service.keys:
             for key in keys:
                 self._postings[kind][key].add(slot)
                 touched.add((kind, key))
