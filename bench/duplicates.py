@@ -26,7 +26,7 @@ import asyncio
 import random
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, LiteralString
 
 import typer
@@ -34,18 +34,23 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.neo4j import bench_graph, bench_instance
+from bench.search import cpu_ms
 from core.text import fold, sr_latin_to_cyrillic
 from graph.duplicates import (
     THRESHOLD,
     Kind,
     OrganisationFeatures,
     find_matches,
+    organisation_candidates,
     organisation_features,
     phone_digits,
     scan,
+    service_candidates,
     website_domain,
 )
+from graph.duplicates.queries import features_by_id
 from graph.migrations import migrate
+from homeward import neo4j_server
 from seed.loader import read_seed
 
 app = typer.Typer(help="Duplicate detection benchmarks.", no_args_is_help=True)
@@ -376,6 +381,82 @@ def scan_command(
         table.add_row(
             key, f"{statistics.median(values):.1f}", f"{min(values):.1f}", f"{max(values):.1f}"
         )
+    console.print(table)
+
+
+# Records of M to register again as new ones, in order of id.
+SAMPLE_IDS: dict[Kind, LiteralString] = {
+    Kind.ORGANISATION: "MATCH (o:Organisation) RETURN o.id AS id ORDER BY o.id",
+    Kind.SERVICE: "MATCH (s:Service) RETURN s.id AS id ORDER BY s.id",
+}
+
+
+@app.command("check")
+def check_command(
+    checks: Annotated[int, typer.Option(min=10, max=5000, help="Checks per kind.")] = 400,
+    seed: Annotated[int, typer.Option()] = DEFAULT_SEED,
+) -> None:
+    """Time the duplicate check a registration runs (`organisation_candidates`,
+    `service_candidates`) on the benchmark Neo4j with M loaded: existing records of M sent
+    again under a new id, half of them with a typo in the name, one check at a time; p50,
+    p95 and CPU per check of Neo4j and of this process."""
+    rng = random.Random(seed)
+    neo4j_pid = neo4j_server.running_pid(bench_instance())
+
+    async def records(graph: Any, kind: Kind) -> list[Any]:
+        async def ids(tx: Any) -> list[str]:
+            return [r["id"] async for r in await tx.run(SAMPLE_IDS[kind])]
+
+        chosen = rng.sample(await graph.read(ids), checks)
+        found = await graph.read(features_by_id, kind=kind, ids=chosen)
+        again = []
+        for id in chosen:
+            features = found[id]
+            name = _typo(features.name, rng) if rng.random() < 0.5 else features.name
+            if kind is Kind.ORGANISATION:
+                again.append(replace(features, id="bench-check", name=name))
+            else:
+                again.append(replace(features, id="bench-check", name=name, folded=fold(name)))
+        return again
+
+    async def main() -> dict[Kind, dict[str, float]]:
+        out = {}
+        async with bench_graph() as graph:
+            for kind in Kind:
+                sample = await records(graph, kind)
+                check = organisation_candidates if kind is Kind.ORGANISATION else service_candidates
+                for record in sample[:20]:  # warm-up
+                    await graph.read(check, record=record)
+                latencies, found = [], 0
+                cpu_neo4j, cpu_client = cpu_ms(neo4j_pid), time.process_time()
+                for record in sample:
+                    started = time.perf_counter()
+                    candidates = await graph.read(check, record=record)
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    found += bool(candidates)
+                latencies.sort()
+                out[kind] = {
+                    "p50": statistics.median(latencies),
+                    "p95": latencies[int(0.95 * (len(latencies) - 1))],
+                    "max": latencies[-1],
+                    "neo4j": (cpu_ms(neo4j_pid) - cpu_neo4j) / len(sample),
+                    "client": (time.process_time() - cpu_client) * 1000 / len(sample),
+                    "found": found / len(sample),
+                }
+        return out
+
+    console.print(f"benchmark Neo4j at {bench_instance().uri}")
+    results = asyncio.run(main())
+    table = Table(
+        "kind", "checks", "p50 ms", "p95 ms", "max ms", "CPU ms: Neo4j", "this process",
+        "found the original",
+    )  # fmt: skip
+    for kind, row in results.items():
+        table.add_row(
+            kind.value, str(checks), f"{row['p50']:.1f}", f"{row['p95']:.1f}",
+            f"{row['max']:.1f}", f"{row['neo4j']:.1f}", f"{row['client']:.1f}",
+            f"{row['found']:.0%}",
+        )  # fmt: skip
     console.print(table)
 
 

@@ -31,7 +31,7 @@ from neo4j import AsyncManagedTransaction
 from rich.console import Console
 from rich.table import Table
 
-from bench.neo4j import serving_api
+from bench.neo4j import serving_api, wait_for_search_index
 from bench.search import DESTINATIONS, NEEDS, QUERY, CpuMeter, _summary, workload
 from core.settings import Settings
 from graph.driver import Graph, create_driver
@@ -243,6 +243,8 @@ def main(
         driver = create_driver(settings)
         graph = Graph(driver, settings.neo4j_database)
         try:
+            services = await wait_for_search_index(port)
+            console.print(f"search index of {services:,} services built")
             await graph.write(_remove, ids=[])  # a previous run stopped before its cleanup
             sample, token = await _prepare(graph)
             for level in clients:

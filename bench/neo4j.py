@@ -9,6 +9,7 @@ whose pid file makes `stop` signal only the process started here.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -124,6 +125,20 @@ def wait_for_api(port: int, deadline_s: float = 60.0) -> None:
             pass
         time.sleep(0.5)
     raise RuntimeError(f"the API did not become healthy within {deadline_s:g} s")
+
+
+async def wait_for_search_index(port: int, deadline_s: float = 600.0) -> int:
+    """Until the API process on `port` says (on /health) that its search index is built; its
+    size. Until then its searches take the ranked query, which is not what is measured."""
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        while time.monotonic() - started < deadline_s:
+            response = await http.get("/health")
+            index = (response.json() or {}).get("search_index") or {}
+            if index.get("built"):
+                return int(index["services"])
+            await asyncio.sleep(1.0)
+    raise RuntimeError("the search index was not built in time")
 
 
 @contextmanager

@@ -35,7 +35,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.neo4j import serving_api, start_api, wait_for_api
+from bench.neo4j import serving_api, start_api, wait_for_api, wait_for_search_index
 from core.clock import utcnow
 from core.settings import Settings
 from graph.driver import Graph, create_driver
@@ -129,7 +129,7 @@ async def _run_concurrently(
     return latencies
 
 
-def _cpu_ms(pid: int | None) -> float:
+def cpu_ms(pid: int | None) -> float:
     """CPU time (user + system) a process has used so far, in ms; 0 where /proc is missing."""
     if pid is None:
         return 0.0
@@ -151,8 +151,8 @@ class CpuMeter:
 
     def _now(self) -> dict[str, float]:
         return {
-            "api": sum(_cpu_ms(pid) for pid in self.api_pids),
-            "neo4j": _cpu_ms(self.neo4j_pid),
+            "api": sum(cpu_ms(pid) for pid in self.api_pids),
+            "neo4j": cpu_ms(self.neo4j_pid),
             "client": time.process_time() * 1000,
         }
 
@@ -355,7 +355,7 @@ def main(
             neo4j_pid = neo4j_server.running_pid(instance)
             # The index builds in the background at start-up; searches meanwhile take the
             # Cypher path, so wait for it to be built before measuring.
-            built = [asyncio.run(_wait_for_index(port)) for port in index_ports]
+            built = [asyncio.run(wait_for_search_index(port)) for port in index_ports]
             same, compared = asyncio.run(_identical(queries))
             pids = {API_PORT: api.pid, INDEX_PORT: started[0].pid}
             if two_workers:
@@ -426,19 +426,6 @@ async def _migrate(settings: Settings) -> None:
         await migrate(Graph(driver, settings.neo4j_database))
     finally:
         await driver.close()
-
-
-async def _wait_for_index(port: int, deadline_s: float = 600.0) -> int:
-    """Until the index process says (on /health) that its index is built; its size."""
-    started = time.monotonic()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-        while time.monotonic() - started < deadline_s:
-            response = await http.get("/health")
-            index = (response.json() or {}).get("search_index") or {}
-            if index.get("built"):
-                return int(index["services"])
-            await asyncio.sleep(1.0)
-    raise RuntimeError("the search index was not built in time")
 
 
 if __name__ == "__main__":

@@ -705,25 +705,12 @@ class SearchIndex:
         radius_m = search.radius_km * 1000
         lat0, lon0 = destination.point.lat, destination.point.lon
 
-        # Geography: covering an area of the chain, or a site within the radius (after the
-        # same bounding box the point index answers for RANKED).
-        covers = [self._mask(c, "area", [area]) for area in chain]
-        geo = np.zeros(c.size, dtype=np.bool_)
-        for mask in covers:
-            geo |= mask
-        south_west, north_east = bbox(destination.point, search.radius_km)
-        lo = np.searchsorted(c.site_lat, south_west.y, side="left")
-        hi = np.searchsorted(c.site_lat, north_east.y, side="right")
-        band_lon = c.site_lon[lo:hi]
-        in_box = (band_lon >= south_west.x) & (band_lon <= north_east.x)
-        box_slots = c.site_slot[lo:hi][in_box]
-        near = haversine_m(c.site_lat[lo:hi][in_box], band_lon[in_box], lat0, lon0) <= radius_m
-        geo[box_slots[near]] = True
-
-        # The hard filters.
+        # The hard filters first: what they leave is usually a small share of the directory,
+        # so that distances are computed only for its sites (all sites in the bounding box
+        # cost a search on M about half a millisecond of haversine).
         need_codes = {code for codes in asked.expanded.values() for code in codes}
-        keep = geo & c.open(closed_too=search.include_temporarily_closed)
-        keep &= self._mask(c, "need", need_codes)
+        keep = c.open(closed_too=search.include_temporarily_closed)
+        keep = keep & self._mask(c, "need", need_codes)
         if not search.include_full:
             keep &= ~c.full
         if search.sending_country is not None:
@@ -737,6 +724,22 @@ class SearchIndex:
             slots = [s for id in text_ids if (s := self._slot.get(id)) is not None and s < c.size]
             text[slots] = True
             keep &= text
+
+        # Geography: covering an area of the chain, or a site within the radius (after the
+        # same bounding box the point index answers for RANKED).
+        covers = [self._mask(c, "area", [area]) for area in chain]
+        geo = np.zeros(c.size, dtype=np.bool_)
+        for mask in covers:
+            geo |= mask
+        south_west, north_east = bbox(destination.point, search.radius_km)
+        lo = np.searchsorted(c.site_lat, south_west.y, side="left")
+        hi = np.searchsorted(c.site_lat, north_east.y, side="right")
+        band_lon, band_slots = c.site_lon[lo:hi], c.site_slot[lo:hi]
+        asked_for = (band_lon >= south_west.x) & (band_lon <= north_east.x) & keep[band_slots]
+        box_slots = band_slots[asked_for]
+        near = haversine_m(c.site_lat[lo:hi][asked_for], band_lon[asked_for], lat0, lon0)
+        geo[box_slots[near <= radius_m]] = True
+        keep &= geo
 
         idx = np.flatnonzero(keep)
         dist = c.nearest_m(idx, lat0, lon0)
