@@ -6,6 +6,7 @@ in another API process)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import defaultdict
 from dataclasses import replace
@@ -35,7 +36,7 @@ from graph.search import (
     search_partners,
     text_matches,
 )
-from graph.search_changes import services_changed
+from graph.search_changes import read_clock, services_changed
 from graph.search_index import SCALARS, SearchIndex, round_half_up
 from graph.services import (
     Capacity,
@@ -314,3 +315,41 @@ async def test_a_write_in_one_process_is_seen_by_the_next_search_in_another(
     anew = SearchIndex(graph)
     assert await anew.build(graph)
     _kept_like_built_anew(other, anew)
+
+
+async def test_a_count_of_services_that_differs_once_is_waited_out_one_that_lasts_rebuilds(
+    graph: Graph,
+) -> None:
+    """The clock counts the services and reads the stamp in two reads, so a registration
+    committed between them makes one clock read count a service the stamp does not cover
+    yet: that search takes the ranked query and the index stays. A service written past the
+    change feed makes the difference last, and then the index is built again."""
+    await _directory(graph)
+    index = SearchIndex(graph)
+    assert await index.build(graph)
+    clock = await graph.read(read_clock)
+
+    async def nothing_to_apply(since: int, until: int) -> None:
+        raise AssertionError("no stamps were read")
+
+    raced = replace(clock, services=clock.services + 1)
+    assert not await index._caught_up(raced, nothing_to_apply)
+    assert await index._caught_up(clock, nothing_to_apply)
+    assert index.built
+    assert not index.building
+
+    await graph.write(_past_the_change_feed)
+    index.rebuild_after_s = 0.0
+    assert not (await _search(graph, index, SEARCH)).by_index
+    assert not (await _search(graph, index, SEARCH)).by_index  # lasted: built again
+    assert index.building
+    for _ in range(600):
+        if not index.building:
+            break
+        await asyncio.sleep(0.05)
+    assert index.size == clock.services + 1
+    await _same_as_cypher(graph, index)
+
+
+async def _past_the_change_feed(tx: AsyncManagedTransaction) -> None:
+    await tx.run("CREATE (:Service {id: 'svc-unstamped', name: 'Written past the feed'})")
