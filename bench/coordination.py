@@ -1,10 +1,13 @@
-"""Benchmark of the coordination views on data set M: the gap matrix of a country.
+"""Benchmark of the coordination views on data set M: the gap matrix of a country, and the
+comparison of support by sending country (`supportComparison`).
 
     .venv/bin/python -m bench.coordination --repeats 7
 
 Runs `service_gaps` for each country of M that has municipalities, for a broad and a narrow
 need, after one warm-up pass, and prints the median and maximum per country. The budget
-(DESIGN.md) is a country's gap matrix in under a second.
+(DESIGN.md) is a country's gap matrix in under a second. Then `support_comparison` for a
+country, a large and a smaller municipality of Kosovo, for two needs, every sending country
+compared, the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from rich.table import Table
 
 from bench.neo4j import bench_graph, running_bench
 from core.clock import utcnow
-from graph.coordination import GapCell, service_gaps
+from graph.coordination import GapCell, service_gaps, support_comparison
 from graph.driver import Graph
 from graph.migrations import migrate
 
@@ -68,6 +71,32 @@ async def _run(repeats: int) -> list[tuple[str, int, str, float, float, int]]:
     return rows
 
 
+SUPPORT_AT = ["XK", "XK-prishtine", "XK-prizren"]
+SUPPORT_NEEDS = ["psychosocial", "employment"]
+
+
+async def _support(repeats: int) -> list[tuple[str, str, float, float, int]]:
+    rows = []
+    async with bench_graph() as graph:
+        for destination in SUPPORT_AT:
+            for need in SUPPORT_NEEDS:
+                timings = []
+                services = 0
+                for attempt in range(repeats + 1):
+                    started = time.perf_counter()
+                    found = await graph.read(
+                        support_comparison,
+                        destination_id=destination,
+                        need=need,
+                        sending_countries=[],
+                    )
+                    if attempt:  # the first is a warm-up
+                        timings.append((time.perf_counter() - started) * 1000)
+                    services = len({s.id for row in found.rows for s in row.services})
+                rows.append((destination, need, statistics.median(timings), max(timings), services))
+    return rows
+
+
 async def _gaps(graph: Graph, country: str, needs: list[str], now: datetime) -> list[GapCell]:
     return list(
         await graph.read(
@@ -92,6 +121,12 @@ def main(repeats: int = typer.Option(7, min=1, max=50)) -> None:
         table.add_row(
             country, str(municipalities), needs, f"{median:.0f}", f"{worst:.0f}", str(cells)
         )
+    console.print(table)
+    with running_bench():
+        support = asyncio.run(_support(repeats))
+    table = Table("supportComparison at", "need", "median ms", "max ms", "services")
+    for destination, need, median, worst, services in support:
+        table.add_row(destination, need, f"{median:.0f}", f"{worst:.0f}", str(services))
     console.print(table)
 
 

@@ -687,6 +687,9 @@ def responsiveness_reasons(facts: dict[str, Any]) -> list[Reason]:
     return reasons
 
 
+REMOTE_ONLY = frozenset({DeliveryMode.REMOTE.value})
+
+
 def page_match(row: dict[str, Any], asked: Resolved) -> Match:
     """One row of RANKED with its reasons. The score comes from the query; the reasons say
     which of its parts this service earned."""
@@ -705,7 +708,7 @@ def page_match(row: dict[str, Any], asked: Resolved) -> Match:
             reasons.append(Reason(kind="offers_part", params={"need": offered, "of": requested}))
 
     delivery = facts["delivery"] or []
-    physical = any(d != DeliveryMode.REMOTE for d in delivery)
+    physical = bool(set(delivery) - REMOTE_ONLY)
     covered = [destination.chain[i].id for i in row["covered"]]
     if physical and covered:
         reasons.append(Reason(kind="covers", params={"area": covered[0]}))
@@ -736,9 +739,10 @@ def page_match(row: dict[str, Any], asked: Resolved) -> Match:
         days = max((asked.now - verified).days, 0)
         reasons.append(Reason(kind="verified", params={"days": days, "state": state.value}))
 
-    capacity = Capacity(facts["capacity"] or Capacity.UNKNOWN)
-    if capacity is not Capacity.UNKNOWN:
-        reasons.append(Reason(kind="capacity", params={"capacity": capacity.value}))
+    # Compared as stored rather than made a `Capacity` on every row of every page.
+    capacity = facts["capacity"] or Capacity.UNKNOWN.value
+    if capacity != Capacity.UNKNOWN.value:
+        reasons.append(Reason(kind="capacity", params={"capacity": capacity}))
     if facts["status"] == ServiceStatus.TEMPORARILY_CLOSED:
         reasons.append(Reason(kind="temporarily_closed"))
     if facts["expected_response_days"] is not None:

@@ -858,6 +858,11 @@ class SearchIndex:
             sel = np.flatnonzero(later)
         else:
             sel = np.arange(idx.size)
+        if sel.size > 4 * limit:
+            # Only rows scoring at least the limit-th best can be on the page (score comes
+            # first in the order), so only those are sorted, ties with it included.
+            least = -np.partition(-score[sel], limit - 1)[limit - 1]
+            sel = sel[score[sel] >= least]
         order = sel[np.lexsort((rank[sel], km[sel], -score[sel]))][:limit]
         page = []
         for i in order:
