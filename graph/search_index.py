@@ -512,51 +512,7 @@ class SearchIndex:
         self._differs_since = None
         return True
 
-    # --- searching without a transaction of its own -----------------------------------
-
-    async def search(
-        self,
-        graph: Graph,
-        *,
-        search: PartnerSearch,
-        first: int,
-        after: str | None,
-        now: datetime,
-        ageing_after_days: int,
-        stale_after_days: int,
-        cache: ReferenceCache | None,
-    ) -> SearchResult:
-        """`graph.search.search_partners` with the page's services, as the API asks it. When
-        the index is current and everything the search names is held (the destination and
-        needs in `cache`, the page's facts and models here), the one query it sends is the
-        clock read, shared with the searches that began while it waited; otherwise the
-        whole search runs in a read transaction as before. A transaction of its own for
-        one query cost a search more than half a millisecond of the API's CPU, and at 8
-        concurrent searches one clock read now serves several."""
-        asked: dict[str, Any] = {
-            "search": search,
-            "first": first,
-            "after": after,
-            "now": now,
-            "ageing_after_days": ageing_after_days,
-            "stale_after_days": stale_after_days,
-            "cache": cache,
-            "with_services": True,
-        }
-        if self.built and not search.text:
-            clock = await self._clock_after_now(graph)
-
-            async def apply(since: int, until: int) -> None:
-                await graph.read(self._apply, since=since, until=until)
-
-            if await self._caught_up(clock, apply):
-                try:
-                    # No await in here suspends (every read is answered from memory), so
-                    # no other search changes the index between the clock and the page.
-                    return await search_partners(WITHOUT_TRANSACTION, index=_Current(self), **asked)
-                except NeedsTransaction:
-                    pass
-        return await graph.read(search_partners, index=self, **asked)
+    # --- the shared clock read (`search_page`) ----------------------------------------
 
     async def _clock_after_now(self, graph: Graph) -> Clock:
         """A clock read sent after this call began: so the search sees every write committed
@@ -876,6 +832,51 @@ class SearchIndex:
                 }
             )
         return total, answered, page
+
+
+async def search_page(
+    graph: Graph,
+    index: SearchIndex | None,
+    *,
+    search: PartnerSearch,
+    first: int,
+    after: str | None,
+    now: datetime,
+    ageing_after_days: int,
+    stale_after_days: int,
+    cache: ReferenceCache | None,
+) -> SearchResult:
+    """`graph.search.search_partners` with the page's services, as the API asks it. When
+    the index is current and everything the search names is held (the destination and
+    needs in `cache`, the page's facts and models in the index), the one query it sends is
+    the clock read, shared with the searches that began while it waited; otherwise (and
+    without an index) the whole search runs in a read transaction. A transaction of its own
+    for one query cost a search more than half a millisecond of the API's CPU, and at 8
+    concurrent searches one clock read now serves several."""
+    asked: dict[str, Any] = {
+        "search": search,
+        "first": first,
+        "after": after,
+        "now": now,
+        "ageing_after_days": ageing_after_days,
+        "stale_after_days": stale_after_days,
+        "cache": cache,
+        "with_services": True,
+    }
+    if index is not None and index.built and not search.text:
+        clock = await index._clock_after_now(graph)
+
+        async def apply(since: int, until: int) -> None:
+            await graph.read(index._apply, since=since, until=until)
+
+        if await index._caught_up(clock, apply):
+            try:
+                # No await in here suspends (every read is answered from memory), so no
+                # other search changes the index between the clock and the page.
+                return await search_partners(WITHOUT_TRANSACTION, index=_Current(index), **asked)
+            except NeedsTransaction:
+                pass
+    return await graph.read(search_partners, index=index, **asked)
 
 
 class NeedsTransaction(Exception):

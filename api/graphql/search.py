@@ -28,8 +28,8 @@ from graph.search import (
     PartnerSearch,
     Reason,
     SearchResult,
-    search_partners,
 )
+from graph.search_index import search_page
 from graph.services import Service
 
 # Reasons are worded by the catalogues (core/locale), each kind under `match.<kind>`. Those
@@ -271,30 +271,17 @@ class SearchQuery:
         try:
             search = validate_input(PartnerSearch, strawberry.asdict(query), argument="query")
             settings = info.context.settings
-            index, graph = info.context.search_index, info.context.graph
-            if index is not None:
-                result = await index.search(
-                    graph,
-                    search=search,
-                    first=size,
-                    after=after,
-                    now=info.context.now,
-                    ageing_after_days=settings.verification_ageing_days,
-                    stale_after_days=settings.verification_stale_days,
-                    cache=info.context.reference,
-                )
-            else:
-                result = await graph.read(
-                    search_partners,
-                    search=search,
-                    first=size,
-                    after=after,
-                    now=info.context.now,
-                    ageing_after_days=settings.verification_ageing_days,
-                    stale_after_days=settings.verification_stale_days,
-                    cache=info.context.reference,
-                    with_services=True,
-                )
+            result = await search_page(
+                info.context.graph,
+                info.context.search_index,
+                search=search,
+                first=size,
+                after=after,
+                now=info.context.now,
+                ageing_after_days=settings.verification_ageing_days,
+                stale_after_days=settings.verification_stale_days,
+                cache=info.context.reference,
+            )
         except HomewardError as exc:
             error = to_graphql_error(exc, argument="query")
             assert isinstance(error, ValidationError)
