@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -49,7 +50,8 @@ INDEX_PORT = 8766
 # The second worker of each path in the two-worker variant (clients take them in turn).
 API_PORT_2 = 8767
 INDEX_PORT_2 = 8768
-console = Console()
+# Wide enough for the whole table: at a terminal's 80 columns rich cut its figures short.
+console = Console(width=max(shutil.get_terminal_size().columns, 160))
 app = typer.Typer(add_completion=False)
 
 QUERY = """
