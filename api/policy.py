@@ -128,10 +128,6 @@ RULES: dict[str, Rule] = {
     "Mutation.undoDuplicateResolution": COORDINATION,
 }
 
-# Fields every GraphQL server answers; they expose no data of ours.
-INTROSPECTION = frozenset({"__typename", "__schema", "__type"})
-
-
 # The REST endpoints beside GraphQL, by method and path template of their route (see
 # rest_operation; a test fails when a route has no rule, and api.deps.Authorize refuses it):
 # exports of coordination data, the HSDS read API of the public directory (`api/hsds.py`), the

@@ -283,9 +283,5 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def mail_server() -> Iterator[MailServer]:
     """An SMTP server on 127.0.0.1 (a free port), stopped after the test."""
-    server = MailServer()
-    server.start()
-    try:
+    with MailServer() as server:
         yield server
-    finally:
-        server.stop()

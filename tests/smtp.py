@@ -65,6 +65,13 @@ class MailServer:
             self._controller.stop()
             self._controller = None
 
+    def __enter__(self) -> MailServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def settings(self, base: Settings) -> Settings:
         """`base` with mail through this server (no TLS on the loopback)."""
         return base.model_copy(

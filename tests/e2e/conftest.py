@@ -132,12 +132,8 @@ def reseed(settings: Settings) -> None:
 @pytest.fixture(scope="package")
 def mail() -> Iterator[MailServer]:
     """A real SMTP server on the loopback that the application's notices go to."""
-    server = MailServer()
-    server.start()
-    try:
+    with MailServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="package")
