@@ -26,25 +26,26 @@ class RootAccess(FieldExtension):
     def __init__(self, parent: str) -> None:
         self.parent = parent
 
-    def _refusal(self, info: Any) -> tuple[bool, Any]:
+    def _refusal(self, info: Any) -> ForbiddenError | None:
+        """The typed refusal of a mutation, None when allowed; a query's refusal raises."""
         operation = f"{self.parent}.{info.field_name}"
         try:
             policy.check(operation, info.context.actor, info.context.settings)
         except Unauthenticated as exc:
-            return True, _refuse(self.parent, exc.message, "UNAUTHENTICATED")
+            return _refuse(self.parent, exc.message, "UNAUTHENTICATED")
         except Forbidden as exc:
-            return True, _refuse(self.parent, exc.message, "FORBIDDEN")
-        return False, None
+            return _refuse(self.parent, exc.message, "FORBIDDEN")
+        return None
 
     def resolve(self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any) -> Any:
-        refused, answer = self._refusal(info)
-        return answer if refused else next_(source, info, **kwargs)
+        refused = self._refusal(info)
+        return refused if refused is not None else next_(source, info, **kwargs)
 
     async def resolve_async(
         self, next_: Callable[..., Awaitable[Any]], source: Any, info: Any, **kwargs: Any
     ) -> Any:
-        refused, answer = self._refusal(info)
-        return answer if refused else await next_(source, info, **kwargs)
+        refused = self._refusal(info)
+        return refused if refused is not None else await next_(source, info, **kwargs)
 
 
 def guard_root_fields(*roots: type) -> None:
@@ -57,7 +58,7 @@ def guard_root_fields(*roots: type) -> None:
                 field.extensions.append(RootAccess(definition.name))
 
 
-def _refuse(parent: str, message: str, code: str) -> Any:
+def _refuse(parent: str, message: str, code: str) -> ForbiddenError:
     if parent == "Mutation":
         return ForbiddenError(message=message)
     raise GraphQLError(message, extensions={"code": code})
